@@ -1,0 +1,1 @@
+"""The ``lambdaboot`` command: one entry point, subcommands owned by each tool package."""

@@ -1,0 +1,3 @@
+from lambdaboot_cli.main import main
+
+raise SystemExit(main())

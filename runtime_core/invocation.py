@@ -1,0 +1,83 @@
+"""The one value every part of the runtime passes around: an invocation from ``/next``.
+
+It is a plain ``__slots__`` class (not a dataclass) because this module is on the
+start-up path of the blocking engine, where every import is paid at each cold start.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+__all__ = ["Invocation", "current_invocation"]
+
+
+class Invocation:
+    """What the Runtime API said about one invocation, headers already decoded.
+
+    Empty header values are stored as ``None``: Lambda Managed Instances send some
+    headers with empty values, which mean the same as an absent header.
+    """
+
+    __slots__ = (
+        "body",
+        "client_context",
+        "cognito_identity",
+        "content_type",
+        "deadline_ms",
+        "invocation_id",
+        "invoked_function_arn",
+        "request_id",
+        "tenant_id",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        request_id: str,
+        deadline_ms: int,
+        invoked_function_arn: str,
+        body: bytes,
+        *,
+        trace_id: str | None = None,
+        client_context: str | None = None,
+        cognito_identity: str | None = None,
+        tenant_id: str | None = None,
+        invocation_id: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.request_id = request_id
+        #: Absolute deadline, Unix epoch milliseconds.
+        self.deadline_ms = deadline_ms
+        self.invoked_function_arn = invoked_function_arn
+        self.body = body
+        #: The X-Ray header value (``Root=...;Parent=...;Sampled=...``).
+        self.trace_id = trace_id
+        #: Raw JSON of ``Lambda-Runtime-Client-Context``, decoded lazily by the context object.
+        self.client_context = client_context
+        #: Raw JSON of ``Lambda-Runtime-Cognito-Identity``.
+        self.cognito_identity = cognito_identity
+        self.tenant_id = tenant_id
+        #: Nonce to echo back as ``Lambda-Runtime-Invocation-Id`` on the result.
+        self.invocation_id = invocation_id
+        self.content_type = content_type
+
+    def __repr__(self) -> str:
+        return (
+            f"Invocation(request_id={self.request_id!r}, deadline_ms={self.deadline_ms}, "
+            f"tenant_id={self.tenant_id!r}, body={len(self.body)} bytes)"
+        )
+
+
+# The invocation being served by the current thread or task. Engines set it around each
+# handler call; logging and ``current_invocation()`` read it. A ContextVar (not a global)
+# so that concurrent invocations on one event loop never see each other's ids.
+_current: ContextVar[Invocation | None] = ContextVar("lambdaboot_invocation", default=None)
+
+
+def current_invocation() -> Invocation | None:
+    """The invocation being served here (request id, trace id, tenant id, deadline), or None.
+
+    Works from sync handlers, ``async def`` handlers, worker threads the runtime started
+    for the handler, and log processors.
+    """
+    return _current.get()

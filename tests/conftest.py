@@ -1,0 +1,57 @@
+"""Fixtures shared by the whole suite: where things are, and the interpreters to run the runtime on.
+
+The runtime is tested the way Lambda runs it: the real ``bootstrap`` started by the local
+Lambda, under each supported interpreter. ``.venv`` is Python 3.11 with everything;
+``.venv-3.12`` and ``.venv-3.13`` hold only the runtime's own dependencies (``make
+runtime-venvs`` creates them), as a Lambda environment would.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BOOTSTRAP = REPO / "bootstrap"
+
+# Interpreter per Python version the runtime supports. 3.11 is the suite's own interpreter.
+RUNTIME_PYTHONS: dict[str, Path] = {
+    "3.11": Path(sys.executable),
+    "3.12": REPO / ".venv-3.12" / "bin" / "python",
+    "3.13": REPO / ".venv-3.13" / "bin" / "python",
+}
+
+
+@pytest.fixture(params=sorted(RUNTIME_PYTHONS), ids=lambda v: f"py{v}")
+def runtime_python(request: pytest.FixtureRequest) -> Path:
+    """Each supported interpreter in turn. A missing one fails loudly: run `make runtime-venvs`."""
+    path = RUNTIME_PYTHONS[request.param]
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `make runtime-venvs` to create the Python {request.param} venv")
+    return path
+
+
+def write_function(root: Path, files: dict[str, str]) -> Path:
+    """Write a function's source files (dedented) under ``root`` and return it as the task root."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+@pytest.fixture
+def function_dir(tmp_path: Path) -> Path:
+    """An empty task root for a test to fill with ``write_function``."""
+    path = tmp_path / "task"
+    path.mkdir()
+    return path
+
+
+def bootstrap_env(python: Path) -> dict[str, str]:
+    """Environment that makes ``bootstrap`` use ``python`` (as $LAMBDABOOT_PYTHON)."""
+    return {"LAMBDABOOT_PYTHON": os.fspath(python)}
