@@ -7,8 +7,6 @@ should not pay for at cold start.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from runtime_core.invocation import Invocation, current_invocation
 from runtime_core.shutdown import on_shutdown
 
@@ -16,7 +14,10 @@ __version__ = "0.1.0"
 
 __all__ = ["Invocation", "__version__", "current_invocation", "get_logger", "on_shutdown"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from structlog.typing import FilteringBoundLogger
 
 

@@ -73,11 +73,23 @@ class Invocation:
 # so that concurrent invocations on one event loop never see each other's ids.
 _current: ContextVar[Invocation | None] = ContextVar("lambdaboot_invocation", default=None)
 
+# At concurrency 1 there is one invocation in the whole process, so threads the user starts
+# (a ThreadPoolExecutor does not copy context variables) should still see it, as they do
+# under awslambdaric. Engines that serve one invocation at a time set this too; engines
+# that serve several at once leave it None, so ids are never crossed.
+_process_wide: Invocation | None = None
+
+
+def set_process_wide(invocation: Invocation | None) -> None:
+    """Record the one invocation a concurrency-1 engine is serving (None between invocations)."""
+    global _process_wide
+    _process_wide = invocation
+
 
 def current_invocation() -> Invocation | None:
     """The invocation being served here (request id, trace id, tenant id, deadline), or None.
 
-    Works from sync handlers, ``async def`` handlers, worker threads the runtime started
-    for the handler, and log processors.
+    Works from sync handlers, ``async def`` handlers, threads the handler starts (at
+    concurrency 1), and log processors.
     """
-    return _current.get()
+    return _current.get() or _process_wide

@@ -2,11 +2,13 @@
 
 Lambda sends SIGTERM to the runtime only when some extension is registered, so
 registering a hook is what makes the runtime register an internal extension (with no
-events) before its first ``/next``. The engines own that registration and the
-signal handling; this module only keeps the hooks.
+events) before its first ``/next``. This module keeps the hooks, runs them within
+Lambda's budget, and does that registration; the engines install the SIGTERM handling.
 """
 
 from __future__ import annotations
+
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -14,7 +16,15 @@ if TYPE_CHECKING:
 
     ShutdownHook = Callable[[], None] | Callable[[], Awaitable[None]]
 
-__all__ = ["on_shutdown", "registered_hooks"]
+__all__ = [
+    "exit_now",
+    "install_sigterm_blocking",
+    "on_shutdown",
+    "register_internal_extension",
+    "registered_hooks",
+    "run_hooks_async",
+    "run_hooks_blocking",
+]
 
 _hooks: list[ShutdownHook] = []
 
@@ -32,3 +42,128 @@ def on_shutdown(fn: ShutdownHook) -> ShutdownHook:
 def registered_hooks() -> list[ShutdownHook]:
     """The hooks registered so far (a copy)."""
     return list(_hooks)
+
+
+# What Lambda gives the runtime between SIGTERM and SIGKILL when an internal extension is
+# registered is 500 ms; keep a margin for flushing and exiting.
+BUDGET_S = 0.45
+
+
+def _report(message: str) -> None:
+    from runtime_core.logs import runtime_log
+
+    runtime_log("ERROR", message)
+
+
+def _run_one(hook: ShutdownHook) -> None:
+    try:
+        result = hook()
+        if result is not None and hasattr(result, "__await__"):
+            import asyncio
+
+            async def wait() -> None:
+                await result
+
+            asyncio.run(wait())
+    except Exception as exc:
+        _report(f"shutdown hook {getattr(hook, '__qualname__', hook)!r} raised {exc!r}")
+
+
+def run_hooks_blocking(budget_s: float = BUDGET_S) -> None:
+    """Run every hook in order on a helper thread, giving up when the budget is spent.
+
+    A helper thread (not the caller) so that a hook that hangs cannot stop the exit:
+    Lambda would SIGKILL the process anyway, this way the runtime still exits 0.
+    """
+    import threading
+
+    hooks = registered_hooks()
+    def run_all() -> None:
+        for hook in hooks:
+            _run_one(hook)
+
+    worker = threading.Thread(target=run_all, name="lambdaboot-shutdown", daemon=True)
+    worker.start()
+    worker.join(budget_s)
+    if worker.is_alive():
+        _report(f"shutdown hooks did not finish within {budget_s * 1000:.0f} ms; exiting anyway")
+
+
+async def run_hooks_async(budget_s: float = BUDGET_S) -> None:
+    """Run every hook in order on the running loop (sync ones on a worker thread).
+
+    ``async def`` hooks run on the engine's own loop, so they can close clients that were
+    created on it.
+    """
+    import asyncio
+
+    async def run_all() -> None:
+        for hook in registered_hooks():
+            try:
+                result = hook()
+                if result is not None and hasattr(result, "__await__"):
+                    await result
+            except Exception as exc:
+                _report(f"shutdown hook {getattr(hook, '__qualname__', hook)!r} raised {exc!r}")
+
+    try:
+        await asyncio.wait_for(run_all(), budget_s)
+    except TimeoutError:
+        _report(f"shutdown hooks did not finish within {budget_s * 1000:.0f} ms; exiting anyway")
+
+
+def exit_now(code: int) -> None:
+    """Flush stdio and end the process at once, whatever threads are still running."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream must not stop the exit
+            continue
+    os._exit(code)
+
+
+def install_sigterm_blocking() -> None:
+    """On SIGTERM, run the hooks (with the budget) and exit 0: the blocking engine's way."""
+    import signal
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        run_hooks_blocking()
+        exit_now(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def register_internal_extension(address: str) -> None:
+    """Register an internal extension with no events and keep it polling ``/event/next``.
+
+    Lambda sends SIGTERM to the runtime only when some extension is registered, and its
+    init ends only when every registered extension has called ``/event/next``; so this
+    runs before the runtime's first ``/next``, and a daemon thread then waits on
+    ``/event/next`` (on its own connection) for the rest of the process's life.
+    """
+    import threading
+
+    from runtime_core.protocol import ApiError, RuntimeProtocol
+    from runtime_core.transport.blocking import BlockingTransport
+
+    protocol = RuntimeProtocol(address)
+    transport = BlockingTransport(address)
+    response = transport.send(protocol.extension_register())
+    extension_id = response.headers.get("lambda-extension-identifier")
+    if response.status != 200 or not extension_id:
+        raise ApiError(
+            f"registering the shutdown extension failed ({response.status}): "
+            f"{response.body[:300].decode('utf-8', 'replace')}; SIGTERM will not reach the hooks"
+        )
+    next_event = protocol.extension_next(extension_id)
+
+    def poll() -> None:
+        try:
+            while transport.send(next_event).status == 200:
+                pass
+        except ApiError:
+            pass  # the environment is going away; nothing to report to
+
+    threading.Thread(target=poll, name="lambdaboot-extension", daemon=True).start()

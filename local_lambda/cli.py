@@ -1,0 +1,183 @@
+"""``lambdaboot invoke`` and ``lambdaboot serve``: the local Lambda from the command line.
+
+``invoke`` runs one event through a fresh environment and prints the result on stdout and
+the log lines on stderr (exit status 1 on a function error). ``serve`` keeps the invoke
+API up for boto3/curl until Ctrl-C, which runs the shutdown phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+# Submodules, not the package: this must work even where ``local_lambda`` resolves as a namespace.
+from local_lambda.emulator import LocalLambda
+from local_lambda.model import FunctionConfig
+
+# lambdaboot's own bootstrap, referenced as a file (the local Lambda never imports runtime_core).
+DEFAULT_BOOTSTRAP = Path(__file__).resolve().parent.parent / "bootstrap"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    invoke = subparsers.add_parser("invoke", help="invoke a function once on the local Lambda")
+    _function_arguments(invoke)
+    source = invoke.add_mutually_exclusive_group()
+    source.add_argument("--event", help="the event, as JSON text")
+    source.add_argument("--event-file", type=Path, help="a file holding the event")
+    invoke.set_defaults(func=run_invoke)
+
+    serve = subparsers.add_parser("serve", help="serve a function's invoke API until Ctrl-C")
+    _function_arguments(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=0, help="invoke API port (default: any free port)"
+    )
+    serve.set_defaults(func=run_serve)
+
+
+def _function_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "function_dir",
+        type=Path,
+        metavar="FUNCTION_DIR",
+        help="the function's code (LAMBDA_TASK_ROOT)",
+    )
+    parser.add_argument(
+        "--handler", default="app.handler", help="module.function (default app.handler)"
+    )
+    parser.add_argument(
+        "--runtime-cmd",
+        help="runtime command (default FUNCTION_DIR/bootstrap, else lambdaboot's bootstrap)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3.0, help="function timeout in seconds (default 3)"
+    )
+    parser.add_argument("--memory", type=int, default=128, help="memory size in MB (default 128)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a function environment variable (repeatable)",
+    )
+    parser.add_argument(
+        "--log-format", choices=["Text", "JSON"], default="Text", help="Lambda log format"
+    )
+    parser.add_argument(
+        "--name", default="test-function", help="function name (default test-function)"
+    )
+
+
+class UsageError(Exception):
+    """Bad command-line input, reported as one line."""
+
+
+def _config(args: argparse.Namespace) -> FunctionConfig:
+    root: Path = args.function_dir.resolve()
+    if not root.is_dir():
+        raise UsageError(
+            f"{args.function_dir} is not a directory: give the folder holding your handler's code"
+        )
+    if args.runtime_cmd:
+        import shlex
+
+        command = shlex.split(args.runtime_cmd)
+    elif (root / "bootstrap").is_file():
+        command = [str(root / "bootstrap")]
+    elif DEFAULT_BOOTSTRAP.is_file():
+        command = [str(DEFAULT_BOOTSTRAP)]
+    else:
+        raise UsageError(
+            f"no runtime: neither {root / 'bootstrap'} nor {DEFAULT_BOOTSTRAP} exists; pass --runtime-cmd"
+        )
+    env: dict[str, str] = {}
+    if command == [str(DEFAULT_BOOTSTRAP)]:
+        # lambdaboot's bootstrap takes its interpreter from $LAMBDABOOT_PYTHON: by default the
+        # one running this command, which has the runtime's dependencies installed.
+        env["LAMBDABOOT_PYTHON"] = os.environ.get("LAMBDABOOT_PYTHON", sys.executable)
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--env {item!r} is not K=V")
+        env[name] = value
+    return FunctionConfig(
+        command=command,
+        task_root=root,
+        handler=args.handler,
+        timeout=args.timeout,
+        memory_mb=args.memory,
+        env=env,
+        function_name=args.name,
+        log_format=args.log_format,
+        echo_logs=True,
+    )
+
+
+def _event(args: argparse.Namespace) -> bytes:
+    text: str
+    if args.event is not None:
+        text = args.event
+    elif args.event_file is not None:
+        try:
+            text = args.event_file.read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read --event-file: {exc}") from exc
+    elif not sys.stdin.isatty():
+        text = sys.stdin.read()
+    else:
+        text = "{}"
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise UsageError(
+            f'the event is not valid JSON ({exc}); quote it, e.g. --event \'{{"name": "x"}}\''
+        ) from exc
+    return text.encode()
+
+
+def run_invoke(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args)
+        event = _event(args)
+    except (UsageError, ValueError) as exc:
+        print(f"lambdaboot invoke: {exc}", file=sys.stderr)
+        return 2
+    with LocalLambda(config) as lam:
+        result = lam.invoke(event)
+    sys.stdout.write(result.payload.decode("utf-8", "replace") + "\n")
+    return 1 if result.function_error else 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args)
+    except (UsageError, ValueError) as exc:
+        print(f"lambdaboot serve: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    lam = LocalLambda(config, host=args.host, invoke_port=args.port)
+    lam.open()
+    try:
+        print(
+            f"Invoke API: {lam.endpoint}/2015-03-31/functions/{config.function_name}/invocations",
+            flush=True,
+        )
+        print(f"Runtime API: {lam.runtime_api}", flush=True)
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        result = lam.shutdown()
+        lam.close()
+        if result.ran:
+            print(
+                f"Shutdown: {' then '.join(result.signals) or 'already exited'}, {result.duration_ms:.0f} ms",
+                flush=True,
+            )
+    return 0

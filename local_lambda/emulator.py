@@ -1,0 +1,462 @@
+"""``LocalLambda``: one function's execution environment, driven the way Lambda drives it.
+
+The Runtime API and the invoke API run on a background thread with their own event loop
+(uvloop when importable), so tests and benchmarks call :meth:`LocalLambda.invoke` from
+ordinary synchronous code. Invocations queue one at a time. Init is lazy (the first
+invoke) as on Lambda; a timeout, a crash or an init error ends the environment and the
+next invoke starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import base64
+import contextlib
+import json
+import math
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from . import protocol
+from .httpserver import serve
+from .invoke_api import InvokeApi
+from .model import FunctionConfig, InvokeResult, Report, ShutdownResult
+from .platform_log import PlatformLog
+from .runtime_api import Fault, Invocation, Outcome, RuntimeApi
+from .sandbox import RuntimeStartError, Sandbox, describe_exit
+
+T = TypeVar("T")
+
+
+def new_trace_id() -> str:
+    """An X-Ray trace header like Lambda's when tracing is passive (not sampled)."""
+    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
+
+
+class LocalLambda:
+    """A local Lambda for one function. Use as a context manager; see docs/local_lambda.md."""
+
+    def __init__(
+        self,
+        config: FunctionConfig,
+        host: str = "127.0.0.1",
+        runtime_port: int = 0,
+        invoke_port: int = 0,
+    ) -> None:
+        self.config = config
+        self.function_arn = protocol.function_arn(config.region, config.function_name)
+        self._host = host
+        self._ports = (runtime_port, invoke_port)
+        self._plog = PlatformLog(config.json_logs, config.function_name, self.function_arn)
+        self._output: list[str] = []
+        self._output_lock = threading.Lock()
+        self._sink: list[str] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._servers: list[asyncio.Server] = []
+        self._sandbox: Sandbox | None = None
+        self._init_duration_ms: float | None = None
+        self._pending_faults: list[Fault] = []
+        self._failed_init_memory_mb = 0
+        self.runtime_api = ""
+        self.endpoint = ""
+
+    # lifecycle of the emulator itself
+    def __enter__(self) -> LocalLambda:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Start the Runtime API and the invoke API (ephemeral ports unless given)."""
+        if self._thread is not None:
+            return
+        self._loop = _new_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="local-lambda", daemon=True
+        )
+        self._thread.start()
+        atexit.register(self._kill_leftover)
+        self._call(self._open())
+
+    def _kill_leftover(self) -> None:
+        """At interpreter exit, don't leave a runtime behind if close() was never called."""
+        sandbox = self._sandbox
+        if sandbox is not None and sandbox.alive:
+            with contextlib.suppress(OSError):
+                os.killpg(sandbox.pid, signal.SIGKILL)
+
+    async def _open(self) -> None:
+        self._lock = asyncio.Lock()
+        self._api = RuntimeApi(self.config.function_name, self.config.handler)
+        self._api.faults = self._pending_faults
+        self._invoke_api = InvokeApi(self)
+        runtime = await serve(
+            self._api.handle,
+            self._host,
+            self._ports[0],
+            protocol.MAX_PAYLOAD_BYTES,
+            time.perf_counter_ns,
+        )
+        invoke = await serve(
+            self._invoke_api.handle,
+            self._host,
+            self._ports[1],
+            protocol.MAX_INVOKE_REQUEST_BYTES,
+            time.perf_counter_ns,
+        )
+        self._servers = [runtime, invoke]
+        self.runtime_api = _address(runtime)
+        self.endpoint = "http://" + _address(invoke)
+
+    def close(self) -> None:
+        """Run the shutdown phase if an environment is up, then stop the servers."""
+        if self._thread is None or self._loop is None:
+            return
+        atexit.unregister(self._kill_leftover)
+        try:
+            self._call(self._invoke_api.drain())
+            self.shutdown()
+            self._call(self._close_servers())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+            self._thread = None
+
+    async def _close_servers(self) -> None:
+        for server in self._servers:
+            server.close()
+        self._servers = []
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None:
+            raise RuntimeError("LocalLambda is not open: use `with LocalLambda(config) as lam:`")
+        if threading.current_thread() is self._thread:
+            raise RuntimeError(
+                "LocalLambda's blocking methods cannot be called from its own event loop"
+            )
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    # the public API
+    @property
+    def output(self) -> str:
+        """All log text so far: the platform's lines and the runtime's output."""
+        with self._output_lock:
+            return "".join(line + "\n" for line in self._output)
+
+    def start(self) -> float | None:
+        """Init eagerly (as provisioned concurrency would); returns the init duration in ms, None on failure."""
+        self.open()
+        return self._call(self._start())
+
+    async def _start(self) -> float | None:
+        async with self._lock:
+            if self._sandbox is None:
+                failure = await self._init(Invocation(b"", self.function_arn))
+                if failure is not None:
+                    return None
+            return self._init_duration_ms
+
+    def invoke(
+        self,
+        event: Any = None,
+        client_context: dict[str, Any] | str | None = None,
+        tenant_id: str | None = None,
+        trace_id: str | None = None,
+        log_tail: bool = False,
+        cognito_identity: dict[str, Any] | None = None,
+    ) -> InvokeResult:
+        """Invoke the function and wait for the result (thread-safe; invocations queue).
+
+        ``event`` may be bytes, a str (sent as is) or any JSON-able value. ``log_tail`` also
+        fills ``InvokeResult.log_result`` as the invoke API's X-Amz-Log-Result would be
+        (``InvokeResult.logs`` always holds the whole log).
+        """
+        self.open()
+        if isinstance(event, bytes):
+            payload = event
+        elif isinstance(event, str):
+            payload = event.encode()
+        else:
+            payload = json.dumps(event).encode()
+        context = (
+            client_context
+            if isinstance(client_context, str) or client_context is None
+            else json.dumps(client_context)
+        )
+        identity = json.dumps(cognito_identity) if cognito_identity else ""
+        result = self._call(
+            self._invoke_new(
+                payload, trace_id or new_trace_id(), context or "", tenant_id or "", identity
+            )
+        )
+        if log_tail:
+            result.log_result = self.log_tail(result)
+        return result
+
+    async def _invoke_new(
+        self, payload: bytes, trace_id: str, client_context: str, tenant_id: str, identity: str
+    ) -> InvokeResult:
+        return await self.run(
+            Invocation(
+                payload,
+                self.function_arn,
+                trace_id=trace_id,
+                client_context=client_context,
+                tenant_id=tenant_id,
+                cognito_identity=identity,
+            )
+        )
+
+    def inject_fault(
+        self,
+        endpoint: str,
+        status: int = 500,
+        body: bytes | None = None,
+        drop: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests to ``endpoint`` with ``status`` (RIE's body unless
+        ``body``), or close their connection if ``drop``. ``endpoint``: next, response, error,
+        init_error, register or event_next. The request is otherwise ignored."""
+        allowed = ("next", "response", "error", "init_error", "register", "event_next")
+        if endpoint not in allowed:
+            raise ValueError(f"unknown endpoint {endpoint!r}: use one of {', '.join(allowed)}")
+        fault = Fault(endpoint, status, body, drop, times)
+        if self._loop is None:
+            self._pending_faults.append(fault)
+        else:
+            self._loop.call_soon_threadsafe(self._pending_faults.append, fault)
+
+    def shutdown(self) -> ShutdownResult:
+        """The shutdown phase: SIGTERM then SIGKILL if an extension registered, else SIGKILL at once."""
+        if self._loop is None:
+            return ShutdownResult([], None, 0.0, ran=False)
+        return self._call(self._shutdown())
+
+    async def _shutdown(self) -> ShutdownResult:
+        async with self._lock:
+            sandbox = self._sandbox
+            if sandbox is None:
+                return ShutdownResult([], None, 0.0, ran=False)
+            self._sandbox = None
+            started = time.perf_counter()
+            signals: list[str] = []
+            if self._api.extensions and sandbox.alive:
+                budget_ms = (
+                    self.config.shutdown_external_ms
+                    if self._api.has_external_extensions
+                    else self.config.shutdown_internal_ms
+                )
+                signals.append("SIGTERM")
+                sandbox.signal(signal.SIGTERM)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(sandbox.exited), budget_ms / 1000)
+            if sandbox.alive:
+                signals.append("SIGKILL")
+                status = await sandbox.kill()
+            else:
+                status = sandbox.exited.result()
+                await sandbox.finish()
+            return ShutdownResult(signals, status, (time.perf_counter() - started) * 1000)
+
+    # logs
+    def _emit(self, line: str) -> None:
+        with self._output_lock:
+            self._output.append(line)
+        if self._sink is not None:
+            self._sink.append(line)
+        if self.config.echo_logs:
+            print(line, file=sys.stderr, flush=True)
+
+    # init and invoke
+    async def _init(self, inv: Invocation) -> Outcome | None:
+        """Start a fresh environment and wait for init to end; an Outcome means it failed."""
+        self._api.reset()
+        self._api.timeout_s = self.config.timeout
+        self._emit(self._plog.init_start())
+        try:
+            sandbox = Sandbox(self.config, self.runtime_api, self._emit)
+        except RuntimeStartError as exc:
+            self._emit(str(exc))
+            self._init_duration_ms = 0.0
+            self._failed_init_memory_mb = 0
+            return Outcome(
+                protocol.platform_error(inv.request_id, "Runtime.InvalidEntrypoint", str(exc)),
+                "Unhandled",
+                "Runtime.InvalidEntrypoint",
+                "failure",
+            )
+        self._sandbox = sandbox
+        api = self._api
+        await _first(self.config.init_timeout, api.init_ready, api.init_error, sandbox.exited)
+        elapsed_ms = (time.perf_counter_ns() - sandbox.started_ns) / 1e6
+        if api.init_ready.done():
+            self._init_duration_ms = (api.init_ready.result() - sandbox.started_ns) / 1e6
+            return None
+        self._sandbox = None
+        if api.init_error.done():
+            outcome = api.init_error.result()
+            # The runtime should exit after reporting; give it a moment, then reset.
+            await _first(1.0, sandbox.exited)
+        elif sandbox.exited.done():
+            detail = "Runtime exited with error: " + describe_exit(sandbox.exited.result())
+            outcome = Outcome(
+                protocol.platform_error(inv.request_id, "Runtime.ExitError", detail),
+                "Unhandled",
+                "Runtime.ExitError",
+                "error",
+            )
+        else:
+            detail = f"Init timed out after {self.config.init_timeout:.2f} seconds"
+            outcome = Outcome(
+                protocol.platform_error(inv.request_id, "Sandbox.Timedout", detail),
+                "Unhandled",
+                "Sandbox.Timedout",
+                "timeout",
+            )
+        self._failed_init_memory_mb = sandbox.memory.peak_mb()
+        if sandbox.alive:
+            await sandbox.kill()
+        else:
+            await sandbox.finish()
+        self._emit(self._plog.init_report(elapsed_ms, outcome.status, outcome.error_type))
+        self._init_duration_ms = elapsed_ms
+        return outcome
+
+    async def run(self, inv: Invocation) -> InvokeResult:
+        """Run one invocation to its end (queued behind any other)."""
+        async with self._lock:
+            logs: list[str] = []
+            self._sink = logs
+            try:
+                return await self._run_locked(inv, logs)
+            finally:
+                self._sink = None
+
+    async def _run_locked(self, inv: Invocation, logs: list[str]) -> InvokeResult:
+        cold = self._sandbox is None
+        failure = await self._init(inv) if cold else None
+        init_ms = self._init_duration_ms if cold else None
+        self._emit(self._plog.start(inv.request_id, inv.tenant_id or None))
+        sandbox = self._sandbox
+        if failure is not None or sandbox is None:
+            outcome = failure or Outcome(b"", "Unhandled", "Runtime.Unknown", "failure")
+            return self._finish(inv, outcome, 0.0, init_ms, self._failed_init_memory_mb, logs)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.timeout
+        self._api.deliver(inv)
+        await _first(self.config.timeout, inv.outcome, sandbox.exited)
+        if inv.outcome.done():
+            outcome = inv.outcome.result()
+            # The invoke ends for the platform when the runtime asks for the next one.
+            await _first(max(deadline - loop.time(), 0.0), inv.following_next, sandbox.exited)
+            if sandbox.alive:
+                sandbox.drain()  # what it wrote before asking for the next event is this invoke's
+            memory = sandbox.memory.peak_mb()
+            self._api.forget(inv, "done")
+            if not inv.following_next.done():
+                # It crashed or hung after answering: the next invoke starts afresh.
+                await self._reset(sandbox)
+            end_ns = inv.timings.result_received_ns
+        elif sandbox.exited.done():
+            detail = "Runtime exited with error: " + describe_exit(sandbox.exited.result())
+            self._emit(f"RequestId: {inv.request_id} Error: {detail}")
+            self._emit("Runtime.ExitError")
+            outcome = Outcome(
+                protocol.platform_error(inv.request_id, "Runtime.ExitError", detail),
+                "Unhandled",
+                "Runtime.ExitError",
+                "error",
+            )
+            memory = sandbox.memory.peak_mb()
+            self._api.forget(inv, "done")
+            await self._reset(sandbox)
+            end_ns = time.perf_counter_ns()
+        else:
+            memory = sandbox.memory.peak_mb()
+            self._api.forget(inv, "timeout")
+            await self._reset(sandbox)
+            line = PlatformLog.timed_out(inv.request_id, self.config.timeout)
+            self._emit(line)
+            detail = f"Task timed out after {self.config.timeout:.2f} seconds"
+            outcome = Outcome(
+                protocol.platform_error(inv.request_id, "Sandbox.Timedout", detail),
+                "Unhandled",
+                "Sandbox.Timedout",
+                "timeout",
+            )
+            end_ns = 0
+        start_ns = inv.timings.next_answered_ns
+        if end_ns and start_ns:
+            duration_ms = (end_ns - start_ns) / 1e6
+        else:
+            duration_ms = self.config.timeout * 1000 if outcome.status == "timeout" else 0.0
+        return self._finish(inv, outcome, duration_ms, init_ms, memory, logs)
+
+    async def _reset(self, sandbox: Sandbox) -> None:
+        if self._sandbox is sandbox:
+            self._sandbox = None
+        if sandbox.alive:
+            await sandbox.kill()
+        else:
+            await sandbox.finish()
+
+    def _finish(
+        self,
+        inv: Invocation,
+        outcome: Outcome,
+        duration_ms: float,
+        init_ms: float | None,
+        memory_mb: int,
+        logs: list[str],
+    ) -> InvokeResult:
+        billed = math.ceil(duration_ms + (init_ms or 0.0))  # custom runtimes bill init too
+        report = Report(
+            inv.request_id, duration_ms, max(billed, 1), self.config.memory_mb, memory_mb, init_ms
+        )
+        self._emit(
+            self._plog.end(inv.request_id, outcome.status, duration_ms, len(outcome.payload))
+        )
+        self._emit(self._plog.report(report, outcome.status, outcome.error_type))
+        return InvokeResult(
+            request_id=inv.request_id,
+            payload=outcome.payload,
+            function_error=outcome.function_error,
+            report=report,
+            logs="".join(line + "\n" for line in logs),
+            timings=inv.timings,
+            error_type=outcome.error_type,
+        )
+
+    def log_tail(self, result: InvokeResult) -> str:
+        """The X-Amz-Log-Result value: the last 4 KB of the invocation's log, base64."""
+        return base64.b64encode(result.logs.encode()[-protocol.LOG_TAIL_BYTES :]).decode()
+
+
+async def _first(timeout: float, *futures: asyncio.Future[Any]) -> None:
+    """Wait until one of ``futures`` is done or ``timeout`` seconds have passed."""
+    await asyncio.wait(set(futures), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def _address(server: asyncio.Server) -> str:
+    host, port = server.sockets[0].getsockname()[:2]
+    return f"{host}:{port}"

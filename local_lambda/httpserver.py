@@ -1,0 +1,219 @@
+"""A lean HTTP/1.1 server on asyncio + httptools, for the local Lambda's APIs.
+
+Why not aiohttp or uvicorn: both drop HTTP request trailers, which response streaming
+uses for mid-stream errors; and the warm benchmark measures the runtime's holding time
+with this server's parse time inside it, so it does as little as it can. llhttp (under
+httptools) reports trailer fields through ``on_header`` *after* ``on_headers_complete``,
+which is how they are told apart here.
+
+A handler gets the parsed :class:`Request` and answers through ``request.respond`` now or
+later (a long poll keeps the request and answers when an event comes). Requests that
+arrive on a connection while an earlier one is unanswered wait their turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from http import HTTPStatus
+
+import httptools
+
+Handler = Callable[["Request"], None]
+
+
+class Request:
+    """One parsed request. ``body`` holds at most ``max_body + 1`` bytes; ``body_size`` is the full size."""
+
+    __slots__ = (
+        "_conn",
+        "_parts",
+        "answered",
+        "body_size",
+        "headers",
+        "method",
+        "path",
+        "query",
+        "received_ns",
+        "trailers",
+    )
+
+    def __init__(self, conn: _Connection, method: str, url: bytes) -> None:
+        self._conn = conn
+        self.method = method
+        path, _, query = url.decode("latin-1").partition("?")
+        self.path = path
+        self.query = query
+        self.headers: dict[str, str] = {}
+        self.trailers: dict[str, str] = {}
+        self._parts: list[bytes] = []
+        self.body_size = 0
+        self.received_ns = 0
+        self.answered = False
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self._parts)
+
+    def respond(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        """Write the response (once). Does nothing if the client has gone."""
+        if self.answered:
+            return
+        self.answered = True
+        self._conn.write_response(self, status, body, headers, content_type)
+
+    def drop(self) -> None:
+        """Close the connection without answering (a fault some tests need)."""
+        self.answered = True
+        self._conn.abort()
+
+    @property
+    def connected(self) -> bool:
+        return not self._conn.closed
+
+
+class _Connection(asyncio.Protocol):
+    """httptools callbacks for one connection; hands complete requests to the handler in order."""
+
+    def __init__(self, handler: Handler, max_body: int, clock: Callable[[], int]) -> None:
+        self._handler = handler
+        self._max_body = max_body
+        self._clock = clock
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._current: Request | None = None
+        self._in_trailers = False
+        self._field = ""
+        self._waiting: deque[Request] = deque()
+        self._busy: Request | None = None
+        self._keep_alive = True
+        self.closed = False
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.abort()
+        except httptools.HttpParserError as exc:
+            body = f'{{"errorMessage":"Bad HTTP request: {exc}","errorType":"BadRequest"}}\n'
+            self._write_raw(400, body.encode(), {}, "application/json", close=True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._in_trailers = False
+
+    def on_url(self, url: bytes) -> None:
+        self._current = Request(self, self._parser.get_method().decode(), url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        assert self._current is not None
+        key = name.decode("latin-1").lower()
+        target = self._current.trailers if self._in_trailers else self._current.headers
+        target[key] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self._in_trailers = True  # any header fields after this point are trailers
+
+    def on_body(self, chunk: bytes) -> None:
+        request = self._current
+        assert request is not None
+        if request.body_size <= self._max_body:
+            request._parts.append(chunk)
+        request.body_size += len(chunk)
+
+    def on_message_complete(self) -> None:
+        request = self._current
+        assert request is not None
+        self._current = None
+        request.received_ns = self._clock()
+        self._keep_alive = self._parser.should_keep_alive()
+        if self._busy is None:
+            self._dispatch(request)
+        else:
+            self._waiting.append(request)
+
+    # responses
+    def _dispatch(self, request: Request) -> None:
+        self._busy = request
+        try:
+            self._handler(request)
+        except Exception as exc:  # a bug in a handler must not hang the client
+            request.respond(
+                500,
+                f'{{"errorMessage":"{type(exc).__name__}","errorType":"InternalServerError"}}\n'.encode(),
+            )
+            raise
+
+    def write_response(
+        self,
+        request: Request,
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | None,
+        content_type: str,
+    ) -> None:
+        if self.closed:
+            return
+        close = not self._keep_alive and not self._waiting
+        self._write_raw(status, body, headers or {}, content_type, close=close)
+        self._busy = None
+        if self._waiting and not self.closed:
+            self._dispatch(self._waiting.popleft())
+
+    def _write_raw(
+        self, status: int, body: bytes, headers: dict[str, str], content_type: str, close: bool
+    ) -> None:
+        if self._transport is None or self.closed:
+            return
+        lines = [_STATUS_LINES.get(status) or f"HTTP/1.1 {status} {_reason(status)}"]
+        if body or status not in (204, 304):
+            lines.append(f"Content-Type: {content_type}")
+            lines.append(f"Content-Length: {len(body)}")
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
+        if close:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self._transport.write(head + body)
+        if close:
+            self._transport.close()
+            self.closed = True
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+        self.closed = True
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+# Status lines, built once: this server answers thousands of requests a second in benchmarks.
+_STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}" for status in HTTPStatus}
+
+
+async def serve(
+    handler: Handler, host: str, port: int, max_body: int, clock: Callable[[], int]
+) -> asyncio.Server:
+    """Listen on ``host:port`` (0 = an ephemeral port) and serve ``handler``."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: _Connection(handler, max_body, clock), host, port, reuse_address=True
+    )

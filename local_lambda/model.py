@@ -1,0 +1,112 @@
+"""The local Lambda's public value types: a function's configuration and what an invoke returns."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class FunctionConfig:
+    """How to run one function: the runtime command and the settings Lambda would give it."""
+
+    command: list[str]
+    task_root: Path
+    handler: str = "app.handler"
+    timeout: float = 3.0
+    memory_mb: int = 128
+    init_timeout: float = 10.0
+    env: dict[str, str] = field(default_factory=dict)
+    function_name: str = "test-function"
+    region: str = "us-east-1"
+    log_format: str = "Text"
+    log_level: str | None = None
+    # Shutdown phase (spec §5 "Timing"): how long the runtime gets between SIGTERM and
+    # SIGKILL when only internal extensions are registered, and in all with external ones.
+    shutdown_internal_ms: int = 500
+    shutdown_external_ms: int = 2000
+    # How Max Memory Used is measured: "auto" (a cgroup v1 memory group where possible,
+    # else sampled PSS), "cgroup" or "pss". See local_lambda/memory.py.
+    memory_measure: str = "auto"
+    # Echo each log line to this process's stderr as it arrives (the CLI uses it).
+    echo_logs: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.command:
+            raise ValueError(
+                "FunctionConfig.command is empty: give the runtime command, e.g. ['./bootstrap']"
+            )
+        if self.log_format.lower() not in ("text", "json"):
+            raise ValueError(f"log_format must be 'Text' or 'JSON', not {self.log_format!r}")
+        if self.memory_measure not in ("auto", "cgroup", "pss"):
+            raise ValueError(
+                f"memory_measure must be 'auto', 'cgroup' or 'pss', not {self.memory_measure!r}"
+            )
+        if self.timeout <= 0 or self.init_timeout <= 0:
+            raise ValueError("timeout and init_timeout must be positive numbers of seconds")
+        self.task_root = Path(self.task_root)
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format.lower() == "json"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The figures of a REPORT line."""
+
+    request_id: str
+    duration_ms: float
+    billed_duration_ms: int
+    memory_size_mb: int
+    max_memory_used_mb: int
+    init_duration_ms: float | None
+
+
+@dataclass
+class Timings:
+    """Server-side ``time.perf_counter_ns()`` stamps of one invocation, for benchmarks (0 = did not happen)."""
+
+    next_answered_ns: int = 0
+    result_received_ns: int = 0
+    accepted_written_ns: int = 0
+    following_next_ns: int = 0
+
+    @property
+    def holding_ns(self) -> int:
+        """From the event leaving to the runtime asking for the next one: its holding time."""
+        if not (self.next_answered_ns and self.following_next_ns):
+            return 0
+        return self.following_next_ns - self.next_answered_ns
+
+
+@dataclass
+class InvokeResult:
+    """What the invoker got, plus the platform's view of the invocation."""
+
+    request_id: str
+    payload: bytes
+    function_error: str | None
+    report: Report | None
+    logs: str
+    timings: Timings
+    status_code: int = 200
+    # The platform's errorType for the REPORT line (e.g. Runtime.ExitError), if any.
+    error_type: str | None = None
+    # With invoke(log_tail=True): base64 of the log's last 4 KB, as X-Amz-Log-Result.
+    log_result: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+@dataclass(frozen=True)
+class ShutdownResult:
+    """What the shutdown phase did."""
+
+    signals: list[str]
+    exit_status: int | None
+    duration_ms: float
+    ran: bool = True  # False when there was no environment to shut down

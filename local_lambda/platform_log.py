@@ -1,0 +1,129 @@
+"""The platform's own log lines (INIT_START, START, END, REPORT...), in Text or JSON format.
+
+Text follows the CloudWatch lines of spec §7 (tabs where Lambda has them, Init Duration
+after Max Memory Used, a trailing tab). In JSON log format the same events are written
+as ``{"time", "type": "platform.*", "record": {...}}`` objects, with the telemetry
+record shapes of spec §6.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+from . import protocol
+from .model import Report
+
+
+def timestamp() -> str:
+    """UTC time with milliseconds, as Lambda writes it: 2026-01-01T00:00:00.123Z."""
+    now = datetime.datetime.now(datetime.UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+class PlatformLog:
+    """Formats platform events for one function's log format."""
+
+    def __init__(self, json_format: bool, function_name: str, function_arn: str) -> None:
+        self.json_format = json_format
+        self.function_name = function_name
+        self.function_arn = function_arn
+
+    def _json(self, event_type: str, record: dict[str, Any]) -> str:
+        return json.dumps({"time": timestamp(), "type": event_type, "record": record})
+
+    def init_start(self) -> str:
+        if self.json_format:
+            return self._json(
+                "platform.initStart",
+                {
+                    "initializationType": "on-demand",
+                    "phase": "init",
+                    "runtimeVersion": protocol.RUNTIME_VERSION,
+                    "runtimeVersionArn": protocol.RUNTIME_VERSION_ARN,
+                    "functionName": self.function_name,
+                    "functionVersion": "$LATEST",
+                },
+            )
+        return (
+            f"INIT_START Runtime Version: {protocol.RUNTIME_VERSION}\t"
+            f"Runtime Version ARN: {protocol.RUNTIME_VERSION_ARN}"
+        )
+
+    def init_report(self, duration_ms: float, status: str, error_type: str | None) -> str:
+        """Written when init fails (Lambda writes INIT_REPORT for failed or timed-out inits)."""
+        if self.json_format:
+            record: dict[str, Any] = {
+                "initializationType": "on-demand",
+                "phase": "init",
+                "status": status,
+                "metrics": {"durationMs": round(duration_ms, 3)},
+            }
+            if error_type:
+                record["errorType"] = error_type
+            return self._json("platform.initReport", record)
+        line = f"INIT_REPORT Init Duration: {duration_ms:.2f} ms\tPhase: init\tStatus: {status}"
+        if error_type:
+            line += f"\tError Type: {error_type}"
+        return line
+
+    def start(self, request_id: str, tenant_id: str | None) -> str:
+        if self.json_format:
+            record = {"requestId": request_id, "version": "$LATEST"}
+            if tenant_id:
+                record["tenantId"] = tenant_id
+            return self._json("platform.start", record)
+        return f"START RequestId: {request_id} Version: $LATEST"
+
+    def end(self, request_id: str, status: str, duration_ms: float, produced_bytes: int) -> str:
+        if self.json_format:
+            return self._json(
+                "platform.runtimeDone",
+                {
+                    "requestId": request_id,
+                    "status": status,
+                    "metrics": {
+                        "durationMs": round(duration_ms, 3),
+                        "producedBytes": produced_bytes,
+                    },
+                },
+            )
+        return f"END RequestId: {request_id}"
+
+    def report(self, report: Report, status: str, error_type: str | None) -> str:
+        if self.json_format:
+            metrics: dict[str, Any] = {
+                "durationMs": round(report.duration_ms, 3),
+                "billedDurationMs": report.billed_duration_ms,
+                "memorySizeMB": report.memory_size_mb,
+                "maxMemoryUsedMB": report.max_memory_used_mb,
+            }
+            if report.init_duration_ms is not None:
+                metrics["initDurationMs"] = round(report.init_duration_ms, 3)
+            record: dict[str, Any] = {
+                "requestId": report.request_id,
+                "metrics": metrics,
+                "status": status,
+            }
+            if error_type:
+                record["errorType"] = error_type
+            return self._json("platform.report", record)
+        line = (
+            f"REPORT RequestId: {report.request_id}\t"
+            f"Duration: {report.duration_ms:.2f} ms\t"
+            f"Billed Duration: {report.billed_duration_ms} ms\t"
+            f"Memory Size: {report.memory_size_mb} MB\t"
+            f"Max Memory Used: {report.max_memory_used_mb} MB\t"
+        )
+        if report.init_duration_ms is not None:
+            line += f"Init Duration: {report.init_duration_ms:.2f} ms\t"
+        if status != "success" and error_type:
+            line += f"Status: {status}\tError Type: {error_type}\t"
+        elif status == "timeout":
+            line += "Status: timeout\t"
+        return line
+
+    @staticmethod
+    def timed_out(request_id: str, seconds: float) -> str:
+        return f"{timestamp()} {request_id} Task timed out after {seconds:.2f} seconds"

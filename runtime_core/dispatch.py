@@ -1,0 +1,105 @@
+"""Call the user's handler for one invocation and turn whatever happens into an ``Outcome``.
+
+This is the one door the engines use: ``load_handler`` at init, ``is_async`` to choose
+an engine, then ``call_sync`` or ``call_async`` per invocation. Neither call raises for
+anything the handler or its data does: a result, a handler exception, a bad event, a bad
+context header or an unserialisable result all come back as an ``Outcome`` to post.
+
+Two exceptions pass through on purpose, as in awslambdaric: ``SystemExit`` and
+``KeyboardInterrupt`` raised by a handler end the process (Lambda then reports
+``Runtime.ExitError`` for the invocation), since ``sys.exit()`` in a handler means it.
+
+Start-up cost: this module imports only ``runtime_core`` modules and the stdlib pieces
+already loaded at interpreter start; orjson, ``json``, ``traceback`` and ``inspect`` are
+imported on the first call that needs them.
+"""
+
+from __future__ import annotations
+
+from runtime_core.context import ContextUnmarshalError, LambdaContext
+from runtime_core.errors import (
+    LAMBDA_CONTEXT_UNMARSHAL_ERROR,
+    MARSHAL_ERROR,
+    UNMARSHAL_ERROR,
+    InitError,
+    exception_message,
+    exception_outcome,
+    fault_outcome,
+)
+from runtime_core.handler_loader import load_handler
+from runtime_core.outcome import Outcome
+from runtime_core.serialize import MarshalError, UnmarshalError, decode_event, encode_result
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from runtime_core.invocation import Invocation
+
+__all__ = ["InitError", "Outcome", "call_async", "call_sync", "is_async", "load_handler"]
+
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
+
+
+def is_async(handler: Callable[..., Any]) -> bool:
+    """True for an ``async def`` handler (also a bound method, a partial or an object whose
+    ``__call__`` is ``async def``), which must run on the event-loop engine."""
+    code = getattr(handler, "__code__", None)
+    if code is not None:
+        return bool(code.co_flags & _CO_COROUTINE) or hasattr(handler, "_is_coroutine_marker")
+    import inspect
+
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        type(handler).__call__
+    )
+
+
+def call_sync(handler: Callable[..., Any], invocation: Invocation) -> Outcome:
+    """Decode the event, build the context, call the handler and encode its result."""
+    prepared = _prepare(invocation)
+    if isinstance(prepared, Outcome):
+        return prepared
+    try:
+        result = handler(*prepared)
+    except Exception as exc:
+        return exception_outcome(exc, invocation.request_id)
+    return _finish(result, invocation.request_id)
+
+
+async def call_async(handler: Callable[..., Any], invocation: Invocation) -> Outcome:
+    """``call_sync`` for an ``async def`` handler: the same outcomes, awaited."""
+    prepared = _prepare(invocation)
+    if isinstance(prepared, Outcome):
+        return prepared
+    try:
+        result = handler(*prepared)
+        if hasattr(result, "__await__"):
+            result = await result
+    except Exception as exc:
+        return exception_outcome(exc, invocation.request_id)
+    return _finish(result, invocation.request_id)
+
+
+def _prepare(invocation: Invocation) -> tuple[Any, LambdaContext] | Outcome:
+    """The handler's arguments, or the fault to post instead of calling it."""
+    try:
+        context = LambdaContext(invocation)
+    except ContextUnmarshalError as exc:
+        return fault_outcome(LAMBDA_CONTEXT_UNMARSHAL_ERROR, str(exc), invocation.request_id)
+    try:
+        event = decode_event(invocation.body, invocation.content_type)
+    except UnmarshalError as exc:
+        return fault_outcome(UNMARSHAL_ERROR, str(exc), invocation.request_id)
+    return event, context
+
+
+def _finish(result: Any, request_id: str) -> Outcome:
+    try:
+        body, content_type = encode_result(result)
+    except MarshalError as exc:
+        return fault_outcome(MARSHAL_ERROR, str(exc), request_id)
+    except Exception as exc:  # e.g. an _asdict() that raises while encoding
+        message = f"Unable to marshal response: {exception_message(exc)}"
+        return fault_outcome(MARSHAL_ERROR, message, request_id)
+    return Outcome(False, body, content_type)

@@ -1,0 +1,37 @@
+"""The blocking engine: sync handlers at concurrency 1, on the main thread.
+
+No event loop runs here, so a handler may call ``asyncio.run()``; and nothing here
+imports asyncio, uvloop, structlog or httpx, which is most of the cold-start saving over
+an event-loop runtime (see ``design.md``'s import budget).
+"""
+
+from __future__ import annotations
+
+from runtime_core.engine.client import RuntimeClient, set_trace_env
+from runtime_core.invocation import _current
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+__all__ = ["serve"]
+
+
+def serve(client: RuntimeClient, handler: Callable[..., Any]) -> None:
+    """Serve invocations until the Runtime API fails (``ApiError``) or the process is ended."""
+    from runtime_core.dispatch import call_sync
+
+    next_invocation = client.next
+    post = client.post
+    set_current = _current.set
+    reset_current = _current.reset
+    while True:
+        invocation = next_invocation()
+        set_trace_env(invocation)
+        token = set_current(invocation)
+        try:
+            outcome = call_sync(handler, invocation)
+        finally:
+            reset_current(token)
+        post(invocation, outcome)

@@ -1,0 +1,246 @@
+"""The one renderer behind every log record: Lambda's Text and JSON application-log lines.
+
+Both front doors (the stdlib ``logging`` bridge and the structlog pipeline), and the
+runtime's own messages, end here, so a record looks the same whoever wrote it. The
+formats follow awslambdaric 4.2.2, the runtime AWS ships:
+
+* Text: ``[LEVEL]\\t<UTC time, ms>Z\\t<requestId>\\t<message>\\n``. Each stdout line
+  becomes its own CloudWatch event, so newlines inside a record become ``\\r`` (the
+  separator awslambdaric uses for errors): one record stays one event.
+* JSON: one object per line with ``timestamp``, ``level``, ``message``, ``logger``,
+  ``requestId``, ``tenantId`` when there is one, the record's extra fields, and
+  ``errorType``/``errorMessage``/``stackTrace``/``location`` when it carries an exception.
+
+This module is on the start-up path: it imports only ``sys`` and ``time``; the JSON
+encoder and ``traceback`` are imported on first use.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+
+    ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+__all__ = [
+    "LEVELS",
+    "exc_info_fields",
+    "format_timestamp",
+    "render_error",
+    "render_record",
+    "set_json",
+    "write",
+]
+
+#: Numeric level of every name Lambda or ``logging`` uses. Lambda's TRACE has no stdlib
+#: equivalent; awslambdaric maps it to DEBUG, and so do we.
+LEVELS: dict[str, int] = {
+    "TRACE": 10,
+    "DEBUG": 10,
+    "INFO": 20,
+    "WARN": 30,
+    "WARNING": 30,
+    "ERROR": 40,
+    "FATAL": 50,
+    "CRITICAL": 50,
+}
+
+# Newlines inside a Text record: "\r" keeps the record one CloudWatch event.
+_LINE_BREAK = "\r"
+# awslambdaric indents an error's stack trace with NO-BREAK SPACEs in Text mode.
+_TRACE_INDENT = "\u00a0"
+
+_json_mode = False
+
+
+def set_json(enabled: bool) -> None:
+    """Choose the format for every record from now on (``install`` calls this once)."""
+    global _json_mode
+    _json_mode = enabled
+
+
+def is_json() -> bool:
+    """Whether records are rendered as JSON (else Text)."""
+    return _json_mode
+
+
+# --- timestamps -------------------------------------------------------------------
+# strftime is the costly part and changes once a second: cache the seconds prefix. One
+# tuple, replaced in one assignment, so that threads logging at once never mix halves.
+_second_prefix: tuple[int, str] = (-1, "")
+
+
+def format_timestamp(created: float) -> str:
+    """``2024-01-01T00:00:00.123Z`` (UTC, milliseconds) for a ``time.time()`` value."""
+    global _second_prefix
+    second = int(created)
+    cached_second, prefix = _second_prefix
+    if second != cached_second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second_prefix = (second, prefix)
+    return f"{prefix}.{int((created - second) * 1000):03d}Z"
+
+
+# --- JSON encoding ----------------------------------------------------------------
+_encode: Callable[[dict[str, object]], str] | None = None
+
+
+def _encoder() -> Callable[[dict[str, object]], str]:
+    """orjson when present (the runtime already loads it), else the stdlib. Never raises:
+    a value JSON cannot hold becomes its ``str()``, so a record is never lost."""
+    global _encode
+    if _encode is None:
+        import json
+
+        stdlib_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+        def fallback(record: dict[str, object]) -> str:
+            try:
+                return stdlib_encode(record)
+            except (ValueError, TypeError, RecursionError):  # e.g. a circular value
+                plain = (str, int, float, bool, type(None))
+                return stdlib_encode(
+                    {k: v if isinstance(v, plain) else str(v) for k, v in record.items()}
+                )
+
+        try:
+            import orjson
+        except ImportError:
+            _encode = fallback
+        else:
+            options = orjson.OPT_NON_STR_KEYS
+            dumps = orjson.dumps
+
+            def encode(record: dict[str, object]) -> str:
+                try:
+                    return dumps(record, default=str, option=options).decode()
+                except TypeError:  # e.g. an int beyond 64 bits: the stdlib copes
+                    return fallback(record)
+
+            _encode = encode
+    return _encode
+
+
+# --- exceptions -------------------------------------------------------------------
+def exc_info_fields(exc_info: ExcInfo) -> dict[str, object]:
+    """The exception fields of a JSON record, named as awslambdaric names them.
+
+    ``stackTrace`` is ``traceback.format_tb``: frames only, no header, as awslambdaric's.
+    """
+    import traceback
+
+    exc_type, exc, tb = exc_info
+    return {
+        "errorType": exc_type.__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_tb(tb),
+    }
+
+
+def _exc_text(exc_info: ExcInfo) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(*exc_info)).rstrip("\n")
+
+
+# --- records ----------------------------------------------------------------------
+def render_record(
+    level: str,
+    created: float,
+    message: object,
+    logger: str | None,
+    request_id: str,
+    tenant_id: str | None,
+    extra: dict[str, object] | None = None,
+    exc_info: ExcInfo | None = None,
+    text_suffix: str = "",
+    location: str | None = None,
+) -> str:
+    """One complete line (ending in ``\\n``) for one application log record.
+
+    ``extra`` fields appear in JSON only; ``text_suffix`` is appended to the Text message
+    (the structlog door uses it for its key=value pairs). ``location`` is where the
+    logging call was made (``path:function:line``), shown in JSON with an exception.
+    """
+    if _json_mode:
+        record: dict[str, object] = {
+            "timestamp": format_timestamp(created),
+            "level": level,
+            "message": message,
+            "logger": logger,
+            "requestId": request_id,
+        }
+        if tenant_id is not None:
+            record["tenantId"] = tenant_id
+        if exc_info is not None:
+            record.update(exc_info_fields(exc_info))
+            if location is not None:
+                record["location"] = location
+        if extra:
+            for key, value in extra.items():
+                if key not in record and value is not None:
+                    record[key] = value
+        if logger is None:
+            del record["logger"]
+        return _encoder()(record) + "\n"
+    text = message if isinstance(message, str) else str(message)
+    if text_suffix:
+        text += text_suffix
+    if exc_info is not None:
+        text = f"{text}\n{_exc_text(exc_info)}"
+    if "\n" in text:
+        text = text.replace("\n", _LINE_BREAK)
+    return f"[{level}]\t{format_timestamp(created)}\t{request_id}\t{text}\n"
+
+
+def render_error(
+    error_type: str,
+    message: str,
+    stack_trace: list[str],
+    request_id: str,
+    tenant_id: str | None,
+) -> str:
+    """The one record that reports a handler's exception (awslambdaric's ``log_error``)."""
+    if _json_mode:
+        record: dict[str, object] = {
+            "timestamp": format_timestamp(time.time()),
+            "level": "ERROR",
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": request_id,
+            "stackTrace": stack_trace,
+        }
+        if tenant_id is not None:
+            record["tenantId"] = tenant_id
+        return _encoder()(record) + "\n"
+    head = "[ERROR]"
+    if error_type:
+        head += " " + error_type
+    if message:
+        head += (": " if error_type else " ") + message
+    lines = [head.replace("\n", _LINE_BREAK)]
+    if stack_trace:
+        lines.append("Traceback (most recent call last):")
+        for entry in stack_trace:
+            for line in entry.splitlines():
+                stripped = line.lstrip(" ")
+                lines.append(_TRACE_INDENT * (len(line) - len(stripped)) + stripped)
+    return _LINE_BREAK.join(lines) + "\n"
+
+
+def write(line: str) -> None:
+    """Write one rendered line to stdout at once, flushed (stdout may be a buffered pipe).
+
+    A failing write is dropped: logging must never take an invocation down with it.
+    """
+    stream = sys.stdout
+    try:
+        stream.write(line)
+        stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -1,0 +1,279 @@
+"""The Runtime API as bytes: requests to send and responses to understand, with no sockets.
+
+Keeping the protocol sans-IO (as h11 does) lets three drivers (blocking socket, uvloop,
+httpx) share one reading of the API, and lets the tests check it byte for byte. This
+module is on the blocking engine's start-up path, so it imports almost nothing: not
+``typing`` (~9 ms) and not the ``httptools`` package's ``__init__``, only its C parser.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from runtime_core.invocation import Invocation
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from httptools.parser.parser import HttpResponseParser
+
+__all__ = [
+    "ApiError",
+    "Request",
+    "Response",
+    "ResponseReader",
+    "RuntimeProtocol",
+    "parse_invocation",
+    "post_verdict",
+]
+
+VERSION = "0.1.0"  # kept equal to runtime_core.__version__ (the package __init__ imports typing)
+USER_AGENT = "lambdaboot/" + VERSION
+RUNTIME = "/2018-06-01/runtime"
+EXTENSION = "/2020-01-01/extension"
+ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
+#: The name the runtime's own internal extension registers under (it exists only so that
+#: Lambda sends SIGTERM, see runtime_core.shutdown).
+EXTENSION_NAME = "lambdaboot-shutdown"
+
+
+class ApiError(Exception):
+    """The Runtime API cannot be used any more: the runtime must exit non-zero."""
+
+
+class Request:
+    """One HTTP request to the Runtime or Extensions API, in fields and as wire bytes.
+
+    Socket drivers send ``raw``; the httpx driver uses the fields. ``raw`` is built once,
+    so a request that never changes (``GET /next``) costs nothing per invocation.
+    """
+
+    __slots__ = ("body", "headers", "method", "path", "raw")
+
+    def __init__(
+        self, host: str, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b""
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        head = [f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"]
+        head.extend(f"{name}: {value}\r\n" for name, value in headers)
+        if body or method == "POST":
+            head.append(f"Content-Length: {len(body)}\r\n")
+        head.append("\r\n")
+        self.raw = "".join(head).encode("latin-1") + body
+
+
+class Response:
+    """A complete HTTP response: status, headers (names lower-cased), body."""
+
+    __slots__ = ("body", "headers", "keep_alive", "status")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes, keep_alive: bool = True):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        #: False when the server announced it closes the connection after this response.
+        self.keep_alive = keep_alive
+
+
+class _AnyAnnotation:
+    """Stands in for ``typing.Optional`` while httptools' C parser loads: it is subscripted
+    once per annotation at import time and never used again."""
+
+    def __getitem__(self, item: object) -> _AnyAnnotation:
+        return self
+
+
+def _load_parser_class() -> type[HttpResponseParser]:
+    """httptools' C response parser, without the ~7 ms of ``typing`` it imports for one name.
+
+    ``import httptools`` runs two package ``__init__`` modules that import ``typing`` (for a
+    Protocol class we do not use), and the C module itself runs ``from typing import
+    Optional`` only to build annotations. So the C module is loaded under two empty
+    package stand-ins and a one-name ``typing`` stand-in; all three are removed from
+    ``sys.modules`` at once, so a later ``import httptools`` or ``import typing`` by user
+    code gets the real modules (and reuses this C module).
+    """
+    if "typing" in sys.modules or "httptools" in sys.modules:
+        from httptools.parser.parser import HttpResponseParser as parser_class
+
+        return parser_class
+    from importlib.machinery import PathFinder
+
+    spec = PathFinder.find_spec("httptools")
+    if spec is None or not spec.submodule_search_locations:
+        raise ApiError("httptools is not installed: the runtime's packages are incomplete")
+    module_type = type(sys)
+    package = module_type("httptools")
+    package.__path__ = list(spec.submodule_search_locations)
+    subpackage = module_type("httptools.parser")
+    subpackage.__path__ = [location + "/parser" for location in package.__path__]
+    typing_stand_in = module_type("typing")
+    typing_stand_in.Optional = _AnyAnnotation()  # type: ignore[attr-defined]
+    stand_ins = {"httptools": package, "httptools.parser": subpackage, "typing": typing_stand_in}
+    sys.modules.update(stand_ins)
+    try:
+        from httptools.parser.parser import HttpResponseParser as parser_class
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+    return parser_class
+
+
+class ResponseReader:
+    """Turns the bytes of one keep-alive connection into ``Response`` values.
+
+    One reader per connection: httptools parses pipelined messages in sequence, so the
+    parser and its callbacks are allocated once, not per request.
+    """
+
+    __slots__ = ("_chunks", "_headers", "_parser", "done")
+
+    _parser_class: type[HttpResponseParser] | None = None
+
+    def __init__(self) -> None:
+        cls = ResponseReader._parser_class
+        if cls is None:
+            cls = ResponseReader._parser_class = _load_parser_class()
+        self._parser = cls(self)
+        self._headers: dict[str, str] = {}
+        self._chunks: list[bytes] = []
+        #: Responses completed by ``feed`` and not yet taken.
+        self.done: list[Response] = []
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Parse more bytes; each completed response is appended to ``done``.
+
+        Raises ``ApiError`` on bytes that are not HTTP.
+        """
+        try:
+            self._parser.feed_data(data)
+        except Exception as exc:  # httptools.HttpParserError and its subclasses
+            raise ApiError(f"the Runtime API sent a malformed HTTP response ({exc})") from None
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._headers = {}
+        self._chunks = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        chunks = self._chunks
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        parser = self._parser
+        self.done.append(
+            Response(parser.get_status_code(), self._headers, body, parser.should_keep_alive())
+        )
+
+
+class RuntimeProtocol:
+    """Builds the requests for one Runtime API address (``AWS_LAMBDA_RUNTIME_API``)."""
+
+    __slots__ = ("host", "next_request")
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        #: ``GET /next`` never changes, so it is built once.
+        self.next_request = Request(host, "GET", RUNTIME + "/invocation/next", [])
+
+    def response(
+        self,
+        invocation: Invocation,
+        body: bytes,
+        content_type: str | None,
+    ) -> Request:
+        headers = [("Content-Type", content_type or "application/json")]
+        if invocation.invocation_id is not None:
+            headers.append(("Lambda-Runtime-Invocation-Id", invocation.invocation_id))
+        path = f"{RUNTIME}/invocation/{invocation.request_id}/response"
+        return Request(self.host, "POST", path, headers, body)
+
+    def error(
+        self,
+        invocation: Invocation,
+        body: bytes,
+        error_type: str | None,
+        xray_cause: str | None,
+    ) -> Request:
+        headers = [("Content-Type", ERROR_CONTENT_TYPE)]
+        if error_type:
+            headers.append(("Lambda-Runtime-Function-Error-Type", error_type))
+        if xray_cause:
+            headers.append(("Lambda-Runtime-Function-XRay-Error-Cause", xray_cause))
+        if invocation.invocation_id is not None:
+            headers.append(("Lambda-Runtime-Invocation-Id", invocation.invocation_id))
+        path = f"{RUNTIME}/invocation/{invocation.request_id}/error"
+        return Request(self.host, "POST", path, headers, body)
+
+    def init_error(self, body: bytes, error_type: str) -> Request:
+        headers = [
+            ("Content-Type", ERROR_CONTENT_TYPE),
+            ("Lambda-Runtime-Function-Error-Type", error_type),
+        ]
+        return Request(self.host, "POST", RUNTIME + "/init/error", headers, body)
+
+    def extension_register(self, name: str = EXTENSION_NAME) -> Request:
+        headers = [("Lambda-Extension-Name", name), ("Content-Type", "application/json")]
+        return Request(self.host, "POST", EXTENSION + "/register", headers, b'{"events":[]}')
+
+    def extension_next(self, extension_id: str) -> Request:
+        headers = [("Lambda-Extension-Identifier", extension_id)]
+        return Request(self.host, "GET", EXTENSION + "/event/next", headers)
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    """A header's value, with an empty value read as absent (Managed Instances send those)."""
+    return headers.get(name) or None
+
+
+def parse_invocation(response: Response) -> Invocation:
+    """The invocation a ``GET /next`` response carries; ``ApiError`` if it carries none."""
+    if response.status != 200:
+        raise ApiError(
+            f"GET /next answered {response.status}: {response.body[:500].decode('utf-8', 'replace')}"
+        )
+    headers = response.headers
+    request_id = headers.get("lambda-runtime-aws-request-id")
+    if not request_id:
+        raise ApiError("GET /next answered without a Lambda-Runtime-Aws-Request-Id header")
+    deadline = headers.get("lambda-runtime-deadline-ms") or ""
+    try:
+        deadline_ms = int(deadline)
+    except ValueError:
+        raise ApiError(f"GET /next sent a bad Lambda-Runtime-Deadline-Ms: {deadline!r}") from None
+    return Invocation(
+        request_id,
+        deadline_ms,
+        headers.get("lambda-runtime-invoked-function-arn", ""),
+        response.body,
+        trace_id=_header(headers, "lambda-runtime-trace-id"),
+        client_context=_header(headers, "lambda-runtime-client-context"),
+        cognito_identity=_header(headers, "lambda-runtime-cognito-identity"),
+        tenant_id=_header(headers, "lambda-runtime-aws-tenant-id"),
+        invocation_id=_header(headers, "lambda-runtime-invocation-id"),
+        content_type=_header(headers, "content-type"),
+    )
+
+
+def post_verdict(what: str, response: Response) -> str | None:
+    """What a status on ``/response`` or ``/error`` means for the runtime.
+
+    Returns None when accepted, a message to log when the invocation is lost but the
+    runtime can go on (400 bad id, 403 wrong state, 410 too late, 413 too large: no
+    ``/error`` after it, the invoke has already failed), and raises ``ApiError`` when the
+    API says the environment is broken (500 and anything unknown): exit promptly.
+    """
+    status = response.status
+    if status == 202 or status == 200:
+        return None
+    detail = response.body[:500].decode("utf-8", "replace").strip()
+    if status in (400, 403, 410, 413):
+        return f"POST {what} answered {status}, continuing: {detail}"
+    raise ApiError(f"POST {what} answered {status}, exiting: {detail}")

@@ -1,0 +1,54 @@
+"""Helpers for the dispatch tests: real handler files in a task root, imported in-process.
+
+Handlers are imported into this test process, so ``sys.path`` and ``sys.modules`` are
+put back after each test: a module cached by one test must never answer for another.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime_core.invocation import Invocation
+
+
+@pytest.fixture
+def task_root(function_dir: Path) -> Iterator[Path]:
+    """An empty task root; whatever the test imports from it is forgotten afterwards."""
+    saved_path = list(sys.path)
+    saved_modules = set(sys.modules)
+    yield function_dir
+    sys.path[:] = saved_path
+    for name in set(sys.modules) - saved_modules:
+        del sys.modules[name]
+
+
+def invocation(
+    body: bytes = b"{}",
+    *,
+    request_id: str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
+    timeout_ms: int = 3000,
+    **headers: str | None,
+) -> Invocation:
+    """An invocation as the engines would decode it from ``/next``."""
+    return Invocation(
+        request_id,
+        int(time.time() * 1000) + timeout_ms,
+        "arn:aws:lambda:eu-west-1:123456789012:function:fn",
+        body,
+        **headers,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(autouse=True)
+def _forget_function_env() -> Iterator[None]:
+    """The context reads the function's environment once; a test that changed it must not
+    leave its names behind, so the next use reads the environment afresh."""
+    yield
+    from runtime_core import context
+
+    context._env = None
