@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # Packages that contribute subcommands, in the order their help is shown.
-_TOOL_PACKAGES = ("local_lambda.cli",)
+_TOOL_PACKAGES = ("local_lambda.cli", "layer_build.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,7 +25,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from . import protocol
-from .httpserver import serve
+from .httpserver import HttpServer, serve
 from .invoke_api import InvokeApi
 from .model import FunctionConfig, InvokeResult, Report, ShutdownResult
 from .platform_log import PlatformLog
@@ -57,11 +57,15 @@ class LocalLambda:
         self._plog = PlatformLog(config.json_logs, config.function_name, self.function_arn)
         self._output: list[str] = []
         self._output_lock = threading.Lock()
+        self._open_lock = threading.Lock()
         self._sink: list[str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._servers: list[asyncio.Server] = []
+        self._servers: list[HttpServer] = []
         self._sandbox: Sandbox | None = None
+        # A gated runtime process made ahead of time, so that a cold start pays neither the
+        # spawn nor the cgroup join (see sandbox._GATE).
+        self._spare: Sandbox | None = None
         self._init_duration_ms: float | None = None
         self._pending_faults: list[Fault] = []
         self._failed_init_memory_mb = 0
@@ -78,8 +82,11 @@ class LocalLambda:
 
     def open(self) -> None:
         """Start the Runtime API and the invoke API (ephemeral ports unless given)."""
-        if self._thread is not None:
-            return
+        with self._open_lock:
+            if self._thread is None:
+                self._open_locked()
+
+    def _open_locked(self) -> None:
         self._loop = _new_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="local-lambda", daemon=True
@@ -90,10 +97,10 @@ class LocalLambda:
 
     def _kill_leftover(self) -> None:
         """At interpreter exit, don't leave a runtime behind if close() was never called."""
-        sandbox = self._sandbox
-        if sandbox is not None and sandbox.alive:
-            with contextlib.suppress(OSError):
-                os.killpg(sandbox.pid, signal.SIGKILL)
+        for sandbox in (self._sandbox, self._spare):
+            if sandbox is not None and sandbox.alive:
+                with contextlib.suppress(OSError):
+                    os.killpg(sandbox.pid, signal.SIGKILL)
 
     async def _open(self) -> None:
         self._lock = asyncio.Lock()
@@ -115,8 +122,24 @@ class LocalLambda:
             time.perf_counter_ns,
         )
         self._servers = [runtime, invoke]
-        self.runtime_api = _address(runtime)
-        self.endpoint = "http://" + _address(invoke)
+        self.runtime_api = runtime.address
+        self.endpoint = "http://" + invoke.address
+        self._prepare_spare()
+
+    def _prepare_spare(self) -> None:
+        if self._spare is None:
+            with contextlib.suppress(RuntimeStartError):  # reported when init needs it
+                self._spare = Sandbox(self.config, self.runtime_api, self._emit)
+
+    async def _take_sandbox(self) -> Sandbox:
+        """The spare if it is still waiting at its gate, else a new one; its gate opened."""
+        sandbox, self._spare = self._spare, None
+        if sandbox is None or not sandbox.alive:
+            if sandbox is not None:
+                await sandbox.finish()
+            sandbox = Sandbox(self.config, self.runtime_api, self._emit)
+        await sandbox.start()
+        return sandbox
 
     def close(self) -> None:
         """Run the shutdown phase if an environment is up, then stop the servers."""
@@ -134,6 +157,9 @@ class LocalLambda:
             self._thread = None
 
     async def _close_servers(self) -> None:
+        if self._spare is not None:
+            await self._spare.kill()
+            self._spare = None
         for server in self._servers:
             server.close()
         self._servers = []
@@ -286,7 +312,7 @@ class LocalLambda:
         self._api.timeout_s = self.config.timeout
         self._emit(self._plog.init_start())
         try:
-            sandbox = Sandbox(self.config, self.runtime_api, self._emit)
+            sandbox = await self._take_sandbox()
         except RuntimeStartError as exc:
             self._emit(str(exc))
             self._init_duration_ms = 0.0
@@ -325,13 +351,14 @@ class LocalLambda:
                 "Sandbox.Timedout",
                 "timeout",
             )
-        self._failed_init_memory_mb = sandbox.memory.peak_mb()
+        self._failed_init_memory_mb = await sandbox.peak_memory_mb()
         if sandbox.alive:
             await sandbox.kill()
         else:
             await sandbox.finish()
         self._emit(self._plog.init_report(elapsed_ms, outcome.status, outcome.error_type))
         self._init_duration_ms = elapsed_ms
+        self._prepare_spare()
         return outcome
 
     async def run(self, inv: Invocation) -> InvokeResult:
@@ -363,7 +390,7 @@ class LocalLambda:
             await _first(max(deadline - loop.time(), 0.0), inv.following_next, sandbox.exited)
             if sandbox.alive:
                 sandbox.drain()  # what it wrote before asking for the next event is this invoke's
-            memory = sandbox.memory.peak_mb()
+            memory = await sandbox.peak_memory_mb()
             self._api.forget(inv, "done")
             if not inv.following_next.done():
                 # It crashed or hung after answering: the next invoke starts afresh.
@@ -379,12 +406,12 @@ class LocalLambda:
                 "Runtime.ExitError",
                 "error",
             )
-            memory = sandbox.memory.peak_mb()
+            memory = await sandbox.peak_memory_mb()
             self._api.forget(inv, "done")
             await self._reset(sandbox)
             end_ns = time.perf_counter_ns()
         else:
-            memory = sandbox.memory.peak_mb()
+            memory = await sandbox.peak_memory_mb()
             self._api.forget(inv, "timeout")
             await self._reset(sandbox)
             line = PlatformLog.timed_out(inv.request_id, self.config.timeout)
@@ -405,12 +432,14 @@ class LocalLambda:
         return self._finish(inv, outcome, duration_ms, init_ms, memory, logs)
 
     async def _reset(self, sandbox: Sandbox) -> None:
+        """End a failed environment; the next invoke starts a fresh one."""
         if self._sandbox is sandbox:
             self._sandbox = None
         if sandbox.alive:
             await sandbox.kill()
         else:
             await sandbox.finish()
+        self._prepare_spare()
 
     def _finish(
         self,
@@ -455,8 +484,3 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     except ImportError:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
-
-
-def _address(server: asyncio.Server) -> str:
-    host, port = server.sockets[0].getsockname()[:2]
-    return f"{host}:{port}"

@@ -82,7 +82,10 @@ class Request:
 class _Connection(asyncio.Protocol):
     """httptools callbacks for one connection; hands complete requests to the handler in order."""
 
-    def __init__(self, handler: Handler, max_body: int, clock: Callable[[], int]) -> None:
+    def __init__(
+        self, handler: Handler, max_body: int, clock: Callable[[], int], live: set[_Connection]
+    ) -> None:
+        self._live = live
         self._handler = handler
         self._max_body = max_body
         self._clock = clock
@@ -99,6 +102,7 @@ class _Connection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport
+        self._live.add(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -111,6 +115,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._live.discard(self)
 
     # httptools callbacks
     def on_message_begin(self) -> None:
@@ -209,11 +214,30 @@ def _reason(status: int) -> str:
 _STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}" for status in HTTPStatus}
 
 
+class HttpServer:
+    """A listening socket and the connections it has open."""
+
+    def __init__(self, server: asyncio.Server, live: set[_Connection]) -> None:
+        self._server = server
+        self._live = live
+        host, port = server.sockets[0].getsockname()[:2]
+        self.address = f"{host}:{port}"
+
+    def close(self) -> None:
+        """Stop listening and close every open connection (parked long polls included)."""
+        self._server.close()
+        for conn in list(self._live):
+            conn.abort()
+        self._live.clear()
+
+
 async def serve(
     handler: Handler, host: str, port: int, max_body: int, clock: Callable[[], int]
-) -> asyncio.Server:
+) -> HttpServer:
     """Listen on ``host:port`` (0 = an ephemeral port) and serve ``handler``."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        lambda: _Connection(handler, max_body, clock), host, port, reuse_address=True
+    live: set[_Connection] = set()
+    server = await loop.create_server(
+        lambda: _Connection(handler, max_body, clock, live), host, port, reuse_address=True
     )
+    return HttpServer(server, live)

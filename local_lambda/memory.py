@@ -3,7 +3,8 @@
 Lambda reports the environment's peak. Where the cgroup v1 memory controller is mounted
 and writable (root), each environment gets its own group ``lambdaboot-<id>`` and its
 ``memory.max_usage_in_bytes`` is the answer: exact, peak-holding, and it covers
-children. Otherwise the summed PSS of the runtime's process group is sampled
+children. The runtime joins its group before it execs (see ``sandbox._GATE``).
+Otherwise the summed PSS of the runtime's process group is sampled
 (``/proc/PID/smaps_rollup``) at each invocation's end and on a timer, which can miss a
 short peak between samples.
 """
@@ -42,12 +43,13 @@ class MemoryMeter:
                     "this needs root and cgroup v1: use memory_measure='auto' or 'pss'"
                 ) from exc
 
-    def wrap(self, command: list[str]) -> list[str]:
-        """The command that joins the group before exec'ing ``command`` (so init is counted too)."""
+    def adopt(self, pid: int) -> None:
+        """Move ``pid`` into the group. Blocking (5-15 ms: the kernel waits out an RCU grace
+        period), so call it off the event loop, before the process starts allocating."""
         if self.group is None:
-            return command
-        procs = os.fspath(self.group / "cgroup.procs")
-        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', procs, *command]
+            return
+        with contextlib.suppress(ProcessLookupError, OSError):
+            (self.group / "cgroup.procs").write_text(str(pid))
 
     def watch(self, pgid: int) -> None:
         self._pgid = pgid

@@ -3,7 +3,7 @@
 The cheapest engine that can serve the handler is chosen after the handler is loaded:
 a plain sync handler at concurrency 1 gets the blocking engine, which never imports
 asyncio; an ``async def`` handler, or ``AWS_LAMBDA_MAX_CONCURRENCY`` > 1, gets the uvloop
-engine. Whatever ends the runtime ends it with a clear message and a non-zero status.
+engine. Whatever ends the runtime ends it with one clear record and a non-zero status.
 """
 
 from __future__ import annotations
@@ -11,44 +11,26 @@ from __future__ import annotations
 import os
 import sys
 
+from runtime_core import logs
+from runtime_core.dispatch import InitError, is_async, load_handler
+from runtime_core.engine.client import RuntimeClient
 from runtime_core.protocol import ApiError
+from runtime_core.shutdown import exit_now, register_internal_extension, registered_hooks
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["main"]
 
 
-def _fail(message: str) -> None:
-    from runtime_core.logs import runtime_log
-    from runtime_core.shutdown import exit_now
-
-    runtime_log("ERROR", message)
-    exit_now(1)
-
-
-def _concurrency(value: str | None) -> int:
-    if not value:
-        return 1
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise ApiError(f"AWS_LAMBDA_MAX_CONCURRENCY must be a positive integer, got {value!r}")
-    return count
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Run the runtime; ``argv`` (default ``sys.argv[1:]``) may name the handler, as in an image's CMD."""
+    """Run the runtime; ``argv`` (default ``sys.argv[1:]``) may name the handler, as an image's CMD does."""
     environ = os.environ
     args = sys.argv[1:] if argv is None else argv
-    from runtime_core import logs
-
     logs.install(environ.get("AWS_LAMBDA_LOG_FORMAT"), environ.get("AWS_LAMBDA_LOG_LEVEL"))
-    address = environ.get("AWS_LAMBDA_RUNTIME_API")
-    if not address:
-        _fail("AWS_LAMBDA_RUNTIME_API is not set: lambdaboot runs inside Lambda or an emulator")
-        return
     try:
-        _run(address, args[0] if args else environ.get("_HANDLER", ""), environ)
+        _run(environ, args[0] if args else environ.get("_HANDLER", ""))
     except ApiError as exc:
         _fail(f"lambdaboot is exiting: {exc}")
     except Exception:  # a bug in the runtime itself: still one clear record and a non-zero exit
@@ -57,27 +39,23 @@ def main(argv: list[str] | None = None) -> None:
         _fail("lambdaboot is exiting on an internal error: " + traceback.format_exc())
 
 
-def _run(address: str, spec: str, environ: os._Environ[str]) -> None:
-    from runtime_core.engine.client import RuntimeClient
-    from runtime_core.shutdown import exit_now, registered_hooks
-
-    task_root = environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
-    client = RuntimeClient(address)
+def _run(environ: Mapping[str, str], spec: str) -> None:
+    address = environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not address:
+        raise ApiError("AWS_LAMBDA_RUNTIME_API is not set: lambdaboot runs inside Lambda or an emulator")
     concurrency = _concurrency(environ.get("AWS_LAMBDA_MAX_CONCURRENCY"))
-
-    from runtime_core.dispatch import InitError, is_async, load_handler
-
+    client = RuntimeClient(address)
     try:
-        handler = load_handler(spec, task_root)
-    except InitError as error:
+        handler = load_handler(spec, environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
+    except InitError as error:  # already logged by load_handler
         client.init_error(error)
         exit_now(1)
         return
 
+    # Hooks are usually registered while the handler's module is imported, so only now
+    # is it known whether Lambda must be asked for SIGTERM.
     hooks = bool(registered_hooks())
     if hooks:
-        from runtime_core.shutdown import register_internal_extension
-
         register_internal_extension(address)
     if is_async(handler) or concurrency > 1:
         client.transport.close()
@@ -92,3 +70,20 @@ def _run(address: str, spec: str, environ: os._Environ[str]) -> None:
 
             install_sigterm_blocking()
         blocking.serve(client, handler)
+
+
+def _concurrency(value: str | None) -> int:
+    if not value:
+        return 1
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ApiError(f"AWS_LAMBDA_MAX_CONCURRENCY must be a positive integer, got {value!r}")
+    return count
+
+
+def _fail(message: str) -> None:
+    logs.runtime_log("ERROR", message)
+    exit_now(1)

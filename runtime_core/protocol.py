@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from runtime_core import __version__
 from runtime_core.invocation import Invocation
 
 TYPE_CHECKING = False
@@ -26,8 +27,7 @@ __all__ = [
     "post_verdict",
 ]
 
-VERSION = "0.1.0"  # kept equal to runtime_core.__version__ (the package __init__ imports typing)
-USER_AGENT = "lambdaboot/" + VERSION
+USER_AGENT = "lambdaboot/" + __version__
 RUNTIME = "/2018-06-01/runtime"
 EXTENSION = "/2020-01-01/extension"
 ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"

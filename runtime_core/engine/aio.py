@@ -14,7 +14,12 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from runtime_core import dispatch
-from runtime_core.engine.client import log_lost, outcome_request, set_trace_env
+from runtime_core.engine.client import (
+    log_lost,
+    outcome_request,
+    runtime_failure,
+    set_trace_env,
+)
 from runtime_core.invocation import _current
 from runtime_core.protocol import RuntimeProtocol, parse_invocation, post_verdict
 from runtime_core.shutdown import exit_now, registered_hooks, run_hooks_async
@@ -50,6 +55,8 @@ def _call_sync(handler: Callable[..., Any], invocation: Invocation) -> Outcome:
     token = _current.set(invocation)
     try:
         return dispatch.call_sync(handler, invocation)
+    except Exception as exc:  # dispatch's own failure: still answer the invocation
+        return runtime_failure(exc, invocation)
     finally:
         _current.reset(token)
 
@@ -68,6 +75,8 @@ async def _worker(address: str, handler: Callable[..., Any]) -> None:
             token = _current.set(invocation)
             try:
                 outcome = await dispatch.call_async(handler, invocation)
+            except Exception as exc:
+                outcome = runtime_failure(exc, invocation)
             finally:
                 _current.reset(token)
         else:

@@ -7,7 +7,7 @@ an event-loop runtime (see ``design.md``'s import budget).
 
 from __future__ import annotations
 
-from runtime_core.engine.client import RuntimeClient, set_trace_env
+from runtime_core.engine.client import RuntimeClient, runtime_failure, set_trace_env
 from runtime_core.invocation import _current
 
 TYPE_CHECKING = False
@@ -32,6 +32,8 @@ def serve(client: RuntimeClient, handler: Callable[..., Any]) -> None:
         token = set_current(invocation)
         try:
             outcome = call_sync(handler, invocation)
+        except Exception as exc:  # call_sync reports handler errors itself; this is its own failure
+            outcome = runtime_failure(exc, invocation)
         finally:
             reset_current(token)
         post(invocation, outcome)

@@ -12,6 +12,7 @@ from runtime_core.protocol import RuntimeProtocol, parse_invocation, post_verdic
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import MutableMapping
     from typing import Protocol
 
     from runtime_core.dispatch import InitError, Outcome
@@ -25,7 +26,14 @@ if TYPE_CHECKING:
         def close(self) -> None: ...
 
 
-__all__ = ["RuntimeClient", "log_lost", "make_transport", "outcome_request", "set_trace_env"]
+__all__ = [
+    "RuntimeClient",
+    "log_lost",
+    "make_transport",
+    "outcome_request",
+    "runtime_failure",
+    "set_trace_env",
+]
 
 _TRACE_ENV = "_X_AMZN_TRACE_ID"
 
@@ -41,7 +49,7 @@ def make_transport(address: str) -> SyncTransport:
     return BlockingTransport(address)
 
 
-def set_trace_env(invocation: Invocation, environ: os._Environ[str] = os.environ) -> None:
+def set_trace_env(invocation: Invocation, environ: MutableMapping[str, str] = os.environ) -> None:
     """``_X_AMZN_TRACE_ID`` for this invocation; removed when Lambda sent none (X-Ray SDKs read it)."""
     trace_id = invocation.trace_id
     if trace_id:
@@ -59,6 +67,30 @@ def outcome_request(
             invocation, outcome.body, outcome.error_type, outcome.xray_cause
         )
     return "/response", protocol.response(invocation, outcome.body, outcome.content_type)
+
+
+def runtime_failure(exc: Exception, invocation: Invocation) -> Outcome:
+    """The error to post when dispatch itself failed (a bug, or a function that shadows one
+    of the runtime's packages with an incompatible one), so the invocation is still answered.
+
+    Built with the stdlib ``json``: the failure may be orjson's.
+    """
+    import json
+    import traceback
+
+    from runtime_core.outcome import Outcome
+
+    message = f"lambdaboot could not run the handler: {exc!r}"
+    log_lost(f"invocation {invocation.request_id}: {message}\n{traceback.format_exc()}")
+    body = json.dumps(
+        {
+            "errorMessage": message,
+            "errorType": "Runtime.InternalError",
+            "requestId": invocation.request_id,
+            "stackTrace": traceback.format_tb(exc.__traceback__),
+        }
+    ).encode()
+    return Outcome(True, body, None, "Runtime.InternalError")
 
 
 def log_lost(message: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import httpx
 
-from runtime_core.protocol import ApiError, Request, Response
+from runtime_core.protocol import USER_AGENT, ApiError, Request, Response
 
 __all__ = ["AsyncHttpxTransport", "HttpxTransport"]
 
@@ -33,7 +33,9 @@ class HttpxTransport:
 
     def __init__(self, address: str) -> None:
         self.address = address
-        self._client = httpx.Client(base_url=f"http://{address}", timeout=_NO_TIMEOUT)
+        self._client = httpx.Client(
+            base_url=f"http://{address}", timeout=_NO_TIMEOUT, headers={"User-Agent": USER_AGENT}
+        )
 
     def send(self, request: Request) -> Response:
         try:
@@ -53,7 +55,9 @@ class AsyncHttpxTransport:
 
     def __init__(self, address: str) -> None:
         self.address = address
-        self._client = httpx.AsyncClient(base_url=f"http://{address}", timeout=_NO_TIMEOUT)
+        self._client = httpx.AsyncClient(
+            base_url=f"http://{address}", timeout=_NO_TIMEOUT, headers={"User-Agent": USER_AGENT}
+        )
 
     async def send(self, request: Request) -> Response:
         try:

@@ -97,3 +97,10 @@ def test_tenant_and_trace_headers(ric_lambda: Callable[..., LocalLambda]) -> Non
         body = json.loads(resp.read())
     assert body["tenant"] == "tenant-7"
     assert body["trace"] == "Root=1-abc-def;Sampled=1"
+
+
+def test_boto3_request_too_large(ric_lambda: Callable[..., LocalLambda]) -> None:
+    lam = ric_lambda(APP)
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        client(lam).invoke(FunctionName="test-function", Payload=b'"' + b"x" * 6_291_456 + b'"')
+    assert info.value.response["Error"]["Code"] == "RequestTooLargeException"

@@ -127,8 +127,10 @@ def test_post_after_timeout_is_410(
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     conn.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", body=b"{}")
     resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
     assert resp.status == 410
-    assert json.loads(resp.read()) == {
+    assert json.loads(body) == {
         "errorMessage": "Invoke timeout",
         "errorType": "InvokeTimeout",
     }

@@ -67,3 +67,6 @@ def test_sigkill_at_once_without_extensions(
     assert result.exit_status == -9
     assert read_records(record_file) == []
     assert not lam.shutdown().ran  # nothing left to shut down
+    again = lam.invoke({})  # a new environment starts after a shutdown
+    assert again.payload == b"1"
+    assert again.report is not None and again.report.init_duration_ms is not None

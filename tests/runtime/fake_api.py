@@ -140,7 +140,7 @@ class FakeRuntimeApi:
 
         with self._seen_changed:
             if not self._seen_changed.wait_for(lambda: len(matching()) >= count, timeout):
-                raise AssertionError(f"no {count}× {suffix} within {timeout}s; seen: {self.seen}")
+                raise AssertionError(f"no {count} x {suffix} within {timeout}s; seen: {self.seen}")
             return matching()[:count]
 
     def results(self) -> list[Seen]:

@@ -18,6 +18,11 @@ ECHO = {"app.py": """
     def handler(event, context):
         return event
 """}
+ASYNC_ECHO = {"app.py": """
+    async def handler(event, context):
+        return event
+"""}
+ENGINES = pytest.mark.parametrize("function", [ECHO, ASYNC_ECHO], ids=["blocking", "uvloop"])
 
 
 @pytest.mark.parametrize("status", [400, 403, 410, 413])
@@ -33,9 +38,12 @@ def test_refused_response_is_logged_and_the_next_invocation_served(
     assert lam.invoke({"n": 2}).json() == {"n": 2}
 
 
+@ENGINES
 @pytest.mark.parametrize("status", [400, 403, 410, 413])
-def test_each_invocation_is_answered_exactly_once(api: FakeRuntimeApi, start_runtime: Start, status: int) -> None:
-    runtime = start_runtime(ECHO)
+def test_each_invocation_is_answered_exactly_once(
+    api: FakeRuntimeApi, start_runtime: Start, status: int, function: dict[str, str]
+) -> None:
+    runtime = start_runtime(function)
     api.faults["/response"] = [(status, b'{"errorType":"Refused"}')]
     ids = [api.invoke({"n": n}) for n in range(3)]
     api.wait_for("/invocation/next", 4)  # all three served, and waiting for a fourth
@@ -56,8 +64,11 @@ def test_response_too_large_is_not_followed_by_an_error_post(make_lambda: MakeLa
     assert lam.invoke(b'"small"').json() == "small"
 
 
-def test_server_error_makes_the_runtime_exit_promptly(api: FakeRuntimeApi, start_runtime: Start) -> None:
-    runtime = start_runtime(ECHO)
+@ENGINES
+def test_server_error_makes_the_runtime_exit_promptly(
+    api: FakeRuntimeApi, start_runtime: Start, function: dict[str, str]
+) -> None:
+    runtime = start_runtime(function)
     api.faults["/response"] = [(500, b'{"errorType":"InternalServerError"}')]
     api.invoke({"n": 1})
     started = time.monotonic()
@@ -77,11 +88,12 @@ def test_server_error_in_the_local_lambda(make_lambda: MakeLambda) -> None:
     assert lam.invoke({"n": 2}).json() == {"n": 2}  # the platform starts a fresh environment
 
 
+@ENGINES
 @pytest.mark.parametrize("endpoint", ["next", "response"])
 def test_lost_connection_ends_the_runtime_with_a_clear_message(
-    api: FakeRuntimeApi, start_runtime: Start, endpoint: str
+    api: FakeRuntimeApi, start_runtime: Start, endpoint: str, function: dict[str, str]
 ) -> None:
-    runtime = start_runtime(ECHO)
+    runtime = start_runtime(function)
     api.drops["/" + endpoint] = 1
     api.invoke({"n": 1})
     assert runtime.wait(timeout=10) != 0

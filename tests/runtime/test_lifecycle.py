@@ -118,3 +118,47 @@ def test_python_m_runtime_core(api: FakeRuntimeApi, start_runtime: Start, runtim
     )
     api.invoke(5)
     assert api.wait_for("/response")[0].json() == {"image": 5}
+
+
+def test_a_failing_or_hanging_hook_does_not_stop_the_exit(make_lambda: MakeLambda, tmp_path: Path) -> None:
+    lam = make_lambda({"app.py": """
+        import os, threading
+        from runtime_core import on_shutdown
+
+        @on_shutdown
+        def raises():
+            raise RuntimeError("hook failed")
+
+        @on_shutdown
+        def writes():
+            open(os.path.join(os.environ["HOOK_DIR"], "second"), "w").write("ran")
+
+        @on_shutdown
+        def hangs():
+            threading.Event().wait()
+
+        def handler(event, context):
+            return "ok"
+    """}, env={"HOOK_DIR": str(tmp_path)})
+    assert lam.invoke({}).json() == "ok"
+    result = lam.shutdown()
+    assert result.signals == ["SIGTERM"] and result.exit_status == 0
+    assert (tmp_path / "second").read_text() == "ran"
+    assert "hook failed" in lam.output and "did not finish" in lam.output
+
+
+def test_concurrency_runs_sync_handlers_on_worker_threads(api: FakeRuntimeApi, start_runtime: Start) -> None:
+    """AWS_LAMBDA_MAX_CONCURRENCY > 1: the uvloop engine, one connection per worker, and sync
+    handlers off the loop's thread, so two slow invocations overlap."""
+    start_runtime({"app.py": """
+        import threading
+        both_in = threading.Barrier(2, timeout=10)
+        def handler(event, context):
+            both_in.wait()  # only returns when both invocations run at once
+            return {"thread": threading.current_thread().name, "id": context.aws_request_id}
+    """}, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2"})
+    ids = {api.invoke({}), api.invoke({})}
+    results = [r.json() for r in api.wait_for("/response", 2)]
+    assert {r["id"] for r in results} == ids
+    assert all(r["thread"] != "MainThread" for r in results)
+    assert len({s.client_port for s in api.seen if s.path.endswith("/next")}) == 2
