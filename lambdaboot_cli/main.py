@@ -12,7 +12,12 @@ import importlib
 import sys
 
 # Packages that contribute subcommands, in the order their help is shown.
-_TOOL_PACKAGES = ("local_lambda.cli", "layer_build.cli")
+_TOOL_PACKAGES = (
+    "local_lambda.cli",
+    "layer_build.cli",
+    "local_lambda.bench.cli",
+    "local_lambda.conform.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

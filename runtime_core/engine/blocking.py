@@ -8,7 +8,7 @@ an event-loop runtime (see ``design.md``'s import budget).
 from __future__ import annotations
 
 from runtime_core.engine.client import RuntimeClient, runtime_failure, set_trace_env
-from runtime_core.invocation import _current
+from runtime_core.invocation import set_process_wide
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,16 +24,16 @@ def serve(client: RuntimeClient, handler: Callable[..., Any]) -> None:
 
     next_invocation = client.next
     post = client.post
-    set_current = _current.set
-    reset_current = _current.reset
     while True:
         invocation = next_invocation()
         set_trace_env(invocation)
-        token = set_current(invocation)
+        # One invocation in the whole process: a process-wide value (not only a ContextVar)
+        # so that threads the handler starts log its request id too, as under awslambdaric.
+        set_process_wide(invocation)
         try:
             outcome = call_sync(handler, invocation)
         except Exception as exc:  # call_sync reports handler errors itself; this is its own failure
             outcome = runtime_failure(exc, invocation)
         finally:
-            reset_current(token)
+            set_process_wide(None)
         post(invocation, outcome)
