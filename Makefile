@@ -28,8 +28,24 @@ venv: $(VENV)/.installed
 
 runtime-venvs: $(foreach v,$(OTHER_PYTHONS),.venv-$(v)/.installed)
 
-run: venv
-	$(BIN)/lambdaboot invoke examples/hello --handler app.handler --event '$(EVENT)'
+# The runtime layer for this machine's Python, as the managed runtime of that version would
+# run it (python3.11 runs on al2, 3.12+ on al2023); rebuilt only when its inputs change.
+PYV         := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+LAYER_OS    := $(if $(filter 3.11,$(PYV)),al2,al2023)
+LAYER_ARCH  := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+LAYER       := dist/lambdaboot-managed-py$(subst .,,$(PYV))-$(LAYER_OS)-$(LAYER_ARCH).zip
+LAYER_INPUTS := bootstrap exec-wrapper layer_build/runtime.lock $(shell find runtime_core layer_build -name '*.py')
+
+.PHONY: layer
+layer: $(LAYER)
+
+$(LAYER): $(VENV)/.installed $(LAYER_INPUTS)
+	$(BIN)/lambdaboot build --python $(PYV) --arch $(LAYER_ARCH) --out dist --wheel-cache .cache/wheels
+
+# examples/hello through the layer, read-only, as the python$(PYV) managed runtime starts it.
+run: venv $(LAYER)
+	$(BIN)/lambdaboot invoke examples/hello --handler app.handler --event '$(EVENT)' \
+		--layer $(LAYER) --runtime python$(PYV) --env AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaboot-wrapper
 
 lint: venv
 	$(BIN)/ruff check .

@@ -25,6 +25,7 @@ from benchmarks.contenders import Contender, all_contenders
 from benchmarks.environments import REPO, compile_repo_sources
 from benchmarks.stats import ratios, summarize
 from local_lambda import FunctionConfig, LocalLambda
+from local_lambda.bench import runner
 
 RESULTS = REPO / "benchmarks" / "results"
 HANDLER_SOURCE = 'def handler(event, context):\n    return {"ok": True}\n'
@@ -86,29 +87,16 @@ def warm(contenders: list[Contender], task_root: Path, total: int, block: int) -
 
 
 def cold(contenders: list[Contender], task_root: Path, runs: int) -> dict[str, dict[str, list[float]]]:
-    """Init Duration and cold round trip, ms, ``runs`` fresh processes per contender."""
-    figures: dict[str, dict[str, list[float]]] = {
-        c.name: {"init_ms": [], "round_trip_ms": []} for c in contenders
-    }
-    lambdas = {c.name: LocalLambda(_config(c, task_root)) for c in contenders}
+    """Init Duration and cold round trip, ms, ``runs`` fresh processes per contender (``lambdaboot bench``'s runner)."""
+    targets = [runner.Target(c.name, _config(c, task_root)) for c in contenders]
     try:
-        for lam in lambdas.values():
-            lam.open()
-        for _ in range(runs):
-            for contender in contenders:
-                lam = lambdas[contender.name]
-                result = lam.invoke(EVENT)
-                _check(contender, result)
-                report, timings = result.report, result.timings
-                assert report is not None and report.init_duration_ms is not None
-                invoke_ms = (timings.result_received_ns - timings.next_answered_ns) / 1e6
-                figures[contender.name]["init_ms"].append(report.init_duration_ms)
-                figures[contender.name]["round_trip_ms"].append(report.init_duration_ms + invoke_ms)
-                lam.shutdown()  # the next invoke starts a fresh process
-    finally:
-        for lam in lambdas.values():
-            lam.close()
-    return figures
+        samples = runner.run(targets, json.dumps(EVENT).encode(), cold=runs, warm=0, profile=False)
+    except runner.BenchError as exc:
+        raise SystemExit(str(exc)) from exc
+    return {
+        name: {"init_ms": s.phases["init_ms"], "round_trip_ms": s.phases["cold_round_trip_ms"]}
+        for name, s in samples.items()
+    }
 
 
 def plot(warm_us: dict[str, list[float]], cold_ms: dict[str, dict[str, list[float]]], path: Path) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 # Submodules, not the package: this must work even where ``local_lambda`` resolves as a namespace.
 from local_lambda.emulator import LocalLambda
+from local_lambda.layers import MAX_LAYERS, LayerError
 from local_lambda.model import FunctionConfig
 
 # lambdaboot's own bootstrap, referenced as a file (the local Lambda never imports runtime_core).
@@ -26,6 +27,7 @@ DEFAULT_BOOTSTRAP = Path(__file__).resolve().parent.parent / "bootstrap"
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     invoke = subparsers.add_parser("invoke", help="invoke a function once on the local Lambda")
     _function_arguments(invoke)
+    _layer_arguments(invoke)
     source = invoke.add_mutually_exclusive_group()
     source.add_argument("--event", help="the event, as JSON text")
     source.add_argument("--event-file", type=Path, help="a file holding the event")
@@ -33,9 +35,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     serve = subparsers.add_parser("serve", help="serve a function's invoke API until Ctrl-C")
     _function_arguments(serve)
+    _layer_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
         "--port", type=int, default=0, help="invoke API port (default: any free port)"
+    )
+    serve.add_argument(
+        "--function-url-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="also serve an HTTP front like a Function URL (0: any free port)",
     )
     serve.set_defaults(func=run_serve)
 
@@ -71,6 +81,32 @@ def _function_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--name", default="test-function", help="function name (default test-function)"
     )
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=1,
+        metavar="N",
+        help="Lambda Managed Instances: N invocations in flight in one environment (default 1)",
+    )
+
+
+def _layer_arguments(parser: argparse.ArgumentParser) -> None:
+    """--layer and --runtime (invoke and serve; other tools bring their own --layer)."""
+    parser.add_argument(
+        "--layer",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="ZIP",
+        help=f"a layer (zip or directory) merged into /opt, in order; repeatable, at most {MAX_LAYERS}",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=["provided.al2023", "provided.al2", "python3.11", "python3.12", "python3.13"],
+        help="emulate this Lambda runtime: provided.* starts the function's or /opt's bootstrap,"
+        " python3.X the managed runtime (honouring AWS_LAMBDA_EXEC_WRAPPER); the function"
+        " (a directory or a zip) and the layers are then mounted read-only at /var/task and /opt",
+    )
 
 
 class UsageError(Exception):
@@ -79,14 +115,25 @@ class UsageError(Exception):
 
 def _config(args: argparse.Namespace) -> FunctionConfig:
     root: Path = args.function_dir.resolve()
-    if not root.is_dir():
+    layers: list[Path] = getattr(args, "layer", [])
+    runtime: str | None = getattr(args, "runtime", None)
+    lambda_like = bool(layers or runtime)
+    if not root.is_dir() and not (lambda_like and root.is_file()):
         raise UsageError(
             f"{args.function_dir} is not a directory: give the folder holding your handler's code"
+            " (or, with --runtime or --layer, its zip)"
         )
+    if len(layers) > MAX_LAYERS:
+        raise UsageError(f"{len(layers)} layers given: a function can use at most {MAX_LAYERS}")
+    for layer in layers:
+        if not layer.exists():
+            raise UsageError(f"--layer {layer}: no such file or directory")
     if args.runtime_cmd:
         import shlex
 
         command = shlex.split(args.runtime_cmd)
+    elif runtime:
+        command = []  # the runtime decides: bootstrap in the function or /opt, or python3.X
     elif (root / "bootstrap").is_file():
         command = [str(root / "bootstrap")]
     elif DEFAULT_BOOTSTRAP.is_file():
@@ -115,6 +162,9 @@ def _config(args: argparse.Namespace) -> FunctionConfig:
         function_name=args.name,
         log_format=args.log_format,
         echo_logs=True,
+        layers=[layer.resolve() for layer in layers],
+        runtime=runtime,
+        max_concurrency=args.max_concurrency,
     )
 
 
@@ -147,9 +197,20 @@ def run_invoke(args: argparse.Namespace) -> int:
     except (UsageError, ValueError) as exc:
         print(f"lambdaboot invoke: {exc}", file=sys.stderr)
         return 2
-    with LocalLambda(config) as lam:
-        result = lam.invoke(event)
-    sys.stdout.write(result.payload.decode("utf-8", "replace") + "\n")
+    out = sys.stdout.buffer
+
+    def print_chunk(chunk: bytes) -> None:  # a streamed response shows as it arrives
+        out.write(chunk)
+        out.flush()
+
+    try:
+        with LocalLambda(config) as lam:
+            result = lam.invoke(event, on_chunk=print_chunk)
+    except LayerError as exc:
+        print(f"lambdaboot invoke: {exc}", file=sys.stderr)
+        return 2
+    out.write(result.payload + b"\n")  # an error's body (a result went through print_chunk)
+    out.flush()
     return 1 if result.function_error else 0
 
 
@@ -162,13 +223,22 @@ def run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     lam = LocalLambda(config, host=args.host, invoke_port=args.port)
-    lam.open()
+    try:
+        lam.open()
+    except LayerError as exc:
+        print(f"lambdaboot serve: {exc}", file=sys.stderr)
+        return 2
     try:
         print(
             f"Invoke API: {lam.endpoint}/2015-03-31/functions/{config.function_name}/invocations",
             flush=True,
         )
         print(f"Runtime API: {lam.runtime_api}", flush=True)
+        if args.function_url_port is not None:
+            from .function_url import FunctionUrl
+
+            url = FunctionUrl(lam, host=args.host, port=args.function_url_port).open()
+            print(f"Function URL: {url}/", flush=True)
         stop.wait()
     except KeyboardInterrupt:
         pass

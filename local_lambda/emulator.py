@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import base64
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -21,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from . import protocol
@@ -33,6 +34,8 @@ from .runtime_api import Fault, Invocation, Outcome, RuntimeApi
 from .sandbox import RuntimeStartError, Sandbox, describe_exit
 
 T = TypeVar("T")
+# Managed Instances: where a runtime's worker processes may send their output (spec §4.1).
+LOG_SOCKET_ENV = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
 
 
 def new_trace_id() -> str:
@@ -54,11 +57,14 @@ class LocalLambda:
         self.function_arn = protocol.function_arn(config.region, config.function_name)
         self._host = host
         self._ports = (runtime_port, invoke_port)
-        self._plog = PlatformLog(config.json_logs, config.function_name, self.function_arn)
+        self._plog = PlatformLog(
+            config.json_logs, config.function_name, self.function_arn, config.initialization_type
+        )
         self._output: list[str] = []
         self._output_lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._sink: list[str] | None = None
+        self._sinks: list[list[str]] = []  # one per invocation in flight (Managed Instances)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[HttpServer] = []
@@ -104,8 +110,13 @@ class LocalLambda:
 
     async def _open(self) -> None:
         self._lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(self.config.max_concurrency)
         self._api = RuntimeApi(self.config.function_name, self.config.handler)
+        self._api.concurrency = self.config.max_concurrency
+        self._api.initialization_type = self.config.initialization_type
+        self._api.ext_api.invoke_events_allowed = not self.config.managed_instances
         self._api.faults = self._pending_faults
+        self._plog.listener = self._api.telemetry.publish
         self._invoke_api = InvokeApi(self)
         runtime = await serve(
             self._api.handle,
@@ -113,6 +124,7 @@ class LocalLambda:
             self._ports[0],
             protocol.MAX_PAYLOAD_BYTES,
             time.perf_counter_ns,
+            early=self._api.is_early,
         )
         invoke = await serve(
             self._invoke_api.handle,
@@ -124,12 +136,30 @@ class LocalLambda:
         self._servers = [runtime, invoke]
         self.runtime_api = runtime.address
         self.endpoint = "http://" + invoke.address
+        if self.config.managed_instances:
+            await self._open_log_socket()
         self._prepare_spare()
+
+    async def _open_log_socket(self) -> None:
+        """Managed Instances give the runtime a Unix socket to send worker processes'
+        output to (awslambdaric's workers connect to it and write their stdout/stderr)."""
+        import tempfile
+
+        self._log_dir = tempfile.mkdtemp(prefix="lambdaboot-logs-")
+        path = os.path.join(self._log_dir, "log.sock")
+
+        async def take(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while line := await reader.readline():
+                self._emit(line.decode("utf-8", "replace").rstrip("\r\n"))
+            writer.close()
+
+        self._log_server = await asyncio.start_unix_server(take, path)
+        self.config.env[LOG_SOCKET_ENV] = path
 
     def _prepare_spare(self) -> None:
         if self._spare is None:
             with contextlib.suppress(RuntimeStartError):  # reported when init needs it
-                self._spare = Sandbox(self.config, self.runtime_api, self._emit)
+                self._spare = Sandbox(self.config, self.runtime_api, self._emit, self._api)
 
     async def _take_sandbox(self) -> Sandbox:
         """The spare if it is still waiting at its gate, else a new one; its gate opened."""
@@ -137,7 +167,7 @@ class LocalLambda:
         if sandbox is None or not sandbox.alive:
             if sandbox is not None:
                 await sandbox.finish()
-            sandbox = Sandbox(self.config, self.runtime_api, self._emit)
+            sandbox = Sandbox(self.config, self.runtime_api, self._emit, self._api)
         await sandbox.start()
         return sandbox
 
@@ -163,6 +193,12 @@ class LocalLambda:
         for server in self._servers:
             server.close()
         self._servers = []
+        log_server = getattr(self, "_log_server", None)
+        if log_server is not None:
+            log_server.close()
+            import shutil
+
+            shutil.rmtree(self._log_dir, ignore_errors=True)
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._loop is None:
@@ -174,6 +210,15 @@ class LocalLambda:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     # the public API
+    @property
+    def filesystem_mode(self) -> str:
+        """How /opt and the task root are provided: 'namespace' (read-only bind mounts at
+        the real paths), 'directories' (read-only temporary directories) or 'host' (the
+        function runs in place: no layers, no runtime given). See local_lambda/layers.py."""
+        self.open()
+        fs = self._api.filesystem
+        return fs.mode if fs is not None else "host"
+
     @property
     def output(self) -> str:
         """All log text so far: the platform's lines and the runtime's output."""
@@ -201,12 +246,15 @@ class LocalLambda:
         trace_id: str | None = None,
         log_tail: bool = False,
         cognito_identity: dict[str, Any] | None = None,
+        on_chunk: Callable[[bytes], None] | None = None,
     ) -> InvokeResult:
         """Invoke the function and wait for the result (thread-safe; invocations queue).
 
         ``event`` may be bytes, a str (sent as is) or any JSON-able value. ``log_tail`` also
         fills ``InvokeResult.log_result`` as the invoke API's X-Amz-Log-Result would be
-        (``InvokeResult.logs`` always holds the whole log).
+        (``InvokeResult.logs`` always holds the whole log). With ``on_chunk``, the chunks
+        of a streamed response are passed to it as they arrive (on the local Lambda's
+        thread, so it must be quick) instead of being kept in ``InvokeResult.payload``.
         """
         self.open()
         if isinstance(event, bytes):
@@ -223,7 +271,12 @@ class LocalLambda:
         identity = json.dumps(cognito_identity) if cognito_identity else ""
         result = self._call(
             self._invoke_new(
-                payload, trace_id or new_trace_id(), context or "", tenant_id or "", identity
+                payload,
+                trace_id or new_trace_id(),
+                context or "",
+                tenant_id or "",
+                identity,
+                on_chunk,
             )
         )
         if log_tail:
@@ -231,18 +284,49 @@ class LocalLambda:
         return result
 
     async def _invoke_new(
-        self, payload: bytes, trace_id: str, client_context: str, tenant_id: str, identity: str
+        self,
+        payload: bytes,
+        trace_id: str,
+        client_context: str,
+        tenant_id: str,
+        identity: str,
+        on_chunk: Callable[[bytes], None] | None = None,
     ) -> InvokeResult:
-        return await self.run(
-            Invocation(
-                payload,
-                self.function_arn,
-                trace_id=trace_id,
-                client_context=client_context,
-                tenant_id=tenant_id,
-                cognito_identity=identity,
-            )
+        inv = Invocation(
+            payload,
+            self.function_arn,
+            trace_id=trace_id,
+            client_context=client_context,
+            tenant_id=tenant_id,
+            cognito_identity=identity,
         )
+        if on_chunk is None:
+            return await self.run(inv)
+
+        async def take(chunk: bytes) -> None:
+            on_chunk(chunk)
+
+        return await self.run_streamed(inv, take)
+
+    async def run_streamed(
+        self, inv: Invocation, on_chunk: Callable[[bytes], Awaitable[None]]
+    ) -> InvokeResult:
+        """Run ``inv``, awaiting ``on_chunk`` with each byte of a successful response as it
+        arrives: a streamed response chunk by chunk (reading from the runtime waits while
+        ``on_chunk`` does), a buffered one in one piece. The result's payload then holds
+        only an error's body."""
+        run = asyncio.ensure_future(self.run(inv))
+        either: set[asyncio.Future[Any]] = {run, inv.stream}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if inv.stream.done():
+            chunks = inv.stream.result()
+            while (chunk := await chunks.next_chunk()) is not None:
+                await on_chunk(chunk)
+        result = await run
+        if result.function_error is None and result.payload:
+            await on_chunk(result.payload)
+            result.payload = b""
+        return result
 
     def inject_fault(
         self,
@@ -278,7 +362,12 @@ class LocalLambda:
             self._sandbox = None
             started = time.perf_counter()
             signals: list[str] = []
-            if self._api.extensions and sandbox.alive:
+            told: list[str] = []
+            if self._api.has_external_extensions and sandbox.alive:
+                signals, told = await sandbox.shut_down_with_extensions(
+                    "spindown", self.config.shutdown_external_ms
+                )
+            elif self._api.extensions and sandbox.alive:
                 budget_ms = (
                     self.config.shutdown_external_ms
                     if self._api.has_external_extensions
@@ -294,7 +383,9 @@ class LocalLambda:
             else:
                 status = sandbox.exited.result()
                 await sandbox.finish()
-            return ShutdownResult(signals, status, (time.perf_counter() - started) * 1000)
+            return ShutdownResult(
+                signals, status, (time.perf_counter() - started) * 1000, shutdown_sent_to=told
+            )
 
     # logs
     def _emit(self, line: str) -> None:
@@ -302,6 +393,8 @@ class LocalLambda:
             self._output.append(line)
         if self._sink is not None:
             self._sink.append(line)
+        for sink in self._sinks:
+            sink.append(line)
         if self.config.echo_logs:
             print(line, file=sys.stderr, flush=True)
 
@@ -362,7 +455,10 @@ class LocalLambda:
         return outcome
 
     async def run(self, inv: Invocation) -> InvokeResult:
-        """Run one invocation to its end (queued behind any other)."""
+        """Run one invocation to its end (queued behind any other, or with up to
+        ``max_concurrency`` at once in a Managed Instances environment)."""
+        if self.config.managed_instances:
+            return await self._run_concurrent(inv)
         async with self._lock:
             logs: list[str] = []
             self._sink = logs
@@ -372,14 +468,11 @@ class LocalLambda:
                 self._sink = None
 
     async def _run_locked(self, inv: Invocation, logs: list[str]) -> InvokeResult:
-        cold = self._sandbox is None
-        failure = await self._init(inv) if cold else None
-        init_ms = self._init_duration_ms if cold else None
-        self._emit(self._plog.start(inv.request_id, inv.tenant_id or None))
+        failed, init_ms = await self._begin(inv, logs)
+        if failed is not None:
+            return failed
         sandbox = self._sandbox
-        if failure is not None or sandbox is None:
-            outcome = failure or Outcome(b"", "Unhandled", "Runtime.Unknown", "failure")
-            return self._finish(inv, outcome, 0.0, init_ms, self._failed_init_memory_mb, logs)
+        assert sandbox is not None  # else _begin answered
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.timeout
         self._api.deliver(inv)
@@ -392,20 +485,20 @@ class LocalLambda:
                 sandbox.drain()  # what it wrote before asking for the next event is this invoke's
             memory = await sandbox.peak_memory_mb()
             self._api.forget(inv, "done")
-            if not inv.following_next.done():
-                # It crashed or hung after answering: the next invoke starts afresh.
-                await self._reset(sandbox)
+            ext_failure = self._api.extension_failure
+            if not inv.following_next.done() or ext_failure:
+                # It (or an extension) crashed or hung after answering: start afresh.
+                if ext_failure is None and sandbox.alive:  # still busy at the deadline
+                    self._emit(PlatformLog.timed_out(inv.request_id, self.config.timeout))
+                    outcome = dataclasses.replace(
+                        outcome, status="timeout", error_type="Sandbox.Timedout"
+                    )
+                elif ext_failure is not None:
+                    outcome = dataclasses.replace(outcome, status="error", error_type=ext_failure)
+                await self._reset(sandbox, "failure" if ext_failure else "timeout")
             end_ns = inv.timings.result_received_ns
         elif sandbox.exited.done():
-            detail = "Runtime exited with error: " + describe_exit(sandbox.exited.result())
-            self._emit(f"RequestId: {inv.request_id} Error: {detail}")
-            self._emit("Runtime.ExitError")
-            outcome = Outcome(
-                protocol.platform_error(inv.request_id, "Runtime.ExitError", detail),
-                "Unhandled",
-                "Runtime.ExitError",
-                "error",
-            )
+            outcome = self._exit_outcome(inv, sandbox)
             memory = await sandbox.peak_memory_mb()
             self._api.forget(inv, "done")
             await self._reset(sandbox)
@@ -413,16 +506,8 @@ class LocalLambda:
         else:
             memory = await sandbox.peak_memory_mb()
             self._api.forget(inv, "timeout")
-            await self._reset(sandbox)
-            line = PlatformLog.timed_out(inv.request_id, self.config.timeout)
-            self._emit(line)
-            detail = f"Task timed out after {self.config.timeout:.2f} seconds"
-            outcome = Outcome(
-                protocol.platform_error(inv.request_id, "Sandbox.Timedout", detail),
-                "Unhandled",
-                "Sandbox.Timedout",
-                "timeout",
-            )
+            await self._reset(sandbox, "timeout")
+            outcome = self._timeout_outcome(inv)
             end_ns = 0
         start_ns = inv.timings.next_answered_ns
         if end_ns and start_ns:
@@ -431,11 +516,100 @@ class LocalLambda:
             duration_ms = self.config.timeout * 1000 if outcome.status == "timeout" else 0.0
         return self._finish(inv, outcome, duration_ms, init_ms, memory, logs)
 
-    async def _reset(self, sandbox: Sandbox) -> None:
-        """End a failed environment; the next invoke starts a fresh one."""
+    async def _run_concurrent(self, inv: Invocation) -> InvokeResult:
+        """Managed Instances: invocations share one environment, N in flight. A timeout
+        ends only its invocation (a late post gets 410); a crash ends them all."""
+        async with self._slots:
+            logs: list[str] = []
+            self._sinks.append(logs)
+            try:
+                return await self._run_in_shared_env(inv, logs)
+            finally:
+                self._sinks = [sink for sink in self._sinks if sink is not logs]
+
+    async def _run_in_shared_env(self, inv: Invocation, logs: list[str]) -> InvokeResult:
+        async with self._lock:  # one init for all
+            failed, init_ms = await self._begin(inv, logs)
+        if failed is not None:
+            return failed
+        sandbox = self._sandbox
+        assert sandbox is not None  # else _begin answered
+        self._api.deliver(inv)
+        await _first(self.config.timeout, inv.outcome, sandbox.exited)
+        if inv.outcome.done():
+            outcome = inv.outcome.result()
+            if sandbox.alive:
+                sandbox.drain()
+            self._api.forget(inv, "done")
+            end_ns = inv.timings.result_received_ns
+        elif sandbox.exited.done():
+            outcome = self._exit_outcome(inv, sandbox)
+            self._api.forget(inv, "done")
+            if self._sandbox is sandbox:
+                await self._reset(sandbox)
+            end_ns = time.perf_counter_ns()
+        else:
+            self._api.forget(inv, "timeout")
+            outcome = self._timeout_outcome(inv)
+            end_ns = 0
+        memory = await sandbox.peak_memory_mb()
+        start_ns = inv.timings.next_answered_ns
+        if end_ns and start_ns:
+            duration_ms = (end_ns - start_ns) / 1e6
+        else:
+            duration_ms = self.config.timeout * 1000 if outcome.status == "timeout" else 0.0
+        result = self._finish(inv, outcome, duration_ms, init_ms, memory, logs)
+        # Lines of the other invocations in flight are not this one's (JSON records and
+        # platform lines carry their request id).
+        result.logs = "".join(line + "\n" for line in logs if inv.request_id in line)
+        return result
+
+    async def _begin(
+        self, inv: Invocation, logs: list[str]
+    ) -> tuple[InvokeResult | None, float | None]:
+        """Init if there is no environment, then log START. Returns the invocation's result
+        when init failed (else None) and the Init Duration to report (cold starts only)."""
+        cold = self._sandbox is None
+        failure = await self._init(inv) if cold else None
+        init_ms = self._init_duration_ms if cold else None
+        self._emit(self._plog.start(inv.request_id, inv.tenant_id or None))
+        if failure is None and self._sandbox is not None:
+            return None, init_ms
+        outcome = failure or Outcome(b"", "Unhandled", "Runtime.Unknown", "failure")
+        memory = self._failed_init_memory_mb
+        return self._finish(inv, outcome, 0.0, init_ms, memory, logs), init_ms
+
+    def _exit_outcome(self, inv: Invocation, sandbox: Sandbox) -> Outcome:
+        """The runtime exited during ``inv``: logged, and Runtime.ExitError for the invoker."""
+        detail = "Runtime exited with error: " + describe_exit(sandbox.exited.result())
+        self._emit(f"RequestId: {inv.request_id} Error: {detail}")
+        self._emit("Runtime.ExitError")
+        return Outcome(
+            protocol.platform_error(inv.request_id, "Runtime.ExitError", detail),
+            "Unhandled",
+            "Runtime.ExitError",
+            "error",
+        )
+
+    def _timeout_outcome(self, inv: Invocation) -> Outcome:
+        """``inv`` ran past its timeout: logged, and Sandbox.Timedout for the invoker."""
+        self._emit(PlatformLog.timed_out(inv.request_id, self.config.timeout))
+        detail = f"Task timed out after {self.config.timeout:.2f} seconds"
+        return Outcome(
+            protocol.platform_error(inv.request_id, "Sandbox.Timedout", detail),
+            "Unhandled",
+            "Sandbox.Timedout",
+            "timeout",
+        )
+
+    async def _reset(self, sandbox: Sandbox, reason: str = "failure") -> None:
+        """End a failed environment; the next invoke starts a fresh one. External extensions
+        get SHUTDOWN with ``reason`` (timeout or failure) first, as on Lambda."""
         if self._sandbox is sandbox:
             self._sandbox = None
-        if sandbox.alive:
+        if sandbox.alive and self._api.has_external_extensions:
+            await sandbox.shut_down_with_extensions(reason, self.config.shutdown_external_ms)
+        elif sandbox.alive:
             await sandbox.kill()
         else:
             await sandbox.finish()

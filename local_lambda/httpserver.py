@@ -9,6 +9,13 @@ which is how they are told apart here.
 A handler gets the parsed :class:`Request` and answers through ``request.respond`` now or
 later (a long poll keeps the request and answers when an event comes). Requests that
 arrive on a connection while an earlier one is unanswered wait their turn.
+
+Streaming, both ways: a server made with ``early=`` hands a request whose headers that
+predicate accepts to the handler before its body arrives; the handler then takes the body
+chunk by chunk with :meth:`Request.receive` (and can pause reading, which is end-to-end
+backpressure). A handler may answer in chunks with :meth:`Request.start_stream`,
+:meth:`Request.write_chunk` (await :meth:`Request.drain` for backpressure) and
+:meth:`Request.end_stream`.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from http import HTTPStatus
 import httptools
 
 Handler = Callable[["Request"], None]
+BodyListener = Callable[[bytes], None]
+#: Called once the body has ended: True if complete (trailers read), False if the connection broke.
+EndListener = Callable[[bool], None]
 
 
 class Request:
@@ -28,6 +38,8 @@ class Request:
 
     __slots__ = (
         "_conn",
+        "_on_chunk",
+        "_on_end",
         "_parts",
         "answered",
         "body_size",
@@ -36,6 +48,7 @@ class Request:
         "path",
         "query",
         "received_ns",
+        "streaming",
         "trailers",
     )
 
@@ -51,6 +64,10 @@ class Request:
         self.body_size = 0
         self.received_ns = 0
         self.answered = False
+        #: True when dispatched at its headers (``early``); the body comes through ``receive``.
+        self.streaming = False
+        self._on_chunk: BodyListener | None = None
+        self._on_end: EndListener | None = None
 
     @property
     def body(self) -> bytes:
@@ -69,6 +86,43 @@ class Request:
         self.answered = True
         self._conn.write_response(self, status, body, headers, content_type)
 
+    def receive(self, on_chunk: BodyListener, on_end: EndListener) -> None:
+        """Take an early-dispatched request's body as it arrives (call during dispatch)."""
+        self._on_chunk = on_chunk
+        self._on_end = on_end
+
+    def pause_reading(self) -> None:
+        self._conn.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._conn.resume_reading()
+
+    def start_stream(
+        self,
+        status: int,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> None:
+        """Answer with a chunked body, written by ``write_chunk`` and ended by ``end_stream``.
+        ``headers`` may be pairs, for a name that repeats (``Set-Cookie``)."""
+        if self.answered:
+            return
+        self.answered = True
+        pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+        self._conn.write_stream_head(status, pairs, content_type)
+
+    def write_chunk(self, data: bytes) -> None:
+        if data:
+            self._conn.write_bytes(b"%x\r\n%b\r\n" % (len(data), data))
+
+    async def drain(self) -> None:
+        """Wait while the client reads slower than the stream is written."""
+        await self._conn.drained()
+
+    def end_stream(self) -> None:
+        self._conn.write_bytes(b"0\r\n\r\n")
+        self._conn.response_done()
+
     def drop(self) -> None:
         """Close the connection without answering (a fault some tests need)."""
         self.answered = True
@@ -83,8 +137,15 @@ class _Connection(asyncio.Protocol):
     """httptools callbacks for one connection; hands complete requests to the handler in order."""
 
     def __init__(
-        self, handler: Handler, max_body: int, clock: Callable[[], int], live: set[_Connection]
+        self,
+        handler: Handler,
+        max_body: int,
+        clock: Callable[[], int],
+        live: set[_Connection],
+        early: Callable[[Request], bool] | None = None,
     ) -> None:
+        self._early = early
+        self._writable: asyncio.Future[None] | None = None
         self._live = live
         self._handler = handler
         self._max_body = max_body
@@ -116,6 +177,34 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._live.discard(self)
+        self._release_writer()
+        request = self._current
+        if request is not None and request.streaming and request._on_end is not None:
+            self._current = None
+            request._on_end(False)
+
+    def pause_writing(self) -> None:
+        self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        self._release_writer()
+
+    def _release_writer(self) -> None:
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    async def drained(self) -> None:
+        if self._writable is not None:
+            await self._writable
+
+    def pause_reading(self) -> None:
+        if self._transport is not None and not self.closed:
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._transport is not None and not self.closed:
+            self._transport.resume_reading()
 
     # httptools callbacks
     def on_message_begin(self) -> None:
@@ -132,10 +221,20 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_trailers = True  # any header fields after this point are trailers
+        request = self._current
+        early = self._early
+        if early is not None and request is not None and self._busy is None and early(request):
+            request.streaming = True
+            self._dispatch(request)
 
     def on_body(self, chunk: bytes) -> None:
         request = self._current
         assert request is not None
+        if request.streaming:
+            request.body_size += len(chunk)
+            if request._on_chunk is not None:
+                request._on_chunk(chunk)
+            return
         if request.body_size <= self._max_body:
             request._parts.append(chunk)
         request.body_size += len(chunk)
@@ -146,7 +245,10 @@ class _Connection(asyncio.Protocol):
         self._current = None
         request.received_ns = self._clock()
         self._keep_alive = self._parser.should_keep_alive()
-        if self._busy is None:
+        if request.streaming:
+            if request._on_end is not None:
+                request._on_end(True)
+        elif self._busy is None:
             self._dispatch(request)
         else:
             self._waiting.append(request)
@@ -175,6 +277,28 @@ class _Connection(asyncio.Protocol):
             return
         close = not self._keep_alive and not self._waiting
         self._write_raw(status, body, headers or {}, content_type, close=close)
+        self._busy = None
+        if self._waiting and not self.closed:
+            self._dispatch(self._waiting.popleft())
+
+    def write_stream_head(
+        self, status: int, headers: list[tuple[str, str]], content_type: str
+    ) -> None:
+        lines = [_STATUS_LINES.get(status) or f"HTTP/1.1 {status} {_reason(status)}"]
+        lines.append(f"Content-Type: {content_type}")
+        lines.append("Transfer-Encoding: chunked")
+        lines.extend(f"{name}: {value}" for name, value in headers)
+        self.write_bytes(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+    def write_bytes(self, data: bytes) -> None:
+        if self._transport is not None and not self.closed:
+            self._transport.write(data)
+
+    def response_done(self) -> None:
+        """A streamed response has ended: close if asked, then serve the next request."""
+        if not self._keep_alive and not self._waiting and self._transport is not None:
+            self._transport.close()
+            self.closed = True
         self._busy = None
         if self._waiting and not self.closed:
             self._dispatch(self._waiting.popleft())
@@ -232,12 +356,21 @@ class HttpServer:
 
 
 async def serve(
-    handler: Handler, host: str, port: int, max_body: int, clock: Callable[[], int]
+    handler: Handler,
+    host: str,
+    port: int,
+    max_body: int,
+    clock: Callable[[], int],
+    early: Callable[[Request], bool] | None = None,
 ) -> HttpServer:
-    """Listen on ``host:port`` (0 = an ephemeral port) and serve ``handler``."""
+    """Listen on ``host:port`` (0 = an ephemeral port) and serve ``handler``; requests
+    ``early`` accepts are dispatched at their headers (see the module's docstring)."""
     loop = asyncio.get_running_loop()
     live: set[_Connection] = set()
     server = await loop.create_server(
-        lambda: _Connection(handler, max_body, clock, live), host, port, reuse_address=True
+        lambda: _Connection(handler, max_body, clock, live, early),
+        host,
+        port,
+        reuse_address=True,
     )
     return HttpServer(server, live)

@@ -1,4 +1,5 @@
-"""The invoke API, compatible with AWS's ``Invoke`` (what boto3's Lambda client calls).
+"""The invoke API, compatible with AWS's ``Invoke`` and ``InvokeWithResponseStream``
+(what boto3's Lambda client calls).
 
 ``POST /2015-03-31/functions/{name}/invocations`` with the AWS headers: invocation type
 (RequestResponse, Event, DryRun), log type Tail, client context (base64 JSON), tenant id
@@ -18,7 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import protocol
 from .httpserver import Request
-from .runtime_api import Invocation
+from .runtime_api import CONTENT_JSON, Invocation
+from .streaming import invoke_complete, payload_chunk
+
+# InvokeWithResponseStream: POST /2021-11-15/functions/{name}/response-streaming-invocations
+STREAM_INVOKE_PREFIX = "/2021-11-15/functions/"
+STREAM_INVOKE_SUFFIX = "/response-streaming-invocations"
 
 if TYPE_CHECKING:
     from .emulator import LocalLambda
@@ -38,6 +44,10 @@ class InvokeApi:
 
     def handle(self, request: Request) -> None:
         path = request.path
+        streaming = path.startswith(STREAM_INVOKE_PREFIX) and path.endswith(STREAM_INVOKE_SUFFIX)
+        if streaming:
+            path = protocol.INVOKE_PREFIX + path[len(STREAM_INVOKE_PREFIX) : -len(STREAM_INVOKE_SUFFIX)]
+            path += "/invocations"
         if not (path.startswith(protocol.INVOKE_PREFIX) and path.endswith("/invocations")):
             _aws_error(
                 request,
@@ -92,7 +102,10 @@ class InvokeApi:
         kind = headers.get("x-amz-invocation-type", "RequestResponse")
         if kind == "DryRun":
             request.respond(204, b"", {"x-amzn-RequestId": inv.request_id})
-        elif kind == "Event":
+        elif kind == "RequestResponse" and streaming:
+            tail = headers.get("x-amz-log-type", "None") == "Tail"
+            self._spawn(self._stream_and_answer(request, inv, tail))
+        elif kind == "Event" and not streaming:
             request.respond(202, b"", {"x-amzn-RequestId": inv.request_id})
             self._spawn(self._run_quietly(inv))
         elif kind == "RequestResponse":
@@ -132,6 +145,33 @@ class InvokeApi:
         if tail:
             headers["X-Amz-Log-Result"] = self._lam.log_tail(result)
         request.respond(200, result.payload, headers)
+
+    async def _stream_and_answer(self, request: Request, inv: Invocation, tail: bool) -> None:
+        """InvokeWithResponseStream: each chunk is passed on as an event as soon as the
+        runtime sends it (and no faster than the caller reads); the last event says how
+        the invocation ended."""
+        headers = {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": "$LATEST"}
+
+        def begin() -> None:
+            if not request.answered:
+                streamed = inv.stream.done()
+                content_type = inv.stream.result().content_type if streamed else CONTENT_JSON
+                request.start_stream(200, headers, content_type)
+
+        async def send(chunk: bytes) -> None:
+            begin()
+            request.write_chunk(payload_chunk(chunk))
+            await request.drain()
+
+        result = await self._lam.run_streamed(inv, send)
+        begin()
+        error_code = error_details = None
+        if result.function_error is not None:
+            error_code = result.function_error
+            error_details = result.payload.decode("utf-8", "replace")
+        log = self._lam.log_tail(result) if tail else None
+        request.write_chunk(invoke_complete(error_code, error_details, log))
+        request.end_stream()
 
     async def drain(self) -> None:
         """Wait for queued Event invokes before the servers stop."""

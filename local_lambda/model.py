@@ -32,11 +32,25 @@ class FunctionConfig:
     memory_measure: str = "auto"
     # Echo each log line to this process's stderr as it arrives (the CLI uses it).
     echo_logs: bool = False
+    # Layers (zips or directories) merged in order into /opt, a later one winning; and the
+    # Lambda runtime to emulate: "provided.al2023" / "provided.al2" (start the function's
+    # or /opt's bootstrap unless ``command`` is given) or "python3.11"-"python3.13" (the
+    # managed runtime's start). With either, the function (a directory or a zip) is
+    # mounted read-only: see local_lambda/layers.py and ``filesystem`` ("auto",
+    # "namespace" or "directories").
+    layers: list[Path] = field(default_factory=list)
+    runtime: str | None = None
+    filesystem: str = "auto"
+    # Lambda Managed Instances: up to this many invocations in flight in one environment
+    # (AWS_LAMBDA_MAX_CONCURRENCY); above 1 the environment is an LMI one (JSON logs,
+    # AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances, no reset on a timeout).
+    max_concurrency: int = 1
 
     def __post_init__(self) -> None:
-        if not self.command:
+        if not self.command and self.runtime is None:
             raise ValueError(
-                "FunctionConfig.command is empty: give the runtime command, e.g. ['./bootstrap']"
+                "FunctionConfig.command is empty: give the runtime command, e.g. ['./bootstrap'],"
+                " or a runtime ('provided.al2023', 'python3.12')"
             )
         if self.log_format.lower() not in ("text", "json"):
             raise ValueError(f"log_format must be 'Text' or 'JSON', not {self.log_format!r}")
@@ -47,6 +61,25 @@ class FunctionConfig:
         if self.timeout <= 0 or self.init_timeout <= 0:
             raise ValueError("timeout and init_timeout must be positive numbers of seconds")
         self.task_root = Path(self.task_root)
+        self.layers = [Path(layer) for layer in self.layers]
+        if self.max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, not {self.max_concurrency}")
+        if self.managed_instances:
+            self.log_format = "JSON"  # LMI logs JSON only (spec §4.1)
+            lmi = {
+                "AWS_LAMBDA_MAX_CONCURRENCY": str(self.max_concurrency),
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances",
+            }
+            self.env = {**lmi, **self.env}
+
+    @property
+    def managed_instances(self) -> bool:
+        return self.max_concurrency > 1
+
+    @property
+    def initialization_type(self) -> str:
+        """``AWS_LAMBDA_INITIALIZATION_TYPE`` and the platform records' ``initializationType``."""
+        return "lambda-managed-instances" if self.managed_instances else "on-demand"
 
     @property
     def json_logs(self) -> bool:
@@ -110,3 +143,5 @@ class ShutdownResult:
     exit_status: int | None
     duration_ms: float
     ran: bool = True  # False when there was no environment to shut down
+    # The external extensions that were sent a SHUTDOWN event.
+    shutdown_sent_to: list[str] = field(default_factory=list)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from typing import Any
 
 from . import protocol
@@ -25,27 +26,39 @@ def timestamp() -> str:
 class PlatformLog:
     """Formats platform events for one function's log format."""
 
-    def __init__(self, json_format: bool, function_name: str, function_arn: str) -> None:
+    def __init__(
+        self,
+        json_format: bool,
+        function_name: str,
+        function_arn: str,
+        initialization_type: str = "on-demand",
+    ) -> None:
         self.json_format = json_format
+        self.initialization_type = initialization_type
         self.function_name = function_name
         self.function_arn = function_arn
+        # Told every platform event as (category, type, record): the Telemetry API's feed.
+        self.listener: Callable[[str, str, Any], None] | None = None
 
     def _json(self, event_type: str, record: dict[str, Any]) -> str:
         return json.dumps({"time": timestamp(), "type": event_type, "record": record})
 
+    def _tell(self, event_type: str, record: dict[str, Any]) -> None:
+        if self.listener is not None:
+            self.listener("platform", event_type, record)
+
     def init_start(self) -> str:
+        record = {
+            "initializationType": self.initialization_type,
+            "phase": "init",
+            "runtimeVersion": protocol.RUNTIME_VERSION,
+            "runtimeVersionArn": protocol.RUNTIME_VERSION_ARN,
+            "functionName": self.function_name,
+            "functionVersion": "$LATEST",
+        }
+        self._tell("platform.initStart", record)
         if self.json_format:
-            return self._json(
-                "platform.initStart",
-                {
-                    "initializationType": "on-demand",
-                    "phase": "init",
-                    "runtimeVersion": protocol.RUNTIME_VERSION,
-                    "runtimeVersionArn": protocol.RUNTIME_VERSION_ARN,
-                    "functionName": self.function_name,
-                    "functionVersion": "$LATEST",
-                },
-            )
+            return self._json("platform.initStart", record)
         return (
             f"INIT_START Runtime Version: {protocol.RUNTIME_VERSION}\t"
             f"Runtime Version ARN: {protocol.RUNTIME_VERSION_ARN}"
@@ -53,15 +66,16 @@ class PlatformLog:
 
     def init_report(self, duration_ms: float, status: str, error_type: str | None) -> str:
         """Written when init fails (Lambda writes INIT_REPORT for failed or timed-out inits)."""
+        record: dict[str, Any] = {
+            "initializationType": self.initialization_type,
+            "phase": "init",
+            "status": status,
+            "metrics": {"durationMs": round(duration_ms, 3)},
+        }
+        if error_type:
+            record["errorType"] = error_type
+        self._tell("platform.initReport", record)
         if self.json_format:
-            record: dict[str, Any] = {
-                "initializationType": "on-demand",
-                "phase": "init",
-                "status": status,
-                "metrics": {"durationMs": round(duration_ms, 3)},
-            }
-            if error_type:
-                record["errorType"] = error_type
             return self._json("platform.initReport", record)
         line = f"INIT_REPORT Init Duration: {duration_ms:.2f} ms\tPhase: init\tStatus: {status}"
         if error_type:
@@ -69,45 +83,43 @@ class PlatformLog:
         return line
 
     def start(self, request_id: str, tenant_id: str | None) -> str:
+        record = {"requestId": request_id, "version": "$LATEST"}
+        if tenant_id:
+            record["tenantId"] = tenant_id
+        self._tell("platform.start", record)
         if self.json_format:
-            record = {"requestId": request_id, "version": "$LATEST"}
-            if tenant_id:
-                record["tenantId"] = tenant_id
             return self._json("platform.start", record)
         return f"START RequestId: {request_id} Version: $LATEST"
 
     def end(self, request_id: str, status: str, duration_ms: float, produced_bytes: int) -> str:
+        record = {
+            "requestId": request_id,
+            "status": status,
+            "metrics": {"durationMs": round(duration_ms, 3), "producedBytes": produced_bytes},
+        }
+        self._tell("platform.runtimeDone", record)
         if self.json_format:
-            return self._json(
-                "platform.runtimeDone",
-                {
-                    "requestId": request_id,
-                    "status": status,
-                    "metrics": {
-                        "durationMs": round(duration_ms, 3),
-                        "producedBytes": produced_bytes,
-                    },
-                },
-            )
+            return self._json("platform.runtimeDone", record)
         return f"END RequestId: {request_id}"
 
     def report(self, report: Report, status: str, error_type: str | None) -> str:
+        metrics: dict[str, Any] = {
+            "durationMs": round(report.duration_ms, 3),
+            "billedDurationMs": report.billed_duration_ms,
+            "memorySizeMB": report.memory_size_mb,
+            "maxMemoryUsedMB": report.max_memory_used_mb,
+        }
+        if report.init_duration_ms is not None:
+            metrics["initDurationMs"] = round(report.init_duration_ms, 3)
+        record: dict[str, Any] = {
+            "requestId": report.request_id,
+            "metrics": metrics,
+            "status": status,
+        }
+        if error_type:
+            record["errorType"] = error_type
+        self._tell("platform.report", record)
         if self.json_format:
-            metrics: dict[str, Any] = {
-                "durationMs": round(report.duration_ms, 3),
-                "billedDurationMs": report.billed_duration_ms,
-                "memorySizeMB": report.memory_size_mb,
-                "maxMemoryUsedMB": report.max_memory_used_mb,
-            }
-            if report.init_duration_ms is not None:
-                metrics["initDurationMs"] = round(report.init_duration_ms, 3)
-            record: dict[str, Any] = {
-                "requestId": report.request_id,
-                "metrics": metrics,
-                "status": status,
-            }
-            if error_type:
-                record["errorType"] = error_type
             return self._json("platform.report", record)
         line = (
             f"REPORT RequestId: {report.request_id}\t"

@@ -39,12 +39,18 @@ H_ERROR_BODY_TRAILER = "lambda-runtime-function-error-body"
 H_EXTENSION_NAME = "lambda-extension-name"
 H_EXTENSION_ID = "Lambda-Extension-Identifier"
 H_EXTENSION_EVENT_ID = "Lambda-Extension-Event-Identifier"
+H_EXTENSION_ACCEPT_FEATURE = "lambda-extension-accept-feature"
+H_EXTENSION_ERROR_TYPE = "lambda-extension-function-error-type"
+# Telemetry API and the older Logs API it superseded (spec §6).
+TELEMETRY_PATH = "/2022-07-01/telemetry"
+LOGS_PATH = "/2020-08-15/logs"
+# A file in the merged /opt whose presence disables external extensions (spec §5).
+DISABLE_EXTENSIONS_FILE = "disable-extensions-jwigqn8j"
 
 # The account and region in the ARNs the local Lambda makes up.
 ACCOUNT_ID = "123456789012"
 RUNTIME_VERSION = "provided:al2023.local"
 RUNTIME_VERSION_ARN = "arn:aws:lambda:us-east-1::runtime:local_lambda"
-EXTENSIONS_DIR = "/opt/extensions"
 
 
 def error_body(error_type: str, message: str) -> bytes:

@@ -11,17 +11,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
-import os
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import protocol
+from .extensions_api import Extension, ExtensionsApi
 from .httpserver import Request
+from .layers import Filesystem
 from .model import Timings
+from .streaming import H_RESPONSE_MODE, MAX_STREAM_BYTES, ResponseChunks, is_streamed_response
+from .telemetry import Telemetry
 
 CONTENT_JSON = "application/json"
 _FORGET_AFTER = 1000  # how many finished request ids are remembered (for 403/410 answers)
@@ -58,6 +60,10 @@ class Invocation:
     following_next: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    # Resolves when the runtime begins a streamed response (its chunks come through it).
+    stream: asyncio.Future[ResponseChunks] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
     def settle(self, outcome: Outcome) -> bool:
         if self.outcome.done():
@@ -77,14 +83,6 @@ class Fault:
     times: int = 1
 
 
-@dataclass
-class Extension:
-    name: str
-    events: list[str]
-    external: bool
-    polled: bool = False
-
-
 class RuntimeApi:
     """Request handler for the address in AWS_LAMBDA_RUNTIME_API."""
 
@@ -95,25 +93,47 @@ class RuntimeApi:
         self.handler = handler
         self.clock = clock
         self.timeout_s = 3.0
+        # Invocations in flight at once (Managed Instances: AWS_LAMBDA_MAX_CONCURRENCY).
+        self.concurrency = 1
+        self.initialization_type = "on-demand"
         self.faults: list[Fault] = []
         self._finished: OrderedDict[str, str] = OrderedDict()  # request id -> "done" | "timeout"
+        self.ext_api = ExtensionsApi(function_name, handler)
+        self.ext_api.on_change = self._extensions_changed
+        self.ext_api.on_failure = self.fail_extension
+        self.telemetry = Telemetry(self.ext_api)
+        # The function's /opt and task root, prepared by the first sandbox (layers.py).
+        self.filesystem: Filesystem | None = None
         self.reset()
 
     def reset(self) -> None:
         """Begin a new environment: registration open, nothing delivered yet."""
         loop = asyncio.get_running_loop()
-        self.extensions: dict[str, Extension] = {}
-        self.registration_open = True
+        self.ext_api.reset()
+        self.telemetry.reset()
+        # An extension's failure after init (exit/error, crash): the environment must reset.
+        self.extension_failure: str | None = None
+        self._answered: Invocation | None = None  # its runtime waits again; extensions may not
+        self.init_started_ns = 0  # set by the sandbox when init begins
         self.runtime_ready_ns = 0
         self.init_ready: asyncio.Future[int] = loop.create_future()
         self.init_error: asyncio.Future[Outcome] = loop.create_future()
         self.pending: Invocation | None = None
         self.current: Invocation | None = None
         self._parked_next: Request | None = None
+        # At concurrency > 1: invocations by request id, those waiting for a /next, and
+        # the /next polls waiting for an invocation.
+        self.in_flight: dict[str, Invocation] = {}
+        self._queued: deque[Invocation] = deque()
+        self._parked: deque[Request] = deque()
 
     # what the emulator calls
     def deliver(self, invocation: Invocation) -> None:
         """Hand ``invocation`` to the runtime: now if it is waiting on /next, else at its next /next."""
+        if self.concurrency > 1:
+            self._queued.append(invocation)
+            self._dispatch_many()
+            return
         self.pending = invocation
         parked = self._parked_next
         if parked is not None and parked.connected:
@@ -129,10 +149,63 @@ class RuntimeApi:
             self.current = None
         if self.pending is invocation:
             self.pending = None
+        self.in_flight.pop(invocation.request_id, None)
+        if invocation in self._queued:
+            self._queued.remove(invocation)
+        if invocation.stream.done():
+            invocation.stream.result().end()
+
+    def _dispatch_many(self) -> None:
+        """Concurrency > 1: pair queued invocations with waiting /next polls, once init is over."""
+        if not self.init_ready.done():
+            return
+        while self._queued and self._parked:
+            parked = self._parked.popleft()
+            if parked.connected:
+                self._send(parked, self._queued.popleft())
+
+    def is_early(self, request: Request) -> bool:
+        """For the HTTP server: a streamed /response is handled as its body arrives."""
+        return is_streamed_response(request.method, request.path, request.headers)
+
+    @property
+    def extensions(self) -> dict[str, Extension]:
+        return self.ext_api.extensions
+
+    @property
+    def registration_open(self) -> bool:
+        return self.ext_api.registration_open
 
     @property
     def has_external_extensions(self) -> bool:
         return any(ext.external for ext in self.extensions.values())
+
+    def _extensions_changed(self) -> None:
+        self._check_init()
+        self._maybe_end()
+
+    def fail_extension(self, error_type: str, message: str) -> None:
+        """An extension reported init/exit error or crashed: init fails, or the environment
+        resets once the current invocation ends (spec §5 "Failures")."""
+        if not self.init_ready.done():
+            if not self.init_error.done():
+                body = protocol.error_body(error_type, message)
+                self.init_error.set_result(Outcome(body, "Unhandled", error_type, "failure"))
+            return
+        if self.ext_api.shutting_down:
+            return
+        self.extension_failure = self.extension_failure or error_type  # the first one counts
+        for inv in (self.current, self._answered):
+            if inv is not None and not inv.following_next.done():
+                inv.following_next.set_result(None)
+
+    def _maybe_end(self) -> None:
+        """The invocation ends when its runtime and every extension wait for the next event."""
+        inv = self._answered
+        if inv is not None and self.ext_api.quiet:
+            self._answered = None
+            if not inv.following_next.done():
+                inv.following_next.set_result(None)
 
     # the HTTP handler
     def handle(self, request: Request) -> None:
@@ -141,6 +214,10 @@ class RuntimeApi:
             self._runtime(request, path[len(protocol.RUNTIME_PREFIX) :])
         elif path.startswith(protocol.EXTENSION_PREFIX):
             self._extension(request, path[len(protocol.EXTENSION_PREFIX) :])
+        elif path == protocol.TELEMETRY_PATH:
+            self.telemetry.handle(request, "telemetry")
+        elif path == protocol.LOGS_PATH:
+            self.telemetry.handle(request, "logs")
         else:
             request.respond(
                 404, protocol.error_body("NotFound", f"No such path: {request.method} {path}")
@@ -186,8 +263,12 @@ class RuntimeApi:
     def _next(self, request: Request) -> None:
         if not self.runtime_ready_ns:
             self.runtime_ready_ns = request.received_ns
-            self.registration_open = False
+            self.ext_api.close_registration()
             self._check_init()
+        if self.concurrency > 1:  # several polls wait at once; a poll says nothing of the others
+            self._parked.append(request)
+            self._dispatch_many()
+            return
         current = self.current
         if current is not None:
             current.timings.following_next_ns = request.received_ns
@@ -205,8 +286,8 @@ class RuntimeApi:
             ):
                 self.forget(current, "done")
             self.current = None
-            if not current.following_next.done():
-                current.following_next.set_result(None)
+            self._answered = current
+            self._maybe_end()
         parked = self._parked_next
         if parked is not None and parked.connected:
             request.respond(403, protocol.invalid_state("InvocationNext", "InvocationNext"))
@@ -217,8 +298,11 @@ class RuntimeApi:
             self._parked_next = request
 
     def _send(self, request: Request, inv: Invocation) -> None:
-        self.pending = None
-        self.current = inv
+        if self.concurrency > 1:
+            self.in_flight[inv.request_id] = inv
+        else:
+            self.pending = None
+            self.current = inv
         inv.deadline_ms = int(time.time() * 1000 + self.timeout_s * 1000)
         headers = {
             protocol.H_REQUEST_ID: inv.request_id,
@@ -236,9 +320,10 @@ class RuntimeApi:
             headers[protocol.H_TENANT_ID] = inv.tenant_id
         request.respond(200, inv.event, headers, inv.content_type or CONTENT_JSON)
         inv.timings.next_answered_ns = self.clock()
+        self.ext_api.invoke(inv.request_id, inv.deadline_ms, inv.function_arn, inv.trace_id)
 
     def _result(self, request: Request, request_id: str, kind: str) -> None:
-        inv = self.current
+        inv = self.in_flight.get(request_id) if self.concurrency > 1 else self.current
         if inv is None or inv.request_id != request_id:
             how = self._finished.get(request_id)
             if how == "timeout":
@@ -252,6 +337,9 @@ class RuntimeApi:
             return
         if inv.outcome.done():
             request.respond(403, protocol.invalid_state("InvocationResponse", "InvocationResponse"))
+            return
+        if request.streaming:
+            self._streamed_result(request, inv)
             return
         inv.timings.result_received_ns = request.received_ns
         if request.body_size > protocol.MAX_PAYLOAD_BYTES:
@@ -270,6 +358,63 @@ class RuntimeApi:
         # Answered: a second post for this id gets 403, also after the runtime's next /next.
         self._finished[inv.request_id] = "done"
 
+    def _streamed_result(self, request: Request, inv: Invocation) -> None:
+        """A streamed /response (spec §2): chunks go on as they arrive; trailers carry an error."""
+        mode = request.headers.get(H_RESPONSE_MODE, "")
+        if mode != "streaming":
+            request.respond(
+                400,
+                protocol.error_body(
+                    "InvalidFunctionResponseMode", f"Unsupported response mode {mode!r}"
+                ),
+            )
+            _fail(inv, "Runtime.InvalidResponseModeHeader", f"invalid response mode {mode!r}")
+            return
+        content_type = request.headers.get("content-type") or "application/octet-stream"
+        chunks = ResponseChunks(content_type, request.pause_reading, request.resume_reading)
+        if not inv.stream.done():
+            inv.stream.set_result(chunks)
+
+        def on_chunk(data: bytes) -> None:
+            if request.answered or chunks.ended:
+                return
+            if chunks.size + len(data) > MAX_STREAM_BYTES:
+                request.respond(413, protocol.TOO_LARGE)
+                chunks.end()
+                _fail(
+                    inv,
+                    "Function.ResponseSizeTooLarge",
+                    f"Response payload size exceeded maximum allowed payload size "
+                    f"({MAX_STREAM_BYTES} bytes).",
+                )
+                return
+            chunks.feed(data)
+
+        def on_end(complete: bool) -> None:
+            chunks.end()
+            if request.answered:
+                return
+            if self._finished.get(inv.request_id) == "timeout":
+                request.respond(410, protocol.INVOKE_TIMEOUT)
+                return
+            if not complete:
+                _fail(
+                    inv,
+                    "Runtime.TruncatedResponse",
+                    "the runtime's connection closed before the streamed response ended",
+                )
+                return
+            inv.timings.result_received_ns = request.received_ns
+            request.respond(202, protocol.ACCEPTED)
+            outcome = _outcome_of(request, "response")
+            if outcome.function_error is None:
+                outcome = Outcome(chunks.joined())
+            inv.timings.accepted_written_ns = self.clock()
+            inv.settle(outcome)
+            self._finished[inv.request_id] = "done"
+
+        request.receive(on_chunk, on_end)
+
     def _init_error(self, request: Request) -> None:
         if self.runtime_ready_ns or self.init_error.done():
             request.respond(403, protocol.invalid_state("InitError", "InitError"))
@@ -281,8 +426,30 @@ class RuntimeApi:
     def _check_init(self) -> None:
         if self.init_ready.done() or not self.runtime_ready_ns:
             return
-        if all(ext.polled for ext in self.extensions.values()):
+        if self.ext_api.all_polled:
             self.init_ready.set_result(self.clock())
+            self.telemetry.close_subscriptions()
+            self.telemetry.publish(
+                "platform",
+                "platform.initRuntimeDone",
+                {
+                    "initializationType": self.initialization_type,
+                    "phase": "init",
+                    "status": "success",
+                },
+            )
+            if self.init_started_ns:
+                ms = (self.init_ready.result() - self.init_started_ns) / 1e6
+                self.telemetry.publish(
+                    "platform",
+                    "platform.initReport",
+                    {
+                        "initializationType": self.initialization_type,
+                        "phase": "init",
+                        "status": "success",
+                        "metrics": {"durationMs": round(ms, 3)},
+                    },
+                )
             if (
                 self.pending is not None
                 and self._parked_next is not None
@@ -290,93 +457,15 @@ class RuntimeApi:
             ):
                 parked, self._parked_next = self._parked_next, None
                 self._send(parked, self.pending)
+            self._dispatch_many()
 
-    # Extensions API
+    # Extensions API (see extensions_api.py); faults are injected here
     def _extension(self, request: Request, rest: str) -> None:
-        if rest == "/register" and request.method == "POST":
-            if not self._fault(request, "register"):
-                self._register(request)
-        elif rest == "/event/next" and request.method == "GET":
-            if not self._fault(request, "event_next"):
-                self._event_next(request)
-        elif rest in ("/init/error", "/exit/error") and request.method == "POST":
-            if self._known_extension(request) is not None:
-                request.respond(202, protocol.ACCEPTED)
-        else:
-            request.respond(
-                404,
-                protocol.error_body("NotFound", f"No such path: {request.method} {request.path}"),
-            )
-
-    def _register(self, request: Request) -> None:
-        name = request.headers.get(protocol.H_EXTENSION_NAME, "")
-        try:
-            events = list(json.loads(request.body or b"{}").get("events", []))
-        except (ValueError, AttributeError, TypeError):
-            request.respond(
-                403,
-                protocol.error_body(
-                    "InvalidRequestFormat", 'The body must be JSON like {"events": []}'
-                ),
-            )
+        if rest == "/register" and request.method == "POST" and self._fault(request, "register"):
             return
-        external = bool(name) and os.path.isfile(os.path.join(protocol.EXTENSIONS_DIR, name))
-        problem = None
-        if not name:
-            problem = ("Extension.InvalidExtensionName", "Empty extension name")
-        elif not self.registration_open:
-            problem = ("Extension.RegistrationClosed", "Extension registration closed already")
-        elif len(self.extensions) >= protocol.MAX_EXTENSIONS:
-            problem = ("Extension.TooManyExtensions", "Too many extensions registered")
-        elif any(event not in ("INVOKE", "SHUTDOWN") for event in events):
-            problem = ("Extension.InvalidEventType", f"Unknown event types in {events}")
-        elif not external and "SHUTDOWN" in events:
-            problem = (
-                "ShutdownEventNotSupportedForInternalExtension",
-                "An internal extension cannot register for SHUTDOWN",
-            )
-        if problem is not None:
-            request.respond(403, protocol.error_body(*problem))
+        if rest == "/event/next" and request.method == "GET" and self._fault(request, "event_next"):
             return
-        identifier = str(uuid.uuid4())
-        self.extensions[identifier] = Extension(name, events, external)
-        body = json.dumps(
-            {
-                "functionName": self.function_name,
-                "functionVersion": "$LATEST",
-                "handler": self.handler,
-            }
-        )
-        request.respond(200, body.encode(), {protocol.H_EXTENSION_ID: identifier})
-
-    def _known_extension(self, request: Request) -> Extension | None:
-        identifier = request.headers.get(protocol.H_EXTENSION_ID.lower(), "")
-        if not identifier:
-            request.respond(
-                403,
-                protocol.error_body(
-                    "Extension.MissingExtensionIdentifier",
-                    "Missing Lambda-Extension-Identifier header",
-                ),
-            )
-            return None
-        extension = self.extensions.get(identifier)
-        if extension is None:
-            request.respond(
-                403,
-                protocol.error_body(
-                    "Extension.UnknownExtensionIdentifier", "Unknown extension " + identifier
-                ),
-            )
-        return extension
-
-    def _event_next(self, request: Request) -> None:
-        extension = self._known_extension(request)
-        if extension is None:
-            return
-        extension.polled = True
-        self._check_init()
-        # No events are delivered: the request stays open until the environment ends.
+        self.ext_api.handle(request, rest)
 
 
 def _outcome_of(request: Request, kind: str) -> Outcome:
@@ -398,6 +487,12 @@ def _outcome_of(request: Request, kind: str) -> Outcome:
             "error",
         )
     return Outcome(request.body)
+
+
+def _fail(inv: Invocation, error_type: str, detail: str) -> None:
+    """End ``inv`` with a platform-made error (the runtime's post was unusable)."""
+    body = protocol.platform_error(inv.request_id, error_type, detail)
+    inv.settle(Outcome(body, "Unhandled", error_type, "error"))
 
 
 def _valid_error_type(value: str) -> str:

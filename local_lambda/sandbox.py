@@ -5,6 +5,10 @@ that a timeout or a reset kills everything it started, as Lambda tears down a sa
 Its stdout and stderr share one pipe read on the event loop; :meth:`Sandbox.drain` reads
 whatever is already in the pipe, so the lines a runtime wrote before posting its result
 are attributed to that invocation.
+
+The runtime sees the file system :mod:`local_lambda.layers` prepares (layers merged at
+``/opt``, the function at ``/var/task``), and the external extensions found in
+``/opt/extensions`` start before it (:mod:`local_lambda.extension_process`).
 """
 
 from __future__ import annotations
@@ -19,19 +23,37 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
+from . import layers
+from .extension_process import ExtensionProcess, LineReader
+from .extensions_api import deadline_in
 from .memory import MemoryMeter
 from .model import FunctionConfig
+
+if TYPE_CHECKING:
+    from .runtime_api import RuntimeApi
+
+# Of the shutdown budget with external extensions, the runtime's share before SIGKILL
+# (spec §5: 300 ms; 500 ms when an internal extension is registered).
+RUNTIME_SHUTDOWN_SHARE_MS = 300
 
 # Host variables passed through: the rest of the host's environment stays out.
 _HOST_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
-def lambda_environment(config: FunctionConfig, runtime_api: str) -> dict[str, str]:
-    """The environment Lambda gives a runtime, then ``config.env`` laid over it."""
+def lambda_environment(
+    config: FunctionConfig,
+    runtime_api: str,
+    fs: layers.Filesystem | None = None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment Lambda gives a runtime (``extra`` from the runtime kind), then
+    ``config.env`` laid over it. ``fs`` says where the task root and /opt are seen."""
     host_path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
-    task = os.fspath(config.task_root)
-    lib_path = f"{task}:{task}/lib:/opt/lib"
+    task = fs.task_root if fs is not None else os.fspath(config.task_root)
+    opt = fs.opt if fs is not None else "/opt"
+    lib_path = f"{task}:{task}/lib:{opt}/lib"
     if os.environ.get("LD_LIBRARY_PATH"):
         lib_path += ":" + os.environ["LD_LIBRARY_PATH"]
     stream_day = datetime.datetime.now(datetime.UTC).strftime("%Y/%m/%d")
@@ -51,7 +73,7 @@ def lambda_environment(config: FunctionConfig, runtime_api: str) -> dict[str, st
         "_HANDLER": config.handler,
         "TZ": ":UTC",
         "LANG": "en_US.UTF-8",
-        "PATH": f"{host_path}:/opt/bin",
+        "PATH": f"{host_path}:{opt}/bin",
         "LD_LIBRARY_PATH": lib_path,
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
@@ -63,15 +85,9 @@ def lambda_environment(config: FunctionConfig, runtime_api: str) -> dict[str, st
     for name in _HOST_CREDENTIALS:
         if os.environ.get(name):
             env[name] = os.environ[name]
+    env.update(extra or {})
     env.update(config.env)
     return env
-
-
-# The runtime is started behind a gate: a shell that waits for one line on stdin, then
-# execs the runtime command (same pid, same process group, same cgroup). Joining the
-# memory cgroup costs 5-15 ms here, so it happens while the gate is closed, and init (and
-# Init Duration) starts when the gate opens; the emulator keeps one gated sandbox ready.
-_GATE = ["/bin/sh", "-c", 'read -r _ && exec "$@" </dev/null', "lambdaboot-gate"]
 
 
 class Sandbox:
@@ -83,22 +99,32 @@ class Sandbox:
         config: FunctionConfig,
         runtime_api: str,
         on_line: Callable[[str], None],
+        api: RuntimeApi | None = None,
     ) -> None:
         self.config = config
-        _check_command(config)
+        self.api = api
+        self.fs = _filesystem(config, api, on_line)
+        try:
+            command, extra = layers.runtime_command(
+                config.runtime, config.command, config.handler, self.fs, config.env
+            )
+        except layers.LayerError as exc:
+            raise RuntimeStartError(str(exc)) from exc
+        _check_command(command, self.fs)
         try:
             self.memory = MemoryMeter(f"lambdaboot-{uuid.uuid4().hex[:12]}", config.memory_measure)
         except OSError as exc:
             raise RuntimeStartError(str(exc)) from exc
         self.started_ns = 0  # set by start()
         self._on_line = on_line
-        self._partial = b""
+        self.env = lambda_environment(config, runtime_api, self.fs, extra)
+        self.extensions: list[ExtensionProcess] = []
         read_fd, write_fd = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [*_GATE, *config.command],
-                cwd=config.task_root,
-                env=lambda_environment(config, runtime_api),
+                self.fs.wrap(command),
+                cwd=self.fs.cwd,
+                env=self.env,
                 stdin=subprocess.PIPE,
                 stdout=write_fd,
                 stderr=write_fd,
@@ -107,33 +133,89 @@ class Sandbox:
         except OSError as exc:
             os.close(read_fd)
             self.memory.close()
-            raise RuntimeStartError(f"cannot start the runtime {config.command!r}: {exc}") from exc
+            raise RuntimeStartError(f"cannot start the runtime {command!r}: {exc}") from exc
         finally:
             os.close(write_fd)
         self.pid = self.process.pid
         self.memory.watch(self.pid)
         loop = asyncio.get_running_loop()
         self._adopted = loop.run_in_executor(None, self.memory.adopt, self.pid)
-        os.set_blocking(read_fd, False)
-        self._read_fd = read_fd
+        self.output = LineReader(read_fd, self._function_line)
         self.exited: asyncio.Future[int] = loop.create_future()
-        loop.add_reader(read_fd, self.drain)
         self._pidfd = os.pidfd_open(self.pid)
         loop.add_reader(self._pidfd, self._reap)
         if self.memory.group is None:
             self._sample_memory()
 
+    def _function_line(self, line: str) -> None:
+        self._on_line(line)
+        if self.api is not None:
+            self.api.telemetry.function_line(line)
+
+    def _extension_line(self, line: str) -> None:
+        self._on_line(line)
+        if self.api is not None:
+            self.api.telemetry.extension_line(line)
+
     async def start(self) -> None:
-        """Let the runtime command run: init starts now (see _GATE)."""
+        """Start the external extensions, wait for them to register, then let the runtime
+        command run (see layers._GATE). Init starts now."""
         await self._adopted
         self.started_ns = time.perf_counter_ns()
+        if self.api is not None:
+            self.api.init_started_ns = self.started_ns
+            go = await self._start_extensions()
+        else:
+            go = True
         gate = self.process.stdin
         assert gate is not None
-        with contextlib.suppress(OSError):
-            gate.write(b"go\n")
-            gate.flush()
+        if go:  # else an extension failed: init has failed, and the gate closes unopened
+            with contextlib.suppress(OSError):
+                gate.write(b"go\n")
+                gate.flush()
         with contextlib.suppress(OSError):
             gate.close()
+
+    async def _start_extensions(self) -> bool:
+        """Start /opt/extensions/* and wait until each has registered; False if one failed."""
+        api = self.api
+        assert api is not None
+        paths = self.fs.extensions()
+        if not paths:
+            return True
+        api.ext_api.launched = {p.name for p in paths}
+        for path in paths:
+            seen = self.fs.opt + "/extensions/" + path.name
+            try:
+                ext = ExtensionProcess(
+                    path,
+                    self.fs.wrap([seen]),
+                    self.fs.cwd,
+                    self.env,
+                    self.pid,
+                    self.memory,
+                    self._extension_line,
+                    self._extension_exited,
+                )
+            except OSError as exc:
+                api.fail_extension("Extension.LaunchError", f"cannot start {path.name}: {exc}")
+                return False
+            self.extensions.append(ext)
+        await asyncio.gather(*(ext.start() for ext in self.extensions))
+        registered = api.ext_api.wait_registered(len(paths))
+        await asyncio.wait(
+            {registered, cast("asyncio.Future[None]", api.init_error)}, timeout=self.config.init_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )  # fmt: skip
+        return registered.done() and not api.init_error.done()
+
+    def _extension_exited(self, ext: ExtensionProcess, status: int) -> None:
+        if self.api is None or self.api.ext_api.shutting_down:
+            return
+        self._on_line(f"EXTENSION {ext.name} exited: {describe_exit(status)}")
+        self.api.fail_extension(
+            "Extension.Crash", f"Extension {ext.name} exited: {describe_exit(status)}"
+        )
 
     def _sample_memory(self) -> None:
         """Without a cgroup, PSS is sampled every 50 ms while the runtime lives."""
@@ -143,38 +225,16 @@ class Sandbox:
 
     def drain(self) -> None:
         """Read what the runtime has written so far and pass on each complete line."""
-        while True:
-            try:
-                data = os.read(self._read_fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                self._close_output()
-                return
-            lines = (self._partial + data).split(b"\n")
-            self._partial = lines.pop()
-            for line in lines:
-                self._on_line(line.decode("utf-8", "replace"))
-
-    def _close_output(self) -> None:
-        if self._read_fd < 0:
-            return
-        asyncio.get_running_loop().remove_reader(self._read_fd)
-        os.close(self._read_fd)
-        self._read_fd = -1
-        if self._partial:
-            self._on_line(self._partial.decode("utf-8", "replace"))
-            self._partial = b""
+        self.output.drain()
+        for ext in self.extensions:
+            ext.output.drain()
 
     def _reap(self) -> None:
         loop = asyncio.get_running_loop()
         loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
         status = self.process.wait()
-        if self._read_fd >= 0:
-            self.drain()
+        self.output.drain()
         if not self.exited.done():
             self.exited.set_result(status)
 
@@ -187,6 +247,37 @@ class Sandbox:
         if self.alive:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signum)
+
+    async def shut_down_with_extensions(
+        self, reason: str, budget_ms: float
+    ) -> tuple[list[str], list[str]]:
+        """The shutdown phase with external extensions (spec §5): SIGTERM to the runtime,
+        SIGKILL after its share; then SHUTDOWN to the extensions, and SIGKILL for the whole
+        environment when the budget is spent. Returns (signals sent, extensions told)."""
+        assert self.api is not None
+        api = self.api
+        started = time.monotonic()
+        has_internal = any(not e.external for e in api.extensions.values())
+        share_ms = self.config.shutdown_internal_ms if has_internal else RUNTIME_SHUTDOWN_SHARE_MS
+        signals = ["SIGTERM"]
+        self.signal(signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.exited), share_ms / 1000)
+        if self.alive:
+            signals.append("SIGKILL")
+            self.signal(signal.SIGKILL)
+            await self.exited
+        await api.telemetry.flush_all(timeout=0.2)
+        remaining_ms = max(budget_ms - (time.monotonic() - started) * 1000, 0.0)
+        told = api.ext_api.shutdown(reason, deadline_in(remaining_ms))
+        # Those that took SHUTDOWN may use the rest of the budget; the others are killed.
+        running = {ext.exited for ext in self.extensions if ext.alive and ext.name in told}
+        if running:
+            await asyncio.wait(running, timeout=remaining_ms / 1000)
+        if any(ext.alive for ext in self.extensions):
+            signals.append("SIGKILL")
+        await self.finish()
+        return signals, told
 
     async def kill(self) -> int:
         """SIGKILL the whole environment and wait for the runtime to be reaped."""
@@ -213,9 +304,13 @@ class Sandbox:
                 break
             self.memory.kill_members()
             await asyncio.sleep(0.01)
-        if self._read_fd >= 0:
-            self.drain()
-            self._close_output()
+        for ext in self.extensions:
+            if ext.alive:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(ext.exited), 5.0)
+            ext.output.close()
+        self.output.drain()
+        self.output.close()
         self.memory.close()
 
     async def finish(self) -> None:
@@ -225,16 +320,31 @@ class Sandbox:
         await self._close_group()
 
 
+def _filesystem(
+    config: FunctionConfig, api: RuntimeApi | None, on_line: Callable[[str], None]
+) -> layers.Filesystem:
+    """The function's file system, prepared once per Runtime API (that is, per LocalLambda);
+    a log line says which mode it uses."""
+    if api is not None and api.filesystem is not None:
+        return api.filesystem
+    fs = layers.prepare(config.task_root, list(config.layers), config.runtime, config.filesystem)
+    if fs.mode != "host":
+        on_line(f"LOCAL_LAMBDA filesystem: {fs.mode} ({layers.describe(fs)})")
+    if api is not None:
+        api.filesystem = fs
+    return fs
+
+
 class RuntimeStartError(Exception):
     """The runtime command could not be started (missing file, not executable...)."""
 
 
-def _check_command(config: FunctionConfig) -> None:
+def _check_command(command: list[str], fs: layers.Filesystem) -> None:
     """Refuse a runtime command that cannot run, with Lambda's reason (Runtime.InvalidEntrypoint)."""
-    program = config.command[0]
+    program = command[0]
     if os.sep in program:
-        path = os.path.join(config.task_root, program)  # relative paths start at the task root
-        if not os.path.isfile(path):
+        path = fs.host_path(program)  # relative paths start at the task root
+        if not path.is_file():
             raise RuntimeStartError(f"the runtime command {program} does not exist")
         if not os.access(path, os.X_OK):
             raise RuntimeStartError(

@@ -2,7 +2,9 @@
 
 Users import three things from here; everything else is internal. ``get_logger`` is
 resolved lazily because structlog imports asyncio (~40 ms), which a plain sync handler
-should not pay for at cold start.
+should not pay for at cold start. The same goes for the extension API (``Extension``,
+``InvokeEvent``, ``ShutdownEvent``, from ``runtime_core.extensions``), used by extension
+processes and resolved on first use.
 """
 
 from __future__ import annotations
@@ -12,13 +14,56 @@ from runtime_core.shutdown import on_shutdown
 
 __version__ = "0.1.0"
 
-__all__ = ["Invocation", "__version__", "current_invocation", "get_logger", "on_shutdown"]
+__all__ = [
+    "CoProcess",
+    "ExecHandler",
+    "Extension",
+    "FunctionUrlResponse",
+    "Invocation",
+    "InvokeEvent",
+    "NativeError",
+    "ResponseStream",
+    "ShutdownEvent",
+    "__version__",
+    "current_invocation",
+    "get_logger",
+    "on_shutdown",
+    "streaming_response",
+]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from structlog.typing import FilteringBoundLogger
+
+    from runtime_core.extensions import Extension, InvokeEvent, ShutdownEvent
+    from runtime_core.native import CoProcess, ExecHandler, NativeError
+    from runtime_core.streaming import FunctionUrlResponse, ResponseStream, streaming_response
+
+#: Names of the extension API (runtime_core.extensions), imported only when first used:
+#: it imports asyncio, which the runtime's start-up path must not pay for.
+_EXTENSION_NAMES = ("Extension", "InvokeEvent", "ShutdownEvent")
+#: Response streaming (runtime_core.streaming), imported when a handler module asks for it.
+_STREAMING_NAMES = ("FunctionUrlResponse", "ResponseStream", "streaming_response")
+#: Native programs as handlers (runtime_core.native): it imports subprocess, so only on use.
+_NATIVE_NAMES = ("CoProcess", "ExecHandler", "NativeError")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXTENSION_NAMES:
+        from runtime_core import extensions
+
+        return getattr(extensions, name)
+    if name in _STREAMING_NAMES:
+        from runtime_core import streaming
+
+        return getattr(streaming, name)
+    if name in _NATIVE_NAMES:
+        from runtime_core import native
+
+        return getattr(native, name)
+    raise AttributeError(f"module 'runtime_core' has no attribute {name!r}")
 
 
 def get_logger(name: str | None = None, **initial_values: Any) -> FilteringBoundLogger:

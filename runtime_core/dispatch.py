@@ -36,8 +36,18 @@ if TYPE_CHECKING:
     from typing import Any
 
     from runtime_core.invocation import Invocation
+    from runtime_core.streaming import ResponseStream
 
-__all__ = ["InitError", "Outcome", "call_async", "call_sync", "is_async", "load_handler"]
+__all__ = [
+    "InitError",
+    "Outcome",
+    "call_async",
+    "call_streaming",
+    "call_sync",
+    "is_async",
+    "is_streaming",
+    "load_handler",
+]
 
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 
@@ -79,6 +89,30 @@ async def call_async(handler: Callable[..., Any], invocation: Invocation) -> Out
     except Exception as exc:
         return exception_outcome(exc, invocation.request_id)
     return _finish(result, invocation.request_id)
+
+
+def is_streaming(handler: Callable[..., Any]) -> bool:
+    """True for a handler that streams its response (see ``runtime_core.streaming``)."""
+    from runtime_core.streaming import is_streaming as _is_streaming
+
+    return _is_streaming(handler)
+
+
+async def call_streaming(
+    handler: Callable[..., Any], invocation: Invocation, stream: ResponseStream
+) -> Outcome | None:
+    """Run a streaming handler into ``stream``; None when it ended well, else the error
+    (to post to ``/error`` if nothing was sent yet, or as trailers if ``stream.started``)."""
+    from runtime_core.streaming import run
+
+    prepared = _prepare(invocation)
+    if isinstance(prepared, Outcome):
+        return prepared
+    try:
+        await run(handler, *prepared, stream)
+    except Exception as exc:
+        return exception_outcome(exc, invocation.request_id)
+    return None
 
 
 def _prepare(invocation: Invocation) -> tuple[Any, LambdaContext] | Outcome:

@@ -1,7 +1,8 @@
 """Turn ``_HANDLER`` into the function to call, or into the init error Lambda should report.
 
 Accepted forms are awslambdaric's: ``mod.fn``, ``pkg.mod.fn``, ``dir/mod.fn`` and
-``src/pkg.mod.fn`` (slashes become dots: directories are imported as namespace packages).
+``src/pkg.mod.fn`` (slashes become dots: directories are imported as namespace packages),
+plus lambdaboot's ``exec:/path/to/program`` (a native program: ``runtime_core.native``).
 Failures are classified, with awslambdaric's message texts, as
 ``Runtime.MalformedHandlerName``, ``Runtime.BuiltInModuleConflict``,
 ``Runtime.ImportModuleError``, ``Runtime.UserCodeSyntaxError`` and
@@ -47,6 +48,10 @@ def load_handler(spec: str, task_root: str) -> Callable[..., Any]:
 
 
 def _load(spec: str, task_root: str) -> Callable[..., Any]:
+    if spec.startswith("exec:"):  # a native program (runtime_core.native, imported only here)
+        from runtime_core.native.config import load_exec_handler
+
+        return load_exec_handler(spec, task_root)
     modname, dot, fname = spec.rpartition(".")
     if not dot:
         raise InitError(

@@ -12,7 +12,7 @@ import os
 import sys
 
 from runtime_core import logs
-from runtime_core.dispatch import InitError, is_async, load_handler
+from runtime_core.dispatch import InitError, is_async, is_streaming, load_handler
 from runtime_core.engine.client import RuntimeClient
 from runtime_core.protocol import ApiError
 from runtime_core.shutdown import exit_now, register_internal_extension, registered_hooks
@@ -28,7 +28,12 @@ def main(argv: list[str] | None = None) -> None:
     """Run the runtime; ``argv`` (default ``sys.argv[1:]``) may name the handler, as an image's CMD does."""
     environ = os.environ
     args = sys.argv[1:] if argv is None else argv
-    logs.install(environ.get("AWS_LAMBDA_LOG_FORMAT"), environ.get("AWS_LAMBDA_LOG_LEVEL"))
+    # Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY set) log JSON only: with invocations
+    # interleaved, a record must carry its own request id.
+    log_format = "JSON" if environ.get("AWS_LAMBDA_MAX_CONCURRENCY") else None
+    logs.install(
+        log_format or environ.get("AWS_LAMBDA_LOG_FORMAT"), environ.get("AWS_LAMBDA_LOG_LEVEL")
+    )
     try:
         _run(environ, args[0] if args else environ.get("_HANDLER", ""))
     except ApiError as exc:
@@ -57,8 +62,14 @@ def _run(environ: Mapping[str, str], spec: str) -> None:
     hooks = bool(registered_hooks())
     if hooks:
         register_internal_extension(address)
-    if is_async(handler) or concurrency > 1:
+    if is_async(handler) or is_streaming(handler) or concurrency > 1:
         client.transport.close()
+        if concurrency > 1 and not is_async(handler) and not is_streaming(handler):
+            from runtime_core import workers
+
+            if not workers.wants_threads(environ):
+                workers.serve(address, handler, concurrency)  # one process per slot
+                return
         from runtime_core.engine import aio
 
         aio.serve(address, handler, concurrency)

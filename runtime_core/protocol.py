@@ -25,12 +25,17 @@ __all__ = [
     "RuntimeProtocol",
     "parse_invocation",
     "post_verdict",
+    "stream_chunk",
+    "stream_end",
 ]
 
 USER_AGENT = "lambdaboot/" + __version__
 RUNTIME = "/2018-06-01/runtime"
 EXTENSION = "/2020-01-01/extension"
 ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
+# Response streaming (spec §2): the mode header and the trailers declared up front.
+STREAM_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
+STREAM_ERROR_BODY = "Lambda-Runtime-Function-Error-Body"
 #: The name the runtime's own internal extension registers under (it exists only so that
 #: Lambda sends SIGTERM, see runtime_core.shutdown).
 EXTENSION_NAME = "lambdaboot-shutdown"
@@ -212,6 +217,21 @@ class RuntimeProtocol:
         path = f"{RUNTIME}/invocation/{invocation.request_id}/error"
         return Request(self.host, "POST", path, headers, body)
 
+    def stream_head(self, invocation: Invocation, content_type: str) -> bytes:
+        """The head of a streamed ``/response``: chunked, with the error trailers declared."""
+        path = f"{RUNTIME}/invocation/{invocation.request_id}/response"
+        head = [
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nUser-Agent: {USER_AGENT}\r\n",
+            "Lambda-Runtime-Function-Response-Mode: streaming\r\n",
+            "Transfer-Encoding: chunked\r\n",
+            f"Trailer: {STREAM_ERROR_TYPE}, {STREAM_ERROR_BODY}\r\n",
+            f"Content-Type: {content_type}\r\n",
+        ]
+        if invocation.invocation_id is not None:
+            head.append(f"Lambda-Runtime-Invocation-Id: {invocation.invocation_id}\r\n")
+        head.append("\r\n")
+        return "".join(head).encode("latin-1")
+
     def init_error(self, body: bytes, error_type: str) -> Request:
         headers = [
             ("Content-Type", ERROR_CONTENT_TYPE),
@@ -226,6 +246,23 @@ class RuntimeProtocol:
     def extension_next(self, extension_id: str) -> Request:
         headers = [("Lambda-Extension-Identifier", extension_id)]
         return Request(self.host, "GET", EXTENSION + "/event/next", headers)
+
+
+def stream_chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body (never empty: an empty chunk would end the body)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def stream_end(error_type: str | None = None, error_body: bytes = b"") -> bytes:
+    """The last chunk; with ``error_type``, the trailers that fail the streamed response
+    (the body travels as base64 of the error JSON)."""
+    if error_type is None:
+        return b"0\r\n\r\n"
+    import base64
+
+    encoded = base64.b64encode(error_body).decode("ascii")
+    trailers = f"{STREAM_ERROR_TYPE}: {error_type}\r\n{STREAM_ERROR_BODY}: {encoded}\r\n"
+    return b"0\r\n" + trailers.encode("latin-1") + b"\r\n"
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:

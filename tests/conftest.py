@@ -55,3 +55,30 @@ def function_dir(tmp_path: Path) -> Path:
 def bootstrap_env(python: Path) -> dict[str, str]:
     """Environment that makes ``bootstrap`` use ``python`` (as $LAMBDABOOT_PYTHON)."""
     return {"LAMBDABOOT_PYTHON": os.fspath(python)}
+
+
+# --- layer_build: one wheel cache and one built layer shared by the whole run -------------
+WHEEL_CACHE = REPO / ".cache" / "wheels"
+
+
+@pytest.fixture(scope="session")
+def wheel_cache() -> Path:
+    """The wheel cache every build in the test run goes through (kept between runs)."""
+    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+    return WHEEL_CACHE
+
+
+@pytest.fixture(scope="session")
+def built_layer(tmp_path_factory: pytest.TempPathFactory, wheel_cache: Path) -> Path:
+    """lambdaboot's managed-mode layer for python3.12 on x86_64, built once: its zip path.
+
+    Attach it with ``FunctionConfig(layers=[built_layer], runtime="python3.12",
+    env={"AWS_LAMBDA_EXEC_WRAPPER": "/opt/lambdaboot-wrapper"})``; the manifest is beside it
+    (``built_layer.with_suffix(".json")``).
+    """
+    from layer_build.build import Options, build
+    from layer_build.targets import Target
+
+    out = tmp_path_factory.mktemp("layer")
+    result = build(Target(arch="x86_64", python="3.12", os="al2023"), Options(out=out, cache=wheel_cache))
+    return result.zip

@@ -23,11 +23,12 @@ class Contender:
 
 def lambdaboot(version: str = "3.11", transport: str | None = None) -> Contender:
     """lambdaboot's real ``bootstrap``, its deps where a layer puts them (on PYTHONPATH)."""
-    deps = packages("lambdaboot", RUNTIME_DEPS + (["httpx"] if transport else []), version)
+    name = "lambdaboot" + (f"-{transport}" if transport else "")
+    # One package directory per contender: the plain runtime must not find httpx on its path.
+    deps = packages(name, RUNTIME_DEPS + (["httpx"] if transport else []), version)
     env = {"LAMBDABOOT_PYTHON": str(base_python(version)), "PYTHONPATH": str(deps)}
     if transport:
         env["LAMBDABOOT_TRANSPORT"] = transport
-    name = "lambdaboot" + (f"-{transport}" if transport else "")
     return Contender(name, [str(REPO / "bootstrap")], env)
 
 

@@ -1,9 +1,15 @@
-"""The async engine: ``async def`` handlers (and concurrency > 1) on one uvloop loop.
+"""The async engine: ``async def`` and streaming handlers, and concurrency > 1, on one uvloop loop.
 
 The loop is created once and lives across invocations, so a client made at import time
 or in one invocation is still usable in the next. Each of ``concurrency`` workers holds
-its own connection and serves one invocation at a time; sync handlers run on worker
-threads so that they never block the loop.
+its own connection and serves one invocation at a time, so with
+``AWS_LAMBDA_MAX_CONCURRENCY=N`` there are N ``/next`` polls interleaved on the loop.
+Sync handlers run on worker threads so that they never block the loop (at concurrency > 1
+only when asked, see ``runtime_core.workers``).
+
+At concurrency > 1 the process-wide ``_X_AMZN_TRACE_ID`` is left alone: with several
+invocations in flight it would be wrong for all but one. Each invocation's ids live in
+``current_invocation()`` (a ContextVar per task) and in every log record.
 """
 
 from __future__ import annotations
@@ -21,7 +27,13 @@ from runtime_core.engine.client import (
     set_trace_env,
 )
 from runtime_core.invocation import _current
-from runtime_core.protocol import RuntimeProtocol, parse_invocation, post_verdict
+from runtime_core.protocol import (
+    RuntimeProtocol,
+    parse_invocation,
+    post_verdict,
+    stream_chunk,
+    stream_end,
+)
 from runtime_core.shutdown import exit_now, registered_hooks, run_hooks_async
 
 TYPE_CHECKING = False
@@ -32,6 +44,7 @@ if TYPE_CHECKING:
     from runtime_core.dispatch import Outcome
     from runtime_core.invocation import Invocation
     from runtime_core.protocol import Request, Response
+    from runtime_core.transport.aio import AsyncTransport
 
     class AsyncDriver(Protocol):
         async def send(self, request: Request) -> Response: ...
@@ -51,36 +64,144 @@ def _make_transport(address: str) -> AsyncDriver:
     return AsyncTransport(address)
 
 
-def _call_sync(handler: Callable[..., Any], invocation: Invocation) -> Outcome:
+def _call_sync(
+    handler: Callable[..., Any], invocation: Invocation, margin: float | None
+) -> Outcome:
     token = _current.set(invocation)
+    watch = None
+    if margin is not None:
+        from runtime_core.deadline import SyncWatch
+
+        watch = SyncWatch(margin)
+        watch.start(invocation)
     try:
         return dispatch.call_sync(handler, invocation)
     except Exception as exc:  # dispatch's own failure: still answer the invocation
         return runtime_failure(exc, invocation)
     finally:
+        if watch is not None:
+            watch.stop()
         _current.reset(token)
 
 
-async def _worker(address: str, handler: Callable[..., Any]) -> None:
+async def _call_async(
+    handler: Callable[..., Any], invocation: Invocation, margin: float | None
+) -> Outcome:
+    token = _current.set(invocation)
+    try:
+        call = dispatch.call_async(handler, invocation)
+        if margin is None:
+            return await call
+        from runtime_core.deadline import guard_async
+
+        return await guard_async(call, invocation, margin)
+    except Exception as exc:
+        return runtime_failure(exc, invocation)
+    finally:
+        _current.reset(token)
+
+
+class _StreamedResponse:
+    """One streamed ``/response`` on the worker's connection: the head goes with the first
+    bytes, so that an error before them can still be an ordinary ``/error``."""
+
+    def __init__(
+        self, transport: AsyncTransport, protocol: RuntimeProtocol, invocation: Invocation
+    ) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._invocation = invocation
+        self.begun = False
+
+    async def send(self, data: bytes, content_type: str) -> None:
+        if not self.begun:
+            self.begun = True
+            await self._transport.begin(self._protocol.stream_head(self._invocation, content_type))
+        if data:
+            await self._transport.write(stream_chunk(data))
+
+    async def finish(self, error: Outcome | None) -> Response:
+        if error is None:
+            return await self._transport.finish(stream_end())
+        return await self._transport.finish(stream_end(error.error_type, error.body))
+
+
+async def _call_streaming(
+    handler: Callable[..., Any],
+    invocation: Invocation,
+    protocol: RuntimeProtocol,
+    transport: AsyncTransport,
+    margin: float | None,
+) -> Outcome | None:
+    """Serve a streaming handler; returns the outcome still to post (an error before the
+    first byte), or None when the streamed response has been sent and answered."""
+    from runtime_core.streaming import ResponseStream
+
+    streamed = _StreamedResponse(transport, protocol, invocation)
+    stream = ResponseStream(streamed.send)
+    token = _current.set(invocation)
+    try:
+        call = dispatch.call_streaming(handler, invocation, stream)
+        if margin is None:
+            error = await call
+        else:
+            from runtime_core.deadline import guard_async
+
+            error = await guard_async(_none_as_ok(call), invocation, margin)
+            error = error if error.is_error else None
+    except Exception as exc:
+        error = runtime_failure(exc, invocation)
+    finally:
+        _current.reset(token)
+    if not streamed.begun:
+        if error is not None:
+            return error
+        await streamed.send(b"", stream.content_type)  # an empty stream is still a response
+    problem = post_verdict("/response (streamed)", await streamed.finish(error))
+    # "Close the underlying connection after it has successfully written the response."
+    transport.close()
+    if problem is not None:
+        log_lost(f"invocation {invocation.request_id}: {problem}")
+    return None
+
+
+async def _none_as_ok(call: Any) -> Outcome:
+    from runtime_core.outcome import Outcome
+
+    return await call or Outcome(False, b"")
+
+
+async def _worker(
+    address: str, handler: Callable[..., Any], concurrency: int, margin: float | None
+) -> None:
     protocol = RuntimeProtocol(address)
-    transport = _make_transport(address)
+    streaming = dispatch.is_streaming(handler)
+    if streaming:
+        from runtime_core.transport.aio import AsyncTransport
+
+        stream_transport = AsyncTransport(address)
+        transport: AsyncDriver = stream_transport
+    else:
+        transport = _make_transport(address)
     send = transport.send
     next_request = protocol.next_request
     handler_is_async = dispatch.is_async(handler)
+    one_at_a_time = concurrency == 1
     loop = asyncio.get_running_loop()
     while True:
         invocation = parse_invocation(await send(next_request))
-        set_trace_env(invocation)
-        if handler_is_async:
-            token = _current.set(invocation)
-            try:
-                outcome = await dispatch.call_async(handler, invocation)
-            except Exception as exc:
-                outcome = runtime_failure(exc, invocation)
-            finally:
-                _current.reset(token)
+        if one_at_a_time:
+            set_trace_env(invocation)
+        if streaming:
+            outcome = await _call_streaming(
+                handler, invocation, protocol, stream_transport, margin
+            )
+            if outcome is None:
+                continue
+        elif handler_is_async:
+            outcome = await _call_async(handler, invocation, margin)
         else:
-            outcome = await loop.run_in_executor(None, _call_sync, handler, invocation)
+            outcome = await loop.run_in_executor(None, _call_sync, handler, invocation, margin)
         what, request = outcome_request(protocol, invocation, outcome)
         problem = post_verdict(what, await send(request))
         if problem is not None:
@@ -93,6 +214,9 @@ async def _shutdown() -> None:
 
 
 async def _serve(address: str, handler: Callable[..., Any], concurrency: int) -> None:
+    from runtime_core.deadline import margin_seconds
+
+    margin = margin_seconds(os.environ)
     loop = asyncio.get_running_loop()
     loop.set_default_executor(
         ThreadPoolExecutor(max_workers=max(concurrency, 4), thread_name_prefix="lambdaboot")
@@ -102,7 +226,10 @@ async def _serve(address: str, handler: Callable[..., Any], concurrency: int) ->
         loop.add_signal_handler(
             signal.SIGTERM, lambda: shutting_down.append(loop.create_task(_shutdown()))
         )
-    workers = [asyncio.create_task(_worker(address, handler)) for _ in range(concurrency)]
+    workers = [
+        asyncio.create_task(_worker(address, handler, concurrency, margin))
+        for _ in range(concurrency)
+    ]
     done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
     for task in done:
         task.result()  # re-raises the ApiError that ended this worker

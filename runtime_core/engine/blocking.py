@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from runtime_core.deadline import SyncWatch
+
 __all__ = ["serve"]
 
 
@@ -24,16 +26,33 @@ def serve(client: RuntimeClient, handler: Callable[..., Any]) -> None:
 
     next_invocation = client.next
     post = client.post
+    watch = _deadline_watch()
     while True:
         invocation = next_invocation()
         set_trace_env(invocation)
         # One invocation in the whole process: a process-wide value (not only a ContextVar)
         # so that threads the handler starts log its request id too, as under awslambdaric.
         set_process_wide(invocation)
+        if watch is not None:
+            watch.start(invocation)
         try:
             outcome = call_sync(handler, invocation)
         except Exception as exc:  # call_sync reports handler errors itself; this is its own failure
             outcome = runtime_failure(exc, invocation)
         finally:
             set_process_wide(None)
+            if watch is not None:
+                watch.stop()
         post(invocation, outcome)
+
+
+def _deadline_watch() -> SyncWatch | None:
+    """The opt-in deadline watch (``runtime_core.deadline``), imported only when asked for."""
+    import os
+
+    if not os.environ.get("LAMBDABOOT_DEADLINE_MARGIN_MS"):
+        return None
+    from runtime_core.deadline import SyncWatch, margin_seconds
+
+    margin = margin_seconds(os.environ)
+    return None if margin is None else SyncWatch(margin)

@@ -148,15 +148,16 @@ def test_a_failing_or_hanging_hook_does_not_stop_the_exit(make_lambda: MakeLambd
 
 
 def test_concurrency_runs_sync_handlers_on_worker_threads(api: FakeRuntimeApi, start_runtime: Start) -> None:
-    """AWS_LAMBDA_MAX_CONCURRENCY > 1: the uvloop engine, one connection per worker, and sync
-    handlers off the loop's thread, so two slow invocations overlap."""
+    """AWS_LAMBDA_MAX_CONCURRENCY > 1 with threads opted in (the default is a process per
+    slot): the uvloop engine, one connection per worker, and sync handlers off the loop's
+    thread, so two slow invocations overlap."""
     start_runtime({"app.py": """
         import threading
         both_in = threading.Barrier(2, timeout=10)
         def handler(event, context):
             both_in.wait()  # only returns when both invocations run at once
             return {"thread": threading.current_thread().name, "id": context.aws_request_id}
-    """}, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2"})
+    """}, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2", "LAMBDABOOT_SYNC_THREADS": "1"})
     ids = {api.invoke({}), api.invoke({})}
     results = [r.json() for r in api.wait_for("/response", 2)]
     assert {r["id"] for r in results} == ids

@@ -1,0 +1,184 @@
+"""Every benchmark suite in one go (``make bench``): results in benchmarks/results/, table in README.
+
+Suites:
+- ``cold_start``: ``lambdaboot bench``'s runner on the example function, lambdaboot against
+  awslambdaric (each on a bare interpreter with its packages where a layer puts them),
+  interleaved, with the import profile of each init;
+- every ``benchmarks/*_overhead.py`` suite (``runtime_overhead``: the runtime's own warm
+  holding time and cold start, four contenders; the others as they say), each run as
+  ``python -m benchmarks.<suite> --out results/<suite>``;
+- ``conformance``: ``lambdaboot conform`` against lambdaboot's bootstrap and awslambdaric.
+
+``--smoke`` runs each suite with a handful of runs on the suite's own interpreter (no
+package installs): what the tests use to keep this script working.
+
+    python -m benchmarks.run_all [--smoke] [--results DIR] [--readme PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.contenders import awslambdaric, lambdaboot
+from benchmarks.environments import REPO, compile_repo_sources
+from local_lambda.bench import report, runner
+from local_lambda.conform import kit
+from local_lambda.model import FunctionConfig
+
+RESULTS = REPO / "benchmarks" / "results"
+README = REPO / "benchmarks" / "README.md"
+EXAMPLE = REPO / "examples" / "hello"
+EVENT = b'{"name": "bench"}'
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def _runtimes(smoke: bool, handler: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Runtime command and environment per contender: bare layer-like envs, or this interpreter."""
+    if smoke:
+        python = sys.executable
+        return {
+            "lambdaboot": ([str(REPO / "bootstrap")], {"LAMBDABOOT_PYTHON": python}),
+            "awslambdaric": ([python, "-s", "-m", "awslambdaric", handler], {}),
+        }
+    return {c.name: (c.command, c.env) for c in (lambdaboot(), awslambdaric(handler))}
+
+
+def cold_start(smoke: bool, out: Path, command: str) -> dict[str, Any]:
+    cold, warm = (2, 3) if smoke else (30, 300)
+    targets = [
+        runner.Target(
+            name,
+            FunctionConfig(command=cmd, task_root=EXAMPLE, handler="app.handler", env=env, memory_mb=128),
+        )
+        for name, (cmd, env) in _runtimes(smoke, "app.handler").items()
+    ]
+    samples = runner.run(targets, EVENT, cold, warm, profile=True)
+    result = report.document(targets, samples, command + " (suite cold_start)", cold, warm)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    report.chart(result, out.with_suffix(".png"))
+    return result
+
+
+def conformance(smoke: bool, out: Path, command: str) -> dict[str, Any]:
+    runs = {}
+    for name, (cmd, env) in _runtimes(True, "{handler}").items():
+        runs[name] = kit.document(cmd, kit.run(cmd, env))
+    result = {"command": command + " (suite conformance)", "spec": kit.SPEC, "runtimes": runs}
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def overhead_suites(results: Path) -> list[str]:
+    """Run every ``*_overhead`` suite in its own process; the names of those that failed."""
+    failed = []
+    for path in sorted((REPO / "benchmarks").glob("*_overhead.py")):
+        print(f"{path.stem} ...", file=sys.stderr, flush=True)
+        command = [sys.executable, "-m", f"benchmarks.{path.stem}", "--out", str(results / path.stem)]
+        if subprocess.run(command, cwd=REPO).returncode != 0:
+            failed.append(path.stem)
+    return failed
+
+
+def readme_tables(results: Path) -> str:
+    """The Markdown tables README.md carries, from whatever result files exist."""
+    parts = [f"_Refreshed {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `make bench`._\n"]
+    cold_file = results / "cold_start.json"
+    if cold_file.exists():
+        data = json.loads(cold_file.read_text())
+        parts.append(
+            f"### Cold start (`examples/hello`, {data['runs']['cold']} cold, {data['runs']['warm']} warm; medians, ms)\n\n"
+            "| runtime | Init Duration | p90 | first invoke | cold round trip | warm invoke | Max Memory Used (MB) |\n"
+            "|---|---|---|---|---|---|---|"
+        )
+        for name, config in data["configs"].items():
+            s = {p: v["summary"] for p, v in config["phases"].items()}
+            parts.append(
+                f"| {name} | {s['init_ms']['median']:.1f} | {s['init_ms']['p90']:.1f} | "
+                f"{s['first_invoke_ms']['median']:.2f} | {s['cold_round_trip_ms']['median']:.1f} | "
+                f"{s['warm_ms']['median']:.3f} | {s['max_memory_mb']['median']:.0f} |"
+            )
+        comparison = data.get("comparison")
+        if comparison:
+            ratios = {p: v["summary"].get("median", 0.0) for p, v in comparison["phases"].items()}
+            parts.append(
+                f"\n{comparison['b']} / {comparison['a']}, pair by pair (median): init {ratios['init_ms']:.2f}, "
+                f"cold round trip {ratios['cold_round_trip_ms']:.2f}, warm {ratios['warm_ms']:.2f}. "
+                "Memory is measured, not enforced, by the local Lambda.\n"
+            )
+    overhead_file = results / "runtime_overhead.json"
+    if overhead_file.exists():
+        data = json.loads(overhead_file.read_text())
+        parts.append(
+            "### Runtime overhead (`runtime_overhead.json`; medians)\n\n"
+            "| runtime | warm holding µs | init ms | cold round trip ms |\n|---|---|---|---|"
+        )
+        for name in data.get("cold") or data.get("warm") or {}:
+            warm = data.get("warm", {}).get(name, {}).get("median")
+            cold = data.get("cold", {}).get(name, {})
+            parts.append(
+                f"| {name} | {'' if warm is None else f'{warm:.1f}'} | "
+                f"{cold.get('init_ms', {}).get('median', 0):.1f} | {cold.get('round_trip_ms', {}).get('median', 0):.1f} |"
+            )
+        parts.append("")
+    others = sorted(p for p in results.glob("*_overhead.json") if p.stem != "runtime_overhead")
+    if others:
+        parts.append("### Other suites\n\n| suite | command | results |\n|---|---|---|")
+        for path in others:
+            made_by = json.loads(path.read_text()).get("command", "")
+            parts.append(f"| {path.stem} | `{made_by}` | `results/{path.name}` |")
+        parts.append("")
+    conform_file = results / "conformance.json"
+    if conform_file.exists():
+        data = json.loads(conform_file.read_text())
+        names = list(data["runtimes"])
+        parts.append(
+            "### Conformance (`lambdaboot conform`)\n\n"
+            f"| check | spec ({data['spec']}) | " + " | ".join(names) + " |\n|---|---|" + "---|" * len(names)
+        )
+        by_runtime = {n: {c["check"]: c for c in data["runtimes"][n]["checks"]} for n in names}
+        for check in by_runtime[names[0]]:
+            cells = [by_runtime[n][check]["status"].upper() for n in names]
+            parts.append(f"| {check} | {by_runtime[names[0]][check]['section']} | " + " | ".join(cells) + " |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def refresh_readme(readme: Path, tables: str) -> None:
+    text = readme.read_text() if readme.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        text = text.rstrip("\n") + f"\n\n## Results\n\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{tables}\n{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="a few runs of each suite, no installs")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where results go")
+    parser.add_argument("--readme", type=Path, default=README, help="the README whose table is refreshed")
+    args = parser.parse_args(argv)
+    command = "python -m benchmarks.run_all " + " ".join(argv if argv is not None else sys.argv[1:])
+    args.results.mkdir(parents=True, exist_ok=True)
+    if not args.smoke:
+        compile_repo_sources()
+    print("cold_start ...", file=sys.stderr, flush=True)
+    cold_start(args.smoke, args.results / "cold_start", command.strip())
+    failed = [] if args.smoke else overhead_suites(args.results)
+    print("conformance ...", file=sys.stderr, flush=True)
+    conformance(args.smoke, args.results / "conformance", command.strip())
+    refresh_readme(args.readme, readme_tables(args.results))
+    print(f"results in {args.results}, table in {args.readme}", file=sys.stderr)
+    if failed:
+        print(f"suites that failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""Measuring one or two function configurations: N cold starts, M warm invocations, an import profile.
+
+Every cold start runs in a fresh environment (``LocalLambda.shutdown()`` ends the previous
+one, so the next invoke spawns the runtime again). With two configurations the runs are
+interleaved A B A B, so that a noisy machine slows both alike and the ratio of each pair
+stays meaningful.
+
+Phases, all from the local Lambda's own clock (``InvokeResult.timings`` and the REPORT line):
+- ``init_ms``: Init Duration, runtime spawn to its first ``/next``;
+- ``first_invoke_ms``: the event leaving on that ``/next`` to the result arriving;
+- ``cold_round_trip_ms``: spawn to the result, the sum of the two;
+- ``warm_ms``: the same event-to-result time on a warm environment;
+- ``max_memory_mb``: Max Memory Used of each cold environment after its first invoke.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from local_lambda.emulator import LocalLambda
+from local_lambda.model import FunctionConfig, InvokeResult
+
+from . import importtime
+
+PHASES = ("init_ms", "first_invoke_ms", "cold_round_trip_ms", "warm_ms", "max_memory_mb")
+
+# The local Lambda measures memory but does not cap it (no cgroup limit is set).
+MEMORY_ENFORCED = False
+
+
+class BenchError(Exception):
+    """The function could not be measured (it failed, or the runtime did not start)."""
+
+
+@dataclass
+class Target:
+    """One configuration to measure, under a label for the table and the chart."""
+
+    label: str
+    config: FunctionConfig
+
+
+@dataclass
+class Samples:
+    """Every measured value of one target, per phase, in run order."""
+
+    phases: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PHASES})
+    import_profile: dict[str, float] = field(default_factory=dict)
+
+
+def _checked(label: str, result: InvokeResult) -> InvokeResult:
+    if result.function_error or result.report is None:
+        detail = result.payload.decode("utf-8", "replace")[:500]
+        log = result.logs.strip().splitlines()[-8:]
+        raise BenchError(
+            f"{label}: the invocation failed ({result.error_type or 'error'}): {detail}\n"
+            + "\n".join("  | " + line for line in log)
+        )
+    return result
+
+
+def _invoke_ms(result: InvokeResult) -> float:
+    timings = result.timings
+    return (timings.result_received_ns - timings.next_answered_ns) / 1e6
+
+
+def cold_start(label: str, lam: LocalLambda, event: bytes, samples: Samples) -> None:
+    """One invoke on a fresh environment, then the environment's end."""
+    result = _checked(label, lam.invoke(event))
+    report = result.report
+    assert report is not None
+    if report.init_duration_ms is None:
+        raise BenchError(f"{label}: expected a cold start but the environment was warm")
+    first = _invoke_ms(result)
+    phases = samples.phases
+    phases["init_ms"].append(report.init_duration_ms)
+    phases["first_invoke_ms"].append(first)
+    phases["cold_round_trip_ms"].append(report.init_duration_ms + first)
+    phases["max_memory_mb"].append(float(report.max_memory_used_mb))
+    lam.shutdown()
+
+
+def warm_invoke(label: str, lam: LocalLambda, event: bytes, samples: Samples) -> None:
+    result = _checked(label, lam.invoke(event))
+    samples.phases["warm_ms"].append(_invoke_ms(result))
+
+
+def import_profile(target: Target, event: bytes) -> dict[str, float]:
+    """One extra cold start with ``PYTHONPROFILEIMPORTTIME=1`` (kept out of the timed runs)."""
+    config = dataclasses.replace(target.config, env={**target.config.env, **importtime.ENV})
+    with LocalLambda(config) as lam:
+        result = _checked(target.label, lam.invoke(event))
+    return importtime.parse(result.logs)
+
+
+def steps(targets: list[Target], cold: int, warm: int, profile: bool) -> int:
+    """How many progress steps :func:`run` reports."""
+    return len(targets) * (cold + warm + (1 if profile else 0))
+
+
+def run(
+    targets: list[Target],
+    event: bytes,
+    cold: int,
+    warm: int,
+    profile: bool = True,
+    on_step: Callable[[str], None] = lambda _label: None,
+) -> dict[str, Samples]:
+    """Measure every target, interleaved; ``on_step(label)`` after each measurement."""
+    samples = {t.label: Samples() for t in targets}
+    lambdas = {t.label: LocalLambda(t.config) for t in targets}
+    try:
+        for lam in lambdas.values():
+            lam.open()
+        for _ in range(cold):
+            for t in targets:
+                cold_start(t.label, lambdas[t.label], event, samples[t.label])
+                on_step(t.label)
+        if warm:
+            for t in targets:  # the warm-up invoke is a cold start: not counted
+                _checked(t.label, lambdas[t.label].invoke(event))
+            for _ in range(warm):
+                for t in targets:
+                    warm_invoke(t.label, lambdas[t.label], event, samples[t.label])
+                    on_step(t.label)
+    finally:
+        for lam in lambdas.values():
+            lam.close()
+    if profile:
+        for t in targets:
+            samples[t.label].import_profile = import_profile(t, event)
+            on_step(t.label)
+    return samples

@@ -1,0 +1,83 @@
+"""``lambdaboot conform``: check a runtime command against the Lambda Runtime API contract.
+
+With no ``--runtime-cmd``, lambdaboot's own ``bootstrap`` is checked; with ``--runtime`` and
+``--layer``, what that Lambda runtime starts with those layers (e.g. a built layer). In the command,
+``{handler}`` stands for the handler of each check (for runtimes that take it as an
+argument, e.g. ``python -m awslambdaric {handler}``). Exit status 1 if any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from local_lambda.bench.cli import env_pairs, runtime_command
+from local_lambda.cli import DEFAULT_BOOTSTRAP, UsageError, _layer_arguments
+
+from . import kit
+from .checks import CHECKS
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    conform = subparsers.add_parser(
+        "conform",
+        help="check a runtime against the Lambda Runtime API contract",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    conform.add_argument("--runtime-cmd", help="the runtime command (default: lambdaboot's bootstrap)")
+    _layer_arguments(conform)
+    conform.add_argument("--env", action="append", default=[], metavar="K=V", help="a variable for the runtime")
+    conform.add_argument("--check", action="append", metavar="NAME", help="run only this check (repeatable)")
+    conform.add_argument("--list", action="store_true", help="list the checks and exit")
+    conform.add_argument("--json", metavar="PATH", help="write the verdicts as JSON (- for stdout)")
+    conform.set_defaults(func=run_conform)
+
+
+def _command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    env: dict[str, str] = {}
+    if args.runtime_cmd:
+        command = runtime_command(args.runtime_cmd)
+    elif args.runtime:
+        command = []  # the emulated runtime starts its bootstrap or python3.X
+    else:
+        command = [str(DEFAULT_BOOTSTRAP)]
+        env["LAMBDABOOT_PYTHON"] = os.environ.get("LAMBDABOOT_PYTHON", sys.executable)
+    return command, {**env, **env_pairs(args.env, "--env")}
+
+
+def run_conform(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    if args.list:
+        for spec in CHECKS:
+            print(f"{spec.name:20} {spec.section:16} {spec.summary}")
+        return 0
+    try:
+        command, env = _command(args)
+        kit.select(args.check)
+    except (UsageError, ValueError) as exc:
+        print(f"lambdaboot conform: {exc}", file=sys.stderr)
+        return 2
+    out = Console(stderr=args.json == "-", highlight=False)
+    marks = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "skip": "[yellow]SKIP[/]"}
+
+    def show(verdict: kit.Verdict) -> None:
+        out.print(f"{marks[verdict.status]} {verdict.check:20} {verdict.section:16} {verdict.reason}")
+
+    out.print(f"Checking {shlex.join(command)} against {kit.SPEC}")
+    options = {"layers": [p.resolve() for p in args.layer], "runtime": args.runtime}
+    verdicts = kit.run(command, env, args.check, options, on_verdict=show)
+    result = kit.document(command, verdicts)
+    out.print(f"{result['passed']} passed, {result['failed']} failed, {result['skipped']} skipped")
+    if args.json:
+        text = json.dumps(result, indent=2) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.json).write_text(text)
+    return 1 if result["failed"] else 0

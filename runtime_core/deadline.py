@@ -1,0 +1,155 @@
+"""Deadline-aware handlers (opt-in): act at a margin before Lambda's timeout, not after it.
+
+Off unless ``LAMBDABOOT_DEADLINE_MARGIN_MS`` is set, so behaviour matches awslambdaric
+unless asked. With it, ``margin`` milliseconds before the invocation's deadline:
+
+- an ``async def`` handler is cancelled, its stack logged, and ``Function.DeadlineExceeded``
+  posted, so the runtime is free for the next invocation instead of being reset;
+- a sync handler cannot be interrupted safely, so its thread's stack is logged: the timeout
+  that follows can then be diagnosed from the log.
+"""
+
+from __future__ import annotations
+
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Coroutine, Mapping
+    from typing import Any
+
+    from runtime_core.invocation import Invocation
+    from runtime_core.outcome import Outcome
+
+__all__ = ["DEADLINE_ERROR", "MARGIN_ENV", "SyncWatch", "guard_async", "margin_seconds"]
+
+MARGIN_ENV = "LAMBDABOOT_DEADLINE_MARGIN_MS"
+#: The error type posted for a cancelled handler (it matches ``(Runtime|Function)\.[A-Z][a-zA-Z]+``).
+DEADLINE_ERROR = "Function.DeadlineExceeded"
+
+
+def margin_seconds(environ: Mapping[str, str]) -> float | None:
+    """The configured margin in seconds, or None when the feature is off."""
+    value = environ.get(MARGIN_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        margin_ms = float(value)
+    except ValueError:
+        margin_ms = -1.0
+    if margin_ms < 0:
+        raise ValueError(
+            f"{MARGIN_ENV} must be a number of milliseconds >= 0 (e.g. 500), got {value!r}"
+        )
+    return margin_ms / 1000
+
+
+def _seconds_left(invocation: Invocation, margin: float) -> float:
+    return max(invocation.deadline_ms / 1000 - time.time() - margin, 0.0)
+
+
+async def guard_async(
+    call: Coroutine[Any, Any, Outcome], invocation: Invocation, margin: float
+) -> Outcome:
+    """Await ``call`` (a dispatch call); cancel it ``margin`` s before the deadline."""
+    import asyncio
+
+    task = asyncio.ensure_future(call)
+    done, _ = await asyncio.wait({task}, timeout=_seconds_left(invocation, margin))
+    if done:
+        return task.result()
+    stack = _task_stack(task)
+    task.cancel()
+    # A handler that swallows the cancellation is left to finish on its own: the
+    # invocation is answered now, while there is still time.
+    await asyncio.wait({task}, timeout=min(margin, 1.0) / 2 or None)
+    return _deadline_outcome(invocation, margin, stack)
+
+
+def _task_stack(task: Any) -> list[str]:
+    """Where a suspended task is, outermost first: its chain of awaited coroutines (a
+    task's own ``get_stack`` shows only the outermost frame of a suspended coroutine)."""
+    import traceback
+
+    lines: list[str] = []
+    awaited = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+        frame = frame or getattr(awaited, "gi_frame", None)
+        if frame is None:
+            break
+        summary = traceback.extract_stack(frame, limit=1)
+        lines.extend(line.rstrip() for line in traceback.format_list(summary))
+        awaited = (
+            getattr(awaited, "cr_await", None)
+            or getattr(awaited, "ag_await", None)
+            or getattr(awaited, "gi_yieldfrom", None)
+        )
+    return lines
+
+
+def _deadline_outcome(invocation: Invocation, margin: float, stack: list[str]) -> Outcome:
+    from runtime_core.errors import fault_outcome
+    from runtime_core.logs import runtime_log
+
+    runtime_log(
+        "ERROR",
+        f"the handler was cancelled {margin * 1000:.0f} ms before its deadline; "
+        "it was at:\n" + "\n".join(stack),
+    )
+    message = (
+        f"RequestId: {invocation.request_id} the handler was still running "
+        f"{margin * 1000:.0f} ms before the deadline and was cancelled"
+    )
+    return fault_outcome(DEADLINE_ERROR, message, invocation.request_id)
+
+
+class SyncWatch:
+    """Logs a sync handler's stack if it is still running ``margin`` s before its deadline.
+
+    One timer per invocation (on a thread, so it fires whatever the handler is doing);
+    used by both engines, for the handler running on the calling thread.
+    """
+
+    __slots__ = ("_margin", "_timer")
+
+    def __init__(self, margin: float) -> None:
+        self._margin = margin
+        self._timer: Any = None
+
+    def start(self, invocation: Invocation) -> None:
+        import threading
+
+        timer = threading.Timer(
+            _seconds_left(invocation, self._margin),
+            _log_thread_stack,
+            (threading.get_ident(), invocation, self._margin),
+        )
+        timer.daemon = True
+        timer.start()
+        self._timer = timer
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+def _log_thread_stack(thread_id: int, invocation: Invocation, margin: float) -> None:
+    import sys
+    import traceback
+
+    from runtime_core.invocation import _current
+    from runtime_core.logs import runtime_log
+
+    frame = sys._current_frames().get(thread_id)
+    stack = traceback.format_stack(frame) if frame is not None else ["(the thread has ended)"]
+    token = _current.set(invocation)  # so the record carries the invocation's request id
+    try:
+        runtime_log(
+            "WARNING",
+            f"the handler is still running {margin * 1000:.0f} ms before its deadline "
+            f"(Lambda will time it out); it is at:\n{''.join(stack)}",
+        )
+    finally:
+        _current.reset(token)

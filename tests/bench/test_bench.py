@@ -1,0 +1,135 @@
+"""``lambdaboot bench`` end to end: the real bootstrap and awslambdaric on the example function."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import matplotlib.image
+
+from local_lambda.bench import importtime
+from local_lambda.bench.runner import PHASES
+from tests.conftest import REPO, write_function
+
+LAMBDABOOT = REPO / ".venv" / "bin" / "lambdaboot"
+HELLO = REPO / "examples" / "hello"
+SUMMARY_KEYS = {"n", "median", "p90", "min", "max", "mean"}
+
+
+def bench(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, LAMBDABOOT_PYTHON=sys.executable, COLUMNS="160")
+    return subprocess.run(
+        [str(LAMBDABOOT), "bench", *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd
+    )
+
+
+def _phases_complete(config: dict[str, Any], cold: int, warm: int) -> None:
+    for phase in PHASES:
+        figures = config["phases"][phase]
+        expected = warm if phase == "warm_ms" else cold
+        assert len(figures["samples"]) == expected, phase
+        assert set(figures["summary"]) == SUMMARY_KEYS, phase
+        assert figures["summary"]["min"] <= figures["summary"]["median"] <= figures["summary"]["max"]
+        assert all(value > 0 for value in figures["samples"]), phase
+
+
+def test_comparison_with_awslambdaric_writes_json_chart_and_table(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    chart = tmp_path / "bench.png"
+    done = bench(
+        str(HELLO), "--cold", "3", "--warm", "5", "--event", '{"name": "bench"}',
+        "--label", "lambdaboot", "--vs-label", "awslambdaric",
+        "--vs-runtime-cmd", f"{sys.executable} -s -m awslambdaric app.handler",
+        "--json", str(out), "--chart", str(chart),
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["runs"] == {"cold": 3, "warm": 5}
+    assert result["memory_enforced"] is False and "does not enforce" in result["memory_note"]
+    assert result["command"].startswith("lambdaboot bench ")
+    lambdaboot, ric = result["configs"]["lambdaboot"], result["configs"]["awslambdaric"]
+    for config in (lambdaboot, ric):
+        _phases_complete(config, 3, 5)
+    # cold round trip = init + first invoke, sample by sample
+    for config in (lambdaboot, ric):
+        phases = config["phases"]
+        for init, first, total in zip(
+            phases["init_ms"]["samples"], phases["first_invoke_ms"]["samples"],
+            phases["cold_round_trip_ms"]["samples"], strict=True,
+        ):
+            assert abs(init + first - total) < 1e-6
+    # the import profile says what each init is made of
+    assert "runtime_core" in lambdaboot["import_profile_ms"]
+    assert "awslambdaric" in ric["import_profile_ms"] and "runtime_core" not in ric["import_profile_ms"]
+    # comparison: B/A pair by pair, one ratio per interleaved pair
+    comparison = result["comparison"]
+    assert (comparison["a"], comparison["b"]) == ("lambdaboot", "awslambdaric")
+    init_pairs = comparison["phases"]["init_ms"]["pairs"]
+    a, b = lambdaboot["phases"]["init_ms"]["samples"], ric["phases"]["init_ms"]["samples"]
+    assert init_pairs == [y / x for x, y in zip(a, b, strict=True)]
+    assert len(comparison["phases"]["warm_ms"]["pairs"]) == 5
+    # a valid PNG with something drawn on it
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pixels = matplotlib.image.imread(str(chart))
+    assert pixels.shape[0] > 400 and pixels.shape[1] > 800
+    # the table a user reads
+    assert "Init Duration" in done.stdout and "awslambdaric" in done.stdout and "B/A median" in done.stdout
+    assert "Import time during init" in done.stdout
+
+
+def test_zipped_function_with_layer_and_json_on_stdout(tmp_path: Path) -> None:
+    source = write_function(tmp_path / "src", {"app.py": """
+        import greet
+
+        def handler(event, context):
+            return {"word": greet.WORD}
+        """})
+    package = tmp_path / "function.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.write(source / "app.py", "app.py")
+    layer = write_function(tmp_path / "layer", {"python/greet.py": "WORD = 'from a layer'\n"})
+    done = bench(str(package), "--layer", str(layer), "--cold", "2", "--warm", "2", "--no-profile", "--json", "-")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    config = result["configs"]["A"]
+    _phases_complete(config, 2, 2)
+    assert config["layers"] == [str(layer.resolve())]
+    assert config["import_profile_ms"] == {}
+    assert "comparison" not in result
+
+
+def test_a_failing_function_is_reported_not_measured(tmp_path: Path) -> None:
+    root = write_function(tmp_path / "fn", {"app.py": """
+        def handler(event, context):
+            raise ValueError("not today")
+        """})
+    done = bench(str(root), "--cold", "1", "--warm", "0", "--no-profile")
+    assert done.returncode == 1
+    assert "lambdaboot bench: A: the invocation failed" in done.stderr and "not today" in done.stderr
+
+
+def test_bad_input_is_a_one_line_error(tmp_path: Path) -> None:
+    missing = bench(str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "nowhere does not exist" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_event = bench(str(HELLO), "--event", "{nope")
+    assert bad_event.returncode == 2 and "--event is not valid JSON" in bad_event.stderr
+
+
+def test_import_profile_parses_real_importtime_output() -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import json, email.parser"],
+        capture_output=True, text=True, check=True,
+    )
+    profile = importtime.parse(done.stderr)
+    assert {"json", "email", "encodings"} <= set(profile)
+    assert not any("." in name for name in profile)
+    assert list(profile.values()) == sorted(profile.values(), reverse=True)
+    shown = importtime.top(profile, 2)
+    assert len(shown) == 3 and "(other)" in shown
+    assert abs(sum(shown.values()) - sum(profile.values())) < 1e-9
