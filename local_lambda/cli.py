@@ -113,6 +113,29 @@ class UsageError(Exception):
     """Bad command-line input, reported as one line."""
 
 
+def runtime_command(text: str) -> list[str]:
+    """A ``--runtime-cmd`` as argv; relative paths in it are taken from the current
+    directory, since the runtime itself starts in its task root."""
+    import shlex
+
+    command = shlex.split(text)
+    for index, part in enumerate(command):
+        if "/" in part and not Path(part).is_absolute() and Path(part).exists():
+            command[index] = str(Path(part).absolute())
+    return command
+
+
+def env_pairs(items: list[str], option: str) -> dict[str, str]:
+    """``K=V`` command-line items as a dict; a malformed one is a UsageError naming ``option``."""
+    env = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{option} {item!r} is not K=V")
+        env[name] = value
+    return env
+
+
 def _config(args: argparse.Namespace) -> FunctionConfig:
     root: Path = args.function_dir.resolve()
     layers: list[Path] = getattr(args, "layer", [])
@@ -129,9 +152,7 @@ def _config(args: argparse.Namespace) -> FunctionConfig:
         if not layer.exists():
             raise UsageError(f"--layer {layer}: no such file or directory")
     if args.runtime_cmd:
-        import shlex
-
-        command = shlex.split(args.runtime_cmd)
+        command = runtime_command(args.runtime_cmd)
     elif runtime:
         command = []  # the runtime decides: bootstrap in the function or /opt, or python3.X
     elif (root / "bootstrap").is_file():
@@ -147,11 +168,7 @@ def _config(args: argparse.Namespace) -> FunctionConfig:
         # lambdaboot's bootstrap takes its interpreter from $LAMBDABOOT_PYTHON: by default the
         # one running this command, which has the runtime's dependencies installed.
         env["LAMBDABOOT_PYTHON"] = os.environ.get("LAMBDABOOT_PYTHON", sys.executable)
-    for item in args.env:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"--env {item!r} is not K=V")
-        env[name] = value
+    env.update(env_pairs(args.env, "--env"))
     return FunctionConfig(
         command=command,
         task_root=root,

@@ -18,7 +18,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from local_lambda.cli import UsageError, _config, _function_arguments, _layer_arguments
+from local_lambda.cli import (
+    UsageError,
+    _config,
+    _function_arguments,
+    _layer_arguments,
+    env_pairs,
+    runtime_command,
+)
 from local_lambda.layers import MAX_LAYERS
 from local_lambda.model import FunctionConfig
 
@@ -75,26 +82,6 @@ def _with_layers(config: FunctionConfig, layers: list[Path]) -> FunctionConfig:
         if not layer.exists():
             raise UsageError(f"--vs-layer {layer}: no such file or directory")
     return dataclasses.replace(config, layers=[layer.resolve() for layer in layers])
-
-
-def runtime_command(text: str) -> list[str]:
-    """A runtime command; relative paths in it are taken from here (the runtime starts in its task root)."""
-    command = shlex.split(text)
-    for index, part in enumerate(command):
-        if "/" in part and not Path(part).is_absolute() and Path(part).exists():
-            command[index] = str(Path(part).absolute())
-    return command
-
-
-def env_pairs(items: list[str], option: str) -> dict[str, str]:
-    """``K=V`` command-line items as a dict; a malformed one is a UsageError naming ``option``."""
-    env = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"{option} {item!r} is not K=V")
-        env[name] = value
-    return env
 
 
 def targets(args: argparse.Namespace, stack: ExitStack) -> list[runner.Target]:

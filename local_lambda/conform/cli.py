@@ -15,8 +15,13 @@ import shlex
 import sys
 from pathlib import Path
 
-from local_lambda.bench.cli import env_pairs, runtime_command
-from local_lambda.cli import DEFAULT_BOOTSTRAP, UsageError, _layer_arguments
+from local_lambda.cli import (
+    DEFAULT_BOOTSTRAP,
+    UsageError,
+    _layer_arguments,
+    env_pairs,
+    runtime_command,
+)
 
 from . import kit
 from .checks import CHECKS
