@@ -124,12 +124,6 @@ def _runtime_layer(root: Path, bootstrap: Path) -> Path:
     return root
 
 
-@pytest.mark.xfail(
-    "LAMBDABOOT_RUN" not in BOOTSTRAP.read_text(),
-    reason="the extension's launcher runs it through /opt/bootstrap with LAMBDABOOT_RUN, which"
-    " bootstrap does not support yet (requested from the lead)",
-    strict=True,
-)
 def test_the_example_starts_through_the_layers_bootstrap(tmp_path: Path, sink: Sink) -> None:
     task = write_function(tmp_path / "task", {"app.py": (SHIPPER.parent.parent / "function" / "app.py").read_text()})
     config = FunctionConfig(
