@@ -58,7 +58,11 @@ class LocalLambda:
         self._host = host
         self._ports = (runtime_port, invoke_port)
         self._plog = PlatformLog(
-            config.json_logs, config.function_name, self.function_arn, config.initialization_type
+            config.json_logs,
+            config.function_name,
+            self.function_arn,
+            config.initialization_type,
+            config.runtime_version,
         )
         self._output: list[str] = []
         self._output_lock = threading.Lock()

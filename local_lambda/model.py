@@ -60,7 +60,7 @@ class FunctionConfig:
             )
         if self.timeout <= 0 or self.init_timeout <= 0:
             raise ValueError("timeout and init_timeout must be positive numbers of seconds")
-        self.task_root = Path(self.task_root)
+        self.task_root = Path(self.task_root).absolute()  # a mount source must be absolute
         self.layers = [Path(layer) for layer in self.layers]
         if self.max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, not {self.max_concurrency}")
@@ -75,6 +75,14 @@ class FunctionConfig:
     @property
     def managed_instances(self) -> bool:
         return self.max_concurrency > 1
+
+    @property
+    def runtime_version(self) -> str:
+        """What INIT_START names as the runtime, in Lambda's ``family:version`` form."""
+        family, _, version = (self.runtime or "provided.al2023").partition(".")
+        if family.startswith("python"):
+            family, version = "python", family.removeprefix("python") + "." + version
+        return f"{family}:{version}.local"
 
     @property
     def initialization_type(self) -> str:

@@ -32,7 +32,9 @@ class PlatformLog:
         function_name: str,
         function_arn: str,
         initialization_type: str = "on-demand",
+        runtime_version: str = protocol.RUNTIME_VERSION,
     ) -> None:
+        self.runtime_version = runtime_version
         self.json_format = json_format
         self.initialization_type = initialization_type
         self.function_name = function_name
@@ -51,7 +53,7 @@ class PlatformLog:
         record = {
             "initializationType": self.initialization_type,
             "phase": "init",
-            "runtimeVersion": protocol.RUNTIME_VERSION,
+            "runtimeVersion": self.runtime_version,
             "runtimeVersionArn": protocol.RUNTIME_VERSION_ARN,
             "functionName": self.function_name,
             "functionVersion": "$LATEST",
@@ -60,7 +62,7 @@ class PlatformLog:
         if self.json_format:
             return self._json("platform.initStart", record)
         return (
-            f"INIT_START Runtime Version: {protocol.RUNTIME_VERSION}\t"
+            f"INIT_START Runtime Version: {self.runtime_version}\t"
             f"Runtime Version ARN: {protocol.RUNTIME_VERSION_ARN}"
         )
 

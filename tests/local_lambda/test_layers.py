@@ -144,6 +144,7 @@ def test_managed_python_runtime_and_exec_wrapper(
     assert seen["python"] == "3.12" and seen["execution_env"] == "AWS_Lambda_python3.12"
     python312 = REPO / ".venv-3.12" / "bin" / "python"
     assert f"wrapper argv: {python312} -m awslambdaric app.handler" in result.logs
+    assert "INIT_START Runtime Version: python:3.12.local" in result.logs
 
 
 @pytest.mark.parametrize(
