@@ -1,7 +1,18 @@
 """Events in, results out: JSON with orjson, compatible with what awslambdaric produces.
 
-orjson is imported on first use, not at module import: it costs ~9-16 ms (it loads
-dataclasses, uuid and enum), and a function that fails at init never needs it.
+orjson costs 8-16 ms to import (it loads uuid -> platform and dataclasses -> inspect, ast),
+more than the rest of the runtime's start-up, so it is kept off the cold start's critical
+path. Until it is loaded, the first invocation is served by the stdlib's C scanner and
+encoder (``_json``, what ``json.loads``/``json.dumps`` run, without ``json`` itself, whose
+``re`` and ``enum`` cost ~4 ms here): the event is parsed as ``json.loads`` parses it (the
+stdlib already parses long digit runs and words every error), and a result made only of
+JSON's own types (exact ``dict`` with exact ``str`` keys, ``list``, ``tuple``, ``str``,
+``bool``, ``None``, ``int`` within 64 bits, ``float`` written without an exponent) is
+written byte for byte as orjson writes it. Any other result imports orjson on the spot and
+takes the path below. The engines call ``preload()`` once the first response has been
+posted, before asking for the next invocation: the caller already has its answer, and
+orjson serves every later one. A function that imported orjson itself has it used from
+the first invocation.
 
 Compatibility with awslambdaric 4.2.2 (simplejson underneath) is kept where orjson differs:
 
@@ -9,11 +20,11 @@ Compatibility with awslambdaric 4.2.2 (simplejson underneath) is kept where orjs
   ``Decimal`` (written as its exact digits) and anything with an ``_asdict()`` method
   (namedtuples) are written as simplejson writes them. orjson's fast path is tried first;
   only a value it refuses takes the slower compatible path.
-- events: a body with a run of 20 or more digits (an integer that may not fit 64 bits,
-  which orjson would silently turn into a float) is parsed by the stdlib ``json``
-  module, which keeps such integers exact, as simplejson does. Invalid JSON (including
-  ``NaN``/``Infinity``, which simplejson refuses too) is worded by the stdlib, whose
-  messages are simplejson's.
+- events: a body with a run of 20 or more digits, or a minus sign and 19 digits (an
+  integer that may not fit 64 bits, which orjson would silently turn into a float), is
+  parsed by the stdlib ``json`` module, which keeps such integers exact, as simplejson
+  does. Invalid JSON (including ``NaN``/``Infinity``, which simplejson refuses too) is
+  worded by the stdlib, whose messages are simplejson's.
 
 Beyond awslambdaric: ``datetime``, ``date``, ``time``, ``UUID``, ``Enum`` and dataclasses
 are written (orjson's native forms), and float or ``Decimal`` NaN/infinity become ``null``
@@ -21,6 +32,8 @@ rather than the invalid JSON tokens ``NaN``/``Infinity``.
 """
 
 from __future__ import annotations
+
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,6 +47,7 @@ __all__ = [
     "decode_event",
     "encode_error",
     "encode_result",
+    "preload",
 ]
 
 JSON_CONTENT_TYPE = "application/json"
@@ -41,10 +55,22 @@ JSON_CONTENT_TYPE = "application/json"
 #: not a registered media type; ``application/octet-stream`` is the standard word for it.
 BYTES_CONTENT_TYPE = "application/octet-stream"
 
-# Maps every ASCII digit to b"0" and every other byte to b" ": after ``translate``, a run
-# of 20 zeros marks a number with 20+ digits, which may exceed orjson's 64-bit integers.
-_DIGIT_RUN_TABLE = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+# Maps every ASCII digit and the minus sign to b"0", every other byte to b" ": after
+# ``translate``, a run of 20 zeros marks a number with 20+ digits, or a negative one with
+# 19 (below -2**63 for most), which orjson would turn into a float. A run of digits and
+# dashes inside a string (rare in 20s) only sends the body to the stdlib, which is exact.
+_DIGIT_RUN_TABLE = bytes(0x30 if 0x30 <= b <= 0x39 or b == 0x2D else 0x20 for b in range(256))
 _LONG_DIGIT_RUN = b"0" * 20
+
+# orjson's integer range, and a nesting depth well below its limit (254 levels of lists
+# and dicts in 3.13; lowering it has been proposed): deeper results are left to orjson,
+# which decides what they become.
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+_PLAIN_DEPTH = 64
+
+#: orjson once it is imported and initialised; None until then (see the module docstring).
+_orjson: Any = None
 
 
 class UnmarshalError(Exception):
@@ -55,6 +81,37 @@ class MarshalError(Exception):
     """The handler's result cannot be written as JSON (``Runtime.MarshalError``)."""
 
 
+def preload() -> None:
+    """Import orjson now, while no invocation waits on it (after the first response).
+
+    A failing import is not raised here, where it would end the engine: it is raised again
+    by the first invocation that needs orjson, which reports it as that invocation's error.
+    """
+    try:
+        _import_orjson()
+    except Exception:  # raised again, and reported, by the next invocation that needs it
+        return
+
+
+def _import_orjson() -> Any:
+    global _orjson
+    import orjson
+
+    _orjson = orjson
+    return orjson
+
+
+def _loaded_orjson() -> Any:
+    """orjson if it is imported (by ``preload``, an earlier call or the function), else None.
+
+    ``import`` rather than ``sys.modules``: a module another thread is still initialising
+    is in ``sys.modules`` already, and ``import`` waits for it to be complete.
+    """
+    if _orjson is None and "orjson" in sys.modules:
+        return _import_orjson()
+    return _orjson
+
+
 def decode_event(body: bytes, content_type: str | None) -> Any:
     """The event the handler receives: parsed JSON, or the raw bytes for other content types.
 
@@ -63,13 +120,49 @@ def decode_event(body: bytes, content_type: str | None) -> Any:
     """
     if content_type is not None and content_type.split(";", 1)[0].strip().lower() != JSON_CONTENT_TYPE:
         return body
-    import orjson
+    orjson = _orjson
+    if orjson is None:
+        orjson = _loaded_orjson()
+        if orjson is None:
+            try:
+                return _first_loads(body)
+            except RecursionError:  # deeper than the stdlib's parser goes; orjson's goes
+                orjson = _import_orjson()  # to 1024 levels, and falls back as it always has
+    return _orjson_loads(orjson, body)
 
+
+def _orjson_loads(orjson: Any, body: bytes) -> Any:
+    """The event as orjson parses it, with the stdlib for what orjson would get wrong."""
     if _LONG_DIGIT_RUN not in body.translate(_DIGIT_RUN_TABLE):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
             pass  # invalid: the stdlib words the error as simplejson (awslambdaric) does
+    return _stdlib_loads(body)
+
+
+def _first_loads(body: bytes) -> Any:
+    """The event as ``json.loads`` parses it, by the same C scanner, without importing
+    ``json``: ``json.decoder`` imports ``re`` and ``enum`` (~4 ms at this point of a cold
+    start). Anything but a well-formed UTF-8 document goes to ``json.loads`` itself, so
+    every error, and every other encoding it detects, is exactly its own."""
+    # json.detect_encoding says UTF-8 for a body whose first two bytes are ASCII, non-NUL.
+    if body and 0 < body[0] < 0x80 and (len(body) < 2 or body[1]):
+        try:
+            from _json import make_scanner
+
+            text = body.decode("utf-8", "surrogatepass")
+            start = len(text) - len(text.lstrip(_JSON_SPACE))
+            value, end = make_scanner(_ScanSettings)(text, start)  # type: ignore[arg-type]
+            if end >= len(text.rstrip(_JSON_SPACE)):
+                return value
+        except (ImportError, StopIteration, ValueError):
+            pass  # json.loads below says what is wrong, in its own words
+    return _stdlib_loads(body)
+
+
+def _stdlib_loads(body: bytes) -> Any:
+    """The event as the stdlib parses it: the same value orjson gives where orjson is exact."""
     import json
 
     try:
@@ -83,6 +176,20 @@ def _reject_constant(token: str) -> Any:
     raise ValueError(f"Expecting value: {token} is not valid JSON")
 
 
+# JSON's whitespace, and what json.JSONDecoder hands the C scanner (make_scanner reads
+# these attributes; on a class, the function stays a plain function).
+_JSON_SPACE = " \t\n\r"
+
+
+class _ScanSettings:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = _reject_constant
+
+
 def encode_result(result: Any) -> tuple[bytes, str]:
     """The response body and its content type. ``bytes`` are sent as they are.
 
@@ -90,8 +197,19 @@ def encode_result(result: Any) -> tuple[bytes, str]:
     """
     if isinstance(result, bytes):
         return result, BYTES_CONTENT_TYPE
-    import orjson
+    orjson = _orjson
+    if orjson is None:
+        orjson = _loaded_orjson()
+        if orjson is None:
+            plain = _stdlib_dumps(result)
+            if plain is not None:
+                return plain, JSON_CONTENT_TYPE
+            orjson = _import_orjson()
+    return _orjson_dumps(orjson, result)
 
+
+def _orjson_dumps(orjson: Any, result: Any) -> tuple[bytes, str]:
+    """The result as orjson writes it, with simplejson's forms for what orjson refuses."""
     try:
         return orjson.dumps(result, default=_default), JSON_CONTENT_TYPE
     except TypeError:
@@ -111,14 +229,69 @@ def encode_error(payload: dict[str, Any]) -> bytes:
     A lone surrogate in an exception message is legal in a Python ``str`` but not in UTF-8;
     orjson refuses it, so the stdlib writes it as an escape instead of losing the error.
     """
-    import orjson
-
+    orjson = _loaded_orjson()
+    if orjson is None:
+        plain = _stdlib_dumps(payload)
+        if plain is not None:
+            return plain
+        orjson = _import_orjson()
     try:
-        return orjson.dumps(payload)
+        body: bytes = orjson.dumps(payload)
     except TypeError:
         import json
 
         return json.dumps(payload).encode()
+    return body
+
+
+def _stdlib_dumps(value: Any) -> bytes | None:
+    """``value`` written by the stdlib exactly as orjson writes it, or None when it is not
+    made only of JSON's own types or its text is not UTF-8 (a lone surrogate)."""
+    if not _is_plain(value, 0):
+        return None
+    try:
+        from _json import encode_basestring, make_encoder
+    except ImportError:  # an interpreter without the C accelerator: json itself
+        import json
+
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    else:
+        # What json.dumps(value, ensure_ascii=False, separators=(",", ":")) runs, without
+        # importing json.encoder (and re); no circular check: plain values are bounded.
+        if type(value) is str:
+            text = encode_basestring(value)
+        else:
+            write = make_encoder(None, _refuse, encode_basestring, None, ":", ",", False, False, True)
+            text = "".join(write(value, 0))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # orjson refuses it too, with its own words: let it say so
+        return None
+
+
+def _refuse(obj: Any) -> Any:
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _is_plain(value: Any, depth: int) -> bool:
+    """True for a value both writers write alike: exact JSON types, 64-bit ints, and
+    floats without an exponent (orjson's exponent form is not ``repr``'s and has changed
+    between orjson releases; ``repr`` without one is the decimal form both write)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(_INT_MIN <= value <= _INT_MAX)
+    if kind is float:
+        text = float.__repr__(value)
+        return "e" not in text and "n" not in text  # neither an exponent nor nan/inf
+    if depth >= _PLAIN_DEPTH:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _is_plain(v, depth + 1) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_is_plain(v, depth + 1) for v in value)
+    return False
 
 
 def _default(obj: Any) -> Any:

@@ -34,6 +34,7 @@ from runtime_core.protocol import (
     stream_chunk,
     stream_end,
 )
+from runtime_core.serialize import preload
 from runtime_core.shutdown import exit_now, registered_hooks, run_hooks_async
 
 TYPE_CHECKING = False
@@ -188,24 +189,28 @@ async def _worker(
     handler_is_async = dispatch.is_async(handler)
     one_at_a_time = concurrency == 1
     loop = asyncio.get_running_loop()
+    first = True
     while True:
         invocation = parse_invocation(await send(next_request))
         if one_at_a_time:
             set_trace_env(invocation)
+        outcome: Outcome | None
         if streaming:
             outcome = await _call_streaming(
                 handler, invocation, protocol, stream_transport, margin
             )
-            if outcome is None:
-                continue
         elif handler_is_async:
             outcome = await _call_async(handler, invocation, margin)
         else:
             outcome = await loop.run_in_executor(None, _call_sync, handler, invocation, margin)
-        what, request = outcome_request(protocol, invocation, outcome)
-        problem = post_verdict(what, await send(request))
-        if problem is not None:
-            log_lost(f"invocation {invocation.request_id}: {problem}")
+        if outcome is not None:  # None: a streamed response, already sent and answered
+            what, request = outcome_request(protocol, invocation, outcome)
+            problem = post_verdict(what, await send(request))
+            if problem is not None:
+                log_lost(f"invocation {invocation.request_id}: {problem}")
+        if first:  # orjson now, as the blocking engine does: after the first answer
+            first = False
+            preload()
 
 
 async def _shutdown() -> None:

@@ -23,10 +23,12 @@ __all__ = ["serve"]
 def serve(client: RuntimeClient, handler: Callable[..., Any]) -> None:
     """Serve invocations until the Runtime API fails (``ApiError``) or the process is ended."""
     from runtime_core.dispatch import call_sync
+    from runtime_core.serialize import preload
 
     next_invocation = client.next
     post = client.post
     watch = _deadline_watch()
+    first = True
     while True:
         invocation = next_invocation()
         set_trace_env(invocation)
@@ -44,6 +46,9 @@ def serve(client: RuntimeClient, handler: Callable[..., Any]) -> None:
             if watch is not None:
                 watch.stop()
         post(invocation, outcome)
+        if first:  # orjson now: the first caller has its answer, the next one waits for none
+            first = False
+            preload()
 
 
 def _deadline_watch() -> SyncWatch | None:
