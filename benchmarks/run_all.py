@@ -4,9 +4,9 @@ Suites:
 - ``cold_start``: ``lambdaboot bench``'s runner on the example function, lambdaboot against
   awslambdaric (each on a bare interpreter with its packages where a layer puts them),
   interleaved, with the import profile of each init;
-- every ``benchmarks/*_overhead.py`` suite (``runtime_overhead``: the runtime's own warm
-  holding time and cold start, four contenders; the others as they say), each run as
-  ``python -m benchmarks.<suite> --out results/<suite>``;
+- every suite in ``SUITES`` (``runtime_overhead``: the runtime's own warm holding time and
+  cold start, four contenders; the others as their docstrings say), each run as
+  ``python -m benchmarks.<suite>``, writing its own ``results/<suite>.json``;
 - ``conformance``: ``lambdaboot conform`` against lambdaboot's bootstrap and awslambdaric.
 
 ``--smoke`` runs each suite with a handful of runs on the suite's own interpreter (no
@@ -74,14 +74,26 @@ def conformance(smoke: bool, out: Path, command: str) -> dict[str, Any]:
     return result
 
 
-def overhead_suites(results: Path) -> list[str]:
-    """Run every ``*_overhead`` suite in its own process; the names of those that failed."""
+# The suites that run as their own programs and record into benchmarks/results/.
+SUITES = (
+    "runtime_overhead",
+    "layer_coldstart",
+    "streaming",
+    "concurrency",
+    "extension_overhead",
+    "native_overhead",
+)
+# Results this script writes or tabulates itself; every other JSON is listed as a suite.
+OWN_TABLES = {"cold_start", "runtime_overhead", "conformance"}
+
+
+def run_suites() -> list[str]:
+    """Run every suite in ``SUITES`` in its own process; the names of those that failed."""
     failed = []
-    for path in sorted((REPO / "benchmarks").glob("*_overhead.py")):
-        print(f"{path.stem} ...", file=sys.stderr, flush=True)
-        command = [sys.executable, "-m", f"benchmarks.{path.stem}", "--out", str(results / path.stem)]
-        if subprocess.run(command, cwd=REPO).returncode != 0:
-            failed.append(path.stem)
+    for suite in SUITES:
+        print(f"{suite} ...", file=sys.stderr, flush=True)
+        if subprocess.run([sys.executable, "-m", f"benchmarks.{suite}"], cwd=REPO).returncode != 0:
+            failed.append(suite)
     return failed
 
 
@@ -126,7 +138,7 @@ def readme_tables(results: Path) -> str:
                 f"{cold.get('init_ms', {}).get('median', 0):.1f} | {cold.get('round_trip_ms', {}).get('median', 0):.1f} |"
             )
         parts.append("")
-    others = sorted(p for p in results.glob("*_overhead.json") if p.stem != "runtime_overhead")
+    others = sorted(p for p in results.glob("*.json") if p.stem not in OWN_TABLES)
     if others:
         parts.append("### Other suites\n\n| suite | command | results |\n|---|---|---|")
         for path in others:
@@ -170,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         compile_repo_sources()
     print("cold_start ...", file=sys.stderr, flush=True)
     cold_start(args.smoke, args.results / "cold_start", command.strip())
-    failed = [] if args.smoke else overhead_suites(args.results)
+    failed = [] if args.smoke else run_suites()
     print("conformance ...", file=sys.stderr, flush=True)
     conformance(args.smoke, args.results / "conformance", command.strip())
     refresh_readme(args.readme, readme_tables(args.results))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import subprocess
@@ -20,12 +21,14 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # moto's recorder writes its file into the server's working directory: keep it out of the repo.
+    workdir = tmp_path_factory.mktemp("moto")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -83,3 +86,24 @@ def test_publish_refuses_a_zip_without_its_manifest(tmp_path: Path, moto_endpoin
     done = lambdaboot("publish", str(stray), "--region", "eu-west-1", "--endpoint-url", moto_endpoint,
                       env=CREDENTIALS)
     assert done.returncode == 2 and "layer.json is missing" in done.stderr
+
+
+def test_publish_shares_with_an_organization(built_layer: Path, moto_endpoint: str) -> None:
+    """moto keeps no organization condition in its layer policies, so the test reads what
+    was sent: moto's recorder captures every request made to the server."""
+    import httpx
+
+    httpx.post(f"{moto_endpoint}/moto-api/recorder/reset-recording").raise_for_status()
+    httpx.post(f"{moto_endpoint}/moto-api/recorder/start-recording").raise_for_status()
+    done = lambdaboot("publish", str(built_layer), "--region", "ap-south-1", "--layer-name", "org-layer",
+                      "--grant-org", "o-a1b2c3d4e5", "--endpoint-url", moto_endpoint, env=CREDENTIALS)
+    httpx.post(f"{moto_endpoint}/moto-api/recorder/stop-recording").raise_for_status()
+    assert done.returncode == 0, done.stderr
+    recording = httpx.get(f"{moto_endpoint}/moto-api/recorder/download-recording").text
+    requests = [json.loads(line) for line in recording.splitlines() if line.strip()]
+    grants = [json.loads(base64.b64decode(r["body"])) for r in requests if "/policy" in r["url"]]
+    assert grants == [{"StatementId": "org-o-a1b2c3d4e5", "Action": "lambda:GetLayerVersion",
+                       "Principal": "*", "OrganizationId": "o-a1b2c3d4e5"}]
+    policy = json.loads(_client(moto_endpoint, "ap-south-1").get_layer_version_policy(
+        LayerName="org-layer", VersionNumber=1)["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["org-o-a1b2c3d4e5"]
