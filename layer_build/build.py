@@ -21,7 +21,7 @@ from layer_build.limits import DIRECT_UPLOAD_ZIPPED, UNZIPPED_TOTAL, mb
 from layer_build.manifest import layer_name, write_manifest
 from layer_build.targets import ELF_MACHINE, Target
 from layer_build.tree import copy_file, copy_tree, safe_relative, tree_size
-from layer_build.wheels import RUNTIME_LOCK, Vendored, default_cache, download, install
+from layer_build.wheels import RUNTIME_LOCK, Vendored, default_cache, download, install, installed
 from layer_build.zipper import write_zip
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,8 +73,10 @@ def _vendor(requirements: Path, target: Target, options: Options, dest: Path, *,
     return [install(wheel, dest) for wheel in wheels]
 
 
-def _extras(target: Target, options: Options, stage: Path) -> dict[str, Any]:
-    """``--extension``, ``--include`` and ``--binary``: the same for layers and functions."""
+def _extras(target: Target, options: Options, stage: Path) -> tuple[dict[str, Any], list[Path]]:
+    """``--extension``, ``--include`` and ``--binary``: the same for layers and functions.
+    Also returns the directories included (relative to the package root)."""
+    dirs: list[Path] = []
     for ext in options.extensions:
         if not ext.is_file():
             raise BuildError(f"--extension {ext} is not a file")
@@ -86,6 +88,7 @@ def _extras(target: Target, options: Options, stage: Path) -> dict[str, Any]:
         src, dest = Path(src_text), stage / safe_relative(dest_text, "--include destination")
         if src.is_dir():
             copy_tree(src, dest)
+            dirs.append(dest.relative_to(stage))
         elif src.is_file():
             copy_file(src, dest)
         else:
@@ -93,7 +96,13 @@ def _extras(target: Target, options: Options, stage: Path) -> dict[str, Any]:
     copied: dict[str, list[str]] = {}
     for binary in options.binaries:
         copied[binary.name] = binaries.add_binary(binary, stage, target, options.lib_paths)
-    return {"binaries": copied}
+    return {"binaries": copied}, dirs
+
+
+def _included_packages(stage: Path, dirs: list[Path]) -> list[Vendored]:
+    """Packages installed in included directories, so the manifest lists their licences too."""
+    found = {p for d in dirs for p in (stage / d).rglob("*.dist-info") if (p / "METADATA").is_file()}
+    return [installed(p) for p in sorted(found)]
 
 
 def _finish(target: Target, options: Options, stage: Path, name: str, kind: str,
@@ -129,7 +138,8 @@ def _build_layer(target: Target, options: Options, stage: Path) -> Result:
         raise BuildError(f"lock file {options.lock} is missing: run `python -m layer_build.lock`")
     packages = _vendor(options.lock, target, options, home, with_deps=False)
     trim.trim(home)
-    extra = _extras(target, options, stage)
+    extra, included = _extras(target, options, stage)
+    packages += _included_packages(stage, included)
     compiler = None
     if options.python_dist is not None and target.mode == "provided":
         python3 = embed.embed(options.python_dist, stage, target)
@@ -139,6 +149,8 @@ def _build_layer(target: Target, options: Options, stage: Path) -> Result:
             compiler = python3
         embed.compile_stdlib(compiler or _compiler(target, options), stage, target)
     compile_tree(compiler or _compiler(target, options), home, "/opt/lambdaboot")
+    for rel in included:  # e.g. --include build/python:python, imported from /opt/python
+        compile_tree(compiler or _compiler(target, options), stage / rel, f"/opt/{rel}")
     return _finish(target, options, stage, layer_name(target), "layer", target.compatible_runtimes,
                    packages, extra)
 
@@ -158,7 +170,8 @@ def _build_function(target: Target, options: Options, stage: Path) -> Result:
         copy_tree(deps, stage)
         shutil.rmtree(deps)
     copy_tree(source, stage, skip=lambda rel: rel.name in _FUNCTION_SKIP or rel.suffix == ".pyc")
-    extra = _extras(target, options, stage)
+    extra, included = _extras(target, options, stage)
+    packages += _included_packages(stage, included)
     compile_tree(_compiler(target, options), stage, "/var/task")
     name = f"{source.resolve().name}-py{target.python}-{target.arch}".replace(".", "")
     runtimes = [f"python{target.python}", f"provided.{target.os}"]

@@ -131,6 +131,16 @@ def install(wheel: Path, dest: Path) -> Vendored:
     )
 
 
+def installed(dist_info: Path) -> Vendored:
+    """A package that came in already unpacked (an ``--include`` of a ``pip install --target``
+    tree): listed so the manifest still names its version and licence; no wheel, no hash."""
+    text = (dist_info / "METADATA").read_text("utf-8", "replace")
+    meta = email.parser.Parser().parsestr(text, headersonly=True)
+    name, _, version = dist_info.name.removesuffix(".dist-info").partition("-")
+    return Vendored(name=meta.get("Name", name), version=meta.get("Version", version), wheel="", sha256="",
+                    license=_license(meta))
+
+
 def _license(meta: email.message.Message) -> str:
     expression = meta.get("License-Expression")
     if expression:
