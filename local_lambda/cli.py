@@ -26,16 +26,16 @@ DEFAULT_BOOTSTRAP = Path(__file__).resolve().parent.parent / "bootstrap"
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     invoke = subparsers.add_parser("invoke", help="invoke a function once on the local Lambda")
-    _function_arguments(invoke)
-    _layer_arguments(invoke)
+    add_function_arguments(invoke)
+    add_layer_arguments(invoke)
     source = invoke.add_mutually_exclusive_group()
     source.add_argument("--event", help="the event, as JSON text")
     source.add_argument("--event-file", type=Path, help="a file holding the event")
     invoke.set_defaults(func=run_invoke)
 
     serve = subparsers.add_parser("serve", help="serve a function's invoke API until Ctrl-C")
-    _function_arguments(serve)
-    _layer_arguments(serve)
+    add_function_arguments(serve)
+    add_layer_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
         "--port", type=int, default=0, help="invoke API port (default: any free port)"
@@ -50,7 +50,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.set_defaults(func=run_serve)
 
 
-def _function_arguments(parser: argparse.ArgumentParser) -> None:
+def add_function_arguments(parser: argparse.ArgumentParser) -> None:
+    """A function and how it runs (invoke, serve, bench); ``function_config`` reads them.
+
+    Includes ``add_runtime_arguments``'s options."""
     parser.add_argument(
         "function_dir",
         type=Path,
@@ -60,21 +63,11 @@ def _function_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--handler", default="app.handler", help="module.function (default app.handler)"
     )
-    parser.add_argument(
-        "--runtime-cmd",
-        help="runtime command (default FUNCTION_DIR/bootstrap, else lambdaboot's bootstrap)",
-    )
+    add_runtime_arguments(parser, "FUNCTION_DIR/bootstrap, else lambdaboot's bootstrap")
     parser.add_argument(
         "--timeout", type=float, default=3.0, help="function timeout in seconds (default 3)"
     )
     parser.add_argument("--memory", type=int, default=128, help="memory size in MB (default 128)")
-    parser.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="a function environment variable (repeatable)",
-    )
     parser.add_argument(
         "--log-format", choices=["Text", "JSON"], default="Text", help="Lambda log format"
     )
@@ -90,8 +83,20 @@ def _function_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _layer_arguments(parser: argparse.ArgumentParser) -> None:
-    """--layer and --runtime (invoke and serve; other tools bring their own --layer)."""
+def add_runtime_arguments(parser: argparse.ArgumentParser, default: str) -> None:
+    """--runtime-cmd (``default`` says what runs without it) and --env, read by ``runtime_and_env``."""
+    parser.add_argument("--runtime-cmd", help=f"the runtime command (default: {default})")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="an environment variable for the runtime (repeatable)",
+    )
+
+
+def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
+    """--layer and --runtime: the function runs as on Lambda, with layers merged into /opt."""
     parser.add_argument(
         "--layer",
         action="append",
@@ -136,7 +141,37 @@ def env_pairs(items: list[str], option: str) -> dict[str, str]:
     return env
 
 
-def _config(args: argparse.Namespace) -> FunctionConfig:
+def runtime_and_env(
+    args: argparse.Namespace, task_root: Path | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The runtime command and the environment it gets, from ``add_runtime_arguments``'s
+    options and ``add_layer_arguments``'s --runtime: --runtime-cmd; else, with --runtime,
+    none (the emulated runtime starts a bootstrap or python3.X); else ``task_root``'s own
+    bootstrap; else lambdaboot's, with the interpreter running this command."""
+    runtime: str | None = getattr(args, "runtime", None)
+    if args.runtime_cmd:
+        command = runtime_command(args.runtime_cmd)
+    elif runtime:
+        command = []
+    elif task_root is not None and (task_root / "bootstrap").is_file():
+        command = [str(task_root / "bootstrap")]
+    elif DEFAULT_BOOTSTRAP.is_file():
+        command = [str(DEFAULT_BOOTSTRAP)]
+    else:
+        own = f"{task_root / 'bootstrap'} nor " if task_root is not None else ""
+        raise UsageError(f"no runtime: neither {own}{DEFAULT_BOOTSTRAP} exists; pass --runtime-cmd")
+    env: dict[str, str] = {}
+    if command == [str(DEFAULT_BOOTSTRAP)]:
+        # lambdaboot's bootstrap takes its interpreter from $LAMBDABOOT_PYTHON: by default the
+        # one running this command, which has the runtime's dependencies installed.
+        env["LAMBDABOOT_PYTHON"] = os.environ.get("LAMBDABOOT_PYTHON", sys.executable)
+    env.update(env_pairs(args.env, "--env"))
+    return command, env
+
+
+def function_config(args: argparse.Namespace) -> FunctionConfig:
+    """The ``FunctionConfig`` that ``add_function_arguments`` and ``add_layer_arguments``'s
+    options describe; ``UsageError`` naming the option when one is wrong."""
     root: Path = args.function_dir.resolve()
     layers: list[Path] = getattr(args, "layer", [])
     runtime: str | None = getattr(args, "runtime", None)
@@ -151,24 +186,7 @@ def _config(args: argparse.Namespace) -> FunctionConfig:
     for layer in layers:
         if not layer.exists():
             raise UsageError(f"--layer {layer}: no such file or directory")
-    if args.runtime_cmd:
-        command = runtime_command(args.runtime_cmd)
-    elif runtime:
-        command = []  # the runtime decides: bootstrap in the function or /opt, or python3.X
-    elif (root / "bootstrap").is_file():
-        command = [str(root / "bootstrap")]
-    elif DEFAULT_BOOTSTRAP.is_file():
-        command = [str(DEFAULT_BOOTSTRAP)]
-    else:
-        raise UsageError(
-            f"no runtime: neither {root / 'bootstrap'} nor {DEFAULT_BOOTSTRAP} exists; pass --runtime-cmd"
-        )
-    env: dict[str, str] = {}
-    if command == [str(DEFAULT_BOOTSTRAP)]:
-        # lambdaboot's bootstrap takes its interpreter from $LAMBDABOOT_PYTHON: by default the
-        # one running this command, which has the runtime's dependencies installed.
-        env["LAMBDABOOT_PYTHON"] = os.environ.get("LAMBDABOOT_PYTHON", sys.executable)
-    env.update(env_pairs(args.env, "--env"))
+    command, env = runtime_and_env(args, root)
     return FunctionConfig(
         command=command,
         task_root=root,
@@ -209,7 +227,7 @@ def _event(args: argparse.Namespace) -> bytes:
 
 def run_invoke(args: argparse.Namespace) -> int:
     try:
-        config = _config(args)
+        config = function_config(args)
         event = _event(args)
     except (UsageError, ValueError) as exc:
         print(f"lambdaboot invoke: {exc}", file=sys.stderr)
@@ -233,7 +251,7 @@ def run_invoke(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     try:
-        config = _config(args)
+        config = function_config(args)
     except (UsageError, ValueError) as exc:
         print(f"lambdaboot serve: {exc}", file=sys.stderr)
         return 2

@@ -335,7 +335,8 @@ class RuntimeApi:
             else:
                 request.respond(400, protocol.INVALID_REQUEST_ID)
             return
-        if inv.outcome.done():
+        # Answered, or a streamed response in progress: only that stream's end settles it.
+        if inv.outcome.done() or inv.stream.done():
             request.respond(403, protocol.invalid_state("InvocationResponse", "InvocationResponse"))
             return
         if request.streaming:
@@ -372,8 +373,7 @@ class RuntimeApi:
             return
         content_type = request.headers.get("content-type") or "application/octet-stream"
         chunks = ResponseChunks(content_type, request.pause_reading, request.resume_reading)
-        if not inv.stream.done():
-            inv.stream.set_result(chunks)
+        inv.stream.set_result(chunks)
 
         def on_chunk(data: bytes) -> None:
             if request.answered or chunks.ended:

@@ -1,10 +1,12 @@
 """lambdaboot's runtime: the loop that serves Python handlers on AWS Lambda.
 
-Users import three things from here; everything else is internal. ``get_logger`` is
-resolved lazily because structlog imports asyncio (~40 ms), which a plain sync handler
-should not pay for at cold start. The same goes for the extension API (``Extension``,
-``InvokeEvent``, ``ShutdownEvent``, from ``runtime_core.extensions``), used by extension
-processes and resolved on first use.
+What users import is what ``__all__`` lists; everything else is internal. Only
+``Invocation``, ``current_invocation`` and ``on_shutdown`` are imported with the package:
+the rest costs imports a plain sync handler should not pay for at cold start, so it is
+resolved on first use. ``get_logger`` imports structlog, which imports asyncio (~40 ms);
+the extension API (``Extension``, ``InvokeEvent``, ``ShutdownEvent``, used by extension
+processes) imports asyncio; response streaming and native programs as handlers load their
+own modules.
 """
 
 from __future__ import annotations

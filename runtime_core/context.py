@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 from runtime_core.invocation import Invocation
 
@@ -28,7 +27,6 @@ __all__ = [
     "CognitoIdentity",
     "ContextUnmarshalError",
     "LambdaContext",
-    "make_context",
     "read_function_env",
 ]
 
@@ -113,7 +111,7 @@ class LambdaContext:
     """What a handler knows about its invocation and its function."""
 
     __slots__ = (
-        "_deadline_ms",
+        "_invocation",
         "_w3c_fields",
         "aws_request_id",
         "client_context",
@@ -142,7 +140,7 @@ class LambdaContext:
         self.aws_request_id: str = invocation.request_id
         self.invoked_function_arn: str = invocation.invoked_function_arn
         self.tenant_id: str | None = invocation.tenant_id
-        self._deadline_ms = invocation.deadline_ms
+        self._invocation = invocation
         self._w3c_fields: dict[str, str] = {}
         self.client_context: ClientContext | None = None
         if invocation.client_context:
@@ -158,8 +156,7 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before Lambda stops this invocation (0 once past the deadline)."""
-        remaining = self._deadline_ms - int(time.time() * 1000)
-        return remaining if remaining > 0 else 0
+        return self._invocation.remaining_ms()
 
     def w3c(self) -> dict[str, str]:
         """The W3C trace context (traceparent, tracestate, baggage) the caller sent, if any."""
@@ -183,11 +180,6 @@ class LambdaContext:
             f"identity={self.identity},"
             f"tenant_id={self.tenant_id}])"
         )
-
-
-def make_context(invocation: Invocation) -> LambdaContext:
-    """The context for one invocation; raises ``ContextUnmarshalError`` for a bad header."""
-    return LambdaContext(invocation)
 
 
 def _parse(text: str, name: str) -> Any:

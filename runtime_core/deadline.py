@@ -11,6 +11,8 @@ unless asked. With it, ``margin`` milliseconds before the invocation's deadline:
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 
 TYPE_CHECKING = False
@@ -21,7 +23,14 @@ if TYPE_CHECKING:
     from runtime_core.invocation import Invocation
     from runtime_core.outcome import Outcome
 
-__all__ = ["DEADLINE_ERROR", "MARGIN_ENV", "SyncWatch", "guard_async", "margin_seconds"]
+__all__ = [
+    "DEADLINE_ERROR",
+    "MARGIN_ENV",
+    "SyncWatch",
+    "guard_async",
+    "margin_seconds",
+    "seconds_left",
+]
 
 MARGIN_ENV = "LAMBDABOOT_DEADLINE_MARGIN_MS"
 #: The error type posted for a cancelled handler (it matches ``(Runtime|Function)\.[A-Z][a-zA-Z]+``).
@@ -44,8 +53,9 @@ def margin_seconds(environ: Mapping[str, str]) -> float | None:
     return margin_ms / 1000
 
 
-def _seconds_left(invocation: Invocation, margin: float) -> float:
-    return max(invocation.deadline_ms / 1000 - time.time() - margin, 0.0)
+def seconds_left(invocation: Invocation, margin: float) -> float:
+    """Seconds until ``margin`` s before the invocation's deadline (0 once there)."""
+    return max(invocation.remaining_ms() / 1000 - margin, 0.0)
 
 
 async def guard_async(
@@ -55,7 +65,7 @@ async def guard_async(
     import asyncio
 
     task = asyncio.ensure_future(call)
-    done, _ = await asyncio.wait({task}, timeout=_seconds_left(invocation, margin))
+    done, _ = await asyncio.wait({task}, timeout=seconds_left(invocation, margin))
     if done:
         return task.result()
     stack = _task_stack(task)
@@ -107,32 +117,73 @@ def _deadline_outcome(invocation: Invocation, margin: float, stack: list[str]) -
 class SyncWatch:
     """Logs a sync handler's stack if it is still running ``margin`` s before its deadline.
 
-    One timer per invocation (on a thread, so it fires whatever the handler is doing);
-    used by both engines, for the handler running on the calling thread.
+    Used by both engines, for the handler running on the calling thread. The waiting is
+    done by one long-lived thread for the whole process (``_Watcher``), so a watched
+    invocation costs a dictionary entry, not a thread started and stopped each time.
     """
 
-    __slots__ = ("_margin", "_timer")
+    __slots__ = ("_margin",)
 
     def __init__(self, margin: float) -> None:
         self._margin = margin
-        self._timer: Any = None
 
     def start(self, invocation: Invocation) -> None:
-        import threading
-
-        timer = threading.Timer(
-            _seconds_left(invocation, self._margin),
-            _log_thread_stack,
-            (threading.get_ident(), invocation, self._margin),
-        )
-        timer.daemon = True
-        timer.start()
-        self._timer = timer
+        due = time.monotonic() + seconds_left(invocation, self._margin)
+        _watcher().watch(self, due, (threading.get_ident(), invocation, self._margin))
 
     def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        _watcher().forget(self)
+
+
+class _Watcher:
+    """The thread that fires every ``SyncWatch`` that is still due (at most one per thread
+    serving invocations, so a scan of a small dictionary finds the next one)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._due: dict[SyncWatch, tuple[float, tuple[int, Invocation, float]]] = {}
+        threading.Thread(target=self._run, name="lambdaboot-deadline", daemon=True).start()
+
+    def watch(self, key: SyncWatch, due: float, args: tuple[int, Invocation, float]) -> None:
+        with self._changed:
+            self._due[key] = (due, args)
+            self._changed.notify()
+
+    def forget(self, key: SyncWatch) -> None:
+        with self._changed:
+            self._due.pop(key, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                fired = self._wait_for_due()
+            for args in fired:
+                _log_thread_stack(*args)
+
+    def _wait_for_due(self) -> list[tuple[int, Invocation, float]]:
+        while True:
+            now = time.monotonic()
+            fired = [key for key, (due, _) in self._due.items() if due <= now]
+            if fired:
+                return [self._due.pop(key)[1] for key in fired]
+            nearest = min((due for due, _ in self._due.values()), default=None)
+            self._changed.wait(None if nearest is None else nearest - now)
+
+
+_the_watcher: _Watcher | None = None
+_watcher_pid = 0
+_watcher_lock = threading.Lock()
+
+
+def _watcher() -> _Watcher:
+    """The process's watcher, started on first use (again in a forked child: threads do
+    not survive ``fork``)."""
+    global _the_watcher, _watcher_pid
+    with _watcher_lock:
+        if _the_watcher is None or _watcher_pid != os.getpid():
+            _the_watcher = _Watcher()
+            _watcher_pid = os.getpid()
+        return _the_watcher
 
 
 def _log_thread_stack(thread_id: int, invocation: Invocation, margin: float) -> None:

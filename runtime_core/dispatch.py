@@ -1,9 +1,12 @@
 """Call the user's handler for one invocation and turn whatever happens into an ``Outcome``.
 
-This is the one door the engines use: ``load_handler`` at init, ``is_async`` to choose
-an engine, then ``call_sync`` or ``call_async`` per invocation. Neither call raises for
-anything the handler or its data does: a result, a handler exception, a bad event, a bad
-context header or an unserialisable result all come back as an ``Outcome`` to post.
+This is the one door the engines use: ``load_handler`` at init, ``is_async`` (and
+``streaming.is_streaming``) to choose an engine, then ``call_sync``, ``call_async`` or
+``call_streaming`` per invocation. None of them raises for anything the handler or its
+data does: a result, a handler exception, a bad event, a bad context header or an
+unserialisable result all come back as an ``Outcome`` to post. That includes an
+``asyncio.CancelledError`` an ``async def`` handler raises itself (it is a
+``BaseException``): only a cancellation of the engine's own making goes on up.
 
 Two exceptions pass through on purpose, as in awslambdaric: ``SystemExit`` and
 ``KeyboardInterrupt`` raised by a handler end the process (Lambda then reports
@@ -45,7 +48,6 @@ __all__ = [
     "call_streaming",
     "call_sync",
     "is_async",
-    "is_streaming",
     "load_handler",
 ]
 
@@ -88,14 +90,11 @@ async def call_async(handler: Callable[..., Any], invocation: Invocation) -> Out
             result = await result
     except Exception as exc:
         return exception_outcome(exc, invocation.request_id)
+    except BaseException as exc:
+        if not _cancelled_by_handler(exc):
+            raise
+        return exception_outcome(exc, invocation.request_id)
     return _finish(result, invocation.request_id)
-
-
-def is_streaming(handler: Callable[..., Any]) -> bool:
-    """True for a handler that streams its response (see ``runtime_core.streaming``)."""
-    from runtime_core.streaming import is_streaming as _is_streaming
-
-    return _is_streaming(handler)
 
 
 async def call_streaming(
@@ -112,7 +111,25 @@ async def call_streaming(
         await run(handler, *prepared, stream)
     except Exception as exc:
         return exception_outcome(exc, invocation.request_id)
+    except BaseException as exc:
+        if not _cancelled_by_handler(exc):
+            raise
+        return exception_outcome(exc, invocation.request_id)
     return None
+
+
+def _cancelled_by_handler(exc: BaseException) -> bool:
+    """True for a ``CancelledError`` that the handler raised or let out (its own task, or
+    one it awaited, was cancelled), not the engine cancelling the task running it (the
+    deadline guard, the loop shutting down). The first is the handler's error, to report
+    like any other; the second must go on up, or the task would never end cancelled.
+    Only called on the event-loop engine, where asyncio is already loaded."""
+    import asyncio
+
+    if not isinstance(exc, asyncio.CancelledError):
+        return False  # SystemExit, KeyboardInterrupt: they end the process, on purpose
+    task = asyncio.current_task()
+    return task is None or task.cancelling() == 0
 
 
 def _prepare(invocation: Invocation) -> tuple[Any, LambdaContext] | Outcome:

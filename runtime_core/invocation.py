@@ -6,6 +6,7 @@ start-up path of the blocking engine, where every import is paid at each cold st
 
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
 
 __all__ = ["Invocation", "current_invocation"]
@@ -60,6 +61,13 @@ class Invocation:
         #: Nonce to echo back as ``Lambda-Runtime-Invocation-Id`` on the result.
         self.invocation_id = invocation_id
         self.content_type = content_type
+
+    def remaining_ms(self) -> int:
+        """Whole milliseconds left before the deadline, 0 once past it: the one reading of
+        the clock against ``deadline_ms`` that the context, the deadline watch and native
+        programs share, so they can never disagree about how much time is left."""
+        remaining = self.deadline_ms - int(time.time() * 1000)
+        return remaining if remaining > 0 else 0
 
     def __repr__(self) -> str:
         return (

@@ -1,9 +1,12 @@
 """Start-up: read Lambda's environment, install logging, load the handler, run an engine.
 
-The cheapest engine that can serve the handler is chosen after the handler is loaded:
-a plain sync handler at concurrency 1 gets the blocking engine, which never imports
-asyncio; an ``async def`` handler, or ``AWS_LAMBDA_MAX_CONCURRENCY`` > 1, gets the uvloop
-engine. Whatever ends the runtime ends it with one clear record and a non-zero status.
+Settings are checked before the handler is loaded, so a bad one is an init error naming
+it, posted to ``/init/error`` like a handler that cannot be imported. The cheapest engine
+that can serve the handler is chosen after it is loaded: a plain sync handler at
+concurrency 1 gets the blocking engine, which never imports asyncio; at
+``AWS_LAMBDA_MAX_CONCURRENCY`` > 1 it gets a process per slot (``workers``), or threads on
+the uvloop engine when asked; ``async def`` and streaming handlers get the uvloop engine.
+Whatever ends the runtime ends it with one clear record and a non-zero status.
 """
 
 from __future__ import annotations
@@ -12,16 +15,24 @@ import os
 import sys
 
 from runtime_core import logs
-from runtime_core.dispatch import InitError, is_async, is_streaming, load_handler
-from runtime_core.engine.client import RuntimeClient
+from runtime_core.dispatch import InitError, is_async, load_handler
+from runtime_core.engine.client import RuntimeClient, transport_kind
+from runtime_core.errors import log_init_error
 from runtime_core.protocol import ApiError
 from runtime_core.shutdown import exit_now, register_internal_extension, registered_hooks
+from runtime_core.streaming import is_streaming
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["main"]
+__all__ = ["CONFIG_ERROR", "EXTENSION_ERROR", "main"]
+
+#: The init error for a lambdaboot or Lambda setting the runtime cannot use.
+CONFIG_ERROR = "Runtime.ConfigError"
+#: The init error when the internal extension (for shutdown hooks) cannot be registered.
+EXTENSION_ERROR = "Runtime.ExtensionRegistrationError"
+_MARGIN_ENV = "LAMBDABOOT_DEADLINE_MARGIN_MS"  # runtime_core.deadline.MARGIN_ENV, without its import
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,31 +59,35 @@ def _run(environ: Mapping[str, str], spec: str) -> None:
     address = environ.get("AWS_LAMBDA_RUNTIME_API")
     if not address:
         raise ApiError("AWS_LAMBDA_RUNTIME_API is not set: lambdaboot runs inside Lambda or an emulator")
-    concurrency = _concurrency(environ.get("AWS_LAMBDA_MAX_CONCURRENCY"))
-    client = RuntimeClient(address)
+    try:
+        concurrency, margin, threads = _settings(environ)
+    except ValueError as exc:
+        _init_failed(address, InitError(CONFIG_ERROR, str(exc), []))
+        return
     try:
         handler = load_handler(spec, environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
     except InitError as error:  # already logged by load_handler
-        client.init_error(error)
-        exit_now(1)
+        _init_failed(address, error, logged=True)
         return
 
     # Hooks are usually registered while the handler's module is imported, so only now
     # is it known whether Lambda must be asked for SIGTERM.
     hooks = bool(registered_hooks())
     if hooks:
-        register_internal_extension(address)
-    if is_async(handler) or is_streaming(handler) or concurrency > 1:
-        client.transport.close()
-        if concurrency > 1 and not is_async(handler) and not is_streaming(handler):
-            from runtime_core import workers
+        try:
+            register_internal_extension(address)
+        except ApiError as exc:
+            _init_failed(address, InitError(EXTENSION_ERROR, str(exc), []))
+            return
+    on_loop = is_async(handler) or is_streaming(handler)
+    if concurrency > 1 and not on_loop and not threads:
+        from runtime_core import workers
 
-            if not workers.wants_threads(environ):
-                workers.serve(address, handler, concurrency)  # one process per slot
-                return
+        workers.serve(address, handler, concurrency, margin)  # one process per slot
+    elif on_loop or concurrency > 1:
         from runtime_core.engine import aio
 
-        aio.serve(address, handler, concurrency)
+        aio.serve(address, handler, concurrency, margin)
     else:
         from runtime_core.engine import blocking
 
@@ -80,7 +95,28 @@ def _run(environ: Mapping[str, str], spec: str) -> None:
             from runtime_core.shutdown import install_sigterm_blocking
 
             install_sigterm_blocking()
-        blocking.serve(client, handler)
+        blocking.serve(RuntimeClient(address), handler, margin)
+
+
+def _settings(environ: Mapping[str, str]) -> tuple[int, float | None, bool]:
+    """Every setting the runtime reads, checked before the handler is loaded: the
+    concurrency, the deadline margin (seconds, None when off) and whether sync handlers
+    run on threads at concurrency > 1. A bad one raises ``ValueError`` with a one-line
+    message naming the variable and what it accepts; modules are imported only for the
+    settings that are set, so the blocking engine's start-up pays for none of them."""
+    concurrency = _concurrency(environ.get("AWS_LAMBDA_MAX_CONCURRENCY"))
+    transport_kind(environ)  # the engines read it again when they make their drivers
+    margin = None
+    if environ.get(_MARGIN_ENV):
+        from runtime_core.deadline import margin_seconds
+
+        margin = margin_seconds(environ)
+    threads = False
+    if concurrency > 1:  # LAMBDABOOT_SYNC_THREADS means nothing at concurrency 1
+        from runtime_core.workers import wants_threads
+
+        threads = wants_threads(environ)
+    return concurrency, margin, threads
 
 
 def _concurrency(value: str | None) -> int:
@@ -91,8 +127,19 @@ def _concurrency(value: str | None) -> int:
     except ValueError:
         count = 0
     if count < 1:
-        raise ApiError(f"AWS_LAMBDA_MAX_CONCURRENCY must be a positive integer, got {value!r}")
+        raise ValueError(f"AWS_LAMBDA_MAX_CONCURRENCY must be a positive integer, got {value!r}")
     return count
+
+
+def _init_failed(address: str, error: InitError, logged: bool = False) -> None:
+    """Log (unless done already) and post an init error, then exit 1, as Lambda expects."""
+    from runtime_core.transport.blocking import BlockingTransport
+
+    if not logged:
+        log_init_error(error)
+    # The plain socket driver whatever LAMBDABOOT_TRANSPORT says: it may be what is wrong.
+    RuntimeClient(address, BlockingTransport(address)).init_error(error)
+    exit_now(1)
 
 
 def _fail(message: str) -> None:

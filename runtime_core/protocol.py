@@ -15,6 +15,8 @@ from runtime_core.invocation import Invocation
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from importlib.machinery import PathFinder
+
     from httptools.parser.parser import HttpResponseParser
 
 __all__ = [
@@ -104,9 +106,10 @@ def _load_parser_class() -> type[HttpResponseParser]:
         from httptools.parser.parser import HttpResponseParser as parser_class
 
         return parser_class
-    from importlib.machinery import PathFinder
-
-    spec = PathFinder.find_spec("httptools")
+    # The import system's own PathFinder, already loaded: ``importlib.machinery`` would
+    # import ``importlib`` and ``warnings`` for it.
+    path_finder: type[PathFinder] = sys.modules["_frozen_importlib_external"].PathFinder
+    spec = path_finder.find_spec("httptools")
     if spec is None or not spec.submodule_search_locations:
         raise ApiError("httptools is not installed: the runtime's packages are incomplete")
     module_type = type(sys)

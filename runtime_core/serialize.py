@@ -312,7 +312,7 @@ def _default(obj: Any) -> Any:
 
 def _compatible(obj: Any) -> Any:
     """A copy orjson accepts: big ints as raw digits, and dict keys as simplejson writes them."""
-    if isinstance(obj, int) and not isinstance(obj, bool) and not -(2**63) <= obj < 2**64:
+    if isinstance(obj, int) and not isinstance(obj, bool) and not _INT_MIN <= obj <= _INT_MAX:
         import orjson
 
         return orjson.Fragment(str(int(obj)))

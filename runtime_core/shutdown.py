@@ -12,7 +12,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Coroutine
 
     ShutdownHook = Callable[[], None] | Callable[[], Awaitable[None]]
 
@@ -55,18 +55,35 @@ def _report(message: str) -> None:
     runtime_log("ERROR", message)
 
 
-def _run_one(hook: ShutdownHook) -> None:
+def _call_hook(hook: ShutdownHook) -> Coroutine[None, None, None] | None:
+    """Call ``hook``, reporting what it raises; for an ``async def`` hook, the coroutine
+    that awaits it (reporting what that raises) is returned for the caller's loop to run.
+
+    One place for both engines, so a failing hook reads the same whichever one ran it.
+    """
     try:
         result = hook()
-        if result is not None and hasattr(result, "__await__"):
-            import asyncio
-
-            async def wait() -> None:
-                await result
-
-            asyncio.run(wait())
     except Exception as exc:
-        _report(f"shutdown hook {getattr(hook, '__qualname__', hook)!r} raised {exc!r}")
+        _report_raised(hook, exc)
+        return None
+    if result is None or not hasattr(result, "__await__"):
+        return None
+
+    async def finish() -> None:
+        try:
+            await result
+        except Exception as exc:
+            _report_raised(hook, exc)
+
+    return finish()
+
+
+def _report_raised(hook: ShutdownHook, exc: Exception) -> None:
+    _report(f"shutdown hook {getattr(hook, '__qualname__', hook)!r} raised {exc!r}")
+
+
+def _report_overrun(budget_s: float) -> None:
+    _report(f"shutdown hooks did not finish within {budget_s * 1000:.0f} ms; exiting anyway")
 
 
 def run_hooks_blocking(budget_s: float = BUDGET_S) -> None:
@@ -80,13 +97,17 @@ def run_hooks_blocking(budget_s: float = BUDGET_S) -> None:
     hooks = registered_hooks()
     def run_all() -> None:
         for hook in hooks:
-            _run_one(hook)
+            pending = _call_hook(hook)
+            if pending is not None:
+                import asyncio
+
+                asyncio.run(pending)
 
     worker = threading.Thread(target=run_all, name="lambdaboot-shutdown", daemon=True)
     worker.start()
     worker.join(budget_s)
     if worker.is_alive():
-        _report(f"shutdown hooks did not finish within {budget_s * 1000:.0f} ms; exiting anyway")
+        _report_overrun(budget_s)
 
 
 async def run_hooks_async(budget_s: float = BUDGET_S) -> None:
@@ -99,17 +120,14 @@ async def run_hooks_async(budget_s: float = BUDGET_S) -> None:
 
     async def run_all() -> None:
         for hook in registered_hooks():
-            try:
-                result = hook()
-                if result is not None and hasattr(result, "__await__"):
-                    await result
-            except Exception as exc:
-                _report(f"shutdown hook {getattr(hook, '__qualname__', hook)!r} raised {exc!r}")
+            pending = _call_hook(hook)
+            if pending is not None:
+                await pending
 
     try:
         await asyncio.wait_for(run_all(), budget_s)
     except TimeoutError:
-        _report(f"shutdown hooks did not finish within {budget_s * 1000:.0f} ms; exiting anyway")
+        _report_overrun(budget_s)
 
 
 def exit_now(code: int) -> None:
@@ -167,3 +185,9 @@ def register_internal_extension(address: str) -> None:
             pass  # the environment is going away; nothing to report to
 
     threading.Thread(target=poll, name="lambdaboot-extension", daemon=True).start()
+    # A forked child (a worker process per slot, or the handler's own) gets no poll thread,
+    # only a copy of the connection: close it there, so the extension's connection is the
+    # parent's alone and ends when the parent does.
+    import os
+
+    os.register_at_fork(after_in_child=transport.close)

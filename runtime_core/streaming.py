@@ -18,6 +18,8 @@ it, the error travels in the HTTP trailers (the engine's job, ``engine.aio``).
 
 from __future__ import annotations
 
+from runtime_core.dispatch import is_async
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -172,7 +174,7 @@ async def run(
     handler: Callable[..., Any], event: Any, context: LambdaContext, stream: ResponseStream
 ) -> None:
     """Call a streaming handler and send everything it produces through ``stream``."""
-    if _takes_stream(handler) and not _is_coroutine_function(handler):
+    if _takes_stream(handler) and not is_async(handler):
         await _run_sync_writer(handler, event, context, stream)
         return
     args = (event, stream, context) if _takes_stream(handler) else (event, context)
@@ -185,12 +187,6 @@ async def run(
     await _pump(result, stream)
     if not stream.closed:
         await stream.close()
-
-
-def _is_coroutine_function(handler: Callable[..., Any]) -> bool:
-    from runtime_core.dispatch import is_async
-
-    return is_async(handler)
 
 
 class BlockingResponseStream:

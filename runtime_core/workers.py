@@ -34,37 +34,63 @@ THREADS_ENV = "LAMBDABOOT_SYNC_THREADS"
 
 
 def wants_threads(environ: Any) -> bool:
-    """True when the user asked for sync handlers on threads instead of processes."""
-    return environ.get(THREADS_ENV, "").strip().lower() in ("1", "true", "yes")
+    """True when the user asked for sync handlers on threads instead of processes;
+    ``ValueError`` naming the accepted values for anything else."""
+    value = environ.get(THREADS_ENV, "")
+    answer = value.strip().lower()
+    if answer in ("1", "true", "yes"):
+        return True
+    if answer in ("", "0", "false", "no"):
+        return False
+    raise ValueError(f"{THREADS_ENV} must be 1, true or yes (threads), or 0, false or no, got {value!r}")
 
 
-def serve(address: str, handler: Callable[..., Any], concurrency: int) -> None:
-    """Fork ``concurrency`` workers serving ``handler``; return only by exiting."""
+def serve(address: str, handler: Callable[..., Any], concurrency: int, margin: float | None = None) -> None:
+    """Fork ``concurrency`` workers serving ``handler``; return only by exiting.
+
+    SIGTERM is forwarded from before the first fork: one that arrives in the middle of
+    forking stops it and reaches every worker already started, instead of ending the parent
+    and leaving those workers serving on, never told. It is blocked on this thread while
+    forking so that a worker, until it has its own handling, cannot run the parent's.
+    """
     children: list[int] = []
+    told: set[int] = set()
+    terminating: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        terminating.append(signum)
+        for pid in children:
+            if pid not in told:
+                told.add(pid)
+                _signal(pid, signal.SIGTERM)
+
+    held = {signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    signal.signal(signal.SIGTERM, forward)
     for _ in range(concurrency):
+        if terminating:  # (run on this thread even while blocked here, if another took it)
+            break
         pid = os.fork()
         if pid == 0:  # a worker: the blocking engine, with a connection of its own
             if registered_hooks():
                 install_sigterm_blocking()
             else:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            blocking.serve(RuntimeClient(address), handler)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+            blocking.serve(RuntimeClient(address), handler, margin)
             exit_now(0)  # not reached: serve returns only by raising
         children.append(pid)
-    _supervise(children)
+        if terminating:  # it came between the fork and the line above
+            forward(signal.SIGTERM, None)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, held)  # one held back is forwarded now
+    _supervise(children, terminating)
 
 
-def _supervise(children: list[int]) -> None:
+def _supervise(children: list[int], terminating: list[int]) -> None:
     """Wait for the workers. SIGTERM (the shutdown phase) is passed on and all of them are
     waited for; any other end of a worker stops the rest and exits with its status."""
-    terminating = []
-
-    def forward(signum: int, frame: object) -> None:
-        terminating.append(signum)
-        for pid in children:
-            _signal(pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, forward)
+    if not children:  # SIGTERM came before the first fork
+        exit_now(0)
     pid, status = os.wait()
     if terminating:
         with contextlib.suppress(ChildProcessError):

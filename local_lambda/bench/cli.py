@@ -20,10 +20,10 @@ from typing import Any
 
 from local_lambda.cli import (
     UsageError,
-    _config,
-    _function_arguments,
-    _layer_arguments,
+    add_function_arguments,
+    add_layer_arguments,
     env_pairs,
+    function_config,
     runtime_command,
 )
 from local_lambda.layers import MAX_LAYERS
@@ -39,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _function_arguments(bench)
-    _layer_arguments(bench)
+    add_function_arguments(bench)
+    add_layer_arguments(bench)
     bench.add_argument("--event", default="{}", help="the event, as JSON text (default {})")
     bench.add_argument("--cold", type=int, default=10, help="cold starts per configuration (default 10)")
     bench.add_argument("--warm", type=int, default=100, help="warm invocations per configuration (default 100)")
@@ -88,9 +88,7 @@ def targets(args: argparse.Namespace, stack: ExitStack) -> list[runner.Target]:
     """Configuration A from the function options, and B if any ``--vs-*`` option is given."""
     if not (args.layer or args.runtime):  # with those the local Lambda mounts a zip itself
         args.function_dir = _unpacked(args.function_dir, stack)
-    a = dataclasses.replace(_config(args), echo_logs=False)
-    if args.runtime_cmd:
-        a = dataclasses.replace(a, command=runtime_command(args.runtime_cmd))
+    a = dataclasses.replace(function_config(args), echo_logs=False)
     found = [runner.Target(args.label, a)]
     changes = (args.vs_runtime_cmd, args.vs_runtime, args.vs_function_dir, args.vs_layer, args.vs_env)
     if any(change for change in changes) or args.vs_no_layers or args.vs_unset:

@@ -10,18 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
 
-from local_lambda.cli import (
-    DEFAULT_BOOTSTRAP,
-    UsageError,
-    _layer_arguments,
-    env_pairs,
-    runtime_command,
-)
+from local_lambda.cli import UsageError, add_layer_arguments, add_runtime_arguments, runtime_and_env
 
 from . import kit
 from .checks import CHECKS
@@ -34,25 +27,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    conform.add_argument("--runtime-cmd", help="the runtime command (default: lambdaboot's bootstrap)")
-    _layer_arguments(conform)
-    conform.add_argument("--env", action="append", default=[], metavar="K=V", help="a variable for the runtime")
+    add_runtime_arguments(conform, "lambdaboot's bootstrap")
+    add_layer_arguments(conform)
     conform.add_argument("--check", action="append", metavar="NAME", help="run only this check (repeatable)")
     conform.add_argument("--list", action="store_true", help="list the checks and exit")
     conform.add_argument("--json", metavar="PATH", help="write the verdicts as JSON (- for stdout)")
     conform.set_defaults(func=run_conform)
-
-
-def _command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
-    env: dict[str, str] = {}
-    if args.runtime_cmd:
-        command = runtime_command(args.runtime_cmd)
-    elif args.runtime:
-        command = []  # the emulated runtime starts its bootstrap or python3.X
-    else:
-        command = [str(DEFAULT_BOOTSTRAP)]
-        env["LAMBDABOOT_PYTHON"] = os.environ.get("LAMBDABOOT_PYTHON", sys.executable)
-    return command, {**env, **env_pairs(args.env, "--env")}
 
 
 def run_conform(args: argparse.Namespace) -> int:
@@ -63,7 +43,7 @@ def run_conform(args: argparse.Namespace) -> int:
             print(f"{spec.name:20} {spec.section:16} {spec.summary}")
         return 0
     try:
-        command, env = _command(args)
+        command, env = runtime_and_env(args)
         kit.select(args.check)
     except (UsageError, ValueError) as exc:
         print(f"lambdaboot conform: {exc}", file=sys.stderr)

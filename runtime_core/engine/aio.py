@@ -1,21 +1,24 @@
-"""The async engine: ``async def`` and streaming handlers, and concurrency > 1, on one uvloop loop.
+"""The async engine: ``async def`` and streaming handlers, on one uvloop loop.
 
 The loop is created once and lives across invocations, so a client made at import time
 or in one invocation is still usable in the next. Each of ``concurrency`` workers holds
 its own connection and serves one invocation at a time, so with
 ``AWS_LAMBDA_MAX_CONCURRENCY=N`` there are N ``/next`` polls interleaved on the loop.
-Sync handlers run on worker threads so that they never block the loop (at concurrency > 1
-only when asked, see ``runtime_core.workers``).
+``runtime_core.main`` decides which handlers come here: besides ``async def`` and streaming
+ones, plain sync handlers at concurrency > 1 only when ``LAMBDABOOT_SYNC_THREADS`` asks for
+threads (by default each slot is a process, ``runtime_core.workers``). Whatever sync code
+arrives (those handlers, sync streaming writers) runs on worker threads, never on the loop.
 
-At concurrency > 1 the process-wide ``_X_AMZN_TRACE_ID`` is left alone: with several
-invocations in flight it would be wrong for all but one. Each invocation's ids live in
-``current_invocation()`` (a ContextVar per task) and in every log record.
+At concurrency 1 an invocation is the process's one, as on the blocking engine: it sets
+``_X_AMZN_TRACE_ID`` and the process-wide invocation that threads the handler starts see.
+At concurrency > 1 both are left alone: with several invocations in flight they would be
+wrong for all but one. Each invocation's ids live in ``current_invocation()`` (a
+ContextVar per task) and in every log record.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,8 +28,9 @@ from runtime_core.engine.client import (
     outcome_request,
     runtime_failure,
     set_trace_env,
+    transport_kind,
 )
-from runtime_core.invocation import _current
+from runtime_core.invocation import _current, set_process_wide
 from runtime_core.protocol import (
     RuntimeProtocol,
     parse_invocation,
@@ -36,6 +40,7 @@ from runtime_core.protocol import (
 )
 from runtime_core.serialize import preload
 from runtime_core.shutdown import exit_now, registered_hooks, run_hooks_async
+from runtime_core.streaming import is_streaming
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,7 +61,7 @@ __all__ = ["serve"]
 
 
 def _make_transport(address: str) -> AsyncDriver:
-    if os.environ.get("LAMBDABOOT_TRANSPORT", "").lower() == "httpx":
+    if transport_kind() == "httpx":
         from runtime_core.transport.httpx_driver import AsyncHttpxTransport
 
         return AsyncHttpxTransport(address)
@@ -176,7 +181,7 @@ async def _worker(
     address: str, handler: Callable[..., Any], concurrency: int, margin: float | None
 ) -> None:
     protocol = RuntimeProtocol(address)
-    streaming = dispatch.is_streaming(handler)
+    streaming = is_streaming(handler)
     if streaming:
         from runtime_core.transport.aio import AsyncTransport
 
@@ -194,15 +199,22 @@ async def _worker(
         invocation = parse_invocation(await send(next_request))
         if one_at_a_time:
             set_trace_env(invocation)
+            set_process_wide(invocation)
         outcome: Outcome | None
-        if streaming:
-            outcome = await _call_streaming(
-                handler, invocation, protocol, stream_transport, margin
-            )
-        elif handler_is_async:
-            outcome = await _call_async(handler, invocation, margin)
-        else:
-            outcome = await loop.run_in_executor(None, _call_sync, handler, invocation, margin)
+        try:
+            if streaming:
+                outcome = await _call_streaming(
+                    handler, invocation, protocol, stream_transport, margin
+                )
+            elif handler_is_async:
+                outcome = await _call_async(handler, invocation, margin)
+            else:
+                outcome = await loop.run_in_executor(
+                    None, _call_sync, handler, invocation, margin
+                )
+        finally:
+            if one_at_a_time:
+                set_process_wide(None)
         if outcome is not None:  # None: a streamed response, already sent and answered
             what, request = outcome_request(protocol, invocation, outcome)
             problem = post_verdict(what, await send(request))
@@ -218,10 +230,9 @@ async def _shutdown() -> None:
     exit_now(0)
 
 
-async def _serve(address: str, handler: Callable[..., Any], concurrency: int) -> None:
-    from runtime_core.deadline import margin_seconds
-
-    margin = margin_seconds(os.environ)
+async def _serve(
+    address: str, handler: Callable[..., Any], concurrency: int, margin: float | None
+) -> None:
     loop = asyncio.get_running_loop()
     loop.set_default_executor(
         ThreadPoolExecutor(max_workers=max(concurrency, 4), thread_name_prefix="lambdaboot")
@@ -235,13 +246,27 @@ async def _serve(address: str, handler: Callable[..., Any], concurrency: int) ->
         asyncio.create_task(_worker(address, handler, concurrency, margin))
         for _ in range(concurrency)
     ]
-    done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+    # A worker ends only by raising, so the first to end ends the runtime. FIRST_COMPLETED,
+    # not FIRST_EXCEPTION: a worker that ends cancelled (a CancelledError that reached it
+    # from a handler on a thread) counts too, instead of leaving its slot dead for good.
+    done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)
     for task in done:
+        if task.cancelled():
+            log_lost(
+                "lambdaboot is exiting: an invocation worker ended cancelled "
+                "(a CancelledError reached the engine); Lambda will start a new environment"
+            )
+            exit_now(1)
         task.result()  # re-raises the ApiError that ended this worker
 
 
-def serve(address: str, handler: Callable[..., Any], concurrency: int = 1) -> None:
-    """Serve invocations on a uvloop loop until the Runtime API fails (``ApiError``)."""
+def serve(
+    address: str, handler: Callable[..., Any], concurrency: int = 1, margin: float | None = None
+) -> None:
+    """Serve invocations on a uvloop loop until the Runtime API fails (``ApiError``).
+
+    ``margin``: the deadline margin in seconds (``runtime_core.deadline``), None when off.
+    """
     import uvloop
 
-    uvloop.run(_serve(address, handler, concurrency))
+    uvloop.run(_serve(address, handler, concurrency, margin))

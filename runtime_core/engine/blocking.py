@@ -20,14 +20,17 @@ if TYPE_CHECKING:
 __all__ = ["serve"]
 
 
-def serve(client: RuntimeClient, handler: Callable[..., Any]) -> None:
-    """Serve invocations until the Runtime API fails (``ApiError``) or the process is ended."""
+def serve(client: RuntimeClient, handler: Callable[..., Any], margin: float | None = None) -> None:
+    """Serve invocations until the Runtime API fails (``ApiError``) or the process is ended.
+
+    ``margin``: the deadline margin in seconds (``runtime_core.deadline``), None when off.
+    """
     from runtime_core.dispatch import call_sync
     from runtime_core.serialize import preload
 
     next_invocation = client.next
     post = client.post
-    watch = _deadline_watch()
+    watch = _deadline_watch(margin)
     first = True
     while True:
         invocation = next_invocation()
@@ -51,13 +54,10 @@ def serve(client: RuntimeClient, handler: Callable[..., Any]) -> None:
             preload()
 
 
-def _deadline_watch() -> SyncWatch | None:
+def _deadline_watch(margin: float | None) -> SyncWatch | None:
     """The opt-in deadline watch (``runtime_core.deadline``), imported only when asked for."""
-    import os
-
-    if not os.environ.get("LAMBDABOOT_DEADLINE_MARGIN_MS"):
+    if margin is None:
         return None
-    from runtime_core.deadline import SyncWatch, margin_seconds
+    from runtime_core.deadline import SyncWatch
 
-    margin = margin_seconds(os.environ)
-    return None if margin is None else SyncWatch(margin)
+    return SyncWatch(margin)

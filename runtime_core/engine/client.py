@@ -12,7 +12,7 @@ from runtime_core.protocol import RuntimeProtocol, parse_invocation, post_verdic
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import MutableMapping
+    from collections.abc import Mapping, MutableMapping
     from typing import Protocol
 
     from runtime_core.dispatch import InitError, Outcome
@@ -27,20 +27,34 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "TRANSPORT_ENV",
     "RuntimeClient",
     "log_lost",
     "make_transport",
     "outcome_request",
     "runtime_failure",
     "set_trace_env",
+    "transport_kind",
 ]
 
 _TRACE_ENV = "_X_AMZN_TRACE_ID"
+TRANSPORT_ENV = "LAMBDABOOT_TRANSPORT"
+
+
+def transport_kind(environ: Mapping[str, str] = os.environ) -> str:
+    """``socket`` (the default) or ``httpx``: the driver ``LAMBDABOOT_TRANSPORT`` asks for,
+    for both engines. Anything else is a ``ValueError`` saying what is accepted (start-up
+    checks it before the handler is loaded, so the engines' later calls cannot fail)."""
+    value = environ.get(TRANSPORT_ENV, "")
+    kind = value.strip().lower() or "socket"
+    if kind not in ("socket", "httpx"):
+        raise ValueError(f"{TRANSPORT_ENV} must be socket or httpx (or unset for socket), got {value!r}")
+    return kind
 
 
 def make_transport(address: str) -> SyncTransport:
-    """The blocking driver ``LAMBDABOOT_TRANSPORT`` asks for (socket unless ``httpx``)."""
-    if os.environ.get("LAMBDABOOT_TRANSPORT", "").lower() == "httpx":
+    """The blocking driver ``LAMBDABOOT_TRANSPORT`` asks for (see ``transport_kind``)."""
+    if transport_kind() == "httpx":
         from runtime_core.transport.httpx_driver import HttpxTransport
 
         return HttpxTransport(address)

@@ -21,7 +21,6 @@ from runtime_core.logs.import_hook import call_when_imported
 __all__ = [
     "install",
     "invocation_ids",
-    "level_is_explicit",
     "log_invocation_error",
     "min_level",
     "runtime_log",
@@ -90,11 +89,6 @@ def _reconfigure_stdlib_bridge() -> None:
 def min_level() -> int:
     """The numeric level below which records are dropped (stdlib numbering)."""
     return _min_level
-
-
-def level_is_explicit() -> bool:
-    """Whether ``AWS_LAMBDA_LOG_LEVEL`` chose the level (it then also floors the bridge)."""
-    return _level_is_explicit
 
 
 def invocation_ids() -> tuple[str, str | None]:

@@ -149,6 +149,17 @@ def _exc_text(exc_info: ExcInfo) -> str:
 
 
 # --- records ----------------------------------------------------------------------
+def _json_record(
+    created: float, level: str, fields: dict[str, object], tenant_id: str | None
+) -> dict[str, object]:
+    """What every JSON record starts with, in awslambdaric's key order: ``timestamp`` and
+    ``level``, then ``fields`` as given, then ``tenantId`` when there is one."""
+    record: dict[str, object] = {"timestamp": format_timestamp(created), "level": level, **fields}
+    if tenant_id is not None:
+        record["tenantId"] = tenant_id
+    return record
+
+
 def render_record(
     level: str,
     created: float,
@@ -168,15 +179,9 @@ def render_record(
     logging call was made (``path:function:line``), shown in JSON with an exception.
     """
     if _json_mode:
-        record: dict[str, object] = {
-            "timestamp": format_timestamp(created),
-            "level": level,
-            "message": message,
-            "logger": logger,
-            "requestId": request_id,
-        }
-        if tenant_id is not None:
-            record["tenantId"] = tenant_id
+        record = _json_record(
+            created, level, {"message": message, "logger": logger, "requestId": request_id}, tenant_id
+        )
         if exc_info is not None:
             record.update(exc_info_fields(exc_info))
             if location is not None:
@@ -207,17 +212,13 @@ def render_error(
 ) -> str:
     """The one record that reports a handler's exception (awslambdaric's ``log_error``)."""
     if _json_mode:
-        record: dict[str, object] = {
-            "timestamp": format_timestamp(time.time()),
-            "level": "ERROR",
+        fields: dict[str, object] = {
             "errorMessage": message,
             "errorType": error_type,
             "requestId": request_id,
             "stackTrace": stack_trace,
         }
-        if tenant_id is not None:
-            record["tenantId"] = tenant_id
-        return _encoder()(record) + "\n"
+        return _encoder()(_json_record(time.time(), "ERROR", fields, tenant_id)) + "\n"
     head = "[ERROR]"
     if error_type:
         head += " " + error_type

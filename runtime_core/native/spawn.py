@@ -86,12 +86,12 @@ def monotonic_deadline(invocation: Invocation | None) -> float | None:
     """When to kill the program (a ``time.monotonic()`` value), from the invocation's deadline."""
     if invocation is None:
         return None
-    from runtime_core.deadline import margin_seconds
+    from runtime_core.deadline import margin_seconds, seconds_left
 
     margin = margin_seconds(os.environ)
-    margin_ms = DEADLINE_MARGIN_MS if margin is None else margin * 1000.0
-    remaining_ms = invocation.deadline_ms - time.time() * 1000.0 - margin_ms
-    return time.monotonic() + max(remaining_ms, 0.0) / 1000.0
+    if margin is None:
+        margin = DEADLINE_MARGIN_MS / 1000.0
+    return time.monotonic() + seconds_left(invocation, margin)
 
 
 def _pidfd(pid: int) -> int | None:

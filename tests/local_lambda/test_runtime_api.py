@@ -302,3 +302,58 @@ def test_log_tail_payload(scripted_lambda: Callable[..., LocalLambda]) -> None:
     tail = base64.b64decode(r.log_result).decode()
     assert len(tail) == 4096
     assert "last line" in tail and tail.rstrip().splitlines()[-1].startswith("REPORT RequestId:")
+
+
+def test_second_streamed_response_while_streaming_is_403(
+    scripted_lambda: Callable[..., LocalLambda], record_file: Path, tmp_path: Path
+) -> None:
+    """As on Lambda, one streamed response per invocation: a second one for the same id,
+    posted while the first is still streaming, is refused and the first one is delivered."""
+    seen = tmp_path / "first-chunk-seen"
+    lam = scripted_lambda(
+        """
+        def open_stream(rid):
+            sock = socket.create_connection((HOST, int(PORT)))
+            sock.sendall((f"POST {BASE}/invocation/{rid}/response HTTP/1.1\\r\\nHost: x\\r\\n"
+                          "Lambda-Runtime-Function-Response-Mode: streaming\\r\\n"
+                          "Transfer-Encoding: chunked\\r\\n\\r\\n").encode())
+            return sock
+
+        def send_chunk(sock, data):
+            sock.sendall(b"%x\\r\\n%s\\r\\n" % (len(data), data))
+
+        def status_and_body(sock):
+            head, _, body = sock.recv(65536).decode().partition("\\r\\n\\r\\n")
+            sock.close()
+            return int(head.split()[1]), body
+
+        status, headers, event = next_event()
+        rid = headers["lambda-runtime-aws-request-id"]
+        first = open_stream(rid)
+        send_chunk(first, b"first ")
+        while not os.path.exists(os.environ["SEEN"]):  # the caller has the first chunk
+            time.sleep(0.01)
+        second = open_stream(rid)
+        send_chunk(second, b"second")
+        status, body = status_and_body(second)
+        record(second=status, error_type=json.loads(body)["errorType"])
+        send_chunk(first, b"stream")
+        first.sendall(b"0\\r\\n\\r\\n")
+        record(first=status_and_body(first)[0])
+        next_event()
+        """,
+        env={"SEEN": str(seen)},
+    )
+    chunks: list[bytes] = []
+
+    def on_chunk(chunk: bytes) -> None:
+        chunks.append(chunk)
+        seen.touch()
+
+    r = lam.invoke({}, on_chunk=on_chunk)
+    assert r.function_error is None
+    assert b"".join(chunks) == b"first stream"
+    assert read_records(record_file) == [
+        {"second": 403, "error_type": "InvalidStateTransition"},
+        {"first": 202},
+    ]

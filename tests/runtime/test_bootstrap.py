@@ -80,6 +80,32 @@ def test_embedded_interpreter_beside_the_bootstrap(
     assert api.wait_for("/response")[0].json() == str(runtime_python)
 
 
+def test_python3_on_path_is_the_last_resort(
+    tmp_path: Path, runtime_python: Path, api: FakeRuntimeApi, start_runtime: Start
+) -> None:
+    """No LAMBDABOOT_PYTHON, embedded or managed interpreter: the first executable file named
+    python3 in PATH's directories, in order (not a plain file, not a directory)."""
+    assert not Path("/var/lang/bin/python3").exists(), "this machine has a managed-runtime python"
+    bootstrap = make_layer(tmp_path / "layer", python_version(runtime_python))
+    not_executable, a_directory, chosen, later = (tmp_path / name for name in ("a", "b", "c", "d"))
+    for directory in (not_executable, chosen, later):
+        directory.mkdir()
+    (not_executable / "python3").write_text("#!/bin/sh\nexit 3\n")
+    (a_directory / "python3").mkdir(parents=True)
+    for directory in (chosen, later):
+        # A wrapper that says which one ran (a venv's interpreter must not be symlinked).
+        wrapper = directory / "python3"
+        wrapper.write_text(f'#!/bin/sh\nPICKED={directory.name} exec {runtime_python} "$@"\n')
+        wrapper.chmod(0o755)
+    start_runtime(
+        {"app.py": "import os, sys\ndef handler(event, context):\n    return [os.environ['PICKED'], sys.executable]\n"},
+        env={"LAMBDABOOT_PYTHON": "", "PATH": os.pathsep.join(map(str, (not_executable, a_directory, chosen, later)))},
+        command=[str(bootstrap)],
+    )
+    api.invoke({})
+    assert api.wait_for("/response")[0].json() == ["c", str(runtime_python)]
+
+
 def test_import_path_order(api: FakeRuntimeApi, start_runtime: Start, runtime_python: Path, tmp_path: Path) -> None:
     user_dir = tmp_path / "user-pythonpath"
     start_runtime(
