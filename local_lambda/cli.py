@@ -256,7 +256,10 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"lambdaboot serve: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C and SIGTERM both just end the wait below, so the shutdown phase always runs
+    # from one known point (a KeyboardInterrupt could land anywhere in the main thread).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     lam = LocalLambda(config, host=args.host, invoke_port=args.port)
     try:
         lam.open()
@@ -275,8 +278,6 @@ def run_serve(args: argparse.Namespace) -> int:
             url = FunctionUrl(lam, host=args.host, port=args.function_url_port).open()
             print(f"Function URL: {url}/", flush=True)
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     finally:
         result = lam.shutdown()
         lam.close()

@@ -111,16 +111,22 @@ def run_hooks_blocking(budget_s: float = BUDGET_S) -> None:
 
 
 async def run_hooks_async(budget_s: float = BUDGET_S) -> None:
-    """Run every hook in order on the running loop (sync ones on a worker thread).
+    """Run every hook in order: ``async def`` ones on the running loop, sync ones on a
+    worker thread.
 
     ``async def`` hooks run on the engine's own loop, so they can close clients that were
-    created on it.
+    created on it. A sync hook may block (a flush, a join), so it runs on a thread: the
+    loop stays free to enforce the budget, and the runtime still exits in time.
     """
     import asyncio
+    import inspect
 
     async def run_all() -> None:
         for hook in registered_hooks():
-            pending = _call_hook(hook)
+            if inspect.iscoroutinefunction(hook):
+                pending = _call_hook(hook)
+            else:
+                pending = await asyncio.to_thread(_call_hook, hook)
             if pending is not None:
                 await pending
 

@@ -120,7 +120,13 @@ def test_python_m_runtime_core(api: FakeRuntimeApi, start_runtime: Start, runtim
     assert api.wait_for("/response")[0].json() == {"image": 5}
 
 
-def test_a_failing_or_hanging_hook_does_not_stop_the_exit(make_lambda: MakeLambda, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["blocking", "async"])
+def test_a_failing_or_hanging_hook_does_not_stop_the_exit(
+    make_lambda: MakeLambda, tmp_path: Path, engine: str
+) -> None:
+    """On either engine: a hook that raises is reported, the next one still runs, and a
+    sync hook that never returns is abandoned at the budget; the runtime exits 0."""
+    handler = "async def handler" if engine == "async" else "def handler"
     lam = make_lambda({"app.py": """
         import os, threading
         from runtime_core import on_shutdown
@@ -137,9 +143,9 @@ def test_a_failing_or_hanging_hook_does_not_stop_the_exit(make_lambda: MakeLambd
         def hangs():
             threading.Event().wait()
 
-        def handler(event, context):
+        HANDLER(event, context):
             return "ok"
-    """}, env={"HOOK_DIR": str(tmp_path)})
+    """.replace("HANDLER", handler)}, env={"HOOK_DIR": str(tmp_path)})
     assert lam.invoke({}).json() == "ok"
     result = lam.shutdown()
     assert result.signals == ["SIGTERM"] and result.exit_status == 0
