@@ -3,7 +3,7 @@
 Suites:
 - ``cold_start``: ``lambdaboot bench``'s runner on the example function, lambdaboot against
   awslambdaric (each on a bare interpreter with its packages where a layer puts them),
-  interleaved, with the import profile of each init;
+  interleaved, with the import profile of each cold start;
 - every suite in ``SUITES`` (``runtime_overhead``: the runtime's own warm holding time and
   cold start, four contenders; the others as their docstrings say), each run as
   ``python -m benchmarks.<suite>``, writing its own ``results/<suite>.json``;

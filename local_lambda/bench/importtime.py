@@ -1,4 +1,5 @@
-"""The import-time profile of an init: ``-X importtime`` lines, added up by top-level package.
+"""The import-time profile of a cold start (init and the first invocation): ``-X importtime``
+lines, added up by top-level package.
 
 Python prints ``import time: self [us] | cumulative | imported package`` to stderr for every
 module when ``PYTHONPROFILEIMPORTTIME=1``; the local Lambda puts the runtime's stderr in the

@@ -153,7 +153,7 @@ def chart(result: dict[str, Any], path: Path) -> None:
         profile_axis.barh(positions, [shown.get(n, 0.0) for n in names], height, label=label)
     profile_axis.set_yticks([row + 0.4 - height / 2 for row in range(len(names))], names)
     profile_axis.invert_yaxis()
-    profile_axis.set_xlabel("ms of import self time in init")
+    profile_axis.set_xlabel("ms of import self time, cold start (init + first invocation)")
     profile_axis.set_title("Import profile")
     if len(labels) > 1:
         profile_axis.legend()
