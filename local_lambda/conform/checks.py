@@ -138,6 +138,11 @@ def _succeeded(result: InvokeResult, what: str) -> Any:
         raise Failed(f"{what} returned no JSON: {result.payload[:200]!r}") from exc
 
 
+def _served_warm(result: InvokeResult) -> bool:
+    """The invoke ran on the same environment: the runtime went back to /next, no re-init."""
+    return result.report is not None and result.report.init_duration_ms is None
+
+
 def _json_object(body: bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(body)
@@ -170,7 +175,7 @@ def invoke_success(session: Callable[..., Session]) -> str:
             raise Failed("the result was not posted exactly once to /response")
         second = s.invoke({"n": 2})
         _succeeded(second, "the second invoke")
-        if second.report is None or second.report.init_duration_ms is not None:
+        if not _served_warm(second):
             raise Failed("the second invoke needed a new environment: the runtime did not return to /next")
     return "two invokes answered on one environment, each result posted once"
 
@@ -307,7 +312,7 @@ def response_too_large(session: Callable[..., Session]) -> str:
         if s.posts(result.request_id, "error"):
             raise Failed("the runtime posted /error after its /response got 413 (it gets a 403)")
         again = s.invoke()
-        if again.error_type == "Function.ResponseSizeTooLarge" and again.report and again.report.init_duration_ms is None:
+        if again.error_type == "Function.ResponseSizeTooLarge" and _served_warm(again):
             return "413 handled: no /error after it, next invoke served on the same environment"
         raise Failed(f"after the 413 the next invoke ended with {again.error_type}, not a second 413 on a warm environment")
 
@@ -321,7 +326,7 @@ def gone_410(session: Callable[..., Session]) -> str:
             raise Failed("the runtime exited after a 410; it should log it and ask for the next invoke")
         second = s.invoke()
         _succeeded(second, "the invoke after the 410")
-        if second.report is None or second.report.init_duration_ms is not None:
+        if not _served_warm(second):
             raise Failed("the environment had to be restarted after the 410")
     return "410 survived: the next invoke was served by the same process"
 
