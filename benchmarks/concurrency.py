@@ -68,7 +68,9 @@ async def _drive(lam: LocalLambda, n: int, seconds: float) -> tuple[int, int, in
     return completed, errors, memory
 
 
-def measure(contender: Contender, handler: str, task_root: Path, n: int, seconds: float) -> dict[str, Any]:
+def measure(
+    contender: Contender, handler: str, task_root: Path, n: int, seconds: float
+) -> dict[str, Any]:
     config = FunctionConfig(
         command=contender.command,
         task_root=task_root,
@@ -136,15 +138,22 @@ def _bars(points: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         ratio = point["throughput_per_s"] / base["throughput_per_s"]
         bars["throughput"].append(
-            {"n": point["n"], "x_n1": round(ratio, 2), "needed": round(0.8 * point["n"], 2),
-             "met": ratio >= 0.8 * point["n"]}
+            {
+                "n": point["n"],
+                "x_n1": round(ratio, 2),
+                "needed": round(0.8 * point["n"], 2),
+                "met": ratio >= 0.8 * point["n"],
+            }
         )
     ours, theirs = at("lambdaboot", 16), at("awslambdaric", 16)
     if ours and theirs and theirs["max_memory_used_mb"]:
         share = ours["max_memory_used_mb"] / theirs["max_memory_used_mb"]
-        bars["memory_n16"] = {"lambdaboot_mb": ours["max_memory_used_mb"],
-                              "awslambdaric_mb": theirs["max_memory_used_mb"],
-                              "share": round(share, 3), "met": share <= 0.25}
+        bars["memory_n16"] = {
+            "lambdaboot_mb": ours["max_memory_used_mb"],
+            "awslambdaric_mb": theirs["max_memory_used_mb"],
+            "share": round(share, 3),
+            "met": share <= 0.25,
+        }
     return bars
 
 
@@ -170,8 +179,16 @@ def _plot(points: list[dict[str, Any]], path: Path) -> None:
     if ideal:
         base = ideal[0]["throughput_per_s"] / ideal[0]["n"]
         left.plot([p["n"] for p in ideal], [base * p["n"] for p in ideal], "k:", label="N x (N=1)")
-    left.set(xlabel="invocations in flight (N)", ylabel="invocations / s", title="50 ms I/O-bound handler")
-    right.set(xlabel="invocations in flight (N)", ylabel="Max Memory Used (MB)", title="environment memory")
+    left.set(
+        xlabel="invocations in flight (N)",
+        ylabel="invocations / s",
+        title="50 ms I/O-bound handler",
+    )
+    right.set(
+        xlabel="invocations in flight (N)",
+        ylabel="Max Memory Used (MB)",
+        title="environment memory",
+    )
     for axes in (left, right):
         axes.set_xscale("log", base=2)
         axes.legend()

@@ -23,7 +23,9 @@ def base_python(version: str = "3.11") -> Path:
     if not python.exists():
         interpreter = subprocess.run(
             [str(REPO / "tools" / "find-python"), version],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         subprocess.run([interpreter, "-m", "venv", "--without-pip", str(env_dir)], check=True)
     return python
@@ -37,8 +39,21 @@ def packages(name: str, requirements: list[str], version: str = "3.11") -> Path:
     if stamp.exists() and stamp.read_text() == wanted:
         return target
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--target", str(target),
-         "--python-version", version, "--only-binary=:all:", "--upgrade", *requirements],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-compile",
+            "--target",
+            str(target),
+            "--python-version",
+            version,
+            "--only-binary=:all:",
+            "--upgrade",
+            *requirements,
+        ],
         check=True,
     )
     # Compile once, as a layer build does: no contender should pay for writing bytecode.

@@ -75,7 +75,7 @@ def _layer(root: Path, python: Path, pythonpath: str) -> Path:
     extensions = root / "extensions"
     extensions.mkdir(parents=True)
     launcher = extensions / "telemetry-shipper"
-    launcher.write_text(f'#!/bin/sh\nPYTHONPATH={pythonpath} exec {python} -s -u {SHIPPER}\n')
+    launcher.write_text(f"#!/bin/sh\nPYTHONPATH={pythonpath} exec {python} -s -u {SHIPPER}\n")
     launcher.chmod(0o755)
     return root
 
@@ -91,8 +91,14 @@ def _configs(tmp: Path, version: str, sink: _Sink) -> dict[str, FunctionConfig]:
 
     def config(name: str, layers: list[Path], extra: dict[str, str]) -> FunctionConfig:
         return FunctionConfig(
-            command=[str(REPO / "bootstrap")], task_root=task, handler="app.handler", timeout=30.0,
-            memory_mb=1024, env={**env, **extra}, function_name=name, layers=layers,
+            command=[str(REPO / "bootstrap")],
+            task_root=task,
+            handler="app.handler",
+            timeout=30.0,
+            memory_mb=1024,
+            env={**env, **extra},
+            function_name=name,
+            layers=layers,
         )
 
     return {
@@ -105,7 +111,9 @@ def _configs(tmp: Path, version: str, sink: _Sink) -> dict[str, FunctionConfig]:
 
 def _check(name: str, result: Any) -> None:
     if result.function_error or result.json() != EXPECTED:
-        raise SystemExit(f"{name}: the function did not answer {EXPECTED}: {result.payload[:300]!r}")
+        raise SystemExit(
+            f"{name}: the function did not answer {EXPECTED}: {result.payload[:300]!r}"
+        )
 
 
 def cold(configs: dict[str, FunctionConfig], runs: int) -> dict[str, dict[str, list[float]]]:
@@ -132,8 +140,12 @@ def cold(configs: dict[str, FunctionConfig], runs: int) -> dict[str, dict[str, l
     return figures
 
 
-def warm(configs: dict[str, FunctionConfig], total: int, block: int) -> dict[str, dict[str, list[float]]]:
-    figures: dict[str, dict[str, list[float]]] = {name: {"invoke_us": [], "duration_ms": []} for name in configs}
+def warm(
+    configs: dict[str, FunctionConfig], total: int, block: int
+) -> dict[str, dict[str, list[float]]]:
+    figures: dict[str, dict[str, list[float]]] = {
+        name: {"invoke_us": [], "duration_ms": []} for name in configs
+    }
     lambdas = {name: LocalLambda(config) for name, config in configs.items()}
     try:
         for name, lam in lambdas.items():
@@ -155,7 +167,9 @@ def warm(configs: dict[str, FunctionConfig], total: int, block: int) -> dict[str
     return figures
 
 
-def plot(cold_f: dict[str, dict[str, list[float]]], warm_f: dict[str, dict[str, list[float]]], path: Path) -> None:
+def plot(
+    cold_f: dict[str, dict[str, list[float]]], warm_f: dict[str, dict[str, list[float]]], path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -179,11 +193,17 @@ def plot(cold_f: dict[str, dict[str, list[float]]], warm_f: dict[str, dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--warm", type=int, default=2000, help="warm invocations per environment")
-    parser.add_argument("--block", type=int, default=200, help="invocations per environment before switching")
+    parser.add_argument(
+        "--block", type=int, default=200, help="invocations per environment before switching"
+    )
     parser.add_argument("--cold", type=int, default=20, help="cold starts per environment")
-    parser.add_argument("--python", default="3.11", help="Python version the runtime and extension run on")
+    parser.add_argument(
+        "--python", default="3.11", help="Python version the runtime and extension run on"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "extension_overhead")
     args = parser.parse_args(argv)
 
@@ -195,36 +215,56 @@ def main(argv: list[str] | None = None) -> int:
         warm_f = warm(configs, args.warm, args.block) if args.warm else {}
     sink.server.shutdown()
 
-    def summaries(figures: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, dict[str, float]]]:
-        return {name: {key: summarize(values) for key, values in f.items()} for name, f in figures.items()}
+    def summaries(
+        figures: dict[str, dict[str, list[float]]],
+    ) -> dict[str, dict[str, dict[str, float]]]:
+        return {
+            name: {key: summarize(values) for key, values in f.items()}
+            for name, f in figures.items()
+        }
 
     cold_s, warm_s = summaries(cold_f), summaries(warm_f)
     added: dict[str, float] = {}
     if cold_s:
         for key in ("init_ms", "round_trip_ms", "shutdown_ms"):
             added[f"cold {key}"] = round(
-                cold_s["with telemetry-shipper"][key]["median"] - cold_s["without extension"][key]["median"], 3
+                cold_s["with telemetry-shipper"][key]["median"]
+                - cold_s["without extension"][key]["median"],
+                3,
             )
     if warm_s:
         for key in ("invoke_us", "duration_ms"):
             added[f"warm {key}"] = round(
-                warm_s["with telemetry-shipper"][key]["median"] - warm_s["without extension"][key]["median"], 3
+                warm_s["with telemetry-shipper"][key]["median"]
+                - warm_s["without extension"][key]["median"],
+                3,
             )
     result = {
-        "command": "python -m benchmarks.extension_overhead " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m benchmarks.extension_overhead "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"python": args.python, "platform": platform.platform(), "cpus": _cpus()},
-        "units": {"init_ms": "ms", "round_trip_ms": "ms", "shutdown_ms": "ms", "invoke_us": "µs", "duration_ms": "ms"},
+        "units": {
+            "init_ms": "ms",
+            "round_trip_ms": "ms",
+            "shutdown_ms": "ms",
+            "invoke_us": "µs",
+            "duration_ms": "ms",
+        },
         "cold": cold_s,
         "warm": warm_s,
         "added_by_extension_median": added,
         "records_shipped": sink.records,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    args.out.with_suffix(".json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    )
     if cold_f and warm_f:
         plot(cold_f, warm_f, args.out.with_suffix(".png"))
-    print(json.dumps({"added_by_extension_median": added, "records_shipped": sink.records}, indent=2))
+    print(
+        json.dumps({"added_by_extension_median": added, "records_shipped": sink.records}, indent=2)
+    )
     return 0
 
 

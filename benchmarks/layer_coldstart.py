@@ -52,10 +52,29 @@ def common_package(source: Path, work: Path) -> Path:
     """``pip install -t`` for the target platform, then a plain zip (what most guides do)."""
     target = work / "pip-t"
     platforms = [arg for tag in TARGET.wheel_platforms for arg in ("--platform", tag)]
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-t", str(target),
-                    "--only-binary=:all:", "--implementation", "cp", "--python-version", TARGET.python,
-                    "--find-links", str(CACHE), *platforms, "-r", str(source / "requirements.txt")],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-t",
+            str(target),
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            TARGET.python,
+            "--find-links",
+            str(CACHE),
+            *platforms,
+            "-r",
+            str(source / "requirements.txt"),
+        ],
+        check=True,
+    )
     (target / "app.py").write_text(HANDLER)
     out = work / "common.zip"
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -67,8 +86,16 @@ def common_package(source: Path, work: Path) -> Path:
 
 def cold_start(package: Path, layer: Path) -> tuple[float, float]:
     """(REPORT init + duration ms, wall ms around the first invoke) of one fresh environment."""
-    config = FunctionConfig(command=[], task_root=package, handler="app.handler", layers=[layer],
-                            runtime="python3.12", env=WRAPPER, init_timeout=120, timeout=60)
+    config = FunctionConfig(
+        command=[],
+        task_root=package,
+        handler="app.handler",
+        layers=[layer],
+        runtime="python3.12",
+        env=WRAPPER,
+        init_timeout=120,
+        timeout=60,
+    )
     with LocalLambda(config) as lam:
         started = time.perf_counter()
         result = lam.invoke({})
@@ -80,9 +107,13 @@ def cold_start(package: Path, layer: Path) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "layer_coldstart")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "benchmarks" / "results" / "layer_coldstart"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="layer-bench-") as tmp:
         work = Path(tmp)
@@ -91,33 +122,53 @@ def main(argv: list[str] | None = None) -> int:
         (source / "app.py").write_text(HANDLER)
         (source / "requirements.txt").write_text(REQUIREMENTS)
         layer = build(TARGET, Options(out=work / "dist", cache=CACHE)).zip
-        ours = build(TARGET, Options(out=work / "dist", cache=CACHE, function=source,
-                                     requirements=source / "requirements.txt"))
+        ours = build(
+            TARGET,
+            Options(
+                out=work / "dist",
+                cache=CACHE,
+                function=source,
+                requirements=source / "requirements.txt",
+            ),
+        )
         theirs = common_package(source, work)
-        sizes = {name: {"zipped": path.stat().st_size,
-                        "unzipped": sum(i.file_size for i in zipfile.ZipFile(path).infolist())}
-                 for name, path in (("runtime layer", layer), ("lambdaboot function", ours.zip),
-                                    ("pip -t + zip function", theirs))}
-        samples: dict[str, dict[str, list[float]]] = {"lambdaboot": {"report": [], "wall": []},
-                                                      "pip -t + zip": {"report": [], "wall": []}}
+        sizes = {
+            name: {
+                "zipped": path.stat().st_size,
+                "unzipped": sum(i.file_size for i in zipfile.ZipFile(path).infolist()),
+            }
+            for name, path in (
+                ("runtime layer", layer),
+                ("lambdaboot function", ours.zip),
+                ("pip -t + zip function", theirs),
+            )
+        }
+        samples: dict[str, dict[str, list[float]]] = {
+            "lambdaboot": {"report": [], "wall": []},
+            "pip -t + zip": {"report": [], "wall": []},
+        }
         for _ in range(args.runs):
             for name, package in (("lambdaboot", ours.zip), ("pip -t + zip", theirs)):
                 report_ms, wall_ms = cold_start(package, layer)
                 samples[name]["report"].append(report_ms)
                 samples[name]["wall"].append(wall_ms)
     summary = {name: {k: summarize(v) for k, v in s.items()} for name, s in samples.items()}
-    speedup = {k: round(summary["pip -t + zip"][k]["median"] / summary["lambdaboot"][k]["median"], 2)
-               for k in ("report", "wall")}
+    speedup = {
+        k: round(summary["pip -t + zip"][k]["median"] / summary["lambdaboot"][k]["median"], 2)
+        for k in ("report", "wall")
+    }
     result = {
-        "command": "python -m benchmarks.layer_coldstart " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m benchmarks.layer_coldstart "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "what": "cold round trip (REPORT Init Duration + Duration, and wall around the first invoke), ms; "
-                "same runtime (lambdaboot layer, python3.12 managed mode), read-only /opt and /var/task",
+        "same runtime (lambdaboot layer, python3.12 managed mode), read-only /opt and /var/task",
         "requirements": REQUIREMENTS.split(),
         "sizes_bytes": sizes,
         "samples_ms": samples,
         "summary_ms": summary,
-        "paired_ratio_report": summarize(pairwise_ratios(samples["lambdaboot"]["report"],
-                                                         samples["pip -t + zip"]["report"])),
+        "paired_ratio_report": summarize(
+            pairwise_ratios(samples["lambdaboot"]["report"], samples["pip -t + zip"]["report"])
+        ),
         "speedup_median": speedup,
         "bar": "lambdaboot >= 2x faster",
         "bar_met": speedup["report"] >= 2.0,
@@ -125,12 +176,22 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     _plot(summary, sizes, args.out.with_suffix(".png"))
-    print(json.dumps({"sizes_bytes": sizes, "speedup_median": speedup,
-                      "median_ms": {n: s["report"]["median"] for n, s in summary.items()}}, indent=2))
+    print(
+        json.dumps(
+            {
+                "sizes_bytes": sizes,
+                "speedup_median": speedup,
+                "median_ms": {n: s["report"]["median"] for n, s in summary.items()},
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
-def _plot(summary: dict[str, dict[str, dict[str, float]]], sizes: dict[str, dict[str, int]], path: Path) -> None:
+def _plot(
+    summary: dict[str, dict[str, dict[str, float]]], sizes: dict[str, dict[str, int]], path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,8 +203,16 @@ def _plot(summary: dict[str, dict[str, dict[str, float]]], sizes: dict[str, dict
     left.set_ylabel("median cold round trip, ms (Init + Duration)")
     left.set_title("Function with boto3, pydantic, numpy")
     labels = list(sizes)
-    right.bar([f"{label}\nzipped" for label in labels], [sizes[k]["zipped"] / 2**20 for k in labels], color="#58c")
-    right.bar([f"{label}\nunzipped" for label in labels], [sizes[k]["unzipped"] / 2**20 for k in labels], color="#9bd")
+    right.bar(
+        [f"{label}\nzipped" for label in labels],
+        [sizes[k]["zipped"] / 2**20 for k in labels],
+        color="#58c",
+    )
+    right.bar(
+        [f"{label}\nunzipped" for label in labels],
+        [sizes[k]["unzipped"] / 2**20 for k in labels],
+        color="#9bd",
+    )
     right.set_ylabel("MB")
     right.tick_params(axis="x", labelsize=6)
     fig.tight_layout()

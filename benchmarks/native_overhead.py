@@ -34,36 +34,52 @@ from local_lambda import FunctionConfig, InvokeResult, LocalLambda
 
 RESULTS = REPO / "benchmarks" / "results"
 EVENT = {"values": list(range(1, 101))}
-PYTHON_HANDLER = '''
+PYTHON_HANDLER = """
 def handler(event, context):
     values = event["values"]
     total = sum(values)
     return {"count": len(values), "sum": total, "mean": total / len(values),
             "min": min(values), "max": max(values), "library": "python"}
-'''
+"""
 CONTENDERS = {
     "python": ("app.handler", {}),
-    "coprocess": ("exec:bin/analyze", {"LAMBDABOOT_EXEC_MODE": "coprocess", "LAMBDABOOT_EXEC_ARGS": "--serve"}),
+    "coprocess": (
+        "exec:bin/analyze",
+        {"LAMBDABOOT_EXEC_MODE": "coprocess", "LAMBDABOOT_EXEC_ARGS": "--serve"},
+    ),
     "exec": ("exec:bin/analyze", {}),
 }
 
 
 def build_function(root: Path) -> Path:
     """The task root: the C example built into bin/ and lib/, and the Python handler."""
-    subprocess.run(["make", "-s", "-C", str(REPO / "examples" / "legacy-c"), f"BUILD={root}"], check=True)
+    subprocess.run(
+        ["make", "-s", "-C", str(REPO / "examples" / "legacy-c"), f"BUILD={root}"], check=True
+    )
     (root / "app.py").write_text(PYTHON_HANDLER)
     return root
 
 
-def measure(task_root: Path, total: int, block: int, python: str) -> dict[str, dict[str, list[float]]]:
+def measure(
+    task_root: Path, total: int, block: int, python: str
+) -> dict[str, dict[str, list[float]]]:
     """Holding time (µs) and the invoker's round trip (µs) of ``total`` warm invocations each."""
-    figures: dict[str, dict[str, list[float]]] = {n: {"holding_us": [], "round_trip_us": []} for n in CONTENDERS}
+    figures: dict[str, dict[str, list[float]]] = {
+        n: {"holding_us": [], "round_trip_us": []} for n in CONTENDERS
+    }
     results: dict[str, list[InvokeResult]] = {n: [] for n in CONTENDERS}
     lambdas = {
-        name: LocalLambda(FunctionConfig(
-            command=[str(REPO / "bootstrap")], task_root=task_root, handler=handler, timeout=30.0,
-            memory_mb=1024, env={"LAMBDABOOT_PYTHON": python, **env}, function_name=name,
-        ))
+        name: LocalLambda(
+            FunctionConfig(
+                command=[str(REPO / "bootstrap")],
+                task_root=task_root,
+                handler=handler,
+                timeout=30.0,
+                memory_mb=1024,
+                env={"LAMBDABOOT_PYTHON": python, **env},
+                function_name=name,
+            )
+        )
         for name, (handler, env) in CONTENDERS.items()
     }
     try:
@@ -83,19 +99,29 @@ def measure(task_root: Path, total: int, block: int, python: str) -> dict[str, d
         for lam in lambdas.values():
             lam.close()
     for name, done in results.items():
-        figures[name]["holding_us"] = [r.timings.holding_ns / 1000 for r in done if r.timings.holding_ns]
+        figures[name]["holding_us"] = [
+            r.timings.holding_ns / 1000 for r in done if r.timings.holding_ns
+        ]
     return figures
 
 
 def _check(name: str, result: InvokeResult) -> None:
     if result.function_error or result.json().get("count") != len(EVENT["values"]):
-        raise SystemExit(f"{name} did not summarise the event: {result.payload[:300]!r}\n{result.logs}")
+        raise SystemExit(
+            f"{name} did not summarise the event: {result.payload[:300]!r}\n{result.logs}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--invocations", type=int, default=2000, help="warm invocations per contender")
-    parser.add_argument("--block", type=int, default=200, help="invocations per contender before switching")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--invocations", type=int, default=2000, help="warm invocations per contender"
+    )
+    parser.add_argument(
+        "--block", type=int, default=200, help="invocations per contender before switching"
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter the runtime runs on")
     parser.add_argument("--out", type=Path, default=RESULTS / "native_overhead")
     args = parser.parse_args(argv)
@@ -108,9 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     summary = {name: {k: summarize(v) for k, v in f.items()} for name, f in figures.items()}
     holding = {name: s["holding_us"] for name, s in summary.items()}
     result = {
-        "command": "python -m benchmarks.native_overhead " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m benchmarks.native_overhead "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
         "event": "summarise 100 numbers (examples/legacy-c analyze, or the same in Python)",
         "units": "µs per warm invocation",
         "summary": summary,
@@ -120,11 +151,15 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    args.out.with_suffix(".json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    )
     _plot(figures, args.out.with_suffix(".png"))
     for name, s in holding.items():
-        print(f"{name:>10}: median {s['median']:8.1f} µs  p90 {s['p90']:8.1f} µs  "
-              f"(+{result['holding_overhead_vs_python_us'][name]} µs vs python)")  # type: ignore[index]
+        print(
+            f"{name:>10}: median {s['median']:8.1f} µs  p90 {s['p90']:8.1f} µs  "
+            f"(+{result['holding_overhead_vs_python_us'][name]} µs vs python)"
+        )  # type: ignore[index]
     return 0
 
 

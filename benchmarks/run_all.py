@@ -54,7 +54,9 @@ def cold_start(smoke: bool, out: Path, command: str) -> dict[str, Any]:
     targets = [
         runner.Target(
             name,
-            FunctionConfig(command=cmd, task_root=EXAMPLE, handler="app.handler", env=env, memory_mb=128),
+            FunctionConfig(
+                command=cmd, task_root=EXAMPLE, handler="app.handler", env=env, memory_mb=128
+            ),
         )
         for name, (cmd, env) in _runtimes(smoke, "app.handler").items()
     ]
@@ -151,12 +153,19 @@ def readme_tables(results: Path) -> str:
         names = list(data["runtimes"])
         parts.append(
             "### Conformance (`lambdaboot conform`)\n\n"
-            f"| check | spec ({data['spec']}) | " + " | ".join(names) + " |\n|---|---|" + "---|" * len(names)
+            f"| check | spec ({data['spec']}) | "
+            + " | ".join(names)
+            + " |\n|---|---|"
+            + "---|" * len(names)
         )
         by_runtime = {n: {c["check"]: c for c in data["runtimes"][n]["checks"]} for n in names}
         for check in by_runtime[names[0]]:
             cells = [by_runtime[n][check]["status"].upper() for n in names]
-            parts.append(f"| {check} | {by_runtime[names[0]][check]['section']} | " + " | ".join(cells) + " |")
+            parts.append(
+                f"| {check} | {by_runtime[names[0]][check]['section']} | "
+                + " | ".join(cells)
+                + " |"
+            )
         parts.append("")
     return "\n".join(parts)
 
@@ -171,10 +180,16 @@ def refresh_readme(readme: Path, tables: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="a few runs of each suite, no installs")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few runs of each suite, no installs"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where results go")
-    parser.add_argument("--readme", type=Path, default=README, help="the README whose table is refreshed")
+    parser.add_argument(
+        "--readme", type=Path, default=README, help="the README whose table is refreshed"
+    )
     args = parser.parse_args(argv)
     command = "python -m benchmarks.run_all " + " ".join(argv if argv is not None else sys.argv[1:])
     args.results.mkdir(parents=True, exist_ok=True)

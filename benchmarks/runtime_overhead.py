@@ -51,7 +51,9 @@ def _check(contender: Contender, result: object) -> None:
         raise SystemExit(f"{contender.name} did not serve the trivial handler: {payload[:300]!r}")
 
 
-def warm(contenders: list[Contender], task_root: Path, total: int, block: int) -> dict[str, list[float]]:
+def warm(
+    contenders: list[Contender], task_root: Path, total: int, block: int
+) -> dict[str, list[float]]:
     """Holding time per invocation, µs, ``total`` invocations per contender."""
     holding: dict[str, list[float]] = {c.name: [] for c in contenders}
     lambdas = {c.name: LocalLambda(_config(c, task_root)) for c in contenders}
@@ -86,7 +88,9 @@ def warm(contenders: list[Contender], task_root: Path, total: int, block: int) -
     return holding
 
 
-def cold(contenders: list[Contender], task_root: Path, runs: int) -> dict[str, dict[str, list[float]]]:
+def cold(
+    contenders: list[Contender], task_root: Path, runs: int
+) -> dict[str, dict[str, list[float]]]:
     """Init Duration and cold round trip, ms, ``runs`` fresh processes per contender (``lambdaboot bench``'s runner)."""
     targets = [runner.Target(c.name, _config(c, task_root)) for c in contenders]
     try:
@@ -99,7 +103,9 @@ def cold(contenders: list[Contender], task_root: Path, runs: int) -> dict[str, d
     }
 
 
-def plot(warm_us: dict[str, list[float]], cold_ms: dict[str, dict[str, list[float]]], path: Path) -> None:
+def plot(
+    warm_us: dict[str, list[float]], cold_ms: dict[str, dict[str, list[float]]], path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,9 +128,13 @@ def plot(warm_us: dict[str, list[float]], cold_ms: dict[str, dict[str, list[floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--warm", type=int, default=10_000, help="warm invocations per contender")
-    parser.add_argument("--block", type=int, default=500, help="invocations per contender before switching")
+    parser.add_argument(
+        "--block", type=int, default=500, help="invocations per contender before switching"
+    )
     parser.add_argument("--cold", type=int, default=20, help="cold starts per contender")
     parser.add_argument("--python", default="3.11", help="Python version the runtimes run on")
     parser.add_argument("--out", type=Path, default=RESULTS / "runtime_overhead")
@@ -144,22 +154,33 @@ def main(argv: list[str] | None = None) -> int:
         for name, phases in cold_ms.items()
     }
     result = {
-        "command": "python -m benchmarks.runtime_overhead " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m benchmarks.runtime_overhead "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"python": args.python, "platform": platform.platform(), "processor": platform.processor()},
+        "machine": {
+            "python": args.python,
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+        },
         "units": {"warm": "µs of runtime holding time per invocation", "cold": "ms"},
         "warm": warm_summary,
         "warm_ratio_vs_awslambdaric": ratios(warm_summary, BASELINE) if warm_summary else {},
         "cold": cold_summary,
         "cold_round_trip_ratio_vs_awslambdaric": ratios(
             {n: s["round_trip_ms"] for n, s in cold_summary.items()}, BASELINE
-        ) if cold_summary else {},
+        )
+        if cold_summary
+        else {},
         "cold_init_ratio_vs_awslambdaric": ratios(
             {n: s["init_ms"] for n, s in cold_summary.items()}, BASELINE
-        ) if cold_summary else {},
+        )
+        if cold_summary
+        else {},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    args.out.with_suffix(".json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    )
     if warm_us and cold_ms:
         plot(warm_us, cold_ms, args.out.with_suffix(".png"))
     _print(result)
@@ -182,9 +203,12 @@ def _print(result: dict[str, object]) -> None:
         c = cold_s.get(name, {})
         table.add_row(
             name,
-            f"{w.get('median', 0):.1f}", f"{w.get('p90', 0):.1f}", f"{warm_r.get(name, 0):.2f}",
+            f"{w.get('median', 0):.1f}",
+            f"{w.get('p90', 0):.1f}",
+            f"{warm_r.get(name, 0):.2f}",
             f"{c.get('init_ms', {}).get('median', 0):.1f}",
-            f"{c.get('round_trip_ms', {}).get('median', 0):.1f}", f"{cold_r.get(name, 0):.2f}",
+            f"{c.get('round_trip_ms', {}).get('median', 0):.1f}",
+            f"{cold_r.get(name, 0):.2f}",
         )
     Console().print(table)
 

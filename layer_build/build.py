@@ -67,7 +67,9 @@ def _compiler(target: Target, options: Options) -> Path:
     return find_python(target.python, options.compile_python)
 
 
-def _vendor(requirements: Path, target: Target, options: Options, dest: Path, *, with_deps: bool) -> list[Vendored]:
+def _vendor(
+    requirements: Path, target: Target, options: Options, dest: Path, *, with_deps: bool
+) -> list[Vendored]:
     dest.mkdir(parents=True, exist_ok=True)
     wheels = download(requirements, target, options.cache, with_deps=with_deps)
     return [install(wheel, dest) for wheel in wheels]
@@ -84,7 +86,9 @@ def _extras(target: Target, options: Options, stage: Path) -> tuple[dict[str, An
     for spec in options.includes:
         src_text, sep, dest_text = spec.partition(":")
         if not sep or not dest_text:
-            raise BuildError(f"--include {spec!r}: write it as SRC:DEST (DEST relative to the package root)")
+            raise BuildError(
+                f"--include {spec!r}: write it as SRC:DEST (DEST relative to the package root)"
+            )
         src, dest = Path(src_text), stage / safe_relative(dest_text, "--include destination")
         if src.is_dir():
             copy_tree(src, dest)
@@ -101,38 +105,58 @@ def _extras(target: Target, options: Options, stage: Path) -> tuple[dict[str, An
 
 def _included_packages(stage: Path, dirs: list[Path]) -> list[Vendored]:
     """Packages installed in included directories, so the manifest lists their licences too."""
-    found = {p for d in dirs for p in (stage / d).rglob("*.dist-info") if (p / "METADATA").is_file()}
+    found = {
+        p for d in dirs for p in (stage / d).rglob("*.dist-info") if (p / "METADATA").is_file()
+    }
     return [installed(p) for p in sorted(found)]
 
 
-def _finish(target: Target, options: Options, stage: Path, name: str, kind: str,
-            runtimes: list[str], packages: list[Vendored], extra: dict[str, Any]) -> Result:
+def _finish(
+    target: Target,
+    options: Options,
+    stage: Path,
+    name: str,
+    kind: str,
+    runtimes: list[str],
+    packages: list[Vendored],
+    extra: dict[str, Any],
+) -> Result:
     warnings: list[str] = []
     unstripped = trim.strip_native(stage, ELF_MACHINE[target.arch])
     size = tree_size(stage)
     if size > UNZIPPED_TOTAL:
-        raise BuildError(f"{name} is {mb(size)} unzipped, over Lambda's {mb(UNZIPPED_TOTAL)} limit for a "
-                         f"function and all its layers: drop dependencies or split them out")
+        raise BuildError(
+            f"{name} is {mb(size)} unzipped, over Lambda's {mb(UNZIPPED_TOTAL)} limit for a "
+            f"function and all its layers: drop dependencies or split them out"
+        )
     out = options.out / f"{name}.zip"
     write_zip(stage, out)
     zipped = out.stat().st_size
     if zipped > DIRECT_UPLOAD_ZIPPED:
-        warnings.append(f"{out.name} is {mb(zipped)} zipped, over the {mb(DIRECT_UPLOAD_ZIPPED)} direct upload "
-                        f"limit: upload it to S3 and publish from there")
+        warnings.append(
+            f"{out.name} is {mb(zipped)} zipped, over the {mb(DIRECT_UPLOAD_ZIPPED)} direct upload "
+            f"limit: upload it to S3 and publish from there"
+        )
     extra = {**extra, "unstripped": unstripped, "warnings": warnings}
-    manifest = write_manifest(out, kind=kind, target=target, runtimes=runtimes, packages=packages, extra=extra)
+    manifest = write_manifest(
+        out, kind=kind, target=target, runtimes=runtimes, packages=packages, extra=extra
+    )
     return Result(out, manifest, warnings)
 
 
 def _build_layer(target: Target, options: Options, stage: Path) -> Result:
     if target.mode == "provided" and options.python_dist is None:
-        raise BuildError("--mode provided needs --python-dist: a python-build-standalone install_only "
-                         "tarball (or a directory of that layout) for the target")
+        raise BuildError(
+            "--mode provided needs --python-dist: a python-build-standalone install_only "
+            "tarball (or a directory of that layout) for the target"
+        )
     copy_file(REPO / "bootstrap", stage / "bootstrap")
     if target.mode == "managed":
         copy_file(REPO / "exec-wrapper", stage / WRAPPER_NAME)
     home = stage / "lambdaboot"
-    copy_tree(REPO / "runtime_core", home / "runtime_core", skip=lambda rel: rel.name == "__pycache__")
+    copy_tree(
+        REPO / "runtime_core", home / "runtime_core", skip=lambda rel: rel.name == "__pycache__"
+    )
     (home / "PYTHON_VERSION").write_text(target.python + "\n")
     if not options.lock.is_file():
         raise BuildError(f"lock file {options.lock} is missing: run `python -m layer_build.lock`")
@@ -151,8 +175,16 @@ def _build_layer(target: Target, options: Options, stage: Path) -> Result:
     compile_tree(compiler or _compiler(target, options), home, "/opt/lambdaboot")
     for rel in included:  # e.g. --include build/python:python, imported from /opt/python
         compile_tree(compiler or _compiler(target, options), stage / rel, f"/opt/{rel}")
-    return _finish(target, options, stage, layer_name(target), "layer", target.compatible_runtimes,
-                   packages, extra)
+    return _finish(
+        target,
+        options,
+        stage,
+        layer_name(target),
+        "layer",
+        target.compatible_runtimes,
+        packages,
+        extra,
+    )
 
 
 def _build_function(target: Target, options: Options, stage: Path) -> Result:

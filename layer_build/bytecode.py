@@ -30,8 +30,13 @@ def compile_tree(python: Path, root: Path, runtime_path: str) -> None:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"}
     done = subprocess.run(
         [os.fspath(python), "-B", "-s", "-S", "-c", _COMPILE, os.fspath(root), runtime_path],
-        capture_output=True, text=True, env=env, timeout=900,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     if done.returncode != 0:
         errors = (done.stdout + done.stderr).strip()
-        raise BuildError(f"compiling {root} with {python} failed (a syntax error for that Python?):\n{errors}")
+        raise BuildError(
+            f"compiling {root} with {python} failed (a syntax error for that Python?):\n{errors}"
+        )

@@ -61,7 +61,12 @@ def read_zip(path: Path) -> ZipFacts:
                 facts.pythons.add(archive.read(info).decode().strip())
             for match in _PY_TAG.finditer(name.rsplit("/", 1)[-1]):
                 facts.pythons.add(f"{match.group(1)}.{match.group(2)}")
-            if name.endswith(".so") or ".so." in name or name.startswith("bin/") or name == "bootstrap":
+            if (
+                name.endswith(".so")
+                or ".so." in name
+                or name.startswith("bin/")
+                or name == "bootstrap"
+            ):
                 with archive.open(info) as f:
                     number = elf.machine_of_header(f.read(20))
                 if number is not None:
@@ -69,16 +74,23 @@ def read_zip(path: Path) -> ZipFacts:
     return facts
 
 
-def check(function: Path, layers: list[Path], runtime: str | None = None, arch: str | None = None) -> Report:
+def check(
+    function: Path, layers: list[Path], runtime: str | None = None, arch: str | None = None
+) -> Report:
     report = Report()
     fn = read_zip(function)
     opt = [read_zip(layer) for layer in layers]
     total = fn.size + sum(layer.size for layer in opt)
-    line = f"unzipped size: {mb(total)} of {mb(UNZIPPED_TOTAL)} (function {mb(fn.size)}" + "".join(
-        f", {layer.path.name} {mb(layer.size)}" for layer in opt) + ")"
+    line = (
+        f"unzipped size: {mb(total)} of {mb(UNZIPPED_TOTAL)} (function {mb(fn.size)}"
+        + "".join(f", {layer.path.name} {mb(layer.size)}" for layer in opt)
+        + ")"
+    )
     (report.problems if total > UNZIPPED_TOTAL else report.notes).append(line)
     if len(opt) > MAX_LAYERS:
-        report.problems.append(f"{len(opt)} layers: Lambda allows at most {MAX_LAYERS} per function")
+        report.problems.append(
+            f"{len(opt)} layers: Lambda allows at most {MAX_LAYERS} per function"
+        )
 
     owner: dict[str, ZipFacts] = {}
     overlaps: list[str] = []
@@ -88,7 +100,9 @@ def check(function: Path, layers: list[Path], runtime: str | None = None, arch: 
                 overlaps.append(f"/opt/{name}: {layer.path.name} wins over {owner[name].path.name}")
             owner[name] = layer
     if overlaps:
-        report.notes.append(f"{len(overlaps)} paths provided by several layers (the later layer wins):")
+        report.notes.append(
+            f"{len(overlaps)} paths provided by several layers (the later layer wins):"
+        )
         report.notes += ["  " + o for o in overlaps[:_SHOWN_OVERLAPS]]
         if len(overlaps) > _SHOWN_OVERLAPS:
             report.notes.append(f"  ... and {len(overlaps) - _SHOWN_OVERLAPS} more")
@@ -98,7 +112,9 @@ def check(function: Path, layers: list[Path], runtime: str | None = None, arch: 
     return report
 
 
-def _check_bootstrap(fn: ZipFacts, owner: dict[str, ZipFacts], runtime: str | None, report: Report) -> None:
+def _check_bootstrap(
+    fn: ZipFacts, owner: dict[str, ZipFacts], runtime: str | None, report: Report
+) -> None:
     if "bootstrap" in fn.files:
         where, executable = "/var/task/bootstrap", fn.files["bootstrap"]
     elif "bootstrap" in owner:
@@ -107,29 +123,39 @@ def _check_bootstrap(fn: ZipFacts, owner: dict[str, ZipFacts], runtime: str | No
         if runtime is None or runtime.startswith("provided"):
             report.problems.append(
                 "no bootstrap at the root of the function or of any layer: a provided runtime fails with "
-                "Runtime.InvalidEntrypoint (add lambdaboot's layer, or use a python3.x runtime)")
+                "Runtime.InvalidEntrypoint (add lambdaboot's layer, or use a python3.x runtime)"
+            )
         return
     if not executable:
-        report.problems.append(f"{where} is not executable (mode without +x): rebuild the zip keeping mode 0755, "
-                               "or Lambda fails with 'permission denied'")
+        report.problems.append(
+            f"{where} is not executable (mode without +x): rebuild the zip keeping mode 0755, "
+            "or Lambda fails with 'permission denied'"
+        )
     else:
         report.notes.append(f"entry point: {where}")
 
 
-def _check_agreement(fn: ZipFacts, opt: list[ZipFacts], runtime: str | None, arch: str | None,
-                     report: Report) -> None:
+def _check_agreement(
+    fn: ZipFacts, opt: list[ZipFacts], runtime: str | None, arch: str | None, report: Report
+) -> None:
     zips = [fn, *opt]
     arches = {a for z in zips for a in z.arches}
     wanted_arch = {arch} if arch else set()
     if len(arches | wanted_arch) > 1:
         detail = ", ".join(f"{z.path.name}: {'/'.join(sorted(z.arches))}" for z in zips if z.arches)
-        report.problems.append(f"architecture mismatch ({detail}{'; function: ' + arch if arch else ''}): "
-                               "every native file must match the function's architecture")
+        report.problems.append(
+            f"architecture mismatch ({detail}{'; function: ' + arch if arch else ''}): "
+            "every native file must match the function's architecture"
+        )
     pythons = {p for z in zips for p in z.pythons}
     wanted = {runtime.removeprefix("python")} if runtime and runtime.startswith("python") else set()
     if len(pythons | wanted) > 1:
-        detail = ", ".join(f"{z.path.name}: {'/'.join(sorted(z.pythons))}" for z in zips if z.pythons)
+        detail = ", ".join(
+            f"{z.path.name}: {'/'.join(sorted(z.pythons))}" for z in zips if z.pythons
+        )
         if wanted:
             detail += f"; runtime: {runtime}"
-        report.problems.append(f"Python version mismatch ({detail}): "
-                               "bytecode and extension modules only load in the version they were built for")
+        report.problems.append(
+            f"Python version mismatch ({detail}): "
+            "bytecode and extension modules only load in the version they were built for"
+        )

@@ -14,29 +14,60 @@ from layer_build.wheels import RUNTIME_LOCK, default_cache
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    b = subparsers.add_parser("build", help="build the runtime layer or a function package (zip + manifest)")
+    b = subparsers.add_parser(
+        "build", help="build the runtime layer or a function package (zip + manifest)"
+    )
     b.add_argument("--arch", action="append", choices=ARCHES, help="repeatable; default x86_64")
     b.add_argument("--python", action="append", choices=PYTHONS, help="repeatable; default 3.12")
-    b.add_argument("--os", action="append", choices=OSES,
-                   help="repeatable; default: the managed runtime's OS for the Python (al2023 for 3.12+)")
-    b.add_argument("--mode", choices=MODES, default="managed",
-                   help="managed: exec wrapper for python3.x runtimes; provided: embeds --python-dist")
-    b.add_argument("--python-dist", type=Path, help="python-build-standalone install_only tarball or directory")
+    b.add_argument(
+        "--os",
+        action="append",
+        choices=OSES,
+        help="repeatable; default: the managed runtime's OS for the Python (al2023 for 3.12+)",
+    )
+    b.add_argument(
+        "--mode",
+        choices=MODES,
+        default="managed",
+        help="managed: exec wrapper for python3.x runtimes; provided: embeds --python-dist",
+    )
+    b.add_argument(
+        "--python-dist", type=Path, help="python-build-standalone install_only tarball or directory"
+    )
     b.add_argument("--glibc", help="admit native code needing this newer glibc (e.g. 2.35)")
-    b.add_argument("--function", type=Path, help="build this function directory instead of the layer")
-    b.add_argument("-r", "--requirements", type=Path, help="the function's requirements (with --function)")
-    b.add_argument("--extension", action="append", type=Path, default=[], help="file to extensions/")
-    b.add_argument("--include", action="append", default=[], metavar="SRC:DEST", help="extra file or directory")
-    b.add_argument("--binary", action="append", type=Path, default=[], help="native executable to bin/")
-    b.add_argument("--lib-path", action="append", type=Path, default=[],
-                   help="where --binary's own shared libraries are")
+    b.add_argument(
+        "--function", type=Path, help="build this function directory instead of the layer"
+    )
+    b.add_argument(
+        "-r", "--requirements", type=Path, help="the function's requirements (with --function)"
+    )
+    b.add_argument(
+        "--extension", action="append", type=Path, default=[], help="file to extensions/"
+    )
+    b.add_argument(
+        "--include", action="append", default=[], metavar="SRC:DEST", help="extra file or directory"
+    )
+    b.add_argument(
+        "--binary", action="append", type=Path, default=[], help="native executable to bin/"
+    )
+    b.add_argument(
+        "--lib-path",
+        action="append",
+        type=Path,
+        default=[],
+        help="where --binary's own shared libraries are",
+    )
     b.add_argument("--out", type=Path, default=Path("dist"))
     b.add_argument("--wheel-cache", type=Path, default=None, help=f"default {default_cache()}")
     b.add_argument("--lock", type=Path, default=RUNTIME_LOCK, help="the runtime's hashed lock file")
-    b.add_argument("--compile-python", type=Path, help="interpreter of the target version to compile with")
+    b.add_argument(
+        "--compile-python", type=Path, help="interpreter of the target version to compile with"
+    )
     b.set_defaults(func=_build)
 
-    c = subparsers.add_parser("check", help="check a function zip and its layers against Lambda's limits")
+    c = subparsers.add_parser(
+        "check", help="check a function zip and its layers against Lambda's limits"
+    )
     c.add_argument("function", type=Path)
     c.add_argument("layers", type=Path, nargs="*")
     c.add_argument("--runtime", help="e.g. provided.al2023 or python3.12")
@@ -49,7 +80,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--layer-name")
     p.add_argument("--description", default="")
     p.add_argument("--license-info", default="Apache-2.0")
-    p.add_argument("--grant-account", action="append", default=[], help="share with this account id")
+    p.add_argument(
+        "--grant-account", action="append", default=[], help="share with this account id"
+    )
     p.add_argument("--grant-org", help="share with this organization id")
     p.add_argument("--public", action="store_true", help="share with every AWS account")
     p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
@@ -77,20 +110,31 @@ def _build(args: argparse.Namespace) -> int:
 
     try:
         options = Options(
-            out=args.out, python_dist=args.python_dist, compile_python=args.compile_python,
-            extensions=args.extension, includes=args.include, binaries=args.binary, lib_paths=args.lib_path,
-            lock=args.lock, function=args.function, requirements=args.requirements,
+            out=args.out,
+            python_dist=args.python_dist,
+            compile_python=args.compile_python,
+            extensions=args.extension,
+            includes=args.include,
+            binaries=args.binary,
+            lib_paths=args.lib_path,
+            lock=args.lock,
+            function=args.function,
+            requirements=args.requirements,
         )
         if args.wheel_cache:
             options.cache = args.wheel_cache
         if args.requirements and not args.function:
-            raise BuildError("-r goes with --function: the layer's own dependencies come from --lock")
+            raise BuildError(
+                "-r goes with --function: the layer's own dependencies come from --lock"
+            )
         for target in targets(args):
             result = build(target, options)
             for warning in result.warnings:
                 print(f"lambdaboot: warning: {warning}", file=sys.stderr)
             m = result.manifest
-            print(f"{result.zip}  {m['zipped_size']} bytes zipped, {m['unzipped_size']} unzipped, sha256 {m['sha256']}")
+            print(
+                f"{result.zip}  {m['zipped_size']} bytes zipped, {m['unzipped_size']} unzipped, sha256 {m['sha256']}"
+            )
     except BuildError as exc:
         return _fail(exc)
     return 0
@@ -116,9 +160,13 @@ def _publish(args: argparse.Namespace) -> int:
 
     try:
         published = publish(
-            args.zip, args.layer_name, args.region,
+            args.zip,
+            args.layer_name,
+            args.region,
             Sharing(accounts=args.grant_account, organization=args.grant_org, public=args.public),
-            description=args.description, license_info=args.license_info, endpoint_url=args.endpoint_url,
+            description=args.description,
+            license_info=args.license_info,
+            endpoint_url=args.endpoint_url,
         )
     except BuildError as exc:
         return _fail(exc)

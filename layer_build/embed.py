@@ -25,8 +25,10 @@ def _find_root(base: Path) -> Path:
     for candidate in (base, base / "python", *sorted(p for p in base.iterdir() if p.is_dir())):
         if any((candidate / "bin").glob("python3*")):
             return candidate
-    raise BuildError(f"--python-dist {base}: no bin/python3.X inside; give a python-build-standalone "
-                     "install_only tarball or a directory with bin/ and lib/")
+    raise BuildError(
+        f"--python-dist {base}: no bin/python3.X inside; give a python-build-standalone "
+        "install_only tarball or a directory with bin/ and lib/"
+    )
 
 
 def _skip(python: str) -> object:
@@ -34,10 +36,16 @@ def _skip(python: str) -> object:
         parts = rel.parts
         if parts[0] in _SKIP_TOP or (parts[0] == "lib" and parts[1:2] == ("pkgconfig",)):
             return True
-        if parts[0] == "lib" and len(parts) == 2 and parts[1].startswith("libpython") and parts[1].endswith(".so"):
+        if (
+            parts[0] == "lib"
+            and len(parts) == 2
+            and parts[1].startswith("libpython")
+            and parts[1].endswith(".so")
+        ):
             return True  # the link-time name; the interpreter loads libpython3.X.so.1.0
         site = ("lib", f"python{python}", "site-packages")
         return parts[:3] == site and len(parts) > 3
+
     return skip
 
 
@@ -50,7 +58,9 @@ def embed(dist: Path, stage: Path, target: Target) -> Path:
                 with tarfile.open(dist) as archive:
                     archive.extractall(tmp, filter="data")
             except (tarfile.TarError, OSError) as exc:
-                raise BuildError(f"--python-dist {dist}: cannot read it as a tarball ({exc})") from None
+                raise BuildError(
+                    f"--python-dist {dist}: cannot read it as a tarball ({exc})"
+                ) from None
             root = _find_root(Path(tmp))
         elif dist.is_dir():
             root = _find_root(dist)
@@ -60,7 +70,9 @@ def embed(dist: Path, stage: Path, target: Target) -> Path:
     binary = dest / "bin" / f"python{target.python}"
     if not binary.exists():
         found = sorted(p.name for p in (dest / "bin").glob("python3.*"))
-        raise BuildError(f"--python-dist {dist} holds {', '.join(found) or 'no python3.X'}, the target is Python {target.python}")
+        raise BuildError(
+            f"--python-dist {dist} holds {', '.join(found) or 'no python3.X'}, the target is Python {target.python}"
+        )
     python3 = dest / "bin" / "python3"
     if not python3.exists():
         python3.write_bytes(binary.read_bytes())
@@ -79,8 +91,10 @@ def check_native(root: Path, target: Target, what: str) -> None:
         rel = path.relative_to(root)
         got = elf.machine(path)
         if got != want:
-            raise BuildError(f"{what}: {rel} is built for {elf.machine_name(got)}, the target is {target.arch}: "
-                             f"use a {target.arch} build")
+            raise BuildError(
+                f"{what}: {rel} is built for {elf.machine_name(got)}, the target is {target.arch}: "
+                f"use a {target.arch} build"
+            )
         glibc = elf.needed_versions(path).get("GLIBC", ())
         if glibc[:2] > limit:
             raise BuildError(

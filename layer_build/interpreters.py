@@ -18,7 +18,10 @@ def _version_of(python: Path) -> str | None:
     try:
         out = subprocess.run(
             [os.fspath(python), "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True, timeout=60, check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -30,7 +33,9 @@ def find_python(version: str, given: Path | None = None) -> Path:
     if given is not None:
         found = _version_of(given)
         if found != version:
-            raise BuildError(f"--compile-python {given} is Python {found or '(not runnable)'}, the target is {version}")
+            raise BuildError(
+                f"--compile-python {given} is Python {found or '(not runnable)'}, the target is {version}"
+            )
         return given
     candidates: list[Path] = []
     on_path = shutil.which(f"python{version}")
@@ -53,6 +58,11 @@ def find_python(version: str, given: Path | None = None) -> Path:
 def runs(python: Path) -> bool:
     """Whether an interpreter runs on this machine (an arm64 one does not, on x86_64)."""
     try:
-        return subprocess.run([os.fspath(python), "-S", "-c", "pass"], capture_output=True, timeout=60).returncode == 0
+        return (
+            subprocess.run(
+                [os.fspath(python), "-S", "-c", "pass"], capture_output=True, timeout=60
+            ).returncode
+            == 0
+        )
     except OSError:
         return False

@@ -32,18 +32,29 @@ def _client(region: str, endpoint_url: str | None) -> Any:
     return boto3.client("lambda", region_name=region, endpoint_url=endpoint_url)
 
 
-def publish(zip_path: Path, name: str | None, regions: list[str], sharing: Sharing, *,
-            description: str = "", license_info: str = "Apache-2.0",
-            endpoint_url: str | None = None) -> dict[str, dict[str, Any]]:
+def publish(
+    zip_path: Path,
+    name: str | None,
+    regions: list[str],
+    sharing: Sharing,
+    *,
+    description: str = "",
+    license_info: str = "Apache-2.0",
+    endpoint_url: str | None = None,
+) -> dict[str, dict[str, Any]]:
     """Publish to each region; return region -> {"arn", "version"}."""
     manifest = read_manifest(zip_path)
     if manifest is None:
-        raise BuildError(f"{zip_path.with_suffix('.json')} is missing: publish a zip made by `lambdaboot build`")
+        raise BuildError(
+            f"{zip_path.with_suffix('.json')} is missing: publish a zip made by `lambdaboot build`"
+        )
     if manifest.get("kind") != "layer":
         raise BuildError(f"{zip_path.name} is a {manifest.get('kind')} package, not a layer")
     if zip_path.stat().st_size > DIRECT_UPLOAD_ZIPPED:
-        raise BuildError(f"{zip_path.name} is {mb(zip_path.stat().st_size)}, over the direct upload limit of "
-                         f"{mb(DIRECT_UPLOAD_ZIPPED)}: upload it to S3 and publish with --content S3Bucket/S3Key")
+        raise BuildError(
+            f"{zip_path.name} is {mb(zip_path.stat().st_size)}, over the direct upload limit of "
+            f"{mb(DIRECT_UPLOAD_ZIPPED)}: upload it to S3 and publish with --content S3Bucket/S3Key"
+        )
     if not regions:
         raise BuildError("give at least one --region")
     layer = name or manifest["name"].replace(".", "")
@@ -66,16 +77,23 @@ def publish(zip_path: Path, name: str | None, regions: list[str], sharing: Shari
 
 
 def _share(client: Any, layer: str, version: int, sharing: Sharing) -> None:
-    grants: list[dict[str, str]] = [{"Principal": account, "StatementId": f"account-{account}"}
-                                    for account in sharing.accounts]
+    grants: list[dict[str, str]] = [
+        {"Principal": account, "StatementId": f"account-{account}"} for account in sharing.accounts
+    ]
     if sharing.organization:
-        grants.append({"Principal": "*", "OrganizationId": sharing.organization,
-                       "StatementId": f"org-{sharing.organization}"})
+        grants.append(
+            {
+                "Principal": "*",
+                "OrganizationId": sharing.organization,
+                "StatementId": f"org-{sharing.organization}",
+            }
+        )
     if sharing.public:
         grants.append({"Principal": "*", "StatementId": "public"})
     for grant in grants:
-        client.add_layer_version_permission(LayerName=layer, VersionNumber=version,
-                                            Action="lambda:GetLayerVersion", **grant)
+        client.add_layer_version_permission(
+            LayerName=layer, VersionNumber=version, Action="lambda:GetLayerVersion", **grant
+        )
 
 
 def write_versions(published: dict[str, dict[str, Any]], out: Path) -> None:

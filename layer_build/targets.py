@@ -50,7 +50,9 @@ class Target:
             (self.mode, MODES, "--mode"),
         ):
             if value not in allowed:
-                raise BuildError(f"{flag} {value!r} is not supported: choose one of {', '.join(allowed)}")
+                raise BuildError(
+                    f"{flag} {value!r} is not supported: choose one of {', '.join(allowed)}"
+                )
         if self.mode == "managed" and MANAGED_OS[self.python] != self.os:
             raise BuildError(
                 f"the python{self.python} managed runtime runs on {MANAGED_OS[self.python]}, not {self.os}: "

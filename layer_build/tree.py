@@ -19,7 +19,9 @@ def safe_relative(name: str, what: str) -> PurePosixPath:
     """A relative path with no ``..``: the only kind allowed to name a place in a package."""
     path = PurePosixPath(name.replace("\\", "/"))
     if not name or path.is_absolute() or ".." in path.parts:
-        raise BuildError(f"{what} {name!r} would land outside the package: give a relative path without '..'")
+        raise BuildError(
+            f"{what} {name!r} would land outside the package: give a relative path without '..'"
+        )
     return path
 
 
@@ -44,7 +46,9 @@ def copy_tree(src: Path, dest: Path, skip: Callable[[PurePosixPath], bool] | Non
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(root):
-                    raise BuildError(f"{path} is a symlink to {target}, outside {src}: copy the file in instead")
+                    raise BuildError(
+                        f"{path} is a symlink to {target}, outside {src}: copy the file in instead"
+                    )
                 if target.is_dir():
                     copy_tree(target, dest / rel, skip)
                     continue

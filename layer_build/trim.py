@@ -12,14 +12,26 @@ from pathlib import Path, PurePosixPath
 
 from layer_build import elf
 
-_DROP_DIRS = {"tests", "test", "__pycache__", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3"}
+_DROP_DIRS = {
+    "tests",
+    "test",
+    "__pycache__",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "lib2to3",
+}
 _DROP_SUFFIXES = {".pyi", ".pyc", ".pyo", ".c", ".h", ".cpp", ".pyx", ".pxd", ".pxi", ".a", ".exe"}
 _DROP_DIST_INFO = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 
 
 def _is_license(path: Path) -> bool:
     upper = path.name.upper()
-    return upper.startswith(("LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS")) or "licenses" in path.parts
+    return (
+        upper.startswith(("LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS"))
+        or "licenses" in path.parts
+    )
 
 
 def trim(root: Path, keep_dirs: frozenset[str] = frozenset()) -> None:
@@ -41,7 +53,12 @@ def strip_file(path: Path) -> bool:
     tool = shutil.which("strip")
     if tool is None:
         return False
-    return subprocess.run([tool, "--strip-unneeded", str(path)], capture_output=True, timeout=120).returncode == 0
+    return (
+        subprocess.run(
+            [tool, "--strip-unneeded", str(path)], capture_output=True, timeout=120
+        ).returncode
+        == 0
+    )
 
 
 def _patched(rel: PurePosixPath) -> bool:

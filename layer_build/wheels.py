@@ -25,7 +25,9 @@ from layer_build.targets import Target
 from layer_build.tree import safe_relative
 
 RUNTIME_LOCK = Path(__file__).with_name("runtime.lock")
-_NO_MATCH = re.compile(r"(?:No matching distribution found for|satisfies the requirement) ([^\s(]+)")
+_NO_MATCH = re.compile(
+    r"(?:No matching distribution found for|satisfies the requirement) ([^\s(]+)"
+)
 
 
 @dataclass(frozen=True)
@@ -54,16 +56,34 @@ def _pip(args: list[str]) -> subprocess.CompletedProcess[str]:
 def download(requirements: Path, target: Target, cache: Path, *, with_deps: bool) -> list[Path]:
     """The wheels ``requirements`` resolve to for ``target``, through ``cache``."""
     cache.mkdir(parents=True, exist_ok=True)
-    platform_args: list[str] = ["--only-binary=:all:", "--implementation", "cp",
-                                "--python-version", target.python, "--abi", target.cp_tag, "--abi", "abi3",
-                                "--abi", "none"]
+    platform_args: list[str] = [
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        target.python,
+        "--abi",
+        target.cp_tag,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+    ]
     for tag in target.wheel_platforms:
         platform_args += ["--platform", tag]
     platform_args += ["--platform", "any"]
     if not with_deps:
         platform_args.append("--no-deps")
     with tempfile.TemporaryDirectory(prefix="lambdaboot-wheels-") as tmp:
-        base = ["-r", os.fspath(requirements), "-d", tmp, "--find-links", os.fspath(cache), *platform_args]
+        base = [
+            "-r",
+            os.fspath(requirements),
+            "-d",
+            tmp,
+            "--find-links",
+            os.fspath(cache),
+            *platform_args,
+        ]
         done = _pip(["--no-index", *base])
         if done.returncode != 0:
             for leftover in Path(tmp).iterdir():
@@ -137,8 +157,13 @@ def installed(dist_info: Path) -> Vendored:
     text = (dist_info / "METADATA").read_text("utf-8", "replace")
     meta = email.parser.Parser().parsestr(text, headersonly=True)
     name, _, version = dist_info.name.removesuffix(".dist-info").partition("-")
-    return Vendored(name=meta.get("Name", name), version=meta.get("Version", version), wheel="", sha256="",
-                    license=_license(meta))
+    return Vendored(
+        name=meta.get("Name", name),
+        version=meta.get("Version", version),
+        wheel="",
+        sha256="",
+        license=_license(meta),
+    )
 
 
 def _license(meta: email.message.Message) -> str:
@@ -148,5 +173,9 @@ def _license(meta: email.message.Message) -> str:
     text = meta.get("License")
     if text and len(text) < 80 and "\n" not in text:
         return str(text)
-    classifiers = [c.split("::")[-1].strip() for c in meta.get_all("Classifier", []) if c.startswith("License ::")]
+    classifiers = [
+        c.split("::")[-1].strip()
+        for c in meta.get_all("Classifier", [])
+        if c.startswith("License ::")
+    ]
     return ", ".join(classifiers) or "unknown (see the package's license files)"

@@ -23,7 +23,7 @@ def is_executable(rel: PurePosixPath) -> bool:
     text = rel.as_posix()
     if text in EXECUTABLE_TOP:
         return True
-    return any(text.startswith(d + "/") and "/" not in text[len(d) + 1:] for d in EXECUTABLE_DIRS)
+    return any(text.startswith(d + "/") and "/" not in text[len(d) + 1 :] for d in EXECUTABLE_DIRS)
 
 
 def _date_time() -> tuple[int, int, int, int, int, int]:
@@ -35,7 +35,11 @@ def _date_time() -> tuple[int, int, int, int, int, int]:
 def write_zip(root: Path, out: Path) -> None:
     """Zip every file under ``root`` (names relative to it) into ``out``."""
     files = sorted(  # by name as a string (LC_ALL=C order), whatever the file system lists
-        ((PurePosixPath(p.relative_to(root).as_posix()), p) for p in root.rglob("*") if p.is_file()),
+        (
+            (PurePosixPath(p.relative_to(root).as_posix()), p)
+            for p in root.rglob("*")
+            if p.is_file()
+        ),
         key=lambda entry: entry[0].as_posix().encode(),
     )
     date_time = _date_time()

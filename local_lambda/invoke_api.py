@@ -46,7 +46,10 @@ class InvokeApi:
         path = request.path
         streaming = path.startswith(STREAM_INVOKE_PREFIX) and path.endswith(STREAM_INVOKE_SUFFIX)
         if streaming:
-            path = protocol.INVOKE_PREFIX + path[len(STREAM_INVOKE_PREFIX) : -len(STREAM_INVOKE_SUFFIX)]
+            path = (
+                protocol.INVOKE_PREFIX
+                + path[len(STREAM_INVOKE_PREFIX) : -len(STREAM_INVOKE_SUFFIX)]
+            )
             path += "/invocations"
         if not (path.startswith(protocol.INVOKE_PREFIX) and path.endswith("/invocations")):
             _aws_error(

@@ -73,7 +73,13 @@ class CognitoIdentity:
 class Client:
     """The calling app, from the client context's ``client`` object."""
 
-    __slots__ = ("app_package_name", "app_title", "app_version_code", "app_version_name", "installation_id")
+    __slots__ = (
+        "app_package_name",
+        "app_title",
+        "app_version_code",
+        "app_version_name",
+        "installation_id",
+    )
 
     def __init__(self, client: dict[str, Any]) -> None:
         self.installation_id: Any = client.get("installation_id")
@@ -151,7 +157,9 @@ class LambdaContext:
             self.client_context = ClientContext(raw)
         identity = None
         if invocation.cognito_identity:
-            identity = _as_object(_parse(invocation.cognito_identity, "Cognito Identity"), "Cognito Identity")
+            identity = _as_object(
+                _parse(invocation.cognito_identity, "Cognito Identity"), "Cognito Identity"
+            )
         self.identity = CognitoIdentity(identity)
 
     def get_remaining_time_in_millis(self) -> int:
@@ -200,5 +208,7 @@ def _parse(text: str, name: str) -> Any:
 
 def _as_object(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ContextUnmarshalError(f"Unable to parse {name} JSON: expected an object, got {type(value).__name__}")
+        raise ContextUnmarshalError(
+            f"Unable to parse {name} JSON: expected an object, got {type(value).__name__}"
+        )
     return value

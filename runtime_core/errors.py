@@ -64,7 +64,9 @@ class InitError(Exception):
     ``errorType`` is awslambdaric's (a ``Runtime.*`` type, or the exception's class name).
     """
 
-    def __init__(self, error_type: str, message: str, stack: list[str], body_type: str | None = None) -> None:
+    def __init__(
+        self, error_type: str, message: str, stack: list[str], body_type: str | None = None
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
@@ -180,7 +182,9 @@ def _error_body(message: str, error_type: str, stack: list[str], request_id: str
     )
 
 
-def _xray_cause(error_type: str, message: str, frames: list[tuple[str, int, str, str]]) -> str | None:
+def _xray_cause(
+    error_type: str, message: str, frames: list[tuple[str, int, str, str]]
+) -> str | None:
     """The X-Ray cause header, or None once it reaches 1 MiB (as awslambdaric leaves it out).
 
     Written as ASCII JSON (non-ASCII escaped): it travels as an HTTP header value.

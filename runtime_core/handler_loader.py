@@ -77,7 +77,9 @@ def _load(spec: str, task_root: str) -> Callable[..., Any]:
         __import__(dotted)
         module = sys.modules[dotted]
     except ImportError as exc:
-        raise InitError(IMPORT_MODULE_ERROR, f"Unable to import module '{modname}': {exc}", []) from None
+        raise InitError(
+            IMPORT_MODULE_ERROR, f"Unable to import module '{modname}': {exc}", []
+        ) from None
     except SyntaxError as exc:
         trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
         raise InitError(

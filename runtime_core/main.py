@@ -32,7 +32,9 @@ __all__ = ["CONFIG_ERROR", "EXTENSION_ERROR", "main"]
 CONFIG_ERROR = "Runtime.ConfigError"
 #: The init error when the internal extension (for shutdown hooks) cannot be registered.
 EXTENSION_ERROR = "Runtime.ExtensionRegistrationError"
-_MARGIN_ENV = "LAMBDABOOT_DEADLINE_MARGIN_MS"  # runtime_core.deadline.MARGIN_ENV, without its import
+_MARGIN_ENV = (
+    "LAMBDABOOT_DEADLINE_MARGIN_MS"  # runtime_core.deadline.MARGIN_ENV, without its import
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,7 +60,9 @@ def main(argv: list[str] | None = None) -> None:
 def _run(environ: Mapping[str, str], spec: str) -> None:
     address = environ.get("AWS_LAMBDA_RUNTIME_API")
     if not address:
-        raise ApiError("AWS_LAMBDA_RUNTIME_API is not set: lambdaboot runs inside Lambda or an emulator")
+        raise ApiError(
+            "AWS_LAMBDA_RUNTIME_API is not set: lambdaboot runs inside Lambda or an emulator"
+        )
     try:
         concurrency, margin, threads = _settings(environ)
     except ValueError as exc:

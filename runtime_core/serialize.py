@@ -118,7 +118,10 @@ def decode_event(body: bytes, content_type: str | None) -> Any:
     As awslambdaric does, only ``application/json`` is parsed (an absent content type means
     JSON: the Runtime API's default); ``application/json; charset=...`` counts as JSON too.
     """
-    if content_type is not None and content_type.split(";", 1)[0].strip().lower() != JSON_CONTENT_TYPE:
+    if (
+        content_type is not None
+        and content_type.split(";", 1)[0].strip().lower() != JSON_CONTENT_TYPE
+    ):
         return body
     orjson = _orjson
     if orjson is None:
@@ -261,7 +264,9 @@ def _stdlib_dumps(value: Any) -> bytes | None:
         if type(value) is str:
             text = encode_basestring(value)
         else:
-            write = make_encoder(None, _refuse, encode_basestring, None, ":", ",", False, False, True)
+            write = make_encoder(
+                None, _refuse, encode_basestring, None, ":", ",", False, False, True
+            )
             text = "".join(write(value, 0))
     try:
         return text.encode()

@@ -95,6 +95,7 @@ def run_hooks_blocking(budget_s: float = BUDGET_S) -> None:
     import threading
 
     hooks = registered_hooks()
+
     def run_all() -> None:
         for hook in hooks:
             pending = _call_hook(hook)

@@ -42,10 +42,14 @@ def wants_threads(environ: Any) -> bool:
         return True
     if answer in ("", "0", "false", "no"):
         return False
-    raise ValueError(f"{THREADS_ENV} must be 1, true or yes (threads), or 0, false or no, got {value!r}")
+    raise ValueError(
+        f"{THREADS_ENV} must be 1, true or yes (threads), or 0, false or no, got {value!r}"
+    )
 
 
-def serve(address: str, handler: Callable[..., Any], concurrency: int, margin: float | None = None) -> None:
+def serve(
+    address: str, handler: Callable[..., Any], concurrency: int, margin: float | None = None
+) -> None:
     """Fork ``concurrency`` workers serving ``handler``; return only by exiting.
 
     SIGTERM is forwarded from before the first fork: one that arrives in the middle of

@@ -31,7 +31,9 @@ def runtime_python(request: pytest.FixtureRequest) -> Path:
     """Each supported interpreter in turn. A missing one fails loudly: run `make runtime-venvs`."""
     path = RUNTIME_PYTHONS[request.param]
     if not path.exists():
-        pytest.fail(f"{path} is missing: run `make runtime-venvs` to create the Python {request.param} venv")
+        pytest.fail(
+            f"{path} is missing: run `make runtime-venvs` to create the Python {request.param} venv"
+        )
     return path
 
 
@@ -80,5 +82,7 @@ def built_layer(tmp_path_factory: pytest.TempPathFactory, wheel_cache: Path) -> 
     from layer_build.targets import Target
 
     out = tmp_path_factory.mktemp("layer")
-    result = build(Target(arch="x86_64", python="3.12", os="al2023"), Options(out=out, cache=wheel_cache))
+    result = build(
+        Target(arch="x86_64", python="3.12", os="al2023"), Options(out=out, cache=wheel_cache)
+    )
     return result.zip

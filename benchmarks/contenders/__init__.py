@@ -36,7 +36,9 @@ def awslambdaric(handler: str, version: str = "3.11") -> Contender:
     """The official client, started as its docs say (``python -m awslambdaric HANDLER``)."""
     deps = packages("awslambdaric", ["awslambdaric==4.2.2"], version)
     python = str(base_python(version))
-    return Contender("awslambdaric", [python, "-s", "-m", "awslambdaric", handler], {"PYTHONPATH": str(deps)})
+    return Contender(
+        "awslambdaric", [python, "-s", "-m", "awslambdaric", handler], {"PYTHONPATH": str(deps)}
+    )
 
 
 def minimal_urllib(version: str = "3.11") -> Contender:

@@ -42,18 +42,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_function_arguments(bench)
     add_layer_arguments(bench)
     bench.add_argument("--event", default="{}", help="the event, as JSON text (default {})")
-    bench.add_argument("--cold", type=int, default=10, help="cold starts per configuration (default 10)")
-    bench.add_argument("--warm", type=int, default=100, help="warm invocations per configuration (default 100)")
+    bench.add_argument(
+        "--cold", type=int, default=10, help="cold starts per configuration (default 10)"
+    )
+    bench.add_argument(
+        "--warm", type=int, default=100, help="warm invocations per configuration (default 100)"
+    )
     bench.add_argument("--no-profile", action="store_true", help="skip the import-time profile")
     bench.add_argument("--label", default="A", help="name of the configuration in the output")
     vs = bench.add_argument_group("comparison (configuration B = A with these changes)")
     vs.add_argument("--vs-runtime-cmd", help="B's runtime command")
     vs.add_argument("--vs-function-dir", type=Path, help="B's function code (dir or zip)")
-    vs.add_argument("--vs-layer", action="append", default=[], type=Path, help="B's layers (replace A's)")
+    vs.add_argument(
+        "--vs-layer", action="append", default=[], type=Path, help="B's layers (replace A's)"
+    )
     vs.add_argument("--vs-no-layers", action="store_true", help="B runs without A's layers")
-    vs.add_argument("--vs-runtime", help="B's emulated Lambda runtime (see --runtime; 'none': none)")
-    vs.add_argument("--vs-env", action="append", default=[], metavar="K=V", help="extra variables for B")
-    vs.add_argument("--vs-unset", action="append", default=[], metavar="NAME", help="a variable of A's that B lacks")
+    vs.add_argument(
+        "--vs-runtime", help="B's emulated Lambda runtime (see --runtime; 'none': none)"
+    )
+    vs.add_argument(
+        "--vs-env", action="append", default=[], metavar="K=V", help="extra variables for B"
+    )
+    vs.add_argument(
+        "--vs-unset",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a variable of A's that B lacks",
+    )
     vs.add_argument("--vs-label", default="B", help="name of configuration B")
     bench.add_argument("--json", metavar="PATH", help="write every figure as JSON (- for stdout)")
     bench.add_argument("--chart", type=Path, metavar="PATH", help="write a PNG chart")
@@ -90,7 +106,13 @@ def targets(args: argparse.Namespace, stack: ExitStack) -> list[runner.Target]:
         args.function_dir = _unpacked(args.function_dir, stack)
     a = dataclasses.replace(function_config(args), echo_logs=False)
     found = [runner.Target(args.label, a)]
-    changes = (args.vs_runtime_cmd, args.vs_runtime, args.vs_function_dir, args.vs_layer, args.vs_env)
+    changes = (
+        args.vs_runtime_cmd,
+        args.vs_runtime,
+        args.vs_function_dir,
+        args.vs_layer,
+        args.vs_env,
+    )
     if any(change for change in changes) or args.vs_no_layers or args.vs_unset:
         b = a
         if args.vs_function_dir:
@@ -138,7 +160,11 @@ def run_bench(args: argparse.Namespace) -> int:
         except runner.BenchError as exc:
             print(f"lambdaboot bench: {exc}", file=sys.stderr)
             return 1
-        command = "lambdaboot bench " + shlex.join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "lambdaboot bench"
+        command = (
+            "lambdaboot bench " + shlex.join(sys.argv[2:])
+            if sys.argv[1:2] == ["bench"]
+            else "lambdaboot bench"
+        )
         result = report.document(found, samples, command, args.cold, args.warm)
     _write(result, args)
     return 0
@@ -158,7 +184,9 @@ def _measure(
             args.cold,
             args.warm,
             profile=not args.no_profile,
-            on_step=lambda label: progress.update(task, advance=1, description=f"measuring {label}"),
+            on_step=lambda label: progress.update(
+                task, advance=1, description=f"measuring {label}"
+            ),
         )
 
 

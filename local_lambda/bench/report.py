@@ -77,7 +77,9 @@ def table(result: dict[str, Any]) -> Any:
     from rich.table import Table
 
     comparison = result.get("comparison")
-    table = Table(title=f"lambdaboot bench — {result['runs']['cold']} cold, {result['runs']['warm']} warm")
+    table = Table(
+        title=f"lambdaboot bench — {result['runs']['cold']} cold, {result['runs']['warm']} warm"
+    )
     for column in ("phase", "config", "median", "p90", "min", "max"):
         left = column in ("phase", "config")
         table.add_column(column, justify="left" if left else "right", no_wrap=left)
@@ -94,7 +96,9 @@ def table(result: dict[str, Any]) -> Any:
             ]
             if comparison:
                 ratio = comparison["phases"][phase]["summary"]
-                row.append(f"{ratio['median']:.3f}" if label == comparison["b"] and ratio.get("n") else "")
+                row.append(
+                    f"{ratio['median']:.3f}" if label == comparison["b"] and ratio.get("n") else ""
+                )
             table.add_row(*row)
     table.caption = MEMORY_NOTE
     return table

@@ -66,7 +66,9 @@ class Subject:
 class Session:
     """A local Lambda for one scenario, with the recorder between it and the runtime."""
 
-    def __init__(self, subject: Subject, handler: str, empty_headers: bool = False, **changes: Any) -> None:
+    def __init__(
+        self, subject: Subject, handler: str, empty_headers: bool = False, **changes: Any
+    ) -> None:
         config = subject.config(handler, **changes)
         self.recorder = Recorder(empty_headers=empty_headers)
         config.env["AWS_LAMBDA_RUNTIME_API"] = self.recorder.start()
@@ -95,7 +97,9 @@ class Session:
         posts = self.posts(result.request_id, kind)
         if not posts:
             detail = result.payload.decode("utf-8", "replace")[:200]
-            raise Failed(f"nothing was posted to /{kind} (the invoker got {result.error_type}: {detail})")
+            raise Failed(
+                f"nothing was posted to /{kind} (the invoker got {result.error_type}: {detail})"
+            )
         return posts[0]
 
     def next_answer(self, request_id: str) -> Exchange:
@@ -155,7 +159,9 @@ def _json_object(body: bytes, what: str) -> dict[str, Any]:
 
 def _error_shape(body: dict[str, Any], what: str, message: str, error_type: str | None) -> None:
     if not isinstance(body.get("errorMessage"), str) or message not in body["errorMessage"]:
-        raise Failed(f"{what}: errorMessage should carry {message!r}, got {body.get('errorMessage')!r}")
+        raise Failed(
+            f"{what}: errorMessage should carry {message!r}, got {body.get('errorMessage')!r}"
+        )
     if not isinstance(body.get("errorType"), str) or not body["errorType"]:
         raise Failed(f"{what}: errorType missing, got {body.get('errorType')!r}")
     if error_type and body["errorType"] != error_type:
@@ -165,7 +171,11 @@ def _error_shape(body: dict[str, Any], what: str, message: str, error_type: str 
         raise Failed(f"{what}: stackTrace should be a list of strings, got {trace!r}")
 
 
-@check("invoke-success", "§1.1, §1.5", "a result is posted to /response and the runtime goes back to /next")
+@check(
+    "invoke-success",
+    "§1.1, §1.5",
+    "a result is posted to /response and the runtime goes back to /next",
+)
 def invoke_success(session: Callable[..., Session]) -> str:
     with session("conform_app.ok") as s:
         first = s.invoke({"n": 1})
@@ -176,11 +186,15 @@ def invoke_success(session: Callable[..., Session]) -> str:
         second = s.invoke({"n": 2})
         _succeeded(second, "the second invoke")
         if not _served_warm(second):
-            raise Failed("the second invoke needed a new environment: the runtime did not return to /next")
+            raise Failed(
+                "the second invoke needed a new environment: the runtime did not return to /next"
+            )
     return "two invokes answered on one environment, each result posted once"
 
 
-@check("init-error", "§1.3, §1.5", "an import failure is posted to /init/error, then the runtime exits")
+@check(
+    "init-error", "§1.3, §1.5", "an import failure is posted to /init/error, then the runtime exits"
+)
 def init_error(session: Callable[..., Session]) -> str:
     with session("conform_broken.handler") as s:
         result = s.invoke()
@@ -190,28 +204,54 @@ def init_error(session: Callable[..., Session]) -> str:
         post = posts[0]
         header = post.headers.get(H_ERROR_TYPE, "")
         if not ERROR_TYPE.match(header):
-            raise Failed(f"Lambda-Runtime-Function-Error-Type is {header!r}, not Runtime.X or Function.X")
-        _error_shape(_json_object(post.body, "the init error body"), "the init error body", "conformance init failure", None)
+            raise Failed(
+                f"Lambda-Runtime-Function-Error-Type is {header!r}, not Runtime.X or Function.X"
+            )
+        _error_shape(
+            _json_object(post.body, "the init error body"),
+            "the init error body",
+            "conformance init failure",
+            None,
+        )
         if result.function_error is None:
             raise Failed("the invoker did not get an error")
-        later = [e for e in s.recorder.exchanges[s.recorder.exchanges.index(post) :] if e.path.endswith("/next")]
+        later = [
+            e
+            for e in s.recorder.exchanges[s.recorder.exchanges.index(post) :]
+            if e.path.endswith("/next")
+        ]
         if later:
-            raise Failed("the runtime asked for /next after reporting its init error instead of exiting")
+            raise Failed(
+                "the runtime asked for /next after reporting its init error instead of exiting"
+            )
     return f"init error posted with {header} and a well-formed body; no /next after it"
 
 
-@check("error-shape", "§1.3", "a handler exception is posted to /error as {errorMessage, errorType, stackTrace}")
+@check(
+    "error-shape",
+    "§1.3",
+    "a handler exception is posted to /error as {errorMessage, errorType, stackTrace}",
+)
 def error_shape(session: Callable[..., Session]) -> str:
     with session("conform_app.fail") as s:
         result = s.invoke()
         posts = s.posts(result.request_id, "error")
         if len(posts) != 1:
-            raise Failed(f"expected one POST to /error, saw {len(posts)} (invoker got {result.error_type})")
+            raise Failed(
+                f"expected one POST to /error, saw {len(posts)} (invoker got {result.error_type})"
+            )
         post = posts[0]
-        _error_shape(_json_object(post.body, "the error body"), "the error body", "conformance boom", "ValueError")
+        _error_shape(
+            _json_object(post.body, "the error body"),
+            "the error body",
+            "conformance boom",
+            "ValueError",
+        )
         header = post.headers.get(H_ERROR_TYPE)
         if header is not None and not ERROR_TYPE.match(header):
-            raise Failed(f"Lambda-Runtime-Function-Error-Type {header!r} does not match (Runtime|Function).Name")
+            raise Failed(
+                f"Lambda-Runtime-Function-Error-Type {header!r} does not match (Runtime|Function).Name"
+            )
         if result.function_error is None:
             raise Failed("the invoker did not see a function error")
     return "errorMessage, errorType=ValueError and a string stackTrace posted to /error"
@@ -226,7 +266,11 @@ def xray_cause(session: Callable[..., Session]) -> str:
             raise Failed("no Lambda-Runtime-Function-XRay-Error-Cause header on the /error post")
         cause = _json_object(raw.encode(), "the X-Ray cause")
         exceptions = cause.get("exceptions")
-        if not isinstance(exceptions, list) or not exceptions or not isinstance(exceptions[0], dict):
+        if (
+            not isinstance(exceptions, list)
+            or not exceptions
+            or not isinstance(exceptions[0], dict)
+        ):
             raise Failed(f"the X-Ray cause has no exceptions: {raw[:200]}")
         first = exceptions[0]
         if first.get("type") != "ValueError" or "conformance boom" not in str(first.get("message")):
@@ -250,12 +294,22 @@ def trace_id(session: Callable[..., Session]) -> str:
     return "each invoke saw its own trace id"
 
 
-@check("context-headers", "§1.2, §4.3", "request id, ARN, deadline, client context, identity and tenant reach the context")
+@check(
+    "context-headers",
+    "§1.2, §4.3",
+    "request id, ARN, deadline, client context, identity and tenant reach the context",
+)
 def context_headers(session: Callable[..., Session]) -> str:
-    client_context = {"client": {"installation_id": "i-1"}, "custom": {"k": "v"}, "env": {"platform": "x"}}
+    client_context = {
+        "client": {"installation_id": "i-1"},
+        "custom": {"k": "v"},
+        "env": {"platform": "x"},
+    }
     identity = {"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}
     with session("conform_app.describe") as s:
-        result = s.invoke(client_context=client_context, tenant_id="tenant-42", cognito_identity=identity)
+        result = s.invoke(
+            client_context=client_context, tenant_id="tenant-42", cognito_identity=identity
+        )
         seen = _succeeded(result, "the invoke")
         expected = {
             "request_id": result.request_id,
@@ -266,14 +320,22 @@ def context_headers(session: Callable[..., Session]) -> str:
         }
         wrong = {k: seen.get(k) for k, v in expected.items() if seen.get(k) != v}
         if wrong:
-            raise Failed(f"the context differs from the /next headers: {wrong} (expected {expected})")
+            raise Failed(
+                f"the context differs from the /next headers: {wrong} (expected {expected})"
+            )
         remaining = seen.get("remaining_ms")
         if not isinstance(remaining, int) or not 0 < remaining <= s.lam.config.timeout * 1000:
-            raise Failed(f"get_remaining_time_in_millis() gave {remaining!r} for a {s.lam.config.timeout} s timeout")
+            raise Failed(
+                f"get_remaining_time_in_millis() gave {remaining!r} for a {s.lam.config.timeout} s timeout"
+            )
     return "request id, ARN, client context, identity, tenant id and remaining time as sent"
 
 
-@check("invocation-id", "§4.4", "Lambda-Runtime-Invocation-Id from /next is echoed on /response and /error")
+@check(
+    "invocation-id",
+    "§4.4",
+    "Lambda-Runtime-Invocation-Id from /next is echoed on /response and /error",
+)
 def invocation_id(session: Callable[..., Session]) -> str:
     with session("conform_app.ok") as s:
         result = s.invoke()
@@ -293,28 +355,42 @@ def invocation_id(session: Callable[..., Session]) -> str:
     return "the invocation id was echoed on /response and /error"
 
 
-@check("empty-headers", "§1.2", "empty Client-Context, Cognito-Identity and Tenant-Id headers are treated as absent")
+@check(
+    "empty-headers",
+    "§1.2",
+    "empty Client-Context, Cognito-Identity and Tenant-Id headers are treated as absent",
+)
 def empty_headers(session: Callable[..., Session]) -> str:
     with session("conform_app.describe", empty_headers=True) as s:
         seen = _succeeded(s.invoke(), "an invoke whose /next had empty context headers")
-        present = {k: seen.get(k) for k in ("client_custom", "identity_id", "tenant_id") if seen.get(k)}
+        present = {
+            k: seen.get(k) for k in ("client_custom", "identity_id", "tenant_id") if seen.get(k)
+        }
         if present:
             raise Failed(f"empty headers became values in the context: {present}")
     return "empty headers gave no client context, identity or tenant"
 
 
-@check("response-too-large", "§1.3, §1.4, §3", "after a 413 the runtime posts no /error and serves the next invoke")
+@check(
+    "response-too-large",
+    "§1.3, §1.4, §3",
+    "after a 413 the runtime posts no /error and serves the next invoke",
+)
 def response_too_large(session: Callable[..., Session]) -> str:
     with session("conform_app.big") as s:
         result = s.invoke()
         if result.error_type != "Function.ResponseSizeTooLarge":
-            raise Failed(f"the invoker got {result.error_type} for a 7 MiB result, not Function.ResponseSizeTooLarge")
+            raise Failed(
+                f"the invoker got {result.error_type} for a 7 MiB result, not Function.ResponseSizeTooLarge"
+            )
         if s.posts(result.request_id, "error"):
             raise Failed("the runtime posted /error after its /response got 413 (it gets a 403)")
         again = s.invoke()
         if again.error_type == "Function.ResponseSizeTooLarge" and _served_warm(again):
             return "413 handled: no /error after it, next invoke served on the same environment"
-        raise Failed(f"after the 413 the next invoke ended with {again.error_type}, not a second 413 on a warm environment")
+        raise Failed(
+            f"after the 413 the next invoke ended with {again.error_type}, not a second 413 on a warm environment"
+        )
 
 
 @check("gone-410", "§1.4, §4.4", "a 410 on /response is logged and the runtime goes back to /next")
@@ -323,7 +399,9 @@ def gone_410(session: Callable[..., Session]) -> str:
         s.lam.inject_fault("response", 410)
         first = s.invoke()
         if first.error_type == "Runtime.ExitError":
-            raise Failed("the runtime exited after a 410; it should log it and ask for the next invoke")
+            raise Failed(
+                "the runtime exited after a 410; it should log it and ask for the next invoke"
+            )
         second = s.invoke()
         _succeeded(second, "the invoke after the 410")
         if not _served_warm(second):
@@ -337,11 +415,21 @@ def server_error_500(session: Callable[..., Session]) -> str:
         s.lam.inject_fault("response", 500)
         result = s.invoke()
         if result.error_type != "Runtime.ExitError":
-            raise Failed(f"after a 500 on /response the invoke ended with {result.error_type}: the runtime did not exit")
-    return "the runtime exited after the 500 (" + result.payload.decode("utf-8", "replace").rsplit(":", 1)[-1].strip(' "}') + ")"
+            raise Failed(
+                f"after a 500 on /response the invoke ended with {result.error_type}: the runtime did not exit"
+            )
+    return (
+        "the runtime exited after the 500 ("
+        + result.payload.decode("utf-8", "replace").rsplit(":", 1)[-1].strip(' "}')
+        + ")"
+    )
 
 
-@check("dropped-connection", "§1.4, §1.5", "a connection dropped on /response neither hangs nor loses the environment for good")
+@check(
+    "dropped-connection",
+    "§1.4, §1.5",
+    "a connection dropped on /response neither hangs nor loses the environment for good",
+)
 def dropped_connection(session: Callable[..., Session]) -> str:
     with session("conform_app.ok", timeout=5.0) as s:
         s.lam.inject_fault("response", drop=True)
@@ -354,7 +442,9 @@ def dropped_connection(session: Callable[..., Session]) -> str:
     return f"the runtime {how}; the next invoke was served"
 
 
-@check("streaming", "§2", "an async generator handler streams with Response-Mode: streaming, chunked")
+@check(
+    "streaming", "§2", "an async generator handler streams with Response-Mode: streaming, chunked"
+)
 def streaming(session: Callable[..., Session]) -> str:
     with session("conform_app.stream") as s:
         result = s.invoke()
@@ -369,7 +459,11 @@ def streaming(session: Callable[..., Session]) -> str:
     return "streamed with the mode header, chunked, bytes intact"
 
 
-@check("stream-trailers", "§2", "an error mid-stream travels in the trailers (error type and base64 body)")
+@check(
+    "stream-trailers",
+    "§2",
+    "an error mid-stream travels in the trailers (error type and base64 body)",
+)
 def stream_trailers(session: Callable[..., Session]) -> str:
     with session("conform_app.stream_fail") as s:
         result = s.invoke()
@@ -381,7 +475,12 @@ def stream_trailers(session: Callable[..., Session]) -> str:
             body = base64.b64decode(trailers.get(H_ERROR_BODY, ""), validate=True)
         except ValueError as exc:
             raise Failed("trailer Lambda-Runtime-Function-Error-Body is not base64") from exc
-        _error_shape(_json_object(body, "the trailer error body"), "the trailer error body", "conformance stream boom", None)
+        _error_shape(
+            _json_object(body, "the trailer error body"),
+            "the trailer error body",
+            "conformance stream boom",
+            None,
+        )
         if s.posts(result.request_id, "error"):
             raise Failed("the runtime also posted /error after streaming had started")
     return f"trailers carried {error_type} and a base64 error body"
@@ -391,24 +490,33 @@ def stream_trailers(session: Callable[..., Session]) -> str:
 def concurrency(session: Callable[..., Session]) -> str:
     if "max_concurrency" not in {f.name for f in dataclasses.fields(FunctionConfig)}:
         raise Skipped("this local Lambda has no FunctionConfig.max_concurrency yet")
-    with tempfile.TemporaryDirectory(prefix="conform-rendezvous-") as folder, session(
-        "conform_app.rendezvous", max_concurrency=2, timeout=10.0
-    ) as s:
+    with (
+        tempfile.TemporaryDirectory(prefix="conform-rendezvous-") as folder,
+        session("conform_app.rendezvous", max_concurrency=2, timeout=10.0) as s,
+    ):
         s.lam.start()
         results: list[InvokeResult] = []
         event = {"folder": folder, "peers": 2, "limit": 5.0}
-        threads = [threading.Thread(target=lambda: results.append(s.invoke(event))) for _ in range(2)]
+        threads = [
+            threading.Thread(target=lambda: results.append(s.invoke(event))) for _ in range(2)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         met = [_succeeded(r, "a concurrent invoke")["met"] for r in results]
         if not all(met):
-            raise Failed("the two invokes never ran at the same time (each waited 5 s for the other)")
+            raise Failed(
+                "the two invokes never ran at the same time (each waited 5 s for the other)"
+            )
     return "two invokes were in the handler at the same time"
 
 
-@check("sigterm", "§5", "with an extension registered, SIGTERM reaches the function and the runtime exits before SIGKILL")
+@check(
+    "sigterm",
+    "§5",
+    "with an extension registered, SIGTERM reaches the function and the runtime exits before SIGKILL",
+)
 def sigterm(session: Callable[..., Session]) -> str:
     with session("conform_shutdown.handler") as s:
         _succeeded(s.invoke(), "the invoke")
@@ -416,5 +524,7 @@ def sigterm(session: Callable[..., Session]) -> str:
             raise Failed("the function's extension registration did not reach the Extensions API")
         done = s.lam.shutdown()
         if done.signals != ["SIGTERM"]:
-            raise Failed(f"shutdown needed {' then '.join(done.signals)}: SIGTERM did not end the runtime within {s.lam.config.shutdown_internal_ms} ms")
+            raise Failed(
+                f"shutdown needed {' then '.join(done.signals)}: SIGTERM did not end the runtime within {s.lam.config.shutdown_internal_ms} ms"
+            )
     return f"exited on SIGTERM (status {done.exit_status}) in {done.duration_ms:.0f} ms"

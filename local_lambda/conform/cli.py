@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_runtime_arguments(conform, "lambdaboot's bootstrap")
     add_layer_arguments(conform)
-    conform.add_argument("--check", action="append", metavar="NAME", help="run only this check (repeatable)")
+    conform.add_argument(
+        "--check", action="append", metavar="NAME", help="run only this check (repeatable)"
+    )
     conform.add_argument("--list", action="store_true", help="list the checks and exit")
     conform.add_argument("--json", metavar="PATH", help="write the verdicts as JSON (- for stdout)")
     conform.set_defaults(func=run_conform)
@@ -52,7 +54,9 @@ def run_conform(args: argparse.Namespace) -> int:
     marks = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "skip": "[yellow]SKIP[/]"}
 
     def show(verdict: kit.Verdict) -> None:
-        out.print(f"{marks[verdict.status]} {verdict.check:20} {verdict.section:16} {verdict.reason}")
+        out.print(
+            f"{marks[verdict.status]} {verdict.check:20} {verdict.section:16} {verdict.reason}"
+        )
 
     out.print(f"Checking {shlex.join(command)} against {kit.SPEC}")
     options = {"layers": [p.resolve() for p in args.layer], "runtime": args.runtime}

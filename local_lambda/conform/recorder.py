@@ -116,7 +116,9 @@ class Recorder:
         self.address = ""
         self._upstream: tuple[str, int] | None = None
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="conform-recorder", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="conform-recorder", daemon=True
+        )
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -177,7 +179,12 @@ class Recorder:
 
         def from_api(data: bytes) -> bytes:
             nonlocal pending
-            if self.empty_headers and responses.at_start and waiting and waiting[0].path.endswith("/invocation/next"):
+            if (
+                self.empty_headers
+                and responses.at_start
+                and waiting
+                and waiting[0].path.endswith("/invocation/next")
+            ):
                 pending += data
                 end = pending.find(b"\r\n")
                 if end < 0:

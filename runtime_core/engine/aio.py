@@ -209,9 +209,7 @@ async def _worker(
             elif handler_is_async:
                 outcome = await _call_async(handler, invocation, margin)
             else:
-                outcome = await loop.run_in_executor(
-                    None, _call_sync, handler, invocation, margin
-                )
+                outcome = await loop.run_in_executor(None, _call_sync, handler, invocation, margin)
         finally:
             if one_at_a_time:
                 set_process_wide(None)

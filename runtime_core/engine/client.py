@@ -48,7 +48,9 @@ def transport_kind(environ: Mapping[str, str] = os.environ) -> str:
     value = environ.get(TRANSPORT_ENV, "")
     kind = value.strip().lower() or "socket"
     if kind not in ("socket", "httpx"):
-        raise ValueError(f"{TRANSPORT_ENV} must be socket or httpx (or unset for socket), got {value!r}")
+        raise ValueError(
+            f"{TRANSPORT_ENV} must be socket or httpx (or unset for socket), got {value!r}"
+        )
     return kind
 
 
@@ -135,4 +137,3 @@ class RuntimeClient:
         response = self.transport.send(self.protocol.init_error(error.body, error.error_type))
         if response.status not in (200, 202):
             log_lost(f"POST /init/error answered {response.status}")
-

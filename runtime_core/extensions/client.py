@@ -83,7 +83,9 @@ class ExtensionClient:
         response = await self._send("POST /extension/register", request, (200,))
         extension_id = response.headers.get(H_ID.lower())
         if not extension_id:
-            raise ApiError("POST /extension/register answered without a Lambda-Extension-Identifier")
+            raise ApiError(
+                "POST /extension/register answered without a Lambda-Extension-Identifier"
+            )
         self.extension_id = extension_id
         try:
             info = json.loads(response.body or b"{}")
@@ -126,7 +128,11 @@ class ExtensionClient:
 
     async def _error(self, path: str, error_type: str, message: str) -> None:
         body = json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": []})
-        headers = [self._id_header(), (H_ERROR_TYPE, error_type), ("Content-Type", "application/json")]
+        headers = [
+            self._id_header(),
+            (H_ERROR_TYPE, error_type),
+            ("Content-Type", "application/json"),
+        ]
         request = Request(self.address, "POST", EXTENSION + path, headers, body.encode())
         await self._send("POST /extension" + path, request, (200, 202))
 

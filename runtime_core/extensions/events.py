@@ -63,5 +63,7 @@ def parse_event(body: bytes) -> InvokeEvent | ShutdownEvent:
         if kind == "SHUTDOWN":
             return ShutdownEvent(str(data.get("shutdownReason", "")).lower(), deadline)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ApiError(f"/event/next sent an event that cannot be read ({exc!r}): {body[:300]!r}") from None
+        raise ApiError(
+            f"/event/next sent an event that cannot be read ({exc!r}): {body[:300]!r}"
+        ) from None
     raise ApiError(f"/event/next sent an unknown event type {kind!r}")

@@ -156,7 +156,9 @@ class Extension:
         """The whole life of the extension; returns the exit status (0 after a normal SHUTDOWN)."""
         address = address or os.environ.get("AWS_LAMBDA_RUNTIME_API")
         if not address:
-            _log("AWS_LAMBDA_RUNTIME_API is not set: an extension runs inside Lambda or the local Lambda")
+            _log(
+                "AWS_LAMBDA_RUNTIME_API is not set: an extension runs inside Lambda or the local Lambda"
+            )
             return 1
         client = ExtensionClient(address, self.name)
         try:
@@ -197,11 +199,15 @@ class Extension:
                 await client.exit_error(_error_type(exc), str(exc))
                 return 1
 
-    async def _subscribe(self, client: ExtensionClient, telemetry: _Telemetry) -> asyncio.Task[None]:
+    async def _subscribe(
+        self, client: ExtensionClient, telemetry: _Telemetry
+    ) -> asyncio.Task[None]:
         listener = self._listener = TelemetryListener(telemetry.listen_host, telemetry.port)
         port = await listener.start()
         await client.subscribe_telemetry(
-            f"http://{telemetry.uri_host}:{port}", list(telemetry.types), telemetry.buffering.as_json()
+            f"http://{telemetry.uri_host}:{port}",
+            list(telemetry.types),
+            telemetry.buffering.as_json(),
         )
         return asyncio.create_task(self._consume(listener, telemetry.callback))
 
@@ -238,6 +244,8 @@ class Extension:
                 _log("the shutdown callback did not finish within Lambda's budget")
                 status = 1
             except Exception as exc:
-                _log("shutdown callback failed: " + "".join(traceback.format_exception(exc)).rstrip())
+                _log(
+                    "shutdown callback failed: " + "".join(traceback.format_exception(exc)).rstrip()
+                )
                 status = 1
         return status

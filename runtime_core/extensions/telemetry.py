@@ -46,10 +46,16 @@ class Buffering:
         ):
             value = getattr(self, name)
             if not low <= value <= high:
-                raise ValueError(f"Buffering.{name} must be between {low} and {high} (Lambda's range), got {value}")
+                raise ValueError(
+                    f"Buffering.{name} must be between {low} and {high} (Lambda's range), got {value}"
+                )
 
     def as_json(self) -> dict[str, int]:
-        return {"maxItems": self.max_items, "maxBytes": self.max_bytes, "timeoutMs": self.timeout_ms}
+        return {
+            "maxItems": self.max_items,
+            "maxBytes": self.max_bytes,
+            "timeoutMs": self.timeout_ms,
+        }
 
 
 @dataclass(frozen=True, slots=True)

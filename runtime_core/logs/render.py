@@ -180,7 +180,10 @@ def render_record(
     """
     if _json_mode:
         record = _json_record(
-            created, level, {"message": message, "logger": logger, "requestId": request_id}, tenant_id
+            created,
+            level,
+            {"message": message, "logger": logger, "requestId": request_id},
+            tenant_id,
         )
         if exc_info is not None:
             record.update(exc_info_fields(exc_info))

@@ -37,25 +37,35 @@ _MODES = ("exec", "coprocess")
 _CONFIG_ERROR = "Runtime.NativeConfigError"
 
 
-def load_exec_handler(spec: str, task_root: str, environ: Mapping[str, str] | None = None) -> Callable[..., Any]:
+def load_exec_handler(
+    spec: str, task_root: str, environ: Mapping[str, str] | None = None
+) -> Callable[..., Any]:
     """The handler for ``exec:PATH``; raise ``InitError`` for a bad setting or a co-process
     that cannot start."""
     environ = os.environ if environ is None else environ
     path = spec[len(EXEC_PREFIX) :]
     if not path:
-        raise InitError(_CONFIG_ERROR, f"Bad handler '{spec}': give the program's path after exec:", [])
+        raise InitError(
+            _CONFIG_ERROR, f"Bad handler '{spec}': give the program's path after exec:", []
+        )
     if not os.path.isabs(path) and task_root:
         path = os.path.join(task_root, path)
     settings = _file_settings(task_root)
     args = _args(environ.get("LAMBDABOOT_EXEC_ARGS"), settings.get("args", []))
-    mode = _choice("mode", environ.get("LAMBDABOOT_EXEC_MODE") or settings.get("mode") or "exec", _MODES)
+    mode = _choice(
+        "mode", environ.get("LAMBDABOOT_EXEC_MODE") or settings.get("mode") or "exec", _MODES
+    )
     output = _choice(
-        "output", environ.get("LAMBDABOOT_EXEC_OUTPUT") or settings.get("output") or "json", (*OUTPUT_MODES, "stream")
+        "output",
+        environ.get("LAMBDABOOT_EXEC_OUTPUT") or settings.get("output") or "json",
+        (*OUTPUT_MODES, "stream"),
     )
     argv = [path, *args]
     if output == "stream":
         if mode != "exec":
-            raise InitError(_CONFIG_ERROR, "output stream needs mode exec: a co-process answers in lines", [])
+            raise InitError(
+                _CONFIG_ERROR, "output stream needs mode exec: a co-process answers in lines", []
+            )
         _check_startable(path)
         return _streaming_handler(argv)
     if mode == "coprocess":
@@ -65,7 +75,9 @@ def load_exec_handler(spec: str, task_root: str, environ: Mapping[str, str] | No
         try:
             program.start()
         except NativeError as exc:
-            raise InitError("Function." + type(exc).__name__, str(exc), [], body_type=type(exc).__name__) from None
+            raise InitError(
+                "Function." + type(exc).__name__, str(exc), [], body_type=type(exc).__name__
+            ) from None
     else:
         from runtime_core.native.exec_handler import ExecHandler
 
@@ -128,7 +140,9 @@ def _file_settings(task_root: str) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise InitError(_CONFIG_ERROR, f"Cannot read {CONFIG_FILE}: {exc}", []) from None
     if not isinstance(settings, dict):
-        raise InitError(_CONFIG_ERROR, f"{CONFIG_FILE} must hold a JSON object with args, mode, output", [])
+        raise InitError(
+            _CONFIG_ERROR, f"{CONFIG_FILE} must hold a JSON object with args, mode, output", []
+        )
     return settings
 
 
@@ -139,7 +153,9 @@ def _args(variable: str | None, from_file: object) -> list[str]:
         try:
             return shlex.split(variable)
         except ValueError as exc:
-            raise InitError(_CONFIG_ERROR, f"LAMBDABOOT_EXEC_ARGS cannot be split as shell words: {exc}", []) from None
+            raise InitError(
+                _CONFIG_ERROR, f"LAMBDABOOT_EXEC_ARGS cannot be split as shell words: {exc}", []
+            ) from None
     if not isinstance(from_file, list) or not all(isinstance(a, str) for a in from_file):
         raise InitError(_CONFIG_ERROR, f'{CONFIG_FILE}: "args" must be a list of strings', [])
     return list(from_file)
@@ -150,7 +166,7 @@ def _choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
         raise InitError(
             _CONFIG_ERROR,
             f"exec handler {name} {value!r} is not one of {', '.join(allowed)} "
-            f"(LAMBDABOOT_EXEC_{name.upper()} or \"{name}\" in {CONFIG_FILE})",
+            f'(LAMBDABOOT_EXEC_{name.upper()} or "{name}" in {CONFIG_FILE})',
             [],
         )
     assert isinstance(value, str)

@@ -142,7 +142,10 @@ class CoProcess(Program):
             self._leave_to_parent()
         child = self._child
         if child is not None and child.popen.poll() is not None:
-            runtime_log("WARN", f"{self.program} had exited (status {child.popen.returncode}); starting it again")
+            runtime_log(
+                "WARN",
+                f"{self.program} had exited (status {child.popen.returncode}); starting it again",
+            )
             self._stop()
             child = None
         if child is None:
@@ -162,7 +165,11 @@ class CoProcess(Program):
         self.starts = 0
 
     def _stop(
-        self, ids: tuple[str, str | None] = ("", None), *, drain: bool = False, deadline: float | None = None
+        self,
+        ids: tuple[str, str | None] = ("", None),
+        *,
+        drain: bool = False,
+        deadline: float | None = None,
     ) -> int:
         """Kill the program's group and reap it. With ``drain``, first read its last stderr
         lines (it has closed stdout and is ending) for the error message: for at most

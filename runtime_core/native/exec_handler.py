@@ -63,7 +63,9 @@ class ExecHandler(Program):
 
         return self._output(payload, invocation, MAX_STREAM_BYTES, streaming=True)
 
-    def _output(self, payload: bytes, invocation: Invocation | None, limit: int, *, streaming: bool) -> Iterator[bytes]:
+    def _output(
+        self, payload: bytes, invocation: Invocation | None, limit: int, *, streaming: bool
+    ) -> Iterator[bytes]:
         """Start the program, then yield its output: in chunks as they come when ``streaming``,
         else once, whole. Whatever happens, its process group is gone at the end."""
         env = dict(os.environ if self.env is None else self.env)
@@ -81,7 +83,11 @@ class ExecHandler(Program):
             try:
                 while True:
                     exchange = child.pipes.exchange(
-                        data, deadline, left, ids, close_stdin=True,
+                        data,
+                        deadline,
+                        left,
+                        ids,
+                        close_stdin=True,
                         complete=bool if streaming else None,
                         on_exit=child.kill_group,  # what it left running would hold the pipes open
                     )

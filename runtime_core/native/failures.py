@@ -98,16 +98,18 @@ def spawn_failure(program: str, exc: OSError) -> NativeStartError:
 def timeout_failure(program: str, what_next: str) -> NativeTimeout:
     """The failure for a program still busy at the deadline (its whole group is killed)."""
     return NativeTimeout(
-        program, f"{program} had not finished at the invocation's deadline: it was killed, with everything "
-        f"it started{what_next}"
+        program,
+        f"{program} had not finished at the invocation's deadline: it was killed, with everything "
+        f"it started{what_next}",
     )
 
 
 def too_large_failure(program: str, limit: int, what_next: str) -> NativeOutputTooLarge:
     """The failure for a program whose output passed ``limit`` (it is stopped)."""
     return NativeOutputTooLarge(
-        program, f"{program} wrote more than {limit} bytes, the largest response Lambda accepts: it was "
-        f"stopped{what_next}"
+        program,
+        f"{program} wrote more than {limit} bytes, the largest response Lambda accepts: it was "
+        f"stopped{what_next}",
     )
 
 
@@ -124,7 +126,9 @@ def exit_failure(program: str, status: int, stderr_tail: list[str]) -> NativeErr
     tail = _tail_text(stderr_tail)
     if status < 0:
         name = signal_name(-status)
-        return NativeSignal(program, f"{program} was killed by {name} (signal {-status}){tail}", name)
+        return NativeSignal(
+            program, f"{program} was killed by {name} (signal {-status}){tail}", name
+        )
     return NativeExitError(program, f"{program} exited with status {status}{tail}", status)
 
 

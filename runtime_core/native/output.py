@@ -21,7 +21,9 @@ def result_from(program: str, data: bytes, mode: str) -> Any:
     if mode == "bytes":
         return data
     if not data.strip():
-        raise NativeBadOutput(program, f"{program} wrote nothing on stdout; it must write one JSON value")
+        raise NativeBadOutput(
+            program, f"{program} wrote nothing on stdout; it must write one JSON value"
+        )
     try:
         return decode_event(data, None)
     except UnmarshalError as exc:

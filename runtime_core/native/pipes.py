@@ -54,7 +54,9 @@ class Pipes:
     messages (``tail``).
     """
 
-    def __init__(self, stdin: int, stdout: int, stderr: int, logger: str, exit_fd: int | None) -> None:
+    def __init__(
+        self, stdin: int, stdout: int, stderr: int, logger: str, exit_fd: int | None
+    ) -> None:
         for fd in (stdin, stdout, stderr):
             os.set_blocking(fd, False)
         self.stdin: int | None = stdin
@@ -206,4 +208,6 @@ class Pipes:
         self.tail.append(line)
         if min_level() <= _INFO:
             request_id, tenant_id = ids
-            render.write(render.render_record("INFO", time.time(), line, self.logger, request_id, tenant_id))
+            render.write(
+                render.render_record("INFO", time.time(), line, self.logger, request_id, tenant_id)
+            )

@@ -103,4 +103,3 @@ def _pidfd(pid: int) -> int | None:
     except OSError:
         return None
     return fd
-

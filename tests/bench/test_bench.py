@@ -24,7 +24,12 @@ SUMMARY_KEYS = {"n", "median", "p90", "min", "max", "mean"}
 def bench(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, LAMBDABOOT_PYTHON=sys.executable, COLUMNS="160")
     return subprocess.run(
-        [str(LAMBDABOOT), "bench", *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd
+        [str(LAMBDABOOT), "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=cwd,
     )
 
 
@@ -34,7 +39,9 @@ def _phases_complete(config: dict[str, Any], cold: int, warm: int) -> None:
         expected = warm if phase == "warm_ms" else cold
         assert len(figures["samples"]) == expected, phase
         assert set(figures["summary"]) == SUMMARY_KEYS, phase
-        assert figures["summary"]["min"] <= figures["summary"]["median"] <= figures["summary"]["max"]
+        assert (
+            figures["summary"]["min"] <= figures["summary"]["median"] <= figures["summary"]["max"]
+        )
         assert all(value > 0 for value in figures["samples"]), phase
 
 
@@ -42,10 +49,23 @@ def test_comparison_with_awslambdaric_writes_json_chart_and_table(tmp_path: Path
     out = tmp_path / "bench.json"
     chart = tmp_path / "bench.png"
     done = bench(
-        str(HELLO), "--cold", "3", "--warm", "5", "--event", '{"name": "bench"}',
-        "--label", "lambdaboot", "--vs-label", "awslambdaric",
-        "--vs-runtime-cmd", f"{sys.executable} -s -m awslambdaric app.handler",
-        "--json", str(out), "--chart", str(chart),
+        str(HELLO),
+        "--cold",
+        "3",
+        "--warm",
+        "5",
+        "--event",
+        '{"name": "bench"}',
+        "--label",
+        "lambdaboot",
+        "--vs-label",
+        "awslambdaric",
+        "--vs-runtime-cmd",
+        f"{sys.executable} -s -m awslambdaric app.handler",
+        "--json",
+        str(out),
+        "--chart",
+        str(chart),
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
@@ -59,13 +79,18 @@ def test_comparison_with_awslambdaric_writes_json_chart_and_table(tmp_path: Path
     for config in (lambdaboot, ric):
         phases = config["phases"]
         for init, first, total in zip(
-            phases["init_ms"]["samples"], phases["first_invoke_ms"]["samples"],
-            phases["cold_round_trip_ms"]["samples"], strict=True,
+            phases["init_ms"]["samples"],
+            phases["first_invoke_ms"]["samples"],
+            phases["cold_round_trip_ms"]["samples"],
+            strict=True,
         ):
             assert abs(init + first - total) < 1e-6
     # the import profile says what each init is made of
     assert "runtime_core" in lambdaboot["import_profile_ms"]
-    assert "awslambdaric" in ric["import_profile_ms"] and "runtime_core" not in ric["import_profile_ms"]
+    assert (
+        "awslambdaric" in ric["import_profile_ms"]
+        and "runtime_core" not in ric["import_profile_ms"]
+    )
     # comparison: B/A pair by pair, one ratio per interleaved pair
     comparison = result["comparison"]
     assert (comparison["a"], comparison["b"]) == ("lambdaboot", "awslambdaric")
@@ -78,22 +103,42 @@ def test_comparison_with_awslambdaric_writes_json_chart_and_table(tmp_path: Path
     pixels = matplotlib.image.imread(str(chart))
     assert pixels.shape[0] > 400 and pixels.shape[1] > 800
     # the table a user reads
-    assert "Init Duration" in done.stdout and "awslambdaric" in done.stdout and "B/A median" in done.stdout
+    assert (
+        "Init Duration" in done.stdout
+        and "awslambdaric" in done.stdout
+        and "B/A median" in done.stdout
+    )
     assert "Import time during init" in done.stdout
 
 
 def test_zipped_function_with_layer_and_json_on_stdout(tmp_path: Path) -> None:
-    source = write_function(tmp_path / "src", {"app.py": """
+    source = write_function(
+        tmp_path / "src",
+        {
+            "app.py": """
         import greet
 
         def handler(event, context):
             return {"word": greet.WORD}
-        """})
+        """
+        },
+    )
     package = tmp_path / "function.zip"
     with zipfile.ZipFile(package, "w") as archive:
         archive.write(source / "app.py", "app.py")
     layer = write_function(tmp_path / "layer", {"python/greet.py": "WORD = 'from a layer'\n"})
-    done = bench(str(package), "--layer", str(layer), "--cold", "2", "--warm", "2", "--no-profile", "--json", "-")
+    done = bench(
+        str(package),
+        "--layer",
+        str(layer),
+        "--cold",
+        "2",
+        "--warm",
+        "2",
+        "--no-profile",
+        "--json",
+        "-",
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     config = result["configs"]["A"]
@@ -104,13 +149,20 @@ def test_zipped_function_with_layer_and_json_on_stdout(tmp_path: Path) -> None:
 
 
 def test_a_failing_function_is_reported_not_measured(tmp_path: Path) -> None:
-    root = write_function(tmp_path / "fn", {"app.py": """
+    root = write_function(
+        tmp_path / "fn",
+        {
+            "app.py": """
         def handler(event, context):
             raise ValueError("not today")
-        """})
+        """
+        },
+    )
     done = bench(str(root), "--cold", "1", "--warm", "0", "--no-profile")
     assert done.returncode == 1
-    assert "lambdaboot bench: A: the invocation failed" in done.stderr and "not today" in done.stderr
+    assert (
+        "lambdaboot bench: A: the invocation failed" in done.stderr and "not today" in done.stderr
+    )
 
 
 def test_bad_input_is_a_one_line_error(tmp_path: Path) -> None:
@@ -124,7 +176,9 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path) -> None:
 def test_import_profile_parses_real_importtime_output() -> None:
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import json, email.parser"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     profile = importtime.parse(done.stderr)
     assert {"json", "email", "encodings"} <= set(profile)

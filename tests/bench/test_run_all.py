@@ -12,10 +12,24 @@ from tests.conftest import REPO
 
 def test_smoke_run_writes_results_and_refreshes_the_table(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text("# Benchmarks\n\nprose kept\n\n<!-- results:begin -->\nstale\n<!-- results:end -->\n\ntail kept\n")
+    readme.write_text(
+        "# Benchmarks\n\nprose kept\n\n<!-- results:begin -->\nstale\n<!-- results:end -->\n\ntail kept\n"
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run_all", "--smoke", "--results", str(tmp_path), "--readme", str(readme)],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run_all",
+            "--smoke",
+            "--results",
+            str(tmp_path),
+            "--readme",
+            str(readme),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
     )
     assert done.returncode == 0, done.stderr
     cold = json.loads((tmp_path / "cold_start.json").read_text())

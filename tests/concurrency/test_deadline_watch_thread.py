@@ -23,7 +23,9 @@ def handler(event, context):
 
 
 @pytest.mark.parametrize(
-    ("concurrency", "env"), [(1, {}), (2, {"LAMBDABOOT_SYNC_THREADS": "1"})], ids=["blocking", "threads"]
+    ("concurrency", "env"),
+    [(1, {}), (2, {"LAMBDABOOT_SYNC_THREADS": "1"})],
+    ids=["blocking", "threads"],
 )
 def test_one_watch_thread_serves_every_invocation(
     function_dir: Path, runtime_python: Path, concurrency: int, env: dict[str, str]

@@ -17,7 +17,7 @@ from typing import Any
 from local_lambda import FunctionConfig, InvokeResult, LocalLambda
 from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
 
-APP = '''
+APP = """
 import asyncio, logging, os, time
 from runtime_core import current_invocation
 
@@ -58,10 +58,12 @@ async def maybe_slow(event, context):
     if event.get("sleep"):
         await asyncio.sleep(event["sleep"])
     return {"pid": os.getpid()}
-'''
+"""
 
 
-def make_lambda(task: Path, handler: str, n: int, python: Path | None = None, **config: Any) -> LocalLambda:
+def make_lambda(
+    task: Path, handler: str, n: int, python: Path | None = None, **config: Any
+) -> LocalLambda:
     env = bootstrap_env(python or RUNTIME_PYTHONS["3.11"]) | config.pop("env", {})
     return LocalLambda(
         FunctionConfig(
@@ -217,7 +219,9 @@ def handler(event, context):
 """
 
 
-def test_process_per_slot_workers_run_their_shutdown_hooks(function_dir: Path, tmp_path: Path) -> None:
+def test_process_per_slot_workers_run_their_shutdown_hooks(
+    function_dir: Path, tmp_path: Path
+) -> None:
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     config = FunctionConfig(

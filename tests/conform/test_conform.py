@@ -35,7 +35,9 @@ def test_lambdaboot_passes_every_check(runtime_python: Path) -> None:
 def test_awslambdaric_fails_where_it_departs_from_the_contract() -> None:
     verdicts = {v.check: v for v in kit.run(AWSLAMBDARIC)}
     failed = {name for name, v in verdicts.items() if v.status == "fail"}
-    assert failed == AWSLAMBDARIC_FAILS, {n: verdicts[n].reason for n in failed ^ AWSLAMBDARIC_FAILS}
+    assert failed == AWSLAMBDARIC_FAILS, {
+        n: verdicts[n].reason for n in failed ^ AWSLAMBDARIC_FAILS
+    }
     assert "RuntimeError" in verdicts["init-error"].reason
     assert "SIGKILL" in verdicts["sigterm"].reason
 
@@ -43,7 +45,12 @@ def test_awslambdaric_fails_where_it_departs_from_the_contract() -> None:
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, LAMBDABOOT_PYTHON=sys.executable)
     return subprocess.run(
-        [str(LAMBDABOOT), "conform", *args], capture_output=True, text=True, timeout=300, env=env, cwd=REPO
+        [str(LAMBDABOOT), "conform", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
     )
 
 
@@ -59,8 +66,14 @@ def test_cli_prints_verdicts_and_writes_json() -> None:
 def test_cli_exits_1_when_a_check_fails(tmp_path: Path) -> None:
     mutant = Path(__file__).parent / "mutants" / "runtime.py"
     done = _cli(
-        "--runtime-cmd", f"{sys.executable} -u {mutant}", "--env", "CONFORM_FAULT=no-xray",
-        "--check", "xray-cause", "--json", str(tmp_path / "v.json"),
+        "--runtime-cmd",
+        f"{sys.executable} -u {mutant}",
+        "--env",
+        "CONFORM_FAULT=no-xray",
+        "--check",
+        "xray-cause",
+        "--json",
+        str(tmp_path / "v.json"),
     )
     assert done.returncode == 1
     assert "FAIL xray-cause" in done.stdout
@@ -80,13 +93,22 @@ def test_a_built_layer_on_the_managed_runtime_passes_every_check(tmp_path: Path)
     """What ships: `lambdaboot build`'s layer behind the exec wrapper of an emulated python3.12."""
     built = subprocess.run(
         [str(LAMBDABOOT), "build", "--python", "3.12", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
     )
     assert built.returncode == 0, built.stderr
     (layer,) = tmp_path.glob("lambdaboot-managed-py312-*.zip")
     done = _cli(
-        "--runtime", "python3.12", "--layer", str(layer),
-        "--env", "AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaboot-wrapper", "--json", "-",
+        "--runtime",
+        "python3.12",
+        "--layer",
+        str(layer),
+        "--env",
+        "AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaboot-wrapper",
+        "--json",
+        "-",
     )
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)

@@ -42,11 +42,18 @@ def function_env(monkeypatch: pytest.MonkeyPatch) -> None:
     context_module.read_function_env()
 
 
-def _both(client_context: str | None, cognito: str | None, tenant_id: str | None = None) -> tuple[LambdaContext, object]:
+def _both(
+    client_context: str | None, cognito: str | None, tenant_id: str | None = None
+) -> tuple[LambdaContext, object]:
     inv = invocation(client_context=client_context, cognito_identity=cognito, tenant_id=tenant_id)
     ours = LambdaContext(inv)
     theirs = create_lambda_context(
-        client_context, cognito, inv.deadline_ms, inv.request_id, inv.invoked_function_arn, tenant_id
+        client_context,
+        cognito,
+        inv.deadline_ms,
+        inv.request_id,
+        inv.invoked_function_arn,
+        tenant_id,
     )
     return ours, theirs
 
@@ -68,19 +75,35 @@ def _public(obj: object) -> dict[str, object]:
     ],
     ids=["bare", "full", "partial"],
 )
-def test_every_attribute_equals_awslambdaric(client_context: str | None, cognito: str | None, tenant_id: str | None) -> None:
+def test_every_attribute_equals_awslambdaric(
+    client_context: str | None, cognito: str | None, tenant_id: str | None
+) -> None:
     ours, theirs = _both(client_context, cognito, tenant_id)
     their_attrs = _public(theirs)
     our_attrs = _public(ours)
     assert set(their_attrs) <= set(our_attrs)
-    for name in ("aws_request_id", "log_group_name", "log_stream_name", "function_name",
-                 "memory_limit_in_mb", "function_version", "invoked_function_arn", "tenant_id"):
-        assert (name, our_attrs[name], type(our_attrs[name])) == (name, their_attrs[name], type(their_attrs[name]))
+    for name in (
+        "aws_request_id",
+        "log_group_name",
+        "log_stream_name",
+        "function_name",
+        "memory_limit_in_mb",
+        "function_version",
+        "invoked_function_arn",
+        "tenant_id",
+    ):
+        assert (name, our_attrs[name], type(our_attrs[name])) == (
+            name,
+            their_attrs[name],
+            type(their_attrs[name]),
+        )
     assert repr(ours) == repr(theirs)
     assert repr(ours.identity) == repr(theirs.identity)  # type: ignore[attr-defined]
     assert repr(ours.client_context) == repr(theirs.client_context)  # type: ignore[attr-defined]
     assert ours.w3c() == theirs.w3c()  # type: ignore[attr-defined]
-    their_methods = {n for n in dir(theirs) if not n.startswith("_") and callable(getattr(theirs, n))}
+    their_methods = {
+        n for n in dir(theirs) if not n.startswith("_") and callable(getattr(theirs, n))
+    }
     assert their_methods <= set(dir(ours))
 
 
@@ -97,7 +120,13 @@ def test_memory_is_a_str_and_nested_objects_have_awslambdaric_fields() -> None:
     assert cc.client.app_package_name == "com.example"
     assert not hasattr(cc, "w3c")
     assert ours.w3c() == {"traceparent": "00-abc-def-01", "tracestate": "x=1"}
-    for name in ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name"):
+    for name in (
+        "installation_id",
+        "app_title",
+        "app_version_name",
+        "app_version_code",
+        "app_package_name",
+    ):
         assert getattr(cc.client, name) == getattr(theirs.client_context.client, name)  # type: ignore[attr-defined]
 
 
@@ -126,12 +155,14 @@ def test_env_is_read_once_not_per_invocation(monkeypatch: pytest.MonkeyPatch) ->
     ("header", "value", "name"),
     [
         ("client_context", "{not json", "Client Context"),
-        ("cognito_identity", "{\"cognitoIdentityId\": ", "Cognito Identity"),
+        ("cognito_identity", '{"cognitoIdentityId": ', "Cognito Identity"),
         ("client_context", "[1, 2]", "Client Context"),
-        ("cognito_identity", "\"a string\"", "Cognito Identity"),
+        ("cognito_identity", '"a string"', "Cognito Identity"),
     ],
 )
-def test_malformed_header_is_a_context_unmarshal_error_and_the_runtime_goes_on(header: str, value: str, name: str) -> None:
+def test_malformed_header_is_a_context_unmarshal_error_and_the_runtime_goes_on(
+    header: str, value: str, name: str
+) -> None:
     calls = []
 
     def handler(event: object, context: object) -> str:

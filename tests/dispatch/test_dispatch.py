@@ -65,8 +65,18 @@ def _sync_wrapper(func: Any) -> Any:
         (_sync_wrapper(plain), False),
         (lambda event, context: event, False),
     ],
-    ids=["function", "async def", "callable", "async callable", "method", "async method",
-         "partial", "async partial", "wrapped", "lambda"],
+    ids=[
+        "function",
+        "async def",
+        "callable",
+        "async callable",
+        "method",
+        "async method",
+        "partial",
+        "async partial",
+        "wrapped",
+        "lambda",
+    ],
 )
 def test_is_async(handler: Any, expected: bool) -> None:
     assert is_async(handler) is expected
@@ -75,7 +85,11 @@ def test_is_async(handler: Any, expected: bool) -> None:
 @pytest.mark.parametrize("handler", [coroutine, AsyncCallable(), Service().ahandle, plain])
 def test_call_async_serves_async_handlers_and_plain_ones(handler: Any) -> None:
     outcome = asyncio.run(call_async(handler, invocation(b'{"x": [1, 2]}')))
-    assert (outcome.is_error, outcome.body, outcome.content_type) == (False, b'{"x":[1,2]}', "application/json")
+    assert (outcome.is_error, outcome.body, outcome.content_type) == (
+        False,
+        b'{"x":[1,2]}',
+        "application/json",
+    )
 
 
 def test_a_sync_handler_may_run_its_own_event_loop() -> None:

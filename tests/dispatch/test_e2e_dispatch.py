@@ -51,22 +51,61 @@ FORMS = {
 INIT_ERRORS: dict[str, tuple[str, dict[str, str], str, str]] = {
     # case: (handler, files, errorType in the body, message start)
     "malformed": ("handler", {}, "Runtime.MalformedHandlerName", "Bad handler 'handler'"),
-    "built-in": ("sys.handler", {}, "Runtime.BuiltInModuleConflict", "Cannot use built-in module sys"),
-    "no module": ("missing.handler", {}, "Runtime.ImportModuleError", "Unable to import module 'missing'"),
-    "missing dependency": ("app.handler", {"app.py": "import not_installed_anywhere\n"}, "Runtime.ImportModuleError", "Unable to import module 'app': No module named 'not_installed_anywhere'"),
-    "syntax": ("app.handler", {"app.py": "def handler(e, c)\n    return 1\n"}, "Runtime.UserCodeSyntaxError", "Syntax error in module 'app'"),
-    "no handler": ("app.nope", {"app.py": "def handler(e, c):\n    return 1\n"}, "Runtime.HandlerNotFound", "Handler 'nope' missing on module 'app'"),
-    "raises at import": ("app.handler", {"app.py": "import os\nTABLE = os.environ['NO_SUCH_VARIABLE']\n"}, "KeyError", "'NO_SUCH_VARIABLE'"),
+    "built-in": (
+        "sys.handler",
+        {},
+        "Runtime.BuiltInModuleConflict",
+        "Cannot use built-in module sys",
+    ),
+    "no module": (
+        "missing.handler",
+        {},
+        "Runtime.ImportModuleError",
+        "Unable to import module 'missing'",
+    ),
+    "missing dependency": (
+        "app.handler",
+        {"app.py": "import not_installed_anywhere\n"},
+        "Runtime.ImportModuleError",
+        "Unable to import module 'app': No module named 'not_installed_anywhere'",
+    ),
+    "syntax": (
+        "app.handler",
+        {"app.py": "def handler(e, c)\n    return 1\n"},
+        "Runtime.UserCodeSyntaxError",
+        "Syntax error in module 'app'",
+    ),
+    "no handler": (
+        "app.nope",
+        {"app.py": "def handler(e, c):\n    return 1\n"},
+        "Runtime.HandlerNotFound",
+        "Handler 'nope' missing on module 'app'",
+    ),
+    "raises at import": (
+        "app.handler",
+        {"app.py": "import os\nTABLE = os.environ['NO_SUCH_VARIABLE']\n"},
+        "KeyError",
+        "'NO_SUCH_VARIABLE'",
+    ),
 }
 
 
-def _run(command: list[str], task_root: Path, handler: str, env: dict[str, str], *events: Any, **kwargs: Any) -> list[InvokeResult]:
+def _run(
+    command: list[str],
+    task_root: Path,
+    handler: str,
+    env: dict[str, str],
+    *events: Any,
+    **kwargs: Any,
+) -> list[InvokeResult]:
     config = FunctionConfig(command=command, task_root=task_root, handler=handler, env=env)
     with LocalLambda(config) as lam:
         return [lam.invoke(event, **kwargs) for event in events]
 
 
-def _lambdaboot(python: Path, task_root: Path, handler: str, *events: Any, **kwargs: Any) -> list[InvokeResult]:
+def _lambdaboot(
+    python: Path, task_root: Path, handler: str, *events: Any, **kwargs: Any
+) -> list[InvokeResult]:
     return _run([str(BOOTSTRAP)], task_root, handler, bootstrap_env(python), *events, **kwargs)
 
 
@@ -79,7 +118,9 @@ def _lambdaboot(python: Path, task_root: Path, handler: str, *events: Any, **kwa
         ("src/svc.mod.handler", "src/pkg.mod.fn"),
     ],
 )
-def test_every_handler_form(runtime_python: Path, function_dir: Path, handler: str, form: str) -> None:
+def test_every_handler_form(
+    runtime_python: Path, function_dir: Path, handler: str, form: str
+) -> None:
     write_function(function_dir, FORMS)
     (result,) = _lambdaboot(runtime_python, function_dir, handler, {"n": 1})
     assert result.function_error is None, result.payload
@@ -90,9 +131,12 @@ def test_result_serialisation_end_to_end(runtime_python: Path, function_dir: Pat
     write_function(function_dir, FORMS)
     (result,) = _lambdaboot(runtime_python, function_dir, "app.handler", {"name": "Zoë"})
     assert result.function_error is None
-    assert result.payload == (
-        '{"form":"mod.fn","event":{"name":"Zoë"},"price":9.90,"big":1180591620717411303424,"memory":"128"}'
-    ).encode()
+    assert (
+        result.payload
+        == (
+            '{"form":"mod.fn","event":{"name":"Zoë"},"price":9.90,"big":1180591620717411303424,"memory":"128"}'
+        ).encode()
+    )
 
 
 @pytest.mark.parametrize("case", sorted(INIT_ERRORS))
@@ -106,9 +150,13 @@ def test_every_init_error(runtime_python: Path, function_dir: Path, case: str) -
         assert body["errorType"] == error_type
         assert body["errorMessage"].startswith(message)
         assert body["requestId"] == ""
-    expected_platform_type = error_type if error_type.startswith("Runtime.") else f"Function.{error_type}"
+    expected_platform_type = (
+        error_type if error_type.startswith("Runtime.") else f"Function.{error_type}"
+    )
     assert first.error_type == expected_platform_type
-    error_lines = [line for line in first.logs.splitlines() if error_type in line and "[ERROR]" in line]
+    error_lines = [
+        line for line in first.logs.splitlines() if error_type in line and "[ERROR]" in line
+    ]
     assert len(error_lines) == 1, first.logs
 
 
@@ -127,21 +175,35 @@ def test_init_errors_match_awslambdaric(function_dir: Path, case: str) -> None:
     assert our_body == their_body
 
 
-def test_invocation_errors_and_the_environment_keeps_serving(runtime_python: Path, function_dir: Path) -> None:
+def test_invocation_errors_and_the_environment_keeps_serving(
+    runtime_python: Path, function_dir: Path
+) -> None:
     write_function(function_dir, FORMS)
-    config = FunctionConfig(command=[str(BOOTSTRAP)], task_root=function_dir, handler="app.failing", env=bootstrap_env(runtime_python))
+    config = FunctionConfig(
+        command=[str(BOOTSTRAP)],
+        task_root=function_dir,
+        handler="app.failing",
+        env=bootstrap_env(runtime_python),
+    )
     with LocalLambda(config) as lam:
         raised = lam.invoke({"kind": "raise", "id": "o-1"})
         unmarshal = lam.invoke(b'{"kind": ')
         marshal = lam.invoke({"kind": "set"})
         bad_context = lam.invoke({"kind": "context"}, client_context="{not json")
         raw = lam.invoke({"kind": "bytes"})
-        good = lam.invoke({"kind": "context"}, client_context={"custom": {"a": 1}, "w3c": {"traceparent": "00-t-p-01"}})
+        good = lam.invoke(
+            {"kind": "context"},
+            client_context={"custom": {"a": 1}, "w3c": {"traceparent": "00-t-p-01"}},
+        )
 
     assert raised.function_error == "Unhandled"
     assert raised.error_type == "Function.LookupError"
     body = raised.json()
-    assert (body["errorType"], body["errorMessage"], body["requestId"]) == ("LookupError", "no such order: o-1", raised.request_id)
+    assert (body["errorType"], body["errorMessage"], body["requestId"]) == (
+        "LookupError",
+        "no such order: o-1",
+        raised.request_id,
+    )
     assert len(body["stackTrace"]) == 1
     assert body["stackTrace"][0].startswith(f'  File "{function_dir / "app.py"}", line ')
     assert "raise LookupError" in body["stackTrace"][0]
@@ -155,7 +217,10 @@ def test_invocation_errors_and_the_environment_keeps_serving(runtime_python: Pat
         assert result.function_error == "Unhandled", result.payload
         assert result.json()["errorType"] == error_type
         assert result.error_type == error_type
-    assert marshal.json()["errorMessage"] == "Unable to marshal response: Object of type set is not JSON serializable"
+    assert (
+        marshal.json()["errorMessage"]
+        == "Unable to marshal response: Object of type set is not JSON serializable"
+    )
 
     assert (raw.function_error, raw.payload) == (None, b"\x00raw\xff")
     assert good.function_error is None
@@ -164,7 +229,9 @@ def test_invocation_errors_and_the_environment_keeps_serving(runtime_python: Pat
         "w3c": {"traceparent": "00-t-p-01"},
     }
     # One environment served all six: init ran once.
-    assert [r.report is not None and r.report.init_duration_ms is not None for r in (raised, good)] == [True, False]
+    assert [
+        r.report is not None and r.report.init_duration_ms is not None for r in (raised, good)
+    ] == [True, False]
 
 
 def test_async_handler(runtime_python: Path, function_dir: Path) -> None:
@@ -174,10 +241,21 @@ def test_async_handler(runtime_python: Path, function_dir: Path) -> None:
     assert result.json() == {"async": True, "remaining": True}
 
 
-def test_system_exit_in_a_handler_ends_the_environment_as_with_awslambdaric(function_dir: Path) -> None:
+def test_system_exit_in_a_handler_ends_the_environment_as_with_awslambdaric(
+    function_dir: Path,
+) -> None:
     write_function(function_dir, FORMS)
-    ours = _lambdaboot(Path(sys.executable), function_dir, "app.failing", {"kind": "exit"}, {"kind": "context"})
-    theirs = _run([*AWSLAMBDARIC, "app.failing"], function_dir, "app.failing", {}, {"kind": "exit"}, {"kind": "context"})
+    ours = _lambdaboot(
+        Path(sys.executable), function_dir, "app.failing", {"kind": "exit"}, {"kind": "context"}
+    )
+    theirs = _run(
+        [*AWSLAMBDARIC, "app.failing"],
+        function_dir,
+        "app.failing",
+        {},
+        {"kind": "exit"},
+        {"kind": "context"},
+    )
     assert [r.function_error for r in ours] == [r.function_error for r in theirs]
     assert [r.error_type for r in ours] == [r.error_type for r in theirs]
     assert ours[0].json()["errorType"] == theirs[0].json()["errorType"]

@@ -57,17 +57,30 @@ class _RecordingRuntimeClient:
         self.marshaller = LambdaMarshaller()
         self.posted: list[tuple[str, Any, Any]] = []
 
-    def post_invocation_error(self, invoke_id: str, body: str, xray: str, invocation_id: Any = None) -> None:
+    def post_invocation_error(
+        self, invoke_id: str, body: str, xray: str, invocation_id: Any = None
+    ) -> None:
         self.posted.append(("error", json.loads(body), json.loads(xray)))
 
-    def post_invocation_result(self, invoke_id: str, body: Any, content_type: str, invocation_id: Any = None) -> None:
+    def post_invocation_result(
+        self, invoke_id: str, body: Any, content_type: str, invocation_id: Any = None
+    ) -> None:
         self.posted.append(("result", body, content_type))
 
 
 def _awslambdaric_posts(handler: Any, body: bytes, request_id: str) -> tuple[str, Any, Any]:
     client = _RecordingRuntimeClient()
     ric_bootstrap.handle_event_request(
-        client, handler, request_id, body, "application/json", None, None, "arn", 0, None,
+        client,
+        handler,
+        request_id,
+        body,
+        "application/json",
+        None,
+        None,
+        "arn",
+        0,
+        None,
         ric_bootstrap.StandardLogSink(),
     )
     (posted,) = client.posted
@@ -120,11 +133,18 @@ def test_stack_trace_has_only_user_frames_formatted_like_traceback(app: Path) ->
 def test_async_handler_errors_look_the_same(app: Path) -> None:
     import asyncio
 
-    sync_outcome = call_sync(load_handler("app.handler", str(app)), invocation(b'{"kind": "value", "value": 1}'))
-    async_outcome = asyncio.run(
-        call_async(load_handler("app.ahandler", str(app)), invocation(b'{"kind": "value", "value": 1}'))
+    sync_outcome = call_sync(
+        load_handler("app.handler", str(app)), invocation(b'{"kind": "value", "value": 1}')
     )
-    sync_body, async_body = json.loads(sync_outcome.body), json.loads(async_body_bytes := async_outcome.body)
+    async_outcome = asyncio.run(
+        call_async(
+            load_handler("app.ahandler", str(app)), invocation(b'{"kind": "value", "value": 1}')
+        )
+    )
+    sync_body, async_body = (
+        json.loads(sync_outcome.body),
+        json.loads(async_body_bytes := async_outcome.body),
+    )
     assert async_body["errorType"] == sync_body["errorType"] == "ValueError"
     assert async_body["stackTrace"][-1] == sync_body["stackTrace"][-1]
     assert "runtime_core" not in async_body_bytes.decode()
@@ -158,10 +178,14 @@ def test_odd_exception_name_gets_function_unhandled_header_but_keeps_its_name(ap
 
 def test_xray_cause_is_left_out_at_one_mib_and_the_body_is_whole(app: Path) -> None:
     handler = load_handler("app.handler", str(app))
-    big = call_sync(handler, invocation(json.dumps({"kind": "huge", "size": XRAY_CAUSE_LIMIT}).encode()))
+    big = call_sync(
+        handler, invocation(json.dumps({"kind": "huge", "size": XRAY_CAUSE_LIMIT}).encode())
+    )
     assert big.xray_cause is None
     assert json.loads(big.body)["errorMessage"] == "x" * XRAY_CAUSE_LIMIT
-    small = call_sync(handler, invocation(json.dumps({"kind": "huge", "size": XRAY_CAUSE_LIMIT - 4096}).encode()))
+    small = call_sync(
+        handler, invocation(json.dumps({"kind": "huge", "size": XRAY_CAUSE_LIMIT - 4096}).encode())
+    )
     assert small.xray_cause is not None
     assert len(small.xray_cause.encode()) < XRAY_CAUSE_LIMIT
 
@@ -187,7 +211,12 @@ def test_a_result_after_an_error_is_served_normally(app: Path) -> None:
     handler = load_handler("app.handler", str(app))
     assert call_sync(handler, invocation(b'{"kind": "value", "value": 1}')).is_error
     ok = call_sync(handler, invocation(b'{"kind": "fine"}'))
-    assert (ok.is_error, ok.body, ok.error_type, ok.xray_cause) == (False, b'{"ok":true}', None, None)
+    assert (ok.is_error, ok.body, ok.error_type, ok.xray_cause) == (
+        False,
+        b'{"ok":true}',
+        None,
+        None,
+    )
 
 
 def test_an_exception_whose_str_fails_is_still_reported() -> None:
@@ -200,7 +229,10 @@ def test_an_exception_whose_str_fails_is_still_reported() -> None:
 
     outcome = call_sync(handler, invocation())
     body = json.loads(outcome.body)
-    assert (body["errorType"], body["errorMessage"]) == ("Unprintable", "<unprintable Unprintable object>")
+    assert (body["errorType"], body["errorMessage"]) == (
+        "Unprintable",
+        "<unprintable Unprintable object>",
+    )
     assert outcome.error_type == "Function.Unprintable"
 
 
@@ -221,5 +253,7 @@ def test_xray_cause_is_ascii_json_as_a_header_value_must_be() -> None:
     outcome = call_sync(handler, invocation())
     assert outcome.xray_cause is not None
     assert outcome.xray_cause.isascii()
-    assert json.loads(outcome.xray_cause)["exceptions"][0]["message"] == "prix: 9,90 €\nligne 2 \ud800"
+    assert (
+        json.loads(outcome.xray_cause)["exceptions"][0]["message"] == "prix: 9,90 €\nligne 2 \ud800"
+    )
     assert json.loads(outcome.body)["errorMessage"] == "prix: 9,90 €\nligne 2 \ud800"

@@ -86,10 +86,26 @@ def _theirs(spec: str, root: Path) -> tuple[str, str, list[str]]:
         ("handler", {}, "Runtime.MalformedHandlerName"),
         ("sys.handler", {}, "Runtime.BuiltInModuleConflict"),
         ("missing.handler", {}, "Runtime.ImportModuleError"),
-        ("needs.handler", {"needs.py": "import not_installed_anywhere\n"}, "Runtime.ImportModuleError"),
-        ("broken.handler", {"broken.py": "def handler(event, context)\n    return 1\n"}, "Runtime.UserCodeSyntaxError"),
-        ("app.nope", {"app.py": "def handler(event, context):\n    return 1\n"}, "Runtime.HandlerNotFound"),
-        ("pkg.mod.nope", {"pkg/__init__.py": "", "pkg/mod.py": "x = 1\n"}, "Runtime.HandlerNotFound"),
+        (
+            "needs.handler",
+            {"needs.py": "import not_installed_anywhere\n"},
+            "Runtime.ImportModuleError",
+        ),
+        (
+            "broken.handler",
+            {"broken.py": "def handler(event, context)\n    return 1\n"},
+            "Runtime.UserCodeSyntaxError",
+        ),
+        (
+            "app.nope",
+            {"app.py": "def handler(event, context):\n    return 1\n"},
+            "Runtime.HandlerNotFound",
+        ),
+        (
+            "pkg.mod.nope",
+            {"pkg/__init__.py": "", "pkg/mod.py": "x = 1\n"},
+            "Runtime.HandlerNotFound",
+        ),
     ],
 )
 def test_init_errors_match_awslambdaric(
@@ -105,7 +121,9 @@ def test_syntax_error_names_the_file_and_line(task_root: Path) -> None:
     write_function(task_root, {"broken.py": "x = 1\ndef handler(event, context)\n    return 1\n"})
     _type, message, stack, _header = _ours("broken.handler", task_root)
     assert message.startswith("Syntax error in module 'broken':")
-    assert stack == [f'  File "{task_root / "broken.py"}" Line 2\n    def handler(event, context)\n']
+    assert stack == [
+        f'  File "{task_root / "broken.py"}" Line 2\n    def handler(event, context)\n'
+    ]
 
 
 def test_other_exception_at_import_reports_its_class_and_only_user_frames(task_root: Path) -> None:
@@ -120,7 +138,7 @@ def test_other_exception_at_import_reports_its_class_and_only_user_frames(task_r
     assert (body_type, message, header) == ("KeyError", "'TABLE_NAME'", "Function.KeyError")
     assert stack == [
         f'  File "{task_root / "app.py"}", line 2, in <module>\n    helper.setup()\n',
-        f'  File "{task_root / "helper.py"}", line 2, in setup\n    raise KeyError(\'TABLE_NAME\')\n',
+        f"  File \"{task_root / 'helper.py'}\", line 2, in setup\n    raise KeyError('TABLE_NAME')\n",
     ]
     # awslambdaric reports the same type and message (its stack also keeps importlib's frames).
     their_type, their_message, their_stack = _theirs("app.handler", task_root)

@@ -48,8 +48,21 @@ print(json.dumps({{
 """
 
 HEAVY = {
-    "orjson", "json", "dataclasses", "inspect", "uuid", "traceback", "decimal", "typing",
-    "importlib", "warnings", "asyncio", "uvloop", "structlog", "httpx", "logging",
+    "orjson",
+    "json",
+    "dataclasses",
+    "inspect",
+    "uuid",
+    "traceback",
+    "decimal",
+    "typing",
+    "importlib",
+    "warnings",
+    "asyncio",
+    "uvloop",
+    "structlog",
+    "httpx",
+    "logging",
     "typing_extensions",
 }
 
@@ -57,8 +70,13 @@ HEAVY = {
 # docs/architecture.md): the C socket module, httptools' C parser (not its package, whose
 # __init__ imports typing), and what ``from __future__`` and ``contextvars`` cost.
 START_UP_EXTRAS = {
-    "__future__", "_contextvars", "contextvars", "_socket",
-    "httptools.parser.parser", "httptools.parser.errors", "cython_runtime",
+    "__future__",
+    "_contextvars",
+    "contextvars",
+    "_socket",
+    "httptools.parser.parser",
+    "httptools.parser.errors",
+    "cython_runtime",
 }
 
 
@@ -66,29 +84,39 @@ def _probe(python: Path, task: Path) -> dict[str, object]:
     (task / "app.py").write_text("def handler(event, context):\n    return {'got': event}\n")
     site = subprocess.run(
         [str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     script = SCRIPT.format(repo=str(REPO), site=site, task=str(task))
-    done = subprocess.run([str(python), "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(python), "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     result: dict[str, object] = json.loads(done.stdout)
     return result
 
 
-def test_starting_the_runtime_adds_only_budgeted_modules(runtime_python: Path, function_dir: Path) -> None:
+def test_starting_the_runtime_adds_only_budgeted_modules(
+    runtime_python: Path, function_dir: Path
+) -> None:
     result = _probe(runtime_python, function_dir)
     added = result["added_by_start"]
     assert isinstance(added, list)
     assert "runtime_core.main" in added and "httptools.parser.parser" in added
     unexpected = [
-        name for name in added
-        if not name.startswith(("runtime_core.", "_cython_")) and name != "runtime_core"
+        name
+        for name in added
+        if not name.startswith(("runtime_core.", "_cython_"))
+        and name != "runtime_core"
         and name not in START_UP_EXTRAS
     ]
     assert unexpected == []
 
 
-def test_serving_the_first_invocation_loads_nothing_heavy(runtime_python: Path, function_dir: Path) -> None:
+def test_serving_the_first_invocation_loads_nothing_heavy(
+    runtime_python: Path, function_dir: Path
+) -> None:
     result = _probe(runtime_python, function_dir)
     assert result["body"] == '{"got":{"a":[1,2,{"b":"c"}]}}'
     assert result["request_ends_with_body"] is True

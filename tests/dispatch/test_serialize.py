@@ -111,7 +111,11 @@ def test_equal_json_value_to_awslambdaric(name: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [decimal.Decimal("1.10"), decimal.Decimal("0.1000000000000000000000000001"), decimal.Decimal("-12345678901234567890.5")],
+    [
+        decimal.Decimal("1.10"),
+        decimal.Decimal("0.1000000000000000000000000001"),
+        decimal.Decimal("-12345678901234567890.5"),
+    ],
 )
 def test_decimal_keeps_its_exact_digits(value: decimal.Decimal) -> None:
     ours, _ = encode_result({"d": value})
@@ -127,7 +131,15 @@ def test_big_integers_are_exact() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [{1, 2}, frozenset({1}), bytearray(b"x"), iter([1]), {(1, 2): 3}, {decimal.Decimal(1): 2}, object()],
+    [
+        {1, 2},
+        frozenset({1}),
+        bytearray(b"x"),
+        iter([1]),
+        {(1, 2): 3},
+        {decimal.Decimal(1): 2},
+        object(),
+    ],
     ids=["set", "frozenset", "bytearray", "iterator", "tuple key", "decimal key", "object"],
 )
 def test_what_awslambdaric_refuses_is_a_marshal_error_with_its_message(value: Any) -> None:
@@ -138,7 +150,9 @@ def test_what_awslambdaric_refuses_is_a_marshal_error_with_its_message(value: An
     assert str(ours.value) == theirs.value.msg
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, decimal.Decimal("NaN"), decimal.Decimal("-Infinity")])
+@pytest.mark.parametrize(
+    "value", [math.nan, math.inf, -math.inf, decimal.Decimal("NaN"), decimal.Decimal("-Infinity")]
+)
 def test_nan_and_infinity_become_null_which_is_valid_json(value: Any) -> None:
     # awslambdaric writes the tokens NaN/Infinity, which strict JSON parsers (JavaScript,
     # Go, API Gateway clients) reject; null keeps the response parseable everywhere.
@@ -161,7 +175,12 @@ def test_beyond_awslambdaric_datetime_dataclass_uuid_enum() -> None:
     when = datetime.datetime(2026, 11, 23, 12, 30, tzinfo=datetime.UTC)
     ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
     body, content_type = encode_result(
-        {"order": Order(1, when, ["a"]), "day": datetime.date(2026, 1, 2), "id": ident, "colour": Plain.RED}
+        {
+            "order": Order(1, when, ["a"]),
+            "day": datetime.date(2026, 1, 2),
+            "id": ident,
+            "colour": Plain.RED,
+        }
     )
     assert content_type == "application/json"
     assert json.loads(body) == {
@@ -181,12 +200,20 @@ def test_bytes_result_is_sent_as_is() -> None:
     raw = b"\x89PNG\r\n\x1a\n\x00binary"
     assert encode_result(raw) == (raw, "application/octet-stream")
     outcome = call_sync(lambda e, c: raw, invocation())
-    assert (outcome.is_error, outcome.body, outcome.content_type) == (False, raw, "application/octet-stream")
+    assert (outcome.is_error, outcome.body, outcome.content_type) == (
+        False,
+        raw,
+        "application/octet-stream",
+    )
 
 
 def test_none_result_is_json_null() -> None:
     outcome = call_sync(lambda e, c: None, invocation())
-    assert (outcome.is_error, outcome.body, outcome.content_type) == (False, b"null", "application/json")
+    assert (outcome.is_error, outcome.body, outcome.content_type) == (
+        False,
+        b"null",
+        "application/json",
+    )
 
 
 def test_unserialisable_result_is_a_marshal_error_outcome() -> None:
@@ -217,7 +244,7 @@ EVENTS = [
     b'"just a string"',
     b"42",
     b"null",
-    b"  {\"spaces\": true}  \n",
+    b'  {"spaces": true}  \n',
 ]
 
 
@@ -241,7 +268,16 @@ def test_event_decodes_as_awslambdaric_decodes_it(body: bytes) -> None:
     assert _same(ours, theirs), (ours, theirs)
 
 
-BAD_EVENTS = [b"{", b"", b"{'single': 1}", b"[1, 2,]", b"\xff\xfe", b'{"n": NaN}', b"[-Infinity]", b"[1] x"]
+BAD_EVENTS = [
+    b"{",
+    b"",
+    b"{'single': 1}",
+    b"[1, 2,]",
+    b"\xff\xfe",
+    b'{"n": NaN}',
+    b"[-Infinity]",
+    b"[1] x",
+]
 
 
 @pytest.mark.parametrize("body", BAD_EVENTS, ids=range(len(BAD_EVENTS)))
@@ -259,7 +295,9 @@ def test_bad_json_event_is_an_unmarshal_error_as_in_awslambdaric(body: bytes) ->
     assert json.loads(outcome.body)["errorType"] == "Runtime.UnmarshalError"
 
 
-@pytest.mark.parametrize("content_type", ["application/octet-stream", "text/plain", "application/xml"])
+@pytest.mark.parametrize(
+    "content_type", ["application/octet-stream", "text/plain", "application/xml"]
+)
 def test_non_json_content_type_passes_the_raw_bytes(content_type: str) -> None:
     body = b"<not json at all>\x00\xff"
     assert decode_event(body, content_type) == RIC.unmarshal_request(body, content_type) == body
@@ -281,8 +319,11 @@ def _random_value(rng: random.Random, depth: int = 0) -> Any:
         lambda: rng.randint(-(2**70), 2**70),
         lambda: rng.randint(-1000, 1000),
         lambda: rng.uniform(-1e6, 1e6),
-        lambda: "".join(rng.choice("aé日🐍\"\\\n\t") for _ in range(rng.randint(0, 8))),
-        lambda: decimal.Decimal(rng.randint(-(10**30), 10**30)) / decimal.Decimal(10 ** rng.randint(0, 12)),
+        lambda: "".join(rng.choice('aé日🐍"\\\n\t') for _ in range(rng.randint(0, 8))),
+        lambda: (
+            decimal.Decimal(rng.randint(-(10**30), 10**30))
+            / decimal.Decimal(10 ** rng.randint(0, 12))
+        ),
         lambda: Size.SMALL,
     ]
     if depth >= 4 or rng.random() < 0.4:
@@ -295,7 +336,12 @@ def _random_value(rng: random.Random, depth: int = 0) -> Any:
         return tuple(items)
     if kind == 2:
         return Point(items[0] if items else None, items)
-    keys = [rng.choice([str(rng.random()), rng.randint(-(2**66), 2**66), rng.random(), None, True, Colour.RED]) for _ in items]
+    keys = [
+        rng.choice(
+            [str(rng.random()), rng.randint(-(2**66), 2**66), rng.random(), None, True, Colour.RED]
+        )
+        for _ in items
+    ]
     return dict(zip(keys, items, strict=True))
 
 

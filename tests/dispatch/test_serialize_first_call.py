@@ -69,6 +69,7 @@ def _today(value: Any) -> tuple[str, Any]:
 
 # --- results ----------------------------------------------------------------------
 
+
 def _nested(depth: int, leaf: Any = 1) -> Any:
     value = leaf
     for level in range(depth):
@@ -97,13 +98,13 @@ PLAIN: dict[str, Any] = {
     "two thirds": 2 / 3,
     "string": "hello",
     "empty string": "",
-    "escapes": "quote\" backslash\\ slash/ \b\f\n\r\t \x00\x01\x1f \x7f",
+    "escapes": 'quote" backslash\\ slash/ \b\f\n\r\t \x00\x01\x1f \x7f',
     "non-ascii": "héllo \u2028\u2029 日本",
     "astral": "🐍 \U0010ffff \U0001d11e",
     "empty containers": [[], {}, (), ""],
     "tuple": (1, "a", None),
     "nested mix": {"a": [1, {"b": (2, 3)}], "c": {"d": {"e": [None, True, 1.5]}}},
-    "unicode keys": {"ключ": 1, "🔑": [2], "": 3, "a\"b": 4},
+    "unicode keys": {"ключ": 1, "🔑": [2], "": 3, 'a"b': 4},
     "deep (64 levels)": _nested(64),
     "list of many": list(range(1000)),
     "trivial handler's result": {"ok": True},
@@ -141,7 +142,9 @@ NOT_PLAIN: dict[str, Any] = {
 
 
 @pytest.mark.parametrize("name", sorted(PLAIN))
-def test_plain_results_are_written_by_the_stdlib_byte_for_byte_as_orjson(name: str, first_call: list[str]) -> None:
+def test_plain_results_are_written_by_the_stdlib_byte_for_byte_as_orjson(
+    name: str, first_call: list[str]
+) -> None:
     value = PLAIN[name]
     assert serialize.encode_result(value) == (orjson.dumps(value), "application/json")
     assert first_call == []  # orjson was not needed
@@ -149,18 +152,25 @@ def test_plain_results_are_written_by_the_stdlib_byte_for_byte_as_orjson(name: s
 
 
 @pytest.mark.parametrize("name", sorted(NOT_PLAIN))
-def test_other_results_import_orjson_and_come_out_as_every_later_invocation(name: str, first_call: list[str]) -> None:
+def test_other_results_import_orjson_and_come_out_as_every_later_invocation(
+    name: str, first_call: list[str]
+) -> None:
     value = NOT_PLAIN[name]
     assert _encoded(serialize.encode_result, value) == _today(value)
     assert first_call == ["orjson"]
 
 
 @pytest.mark.parametrize("text", ["\ud800", "a\udc00b", "\ud83d"])
-def test_a_lone_surrogate_is_the_same_marshal_error_on_the_first_call(text: str, first_call: list[str]) -> None:
+def test_a_lone_surrogate_is_the_same_marshal_error_on_the_first_call(
+    text: str, first_call: list[str]
+) -> None:
     # The stdlib writes it as the surrogate's UTF-8-like bytes, which are not UTF-8:
     # orjson refuses it, and so the first call too, with orjson's words.
     outcome = _encoded(serialize.encode_result, {"message": text})
-    assert outcome == ("error", "Unable to marshal response: str is not valid UTF-8: surrogates not allowed")
+    assert outcome == (
+        "error",
+        "Unable to marshal response: str is not valid UTF-8: surrogates not allowed",
+    )
     assert outcome == _today({"message": text})
 
 
@@ -191,7 +201,9 @@ def _random_str(rng: random.Random) -> str:
 
 
 def _random_value(rng: random.Random, depth: int = 0) -> Any:
-    kinds = ["none", "bool", "int", "float", "str"] + (["list", "tuple", "dict"] * 2 if depth < 6 else [])
+    kinds = ["none", "bool", "int", "float", "str"] + (
+        ["list", "tuple", "dict"] * 2 if depth < 6 else []
+    )
     kind = rng.choice(kinds)
     if kind == "none":
         return None
@@ -238,8 +250,12 @@ def test_random_floats_are_written_as_orjson_writes_them_or_left_to_it() -> None
 
 
 def test_an_error_body_on_the_first_call_is_the_same_bytes(first_call: list[str]) -> None:
-    payload = {"errorMessage": "ünïcode 🐍 \"quoted\"", "errorType": "ValueError",
-               "requestId": "r-1", "stackTrace": ['  File "/var/task/app.py", line 3, in handler\n']}
+    payload = {
+        "errorMessage": 'ünïcode 🐍 "quoted"',
+        "errorType": "ValueError",
+        "requestId": "r-1",
+        "stackTrace": ['  File "/var/task/app.py", line 3, in handler\n'],
+    }
     assert serialize.encode_error(payload) == orjson.dumps(payload)
     assert first_call == []
     lone = dict(payload, errorMessage="bad \ud800")  # orjson refuses it: the stdlib escapes it
@@ -247,6 +263,7 @@ def test_an_error_body_on_the_first_call_is_the_same_bytes(first_call: list[str]
 
 
 # --- events -----------------------------------------------------------------------
+
 
 def _same(a: Any, b: Any) -> bool:
     """Equal, with equal types all the way down and floats equal to the bit (-0.0, nan).
@@ -257,7 +274,9 @@ def _same(a: Any, b: Any) -> bool:
         if type(x) is not type(y):
             return False
         if isinstance(x, float):
-            if struct.pack("<d", x) != struct.pack("<d", y) and not (math.isnan(x) and math.isnan(y)):
+            if struct.pack("<d", x) != struct.pack("<d", y) and not (
+                math.isnan(x) and math.isnan(y)
+            ):
                 return False
         elif isinstance(x, dict):
             if list(x) != list(y):
@@ -296,20 +315,66 @@ def _assert_same_decoding(body: bytes) -> None:
 
 
 EVENTS = [
-    b'{"key": "value"}', b"{}", b"[]", b'""', b"0", b"-0", b"-0.0", b"1.0", b"1E5", b"1e-7",
-    b"1e400", b"-1e400", b"0.1e-400", b"5e-324", b"1.7976931348623157e308", b"4.9e-324",
-    b"9223372036854775807", b"9223372036854775808", b"-9223372036854775808",
-    b"-9223372036854775809", b"-9999999999999999999", b"9999999999999999999",
-    b"18446744073709551615", b"18446744073709551616", b"123456789012345678901234567890",
+    b'{"key": "value"}',
+    b"{}",
+    b"[]",
+    b'""',
+    b"0",
+    b"-0",
+    b"-0.0",
+    b"1.0",
+    b"1E5",
+    b"1e-7",
+    b"1e400",
+    b"-1e400",
+    b"0.1e-400",
+    b"5e-324",
+    b"1.7976931348623157e308",
+    b"4.9e-324",
+    b"9223372036854775807",
+    b"9223372036854775808",
+    b"-9223372036854775808",
+    b"-9223372036854775809",
+    b"-9999999999999999999",
+    b"9999999999999999999",
+    b"18446744073709551615",
+    b"18446744073709551616",
+    b"123456789012345678901234567890",
     b"[1.00000000000000011102230246251565404236316680908203125]",
-    b' \t\n\r{"a" : [ 1 , 2 ] }\r\n ', b'{"a":1,"a":2,"b":3}',
-    b'"\\u00e9\\ud83d\\udc0d\\u2028 \\" \\\\ \\/ \\b\\f\\n\\r\\t"', '"héllo 🐍"'.encode(),
-    b'"\\ud800"', b'"\\udc00x"', b'"\xed\xa0\x80"', b'"\x7f"', b'"\x01"', b'"\\x"',
-    b"NaN", b"[Infinity]", b"-Infinity", b"nan", b"[1,]", b"[1] x", b"{'a': 1}", b"",
-    b" ", b"\xef\xbb\xbf{}", b"\xff\xfe{\x00}\x00", '{"a": 1}'.encode("utf-16"),
-    '{"a": 1}'.encode("utf-16-le"), '{"a": 1}'.encode("utf-32-be"), b"\x00\x00\x00[",
-    b"\xc3\x28", b"[\xff]", b"[1e5,-2.5E-3,0.000001]", b"tru", b"true", b"null ",
-    b"[" * 600 + b"]" * 600, b"[" * 1100 + b"]" * 1100, b'{"date": "2024-01-01-12345678901234567890"}',
+    b' \t\n\r{"a" : [ 1 , 2 ] }\r\n ',
+    b'{"a":1,"a":2,"b":3}',
+    b'"\\u00e9\\ud83d\\udc0d\\u2028 \\" \\\\ \\/ \\b\\f\\n\\r\\t"',
+    '"héllo 🐍"'.encode(),
+    b'"\\ud800"',
+    b'"\\udc00x"',
+    b'"\xed\xa0\x80"',
+    b'"\x7f"',
+    b'"\x01"',
+    b'"\\x"',
+    b"NaN",
+    b"[Infinity]",
+    b"-Infinity",
+    b"nan",
+    b"[1,]",
+    b"[1] x",
+    b"{'a': 1}",
+    b"",
+    b" ",
+    b"\xef\xbb\xbf{}",
+    b"\xff\xfe{\x00}\x00",
+    '{"a": 1}'.encode("utf-16"),
+    '{"a": 1}'.encode("utf-16-le"),
+    '{"a": 1}'.encode("utf-32-be"),
+    b"\x00\x00\x00[",
+    b"\xc3\x28",
+    b"[\xff]",
+    b"[1e5,-2.5E-3,0.000001]",
+    b"tru",
+    b"true",
+    b"null ",
+    b"[" * 600 + b"]" * 600,
+    b"[" * 1100 + b"]" * 1100,
+    b'{"date": "2024-01-01-12345678901234567890"}',
 ]
 
 
@@ -328,7 +393,9 @@ def test_random_events_and_their_mutations_decode_alike() -> None:
         mutated = bytearray(body)
         for _ in range(rng.randint(1, 3)):
             if mutated:
-                mutated[rng.randrange(len(mutated))] = rng.choice(b' -.,:[]{}"\\eE0159tfnu\x00\x80\xff')
+                mutated[rng.randrange(len(mutated))] = rng.choice(
+                    b' -.,:[]{}"\\eE0159tfnu\x00\x80\xff'
+                )
         _assert_same_decoding(bytes(mutated))
 
 
@@ -339,12 +406,15 @@ def test_first_call_decodes_without_importing_orjson(first_call: list[str]) -> N
     assert first_call == []
 
 
-def test_an_event_too_deep_for_the_stdlib_goes_to_orjson_on_the_first_call(first_call: list[str]) -> None:
+def test_an_event_too_deep_for_the_stdlib_goes_to_orjson_on_the_first_call(
+    first_call: list[str],
+) -> None:
     depth = 1020  # orjson's limit is 1024 levels; the stdlib's C scanner stops near 1000
     body = b"[" * depth + b"]" * depth
     assert _decoded(serialize._first_loads, body)[0] == "too deep"
-    first, today = _decoded(lambda b: serialize.decode_event(b, None), body), _decoded(
-        lambda b: serialize._orjson_loads(orjson, b), body
+    first, today = (
+        _decoded(lambda b: serialize.decode_event(b, None), body),
+        _decoded(lambda b: serialize._orjson_loads(orjson, b), body),
     )
     assert first[0] == today[0] == "ok" and _same(first[1], today[1])
     assert first_call == ["orjson"]
@@ -375,7 +445,9 @@ def recorder(function_dir: Path) -> Iterator[Path]:
 
 
 @pytest.mark.parametrize("handler", ["app.handler", "app.async_handler"], ids=["blocking", "async"])
-def test_the_first_response_does_not_wait_for_orjson(runtime_python: Path, recorder: Path, handler: str) -> None:
+def test_the_first_response_does_not_wait_for_orjson(
+    runtime_python: Path, recorder: Path, handler: str
+) -> None:
     env = bootstrap_env(runtime_python)
     config = FunctionConfig(command=[str(BOOTSTRAP)], task_root=recorder, handler=handler, env=env)
     with LocalLambda(config) as lam:
@@ -389,8 +461,15 @@ def test_the_first_response_does_not_wait_for_orjson(runtime_python: Path, recor
     assert when.json() == {"when": "2024-05-01T00:00:00+00:00", "loaded": True}
 
 
-def test_a_first_result_orjson_must_write_is_written_by_orjson(runtime_python: Path, recorder: Path) -> None:
-    config = FunctionConfig(command=[str(BOOTSTRAP)], task_root=recorder, handler="app.handler", env=bootstrap_env(runtime_python))
+def test_a_first_result_orjson_must_write_is_written_by_orjson(
+    runtime_python: Path, recorder: Path
+) -> None:
+    config = FunctionConfig(
+        command=[str(BOOTSTRAP)],
+        task_root=recorder,
+        handler="app.handler",
+        env=bootstrap_env(runtime_python),
+    )
     with LocalLambda(config) as lam:
         result = lam.invoke({"when": True})
     assert result.function_error is None

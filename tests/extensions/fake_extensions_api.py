@@ -41,7 +41,9 @@ class FakeExtensionsApi:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            def _reply(
+                self, status: int, body: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
@@ -52,7 +54,13 @@ class FakeExtensionsApi:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                call = Seen(self.command, self.path, headers, self.rfile.read(length), self.client_address[1])
+                call = Seen(
+                    self.command,
+                    self.path,
+                    headers,
+                    self.rfile.read(length),
+                    self.client_address[1],
+                )
                 with api._changed:
                     api.calls.append(call)
                     api._changed.notify_all()
@@ -68,8 +76,14 @@ class FakeExtensionsApi:
     def _answer(self, call: Seen, reply: Any) -> None:
         path = call.path
         if path == "/2020-01-01/extension/register":
-            info = {"functionName": self.function_name, "functionVersion": "$LATEST", "handler": "app.handler"}
-            reply(200, json.dumps(info).encode(), {"Lambda-Extension-Identifier": self.extension_id})
+            info = {
+                "functionName": self.function_name,
+                "functionVersion": "$LATEST",
+                "handler": "app.handler",
+            }
+            reply(
+                200, json.dumps(info).encode(), {"Lambda-Extension-Identifier": self.extension_id}
+            )
         elif path == "/2020-01-01/extension/event/next":
             event = self._events.get()
             reply(200, json.dumps(event).encode(), {"Content-Type": "application/json"})
@@ -99,7 +113,11 @@ class FakeExtensionsApi:
 
     def shutdown(self, budget_s: float = 2.0, reason: str = "SPINDOWN") -> None:
         self._events.put(
-            {"eventType": "SHUTDOWN", "deadlineMs": int((time.time() + budget_s) * 1000), "shutdownReason": reason}
+            {
+                "eventType": "SHUTDOWN",
+                "deadlineMs": int((time.time() + budget_s) * 1000),
+                "shutdownReason": reason,
+            }
         )
 
     def wait_taken(self) -> None:
@@ -114,7 +132,9 @@ class FakeExtensionsApi:
 
         with self._changed:
             if not self._changed.wait_for(lambda: len(matching()) >= count, timeout):
-                raise AssertionError(f"{count} x {path_suffix} not seen within {timeout}s; calls: {self.calls}")
+                raise AssertionError(
+                    f"{count} x {path_suffix} not seen within {timeout}s; calls: {self.calls}"
+                )
             return matching()
 
     def deliver(self, batch: list[dict[str, Any]]) -> tuple[int, bytes]:
@@ -125,7 +145,9 @@ class FakeExtensionsApi:
         assert url.hostname == "sandbox.localdomain"
         connection = http.client.HTTPConnection("127.0.0.1", url.port, timeout=10)
         try:
-            connection.request("POST", url.path or "/", json.dumps(batch), {"Content-Type": "application/json"})
+            connection.request(
+                "POST", url.path or "/", json.dumps(batch), {"Content-Type": "application/json"}
+            )
             response = connection.getresponse()
             return response.status, response.read()
         finally:
@@ -141,7 +163,9 @@ def telemetry(kind: str, record: Any) -> dict[str, Any]:
     return {"time": "2026-11-23T23:00:00.000Z", "type": kind, "record": record}
 
 
-def report(request_id: str, duration_ms: float = 12.5, init_ms: float | None = None) -> dict[str, Any]:
+def report(
+    request_id: str, duration_ms: float = 12.5, init_ms: float | None = None
+) -> dict[str, Any]:
     metrics: dict[str, Any] = {
         "durationMs": duration_ms,
         "billedDurationMs": int(duration_ms) + 1,
@@ -150,4 +174,6 @@ def report(request_id: str, duration_ms: float = 12.5, init_ms: float | None = N
     }
     if init_ms is not None:
         metrics["initDurationMs"] = init_ms
-    return telemetry("platform.report", {"requestId": request_id, "status": "success", "metrics": metrics})
+    return telemetry(
+        "platform.report", {"requestId": request_id, "status": "success", "metrics": metrics}
+    )

@@ -26,16 +26,15 @@ def _layer(root: Path, name: str, program: Path) -> Path:
     extensions = root / "extensions"
     extensions.mkdir(parents=True)
     launcher = extensions / name
-    launcher.write_text(
-        "#!/bin/sh\n"
-        f'PYTHONPATH={REPO} exec "$LAMBDABOOT_PYTHON" -s {program}\n'
-    )
+    launcher.write_text(f'#!/bin/sh\nPYTHONPATH={REPO} exec "$LAMBDABOOT_PYTHON" -s {program}\n')
     launcher.chmod(0o755)
     return root
 
 
 def test_the_shipper_sends_what_the_function_logged(tmp_path: Path, sink: Sink) -> None:
-    task = write_function(tmp_path / "task", {"app.py": (SHIPPER.parent.parent / "function" / "app.py").read_text()})
+    task = write_function(
+        tmp_path / "task", {"app.py": (SHIPPER.parent.parent / "function" / "app.py").read_text()}
+    )
     config = FunctionConfig(
         command=[str(BOOTSTRAP)],
         task_root=task,
@@ -61,7 +60,9 @@ def test_the_shipper_sends_what_the_function_logged(tmp_path: Path, sink: Sink) 
     shipped = [r for r in sink.records() if r["kind"] == "report"]
     assert [r["requestId"] for r in shipped] == [report.request_id for report in reports]
     for record, report in zip(shipped, reports, strict=True):
-        assert record["durationMs"] == pytest.approx(report.duration_ms, abs=0.001)  # ms, 3 decimals
+        assert record["durationMs"] == pytest.approx(
+            report.duration_ms, abs=0.001
+        )  # ms, 3 decimals
         assert record["billedDurationMs"] == report.billed_duration_ms
         assert record["maxMemoryUsedMB"] == report.max_memory_used_mb
         if report.init_duration_ms is None:
@@ -93,7 +94,9 @@ def test_runtime_shutdown_hooks_fire_with_an_external_extension(
     )
     quiet = write_function(
         tmp_path / "ext",
-        {"quiet.py": "from runtime_core.extensions import Extension\nExtension('quiet-one').run()\n"},
+        {
+            "quiet.py": "from runtime_core.extensions import Extension\nExtension('quiet-one').run()\n"
+        },
     )
     config = FunctionConfig(
         command=[str(BOOTSTRAP)],
@@ -117,15 +120,20 @@ def _runtime_layer(root: Path, bootstrap: Path) -> Path:
     """A layer laid out as ``lambdaboot build`` lays it out: /opt/bootstrap, /opt/lambdaboot/runtime_core."""
     root.mkdir(parents=True)
     shutil.copy2(bootstrap, root / "bootstrap")
-    shutil.copytree(REPO / "runtime_core", root / "lambdaboot" / "runtime_core",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "runtime_core",
+        root / "lambdaboot" / "runtime_core",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     (root / "extensions").mkdir()
     shutil.copy2(SHIPPER, root / "extensions" / SHIPPER.name)
     return root
 
 
 def test_the_example_starts_through_the_layers_bootstrap(tmp_path: Path, sink: Sink) -> None:
-    task = write_function(tmp_path / "task", {"app.py": (SHIPPER.parent.parent / "function" / "app.py").read_text()})
+    task = write_function(
+        tmp_path / "task", {"app.py": (SHIPPER.parent.parent / "function" / "app.py").read_text()}
+    )
     config = FunctionConfig(
         command=[],
         runtime="provided.al2023",
@@ -141,11 +149,15 @@ def test_the_example_starts_through_the_layers_bootstrap(tmp_path: Path, sink: S
     assert shutdown.shutdown_sent_to == ["telemetry-shipper"]
     messages = [r["message"] for r in sink.records() if r["kind"] == "log"]
     assert any(m.endswith("processing item only") for m in messages), messages
-    assert [r["requestId"] for r in sink.records() if r["kind"] == "report"] == [result.report.request_id]
+    assert [r["requestId"] for r in sink.records() if r["kind"] == "report"] == [
+        result.report.request_id
+    ]
 
 
 def test_an_extension_whose_init_fails_fails_the_functions_init(tmp_path: Path) -> None:
-    task = write_function(tmp_path / "task", {"app.py": "def handler(event, context):\n    return 'ok'\n"})
+    task = write_function(
+        tmp_path / "task", {"app.py": "def handler(event, context):\n    return 'ok'\n"}
+    )
     broken = write_function(
         tmp_path / "ext",
         {

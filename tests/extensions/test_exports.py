@@ -23,7 +23,10 @@ def test_runtime_core_exports_the_extension_api_lazily() -> None:
     )
     result = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(REPO)!r})\n" + probe],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert result.stdout.splitlines() == [
         "False",  # importing runtime_core (as bootstrap does) does not pull in asyncio

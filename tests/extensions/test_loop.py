@@ -66,20 +66,24 @@ def test_full_life_of_an_extension(tmp_path: Path, fake_api: FakeExtensionsApi) 
         assert subscription["types"] == ["platform", "function"]
         assert subscription["destination"]["protocol"] == "HTTP"
         assert subscription["buffering"] == {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 100}
-        assert [c.headers["lambda-extension-identifier"] for c in fake_api.wait_for("/telemetry")] == [
-            fake_api.extension_id
-        ]
+        assert [
+            c.headers["lambda-extension-identifier"] for c in fake_api.wait_for("/telemetry")
+        ] == [fake_api.extension_id]
 
         fake_api.invoke("req-1", trace="Root=1-abc;Parent=def;Sampled=1")
         fake_api.wait_for("/event/next", 2)
-        assert fake_api.deliver([telemetry("function", "hello from the handler\n"), report("req-1")]) == (
+        assert fake_api.deliver(
+            [telemetry("function", "hello from the handler\n"), report("req-1")]
+        ) == (
             200,
             b"OK",
         )
         fake_api.shutdown(reason="SPINDOWN")
         fake_api.wait_taken()
         # Lambda may still deliver the last records after SHUTDOWN: they must not be lost.
-        assert fake_api.deliver([telemetry("platform.runtimeDone", {"requestId": "req-1"})])[0] == 200
+        assert (
+            fake_api.deliver([telemetry("platform.runtimeDone", {"requestId": "req-1"})])[0] == 200
+        )
         assert process.wait(timeout=30) == 0, process.stderr.read() if process.stderr else ""
     finally:
         process.kill()
@@ -92,7 +96,9 @@ def test_full_life_of_an_extension(tmp_path: Path, fake_api: FakeExtensionsApi) 
     assert invoke["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:shipper-test"
     assert invoke["tracing"] == "Root=1-abc;Parent=def;Sampled=1"
     assert 0 < int(invoke["left"]) <= 3000  # type: ignore[call-overload]
-    telemetry_notes = [(n["type"], n["cls"], n["message"]) for n in notes if n["what"] == "telemetry"]
+    telemetry_notes = [
+        (n["type"], n["cls"], n["message"]) for n in notes if n["what"] == "telemetry"
+    ]
     assert telemetry_notes == [
         ("function", "LogRecord", "hello from the handler\n"),
         ("platform.report", "ReportRecord", None),
@@ -123,7 +129,9 @@ def test_without_an_invoke_callback_only_shutdown_is_asked_for(
         process.wait()
 
 
-def test_a_failing_init_is_reported_with_init_error(tmp_path: Path, fake_api: FakeExtensionsApi) -> None:
+def test_a_failing_init_is_reported_with_init_error(
+    tmp_path: Path, fake_api: FakeExtensionsApi
+) -> None:
     script = write_extension(
         tmp_path,
         "broken-init",
@@ -149,7 +157,9 @@ def test_a_failing_init_is_reported_with_init_error(tmp_path: Path, fake_api: Fa
     assert not [c for c in fake_api.calls if c.path.endswith("/event/next")]
 
 
-def test_a_refused_telemetry_subscription_fails_the_init(tmp_path: Path, fake_api: FakeExtensionsApi) -> None:
+def test_a_refused_telemetry_subscription_fails_the_init(
+    tmp_path: Path, fake_api: FakeExtensionsApi
+) -> None:
     fake_api.refuse_subscription = (400, "ValidationError")
     script = write_extension(tmp_path, "recorder", RECORDER)
     process = start_extension(script, fake_api, {"OUT": str(tmp_path / "notes.jsonl")})

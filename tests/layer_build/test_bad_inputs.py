@@ -24,28 +24,53 @@ def _fails(*args: str, cwd: Path) -> str:
 def _fake_wheel(cache: Path, filename: str, entries: dict[str, str]) -> None:
     name, version = filename.split("-")[:2]
     with zipfile.ZipFile(cache / filename, "w") as archive:
-        archive.writestr(f"{name}-{version}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        archive.writestr(f"{name}-{version}.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: false\n")
+        archive.writestr(
+            f"{name}-{version}.dist-info/METADATA",
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        )
+        archive.writestr(
+            f"{name}-{version}.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
+        )
         archive.writestr(f"{name}-{version}.dist-info/RECORD", "")
         for entry, text in entries.items():
             archive.writestr(entry, text)
 
 
-def test_embedded_interpreter_needing_a_newer_glibc_is_refused(relocatable_python: Path, tmp_path: Path) -> None:
-    err = _fails("build", "--mode", "provided", "--python-dist", str(relocatable_python), cwd=tmp_path)
+def test_embedded_interpreter_needing_a_newer_glibc_is_refused(
+    relocatable_python: Path, tmp_path: Path
+) -> None:
+    err = _fails(
+        "build", "--mode", "provided", "--python-dist", str(relocatable_python), cwd=tmp_path
+    )
     assert "libpython3.12.so.1.0 needs GLIBC_2.35, newer than al2023's glibc 2.34" in err
     assert "--glibc 2.35" in err
 
 
 def test_provided_mode_needs_a_python_dist(tmp_path: Path) -> None:
-    assert "--mode provided needs --python-dist" in _fails("build", "--mode", "provided", cwd=tmp_path)
-    err = _fails("build", "--mode", "provided", "--python-dist", str(tmp_path / "nope.tar.gz"), cwd=tmp_path)
+    assert "--mode provided needs --python-dist" in _fails(
+        "build", "--mode", "provided", cwd=tmp_path
+    )
+    err = _fails(
+        "build", "--mode", "provided", "--python-dist", str(tmp_path / "nope.tar.gz"), cwd=tmp_path
+    )
     assert "nope.tar.gz does not exist" in err
 
 
-def test_python_dist_of_another_version_is_refused(relocatable_python: Path, tmp_path: Path) -> None:
-    err = _fails("build", "--mode", "provided", "--python", "3.13", "--python-dist", str(relocatable_python),
-                 "--glibc", "2.35", cwd=tmp_path)
+def test_python_dist_of_another_version_is_refused(
+    relocatable_python: Path, tmp_path: Path
+) -> None:
+    err = _fails(
+        "build",
+        "--mode",
+        "provided",
+        "--python",
+        "3.13",
+        "--python-dist",
+        str(relocatable_python),
+        "--glibc",
+        "2.35",
+        cwd=tmp_path,
+    )
     assert "holds python3.12" in err and "the target is Python 3.13" in err
 
 
@@ -55,18 +80,36 @@ def test_managed_runtime_on_the_wrong_os(tmp_path: Path) -> None:
 
 
 def test_malformed_glibc(tmp_path: Path) -> None:
-    assert "--glibc 'new' is not a version like 2.35" in _fails("build", "--glibc", "new", cwd=tmp_path)
+    assert "--glibc 'new' is not a version like 2.35" in _fails(
+        "build", "--glibc", "new", cwd=tmp_path
+    )
 
 
 def test_package_without_a_fitting_wheel_is_named(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
-    _fake_wheel(cache, "lambdaboot_fixture_native-1.0-cp312-cp312-manylinux_2_39_x86_64.whl",
-                {"lambdaboot_fixture_native.py": ""})
-    fn = write_function(tmp_path / "fn", {"app.py": "", "requirements.txt": "lambdaboot-fixture-native==1.0\n"})
-    err = _fails("build", "--function", str(fn), "-r", str(fn / "requirements.txt"), "--wheel-cache", str(cache),
-                 cwd=tmp_path)
-    assert "no wheel of lambdaboot-fixture-native==1.0 fits CPython 3.12 on al2023 x86_64 (glibc 2.34)" in err
+    _fake_wheel(
+        cache,
+        "lambdaboot_fixture_native-1.0-cp312-cp312-manylinux_2_39_x86_64.whl",
+        {"lambdaboot_fixture_native.py": ""},
+    )
+    fn = write_function(
+        tmp_path / "fn", {"app.py": "", "requirements.txt": "lambdaboot-fixture-native==1.0\n"}
+    )
+    err = _fails(
+        "build",
+        "--function",
+        str(fn),
+        "-r",
+        str(fn / "requirements.txt"),
+        "--wheel-cache",
+        str(cache),
+        cwd=tmp_path,
+    )
+    assert (
+        "no wheel of lambdaboot-fixture-native==1.0 fits CPython 3.12 on al2023 x86_64 (glibc 2.34)"
+        in err
+    )
     assert "wheel cache" in err
 
 
@@ -74,9 +117,19 @@ def test_wheel_entry_outside_the_package_is_refused(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
     _fake_wheel(cache, "lambdaboot_fixture_evil-1.0-py3-none-any.whl", {"../escape.py": "x = 1\n"})
-    fn = write_function(tmp_path / "fn", {"app.py": "", "requirements.txt": "lambdaboot-fixture-evil==1.0\n"})
-    err = _fails("build", "--function", str(fn), "-r", str(fn / "requirements.txt"), "--wheel-cache", str(cache),
-                 cwd=tmp_path)
+    fn = write_function(
+        tmp_path / "fn", {"app.py": "", "requirements.txt": "lambdaboot-fixture-evil==1.0\n"}
+    )
+    err = _fails(
+        "build",
+        "--function",
+        str(fn),
+        "-r",
+        str(fn / "requirements.txt"),
+        "--wheel-cache",
+        str(cache),
+        cwd=tmp_path,
+    )
     assert "'../escape.py' would land outside the package" in err
     assert not (tmp_path / "escape.py").exists()
 
@@ -89,7 +142,9 @@ def test_include_destination_outside_the_package(tmp_path: Path, dest: str) -> N
 
 
 def test_include_errors(tmp_path: Path) -> None:
-    assert "does not exist" in _fails("build", "--include", f"{tmp_path / 'missing'}:x", cwd=tmp_path)
+    assert "does not exist" in _fails(
+        "build", "--include", f"{tmp_path / 'missing'}:x", cwd=tmp_path
+    )
     assert "write it as SRC:DEST" in _fails("build", "--include", "justone", cwd=tmp_path)
 
 
@@ -108,7 +163,9 @@ def test_function_that_does_not_compile(tmp_path: Path) -> None:
 
 def test_no_interpreter_of_the_target_version(tmp_path: Path) -> None:
     if shutil.which("python3.14") or list(Path.home().glob(".pyenv/versions/3.14*")):
-        pytest.fail("this machine has a Python 3.14: the test needs a version with no interpreter here")
+        pytest.fail(
+            "this machine has a Python 3.14: the test needs a version with no interpreter here"
+        )
     fn = write_function(tmp_path / "fn", {"app.py": ""})
     err = _fails("build", "--function", str(fn), "--python", "3.14", cwd=tmp_path)
     assert "no Python 3.14 interpreter found on this machine" in err and "--compile-python" in err

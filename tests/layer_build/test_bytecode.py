@@ -39,11 +39,17 @@ def unpack(layer: Path, opt: Path) -> None:
 
 
 def _import_read_only(opt: Path, python: str) -> dict[str, list[str]]:
-    script = (f'mount --bind "{opt}" "{opt}" && mount -o remount,ro,bind "{opt}" && '
-              f'touch "{opt}/probe" 2>/dev/null && echo "{opt} is writable" >&2 && exit 3; '
-              f'exec "$0" -s -c "$1" "{opt}/lambdaboot"')
-    done = subprocess.run(["unshare", "-m", "sh", "-c", script, python, PROBE],
-                          capture_output=True, text=True, timeout=120)
+    script = (
+        f'mount --bind "{opt}" "{opt}" && mount -o remount,ro,bind "{opt}" && '
+        f'touch "{opt}/probe" 2>/dev/null && echo "{opt} is writable" >&2 && exit 3; '
+        f'exec "$0" -s -c "$1" "{opt}/lambdaboot"'
+    )
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, python, PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     result: dict[str, list[str]] = json.loads(done.stdout)
     return result

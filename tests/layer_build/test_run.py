@@ -26,7 +26,9 @@ WHO = """
 """
 
 
-def test_managed_mode_takes_over_the_python312_runtime(built_layer: Path, function_dir: Path) -> None:
+def test_managed_mode_takes_over_the_python312_runtime(
+    built_layer: Path, function_dir: Path
+) -> None:
     write_function(function_dir, {"app.py": WHO})
     payload, logs, error = invoke(function_dir, [built_layer], "python3.12", env=WRAPPER_ENV)
     assert error is None, logs
@@ -36,7 +38,9 @@ def test_managed_mode_takes_over_the_python312_runtime(built_layer: Path, functi
     assert payload["exec_env"] == "AWS_Lambda_python3.12"
 
 
-def test_provided_mode_runs_on_the_embedded_interpreter(provided_layer: Path, function_dir: Path) -> None:
+def test_provided_mode_runs_on_the_embedded_interpreter(
+    provided_layer: Path, function_dir: Path
+) -> None:
     write_function(function_dir, {"app.py": WHO})
     payload, logs, error = invoke(function_dir, [provided_layer], "provided.al2023")
     assert error is None, logs
@@ -45,7 +49,9 @@ def test_provided_mode_runs_on_the_embedded_interpreter(provided_layer: Path, fu
     assert payload["python"] == "3.12"
 
 
-def test_wrapper_chains_to_another_layers_wrapper(built_layer: Path, function_dir: Path, tmp_path: Path) -> None:
+def test_wrapper_chains_to_another_layers_wrapper(
+    built_layer: Path, function_dir: Path, tmp_path: Path
+) -> None:
     other = tmp_path / "observability.zip"
     with zipfile.ZipFile(other, "w") as archive:
         info = zipfile.ZipInfo("otel-wrapper")
@@ -59,7 +65,9 @@ def test_wrapper_chains_to_another_layers_wrapper(built_layer: Path, function_di
     assert payload["runtime"] == "/opt/lambdaboot/runtime_core/__init__.py"
 
 
-def test_wrapper_refuses_snapstart_with_a_clear_message(built_layer: Path, function_dir: Path) -> None:
+def test_wrapper_refuses_snapstart_with_a_clear_message(
+    built_layer: Path, function_dir: Path
+) -> None:
     write_function(function_dir, {"app.py": WHO})
     env = {**WRAPPER_ENV, "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}
     _, logs, error = invoke(function_dir, [built_layer], "python3.12", env=env)
@@ -67,25 +75,42 @@ def test_wrapper_refuses_snapstart_with_a_clear_message(built_layer: Path, funct
     assert "SnapStart is not supported" in logs and "turn SnapStart off" in logs
 
 
-def test_function_package_with_dependencies_runs_read_only(built_layer: Path, tmp_path: Path,
-                                                           wheel_cache: Path) -> None:
-    source = write_function(tmp_path / "fn", {
-        "app.py": """
+def test_function_package_with_dependencies_runs_read_only(
+    built_layer: Path, tmp_path: Path, wheel_cache: Path
+) -> None:
+    source = write_function(
+        tmp_path / "fn",
+        {
+            "app.py": """
             import structlog, sys
 
             def handler(event, context):
                 return {"structlog": structlog.__file__, "version": structlog.__version__ if hasattr(structlog, "__version__") else None}
         """,
-        "requirements.txt": "structlog==26.1.0\n",
-    })
-    done = lambdaboot("build", "--function", str(source), "-r", str(source / "requirements.txt"),
-                      "--out", str(tmp_path / "dist"), "--wheel-cache", str(wheel_cache))
+            "requirements.txt": "structlog==26.1.0\n",
+        },
+    )
+    done = lambdaboot(
+        "build",
+        "--function",
+        str(source),
+        "-r",
+        str(source / "requirements.txt"),
+        "--out",
+        str(tmp_path / "dist"),
+        "--wheel-cache",
+        str(wheel_cache),
+    )
     assert done.returncode == 0, done.stderr
     package = tmp_path / "dist" / "fn-py312-x86_64.zip"
     with zipfile.ZipFile(package) as archive:
         names = set(archive.namelist())
-    assert {"app.py", "__pycache__/app.cpython-312.pyc", "structlog/__init__.py",
-            "structlog/__pycache__/__init__.cpython-312.pyc"} <= names
+    assert {
+        "app.py",
+        "__pycache__/app.cpython-312.pyc",
+        "structlog/__init__.py",
+        "structlog/__pycache__/__init__.cpython-312.pyc",
+    } <= names
     payload, logs, error = invoke(package, [built_layer], "python3.12", env=WRAPPER_ENV)
     assert error is None, logs
     assert payload["structlog"] == "/var/task/structlog/__init__.py", "the package's copy wins"

@@ -42,7 +42,9 @@ int main(void) { printf("{\\"answer\\": %d}\\n", gone_answer()); return 0; }
 def _gcc() -> str:
     gcc = shutil.which("gcc") or shutil.which("cc")
     if gcc is None:
-        pytest.fail("gcc is needed to build the native test programs: install it (apt-get install gcc)")
+        pytest.fail(
+            "gcc is needed to build the native test programs: install it (apt-get install gcc)"
+        )
     return gcc
 
 
@@ -63,7 +65,9 @@ class NativePrograms:
         # A program linked against libgone.so.1, which is then deleted: the loader's error.
         lib = root / "libgone.so.1"
         _compile(gcc, GONE_C, lib, "-shared", "-fPIC", "-Wl,-soname,libgone.so.1")
-        self.needs_gone = _compile(gcc, NEEDS_GONE_C, root / "needs_gone", f"-L{root}", "-l:libgone.so.1")
+        self.needs_gone = _compile(
+            gcc, NEEDS_GONE_C, root / "needs_gone", f"-L{root}", "-l:libgone.so.1"
+        )
         lib.unlink()
         # The example, built by its own Makefile.
         self.example_build = root / "legacy-c"
@@ -94,9 +98,13 @@ def script(tmp_path: Path):  # type: ignore[no-untyped-def]
     return make
 
 
-def invocation(seconds: float = 10.0, body: bytes = b"{}", request_id: str = "req-native-1") -> Invocation:
+def invocation(
+    seconds: float = 10.0, body: bytes = b"{}", request_id: str = "req-native-1"
+) -> Invocation:
     """An invocation whose deadline is ``seconds`` from now."""
-    return Invocation(request_id, int(time.time() * 1000 + seconds * 1000), "arn:aws:lambda:test", body)
+    return Invocation(
+        request_id, int(time.time() * 1000 + seconds * 1000), "arn:aws:lambda:test", body
+    )
 
 
 def running(pid: int) -> bool:

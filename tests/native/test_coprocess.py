@@ -74,7 +74,9 @@ def test_restarted_after_a_crash(server: CoProcess) -> None:
 
 
 def test_exit_status_and_restart(server: CoProcess) -> None:
-    with pytest.raises(NativeExitError, match="exited with status 4; the end of its stderr:\ngiving up"):
+    with pytest.raises(
+        NativeExitError, match="exited with status 4; the end of its stderr:\ngiving up"
+    ):
         server.run(b'{"exit": 1}', invocation())
     assert server.run(b"{}", invocation())["n"] == 1
 
@@ -88,7 +90,9 @@ def test_deadline_kills_it_and_the_next_request_gets_a_new_one(server: CoProcess
     assert server.run(b"{}", invocation())["n"] == 1
 
 
-@pytest.mark.parametrize(("event", "message"), [("chatter", "is not JSON"), ("double", "more than one line")])
+@pytest.mark.parametrize(
+    ("event", "message"), [("chatter", "is not JSON"), ("double", "more than one line")]
+)
 def test_broken_framing(server: CoProcess, event: str, message: str) -> None:
     with pytest.raises(NativeBadOutput, match=message):
         server.run(b'{"%s": 1}' % event.encode(), invocation())
@@ -102,7 +106,9 @@ def test_answer_past_the_limit(server: CoProcess) -> None:
 
 
 def test_the_example_as_a_coprocess(native_programs: NativePrograms) -> None:
-    coprocess = CoProcess([str(native_programs.analyze), "--serve"], env=example_env(native_programs))
+    coprocess = CoProcess(
+        [str(native_programs.analyze), "--serve"], env=example_env(native_programs)
+    )
     coprocess.start()
     try:
         assert coprocess.run(b'{"values": [2, 4]}', invocation())["mean"] == 3

@@ -19,9 +19,14 @@ from tests.native.conftest import NativePrograms, wait_until_gone
 PY311 = Path(sys.executable)
 
 
-def _config(task_root: Path, handler: str, python: Path = PY311, timeout: float = 10.0, **env: str) -> FunctionConfig:
+def _config(
+    task_root: Path, handler: str, python: Path = PY311, timeout: float = 10.0, **env: str
+) -> FunctionConfig:
     return FunctionConfig(
-        command=[str(BOOTSTRAP)], task_root=task_root, handler=handler, timeout=timeout,
+        command=[str(BOOTSTRAP)],
+        task_root=task_root,
+        handler=handler,
+        timeout=timeout,
         env={**bootstrap_env(python), **env},
     )
 
@@ -42,7 +47,9 @@ def _error(result: InvokeResult) -> dict[str, Any]:
     return body
 
 
-def test_exec_handler_on_every_python(runtime_python: Path, function_dir: Path, native_programs: NativePrograms) -> None:
+def test_exec_handler_on_every_python(
+    runtime_python: Path, function_dir: Path, native_programs: NativePrograms
+) -> None:
     _with_example(function_dir, native_programs)
     with LocalLambda(_config(function_dir, "exec:bin/analyze", runtime_python)) as lam:
         first = lam.invoke({"values": [1, 2, 3]})
@@ -53,19 +60,29 @@ def test_exec_handler_on_every_python(runtime_python: Path, function_dir: Path, 
     assert record is not None and record.group(1) == first.request_id, first.logs
 
 
-def test_arguments_from_the_environment(function_dir: Path, native_programs: NativePrograms) -> None:
+def test_arguments_from_the_environment(
+    function_dir: Path, native_programs: NativePrograms
+) -> None:
     _with_example(function_dir, native_programs)
-    config = _config(function_dir, "exec:bin/analyze", LAMBDABOOT_EXEC_ARGS="--serve", LAMBDABOOT_EXEC_MODE="coprocess")
+    config = _config(
+        function_dir,
+        "exec:bin/analyze",
+        LAMBDABOOT_EXEC_ARGS="--serve",
+        LAMBDABOOT_EXEC_MODE="coprocess",
+    )
     with LocalLambda(config) as lam:
         results = [lam.invoke({"values": [i, i + 2]}) for i in range(3)]
     assert [r.json()["mean"] for r in results] == [1, 2, 3]
 
 
 def test_settings_from_the_config_file(function_dir: Path) -> None:
-    write_function(function_dir, {
-        "tool.sh": '#!/bin/sh\nprintf \'{"args": "%s", "event": \' "$*"; cat "$2"; echo "}"\n',
-        "lambdaboot-exec.json": '{"args": ["--input", "{event_file}"], "output": "json"}',
-    })
+    write_function(
+        function_dir,
+        {
+            "tool.sh": '#!/bin/sh\nprintf \'{"args": "%s", "event": \' "$*"; cat "$2"; echo "}"\n',
+            "lambdaboot-exec.json": '{"args": ["--input", "{event_file}"], "output": "json"}',
+        },
+    )
     (function_dir / "tool.sh").chmod(0o755)
     with LocalLambda(_config(function_dir, "exec:tool.sh")) as lam:
         result = lam.invoke({"k": "v"})
@@ -74,7 +91,9 @@ def test_settings_from_the_config_file(function_dir: Path) -> None:
     assert result.json()["args"].startswith("--input /")
 
 
-def test_exit_error_as_the_invoker_sees_it(function_dir: Path, native_programs: NativePrograms) -> None:
+def test_exit_error_as_the_invoker_sees_it(
+    function_dir: Path, native_programs: NativePrograms
+) -> None:
     _with_example(function_dir, native_programs)
     with LocalLambda(_config(function_dir, "exec:bin/analyze")) as lam:
         result = lam.invoke({"no": "values"})
@@ -82,7 +101,9 @@ def test_exit_error_as_the_invoker_sees_it(function_dir: Path, native_programs: 
     body = _error(result)
     assert result.error_type == "Function.NativeExitError"
     assert body["errorType"] == "NativeExitError"
-    assert body["errorMessage"].endswith('exited with status 2; the end of its stderr:\nanalyze: the event has no "values" array of numbers')
+    assert body["errorMessage"].endswith(
+        'exited with status 2; the end of its stderr:\nanalyze: the event has no "values" array of numbers'
+    )
     assert body["requestId"] == result.request_id
     assert after.json()["max"] == 5
 
@@ -96,7 +117,9 @@ def test_signal_as_the_invoker_sees_it(function_dir: Path, native_programs: Nati
 
 def test_deadline_kill_before_lambdas_own_timeout(function_dir: Path, tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
-    write_function(function_dir, {"hang.sh": f"#!/bin/sh\nsleep 300 &\necho $! > {pidfile}\nwait\n"})
+    write_function(
+        function_dir, {"hang.sh": f"#!/bin/sh\nsleep 300 &\necho $! > {pidfile}\nwait\n"}
+    )
     (function_dir / "hang.sh").chmod(0o755)
     with LocalLambda(_config(function_dir, "exec:hang.sh", timeout=2.0)) as lam:
         result = lam.invoke({})
@@ -111,14 +134,19 @@ def test_deadline_kill_before_lambdas_own_timeout(function_dir: Path, tmp_path: 
 
 
 def test_coprocess_restarts_after_a_crash(function_dir: Path, tmp_path: Path) -> None:
-    write_function(function_dir, {"server.sh": r"""#!/bin/sh
+    write_function(
+        function_dir,
+        {
+            "server.sh": r"""#!/bin/sh
         n=0
         while read -r line; do
           n=$((n + 1))
           case "$line" in *crash*) kill -SEGV $$ ;; esac
           printf '{"n": %d, "pid": %d}\n' "$n" "$$"
         done
-        """})
+        """
+        },
+    )
     (function_dir / "server.sh").chmod(0o755)
     config = _config(function_dir, "exec:server.sh", LAMBDABOOT_EXEC_MODE="coprocess")
     with LocalLambda(config) as lam:
@@ -136,12 +164,24 @@ def test_coprocess_restarts_after_a_crash(function_dir: Path, tmp_path: Path) ->
     [
         ("exec:missing-tool", {}, "Function.NativeStartError", "it does not exist"),
         ("exec:data.txt", {}, "Function.NativeStartError", "it is not executable"),
-        ("exec:missing-tool", {"LAMBDABOOT_EXEC_MODE": "coprocess"}, "Function.NativeStartError", "it does not exist"),
-        ("exec:data.txt", {"LAMBDABOOT_EXEC_MODE": "daemon"}, "Runtime.NativeConfigError", "exec handler mode 'daemon' is not one of exec, coprocess"),
+        (
+            "exec:missing-tool",
+            {"LAMBDABOOT_EXEC_MODE": "coprocess"},
+            "Function.NativeStartError",
+            "it does not exist",
+        ),
+        (
+            "exec:data.txt",
+            {"LAMBDABOOT_EXEC_MODE": "daemon"},
+            "Runtime.NativeConfigError",
+            "exec handler mode 'daemon' is not one of exec, coprocess",
+        ),
         ("exec:", {}, "Runtime.NativeConfigError", "give the program's path"),
     ],
 )
-def test_init_errors(function_dir: Path, handler: str, env: dict[str, str], error_type: str, message: str) -> None:
+def test_init_errors(
+    function_dir: Path, handler: str, env: dict[str, str], error_type: str, message: str
+) -> None:
     write_function(function_dir, {"data.txt": "not a program\n"})
     with LocalLambda(_config(function_dir, handler, **env)) as lam:
         result = lam.invoke({})
@@ -149,9 +189,14 @@ def test_init_errors(function_dir: Path, handler: str, env: dict[str, str], erro
     assert message in _error(result)["errorMessage"]
 
 
-def test_python_handler_wrapping_a_program(function_dir: Path, native_programs: NativePrograms) -> None:
+def test_python_handler_wrapping_a_program(
+    function_dir: Path, native_programs: NativePrograms
+) -> None:
     _with_example(function_dir, native_programs)
-    write_function(function_dir, {"app.py": """
+    write_function(
+        function_dir,
+        {
+            "app.py": """
         from runtime_core import CoProcess, ExecHandler, NativeError
 
         ONCE = ExecHandler(["bin/analyze"])
@@ -164,19 +209,26 @@ def test_python_handler_wrapping_a_program(function_dir: Path, native_programs: 
                 return {"exec": ONCE({"values": values}), "coprocess": SERVER({"values": values})}
             except NativeError as exc:
                 return {"failed": type(exc).__name__}
-        """})
+        """
+        },
+    )
     with LocalLambda(_config(function_dir, "app.handler")) as lam:
         result = lam.invoke({"csv": "1,2,6"})
     assert result.json()["exec"]["mean"] == 3 and result.json()["coprocess"]["mean"] == 3
 
 
 def test_plain_python_handlers_do_not_pay_for_it(function_dir: Path) -> None:
-    write_function(function_dir, {"app.py": """
+    write_function(
+        function_dir,
+        {
+            "app.py": """
         import sys
 
         def handler(event, context):
             return sorted(m for m in ("subprocess", "selectors", "runtime_core.native") if m in sys.modules)
-        """})
+        """
+        },
+    )
     with LocalLambda(_config(function_dir, "app.handler")) as lam:
         assert lam.invoke({}).json() == []
 
@@ -189,7 +241,9 @@ def _streaming_function(function_dir: Path, body: str) -> FunctionConfig:
 
 def test_large_output_is_streamed(function_dir: Path) -> None:
     size = 8_000_000  # past the 6,291,556 bytes of a buffered response
-    config = _streaming_function(function_dir, f"echo 'working' >&2\nhead -c {size} /dev/zero | tr '\\000' a\n")
+    config = _streaming_function(
+        function_dir, f"echo 'working' >&2\nhead -c {size} /dev/zero | tr '\\000' a\n"
+    )
     chunks: list[bytes] = []
     with LocalLambda(config) as lam:
         result = lam.invoke({}, on_chunk=chunks.append)
@@ -209,7 +263,9 @@ def test_buffered_output_past_the_limit(function_dir: Path) -> None:
 
 
 def test_a_failure_after_streaming_began(function_dir: Path) -> None:
-    config = _streaming_function(function_dir, "echo 'first part'\nexec 1>&-\necho 'out of memory' >&2\nexit 3\n")
+    config = _streaming_function(
+        function_dir, "echo 'first part'\nexec 1>&-\necho 'out of memory' >&2\nexit 3\n"
+    )
     chunks: list[bytes] = []
     with LocalLambda(config) as lam:
         result = lam.invoke({}, on_chunk=chunks.append)
@@ -219,13 +275,17 @@ def test_a_failure_after_streaming_began(function_dir: Path) -> None:
     assert f"{result.request_id}\tout of memory" in result.logs  # stderr read to its end
 
 
-def test_stderr_records_in_json_log_format(function_dir: Path, native_programs: NativePrograms) -> None:
+def test_stderr_records_in_json_log_format(
+    function_dir: Path, native_programs: NativePrograms
+) -> None:
     _with_example(function_dir, native_programs)
     config = _config(function_dir, "exec:bin/analyze")
     config.log_format = "JSON"
     with LocalLambda(config) as lam:
         result = lam.invoke({"values": [4]})
-    records = [json.loads(line) for line in result.logs.splitlines() if '"logger":"analyze"' in line]
+    records = [
+        json.loads(line) for line in result.logs.splitlines() if '"logger":"analyze"' in line
+    ]
     assert [(r["level"], r["message"], r["requestId"]) for r in records] == [
         ("INFO", "analyze: summarised 1 values", result.request_id)
     ]
@@ -234,21 +294,28 @@ def test_stderr_records_in_json_log_format(function_dir: Path, native_programs: 
 def test_coprocess_per_worker_under_managed_instances(function_dir: Path) -> None:
     """Sync handlers at AWS_LAMBDA_MAX_CONCURRENCY > 1 run in worker processes forked after
     init: each must talk to a co-process of its own, never to the parent's pipes."""
-    write_function(function_dir, {"server.sh": r"""#!/bin/sh
+    write_function(
+        function_dir,
+        {
+            "server.sh": r"""#!/bin/sh
         n=0
         while read -r line; do
           n=$((n + 1))
           sleep 0.05
           printf '{"n": %d, "pid": %d, "event": %s}\n' "$n" "$$" "$line"
         done
-        """})
+        """
+        },
+    )
     (function_dir / "server.sh").chmod(0o755)
     config = _config(function_dir, "exec:server.sh", LAMBDABOOT_EXEC_MODE="coprocess")
     config.max_concurrency = 2
     with LocalLambda(config) as lam, ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda i: lam.invoke({"i": i}), range(12)))
     answers = [r.json() for r in results]
-    assert [a["event"]["i"] for a in answers] == list(range(12)), "an answer went to another request"
+    assert [a["event"]["i"] for a in answers] == list(range(12)), (
+        "an answer went to another request"
+    )
     by_pid: dict[int, list[int]] = {}
     for answer in answers:
         by_pid.setdefault(answer["pid"], []).append(answer["n"])

@@ -27,7 +27,14 @@ from tests.native.conftest import NativePrograms, example_env, invocation, wait_
 def test_example_summarises_the_event(native_programs: NativePrograms) -> None:
     handler = ExecHandler([str(native_programs.analyze)], env=example_env(native_programs))
     result = handler.run(b'{"values": [1, 2, 3.5]}', invocation())
-    assert result == {"count": 3, "sum": 6.5, "mean": 6.5 / 3, "min": 1, "max": 3.5, "library": "libstats 1.0"}
+    assert result == {
+        "count": 3,
+        "sum": 6.5,
+        "mean": 6.5 / 3,
+        "min": 1,
+        "max": 3.5,
+        "library": "libstats 1.0",
+    }
 
 
 def test_event_is_encoded_when_called_from_python(script: Any) -> None:
@@ -35,7 +42,9 @@ def test_event_is_encoded_when_called_from_python(script: Any) -> None:
     assert ExecHandler([str(echo)])({"name": "Zoë", "n": [1, 2]}) == {"name": "Zoë", "n": [1, 2]}
 
 
-def test_stderr_lines_become_records_with_the_request_id(script: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stderr_lines_become_records_with_the_request_id(
+    script: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     talk = script("talk.sh", 'echo "first line" >&2\nprintf "no newline" >&2\necho "{}"\n')
     ExecHandler([str(talk)]).run(b"{}", invocation(request_id="req-stderr"))
     records = [line for line in capsys.readouterr().out.splitlines() if "req-stderr" in line]
@@ -44,16 +53,24 @@ def test_stderr_lines_become_records_with_the_request_id(script: Any, capsys: py
 
 
 def test_request_id_and_deadline_are_in_the_environment(script: Any) -> None:
-    show = script("env.sh", 'printf \'{"id": "%s", "deadline": %s}\' "$AWS_LAMBDA_REQUEST_ID" "$AWS_LAMBDA_DEADLINE_MS"\n')
+    show = script(
+        "env.sh",
+        'printf \'{"id": "%s", "deadline": %s}\' "$AWS_LAMBDA_REQUEST_ID" "$AWS_LAMBDA_DEADLINE_MS"\n',
+    )
     inv = invocation(request_id="req-env")
-    assert ExecHandler([str(show)]).run(b"{}", inv) == {"id": "req-env", "deadline": inv.deadline_ms}
+    assert ExecHandler([str(show)]).run(b"{}", inv) == {
+        "id": "req-env",
+        "deadline": inv.deadline_ms,
+    }
 
 
 def test_event_file_argument(script: Any) -> None:
     reader = script("reader.sh", 'test -t 0 || true\ncat "$2"\n')
     handler = ExecHandler([str(reader), "--event", "{event_file}"])
     assert handler.run(b'{"from": "file"}', invocation()) == {"from": "file"}
-    leftovers = [p for p in Path("/tmp").glob("event-*.json") if p.read_bytes() == b'{"from": "file"}']
+    leftovers = [
+        p for p in Path("/tmp").glob("event-*.json") if p.read_bytes() == b'{"from": "file"}'
+    ]
     assert leftovers == []
 
 
@@ -69,7 +86,10 @@ def test_large_event_is_written_while_output_is_read(script: Any) -> None:
 
 
 def test_non_zero_exit_gives_the_status_and_the_tail_of_stderr(script: Any) -> None:
-    failing = script("fail.sh", 'for i in $(seq 1 30); do echo "line $i" >&2; done\necho "disk full" >&2\nexit 3\n')
+    failing = script(
+        "fail.sh",
+        'for i in $(seq 1 30); do echo "line $i" >&2; done\necho "disk full" >&2\nexit 3\n',
+    )
     with pytest.raises(NativeExitError) as caught:
         ExecHandler([str(failing)]).run(b"{}", invocation())
     message = str(caught.value)
@@ -100,7 +120,7 @@ def test_no_output_at_all(script: Any) -> None:
 
 
 def test_output_past_the_response_limit(script: Any) -> None:
-    flood = script("flood.sh", "echo '{\"a\": \"'\nexec yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n")
+    flood = script("flood.sh", 'echo \'{"a": "\'\nexec yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n')
     with pytest.raises(NativeOutputTooLarge, match="more than 6291556 bytes"):
         ExecHandler([str(flood)]).run(b"{}", invocation())
 

@@ -21,13 +21,28 @@ WRAPPER_ENV = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/lambdaboot-wrapper"}
 
 
 @pytest.fixture(scope="module")
-def example_layer(native_programs: NativePrograms, wheel_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def example_layer(
+    native_programs: NativePrograms, wheel_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     out = tmp_path_factory.mktemp("legacy-layer")
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("lambdaboot")), "build",
-         "--binary", str(native_programs.analyze), "--lib-path", str(native_programs.example_lib),
-         "--out", str(out), "--wheel-cache", str(wheel_cache)],
-        capture_output=True, text=True, timeout=600, cwd=REPO, env=dict(os.environ),
+        [
+            str(Path(sys.executable).with_name("lambdaboot")),
+            "build",
+            "--binary",
+            str(native_programs.analyze),
+            "--lib-path",
+            str(native_programs.example_lib),
+            "--out",
+            str(out),
+            "--wheel-cache",
+            str(wheel_cache),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+        env=dict(os.environ),
     )
     assert done.returncode == 0, done.stderr
     (layer,) = out.glob("*.zip")
@@ -44,15 +59,28 @@ def test_example_invoked_from_the_layer(example_layer: Path, function_dir: Path,
     settings = {"mode": mode, "args": ["--serve"] if mode == "coprocess" else []}
     write_function(function_dir, {"lambdaboot-exec.json": json.dumps(settings)})
     config = FunctionConfig(
-        command=[], task_root=function_dir, handler="exec:/opt/bin/analyze", layers=[example_layer],
-        runtime="python3.12", env=WRAPPER_ENV, init_timeout=60, timeout=30,
+        command=[],
+        task_root=function_dir,
+        handler="exec:/opt/bin/analyze",
+        layers=[example_layer],
+        runtime="python3.12",
+        env=WRAPPER_ENV,
+        init_timeout=60,
+        timeout=30,
     )
     with LocalLambda(config) as lam:
         first = lam.invoke({"values": [3, 1, 2]})
         second = lam.invoke({"values": [10, 20]})
         bad = lam.invoke({"values": "none"})
     assert first.function_error is None, (first.payload, "\n".join(lam.output))
-    assert first.json() == {"count": 3, "sum": 6, "mean": 2, "min": 1, "max": 3, "library": "libstats 1.0"}
+    assert first.json() == {
+        "count": 3,
+        "sum": 6,
+        "mean": 2,
+        "min": 1,
+        "max": 3,
+        "library": "libstats 1.0",
+    }
     assert second.json()["mean"] == 15
     assert f"{first.request_id}\tanalyze: summarised 3 values" in first.logs
     if mode == "exec":

@@ -74,7 +74,10 @@ def start_runtime(
             **(env or {}),
         }
         process = RuntimeProcess(
-            command or [str(BOOTSTRAP)], full_env, tmp_path / f"runtime-{len(started)}.log", function_dir
+            command or [str(BOOTSTRAP)],
+            full_env,
+            tmp_path / f"runtime-{len(started)}.log",
+            function_dir,
         )
         started.append(process)
         return process
@@ -90,7 +93,9 @@ def make_lambda(runtime_python: Path, function_dir: Path) -> Iterator[Callable[.
     on the real ``bootstrap`` under ``runtime_python``; closed after the test."""
     opened: list[LocalLambda] = []
 
-    def make(files: dict[str, str], env: dict[str, str] | None = None, **config: object) -> LocalLambda:
+    def make(
+        files: dict[str, str], env: dict[str, str] | None = None, **config: object
+    ) -> LocalLambda:
         write_function(function_dir, files)
         settings: dict[str, object] = {"timeout": 10.0, "log_format": "Text", **config}
         lam = LocalLambda(

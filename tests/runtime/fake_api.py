@@ -66,7 +66,9 @@ class FakeRuntimeApi:
                     api._seen_changed.notify_all()
                 return seen
 
-            def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            def _reply(
+                self, status: int, body: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
@@ -110,7 +112,9 @@ class FakeRuntimeApi:
                 if self._fault():
                     return
                 if self.path == "/2020-01-01/extension/register":
-                    self._reply(200, b'{"functionName":"f"}', {"Lambda-Extension-Identifier": "ext-1"})
+                    self._reply(
+                        200, b'{"functionName":"f"}', {"Lambda-Extension-Identifier": "ext-1"}
+                    )
                 else:
                     self._reply(202, b'{"status":"OK"}')
 

@@ -14,14 +14,18 @@ from tests.runtime.fake_api import FakeRuntimeApi
 
 MakeLambda = Callable[..., LocalLambda]
 
-ECHO = {"app.py": """
+ECHO = {
+    "app.py": """
     def handler(event, context):
         return event
-"""}
-ASYNC_ECHO = {"app.py": """
+"""
+}
+ASYNC_ECHO = {
+    "app.py": """
     async def handler(event, context):
         return event
-"""}
+"""
+}
 ENGINES = pytest.mark.parametrize("function", [ECHO, ASYNC_ECHO], ids=["blocking", "uvloop"])
 
 
@@ -54,10 +58,14 @@ def test_each_invocation_is_answered_exactly_once(
 
 
 def test_response_too_large_is_not_followed_by_an_error_post(make_lambda: MakeLambda) -> None:
-    lam = make_lambda({"app.py": """
+    lam = make_lambda(
+        {
+            "app.py": """
         def handler(event, context):
             return "x" * (7 * 1024 * 1024) if event == "big" else event
-    """})
+    """
+        }
+    )
     too_big = lam.invoke(b'"big"')
     assert too_big.error_type == "Function.ResponseSizeTooLarge"
     assert "answered 413" in lam.output

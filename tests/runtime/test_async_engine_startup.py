@@ -16,19 +16,29 @@ COUNT_DRIVERS = """
 
 
 def test_async_handler_has_no_blocking_driver(api: FakeRuntimeApi, start_runtime: Start) -> None:
-    start_runtime({"app.py": COUNT_DRIVERS + """
+    start_runtime(
+        {
+            "app.py": COUNT_DRIVERS
+            + """
     async def handler(event, context):
         return drivers()
-    """})
+    """
+        }
+    )
     api.invoke({})
     assert api.wait_for("/response")[0].json() == 0
 
 
 def test_sync_handler_does_have_one(api: FakeRuntimeApi, start_runtime: Start) -> None:
     """The same check can fail: the blocking engine serves through that driver."""
-    start_runtime({"app.py": COUNT_DRIVERS + """
+    start_runtime(
+        {
+            "app.py": COUNT_DRIVERS
+            + """
     def handler(event, context):
         return drivers()
-    """})
+    """
+        }
+    )
     api.invoke({})
     assert api.wait_for("/response")[0].json() == 1

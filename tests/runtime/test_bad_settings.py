@@ -35,12 +35,19 @@ BAD = [
     ("AWS_LAMBDA_MAX_CONCURRENCY", "abc", {}, ["positive integer"]),
     ("AWS_LAMBDA_MAX_CONCURRENCY", "0", {}, ["positive integer"]),
     ("LAMBDABOOT_TRANSPORT", "htttpx", {}, ["socket or httpx"]),
-    ("LAMBDABOOT_SYNC_THREADS", "maybe", {"AWS_LAMBDA_MAX_CONCURRENCY": "2"}, ["1, true or yes", "0, false or no"]),
+    (
+        "LAMBDABOOT_SYNC_THREADS",
+        "maybe",
+        {"AWS_LAMBDA_MAX_CONCURRENCY": "2"},
+        ["1, true or yes", "0, false or no"],
+    ),
 ]
 
 
 @pytest.mark.parametrize("kind", ["", "async "], ids=["sync", "async"])
-@pytest.mark.parametrize(("name", "value", "extra", "words"), BAD, ids=[f"{b[0]}={b[1]}" for b in BAD])
+@pytest.mark.parametrize(
+    ("name", "value", "extra", "words"), BAD, ids=[f"{b[0]}={b[1]}" for b in BAD]
+)
 def test_a_bad_setting_is_an_init_error_naming_it(
     api: FakeRuntimeApi,
     start_runtime: Start,
@@ -71,7 +78,9 @@ def test_a_bad_setting_is_an_init_error_naming_it(
     assert [line for line in output.splitlines() if name in line], output  # logged, one line
 
 
-def test_good_settings_still_serve(api: FakeRuntimeApi, start_runtime: Start, tmp_path: Path) -> None:
+def test_good_settings_still_serve(
+    api: FakeRuntimeApi, start_runtime: Start, tmp_path: Path
+) -> None:
     """The same check passes what it should: every accepted spelling, at once."""
     start_runtime(
         {"app.py": APP.format(kind="")},
@@ -86,7 +95,9 @@ def test_good_settings_still_serve(api: FakeRuntimeApi, start_runtime: Start, tm
     assert api.wait_for("/response")[0].json() == "served"
 
 
-def test_the_invoker_sees_the_config_error(make_lambda: Callable[..., LocalLambda], tmp_path: Path) -> None:
+def test_the_invoker_sees_the_config_error(
+    make_lambda: Callable[..., LocalLambda], tmp_path: Path
+) -> None:
     lam = make_lambda(
         {"app.py": APP.format(kind="async ")},
         env={"LAMBDABOOT_DEADLINE_MARGIN_MS": "soon", "MARK_DIR": str(tmp_path)},
@@ -104,12 +115,16 @@ def test_a_refused_extension_registration_is_an_init_error(
     """Shutdown hooks need an internal extension; if Lambda refuses to register it, the
     function cannot have what it asked for, and says so through ``/init/error``."""
     api.faults["/extension/register"] = [(403, b'{"errorType":"Extension.Forbidden"}')]
-    runtime = start_runtime({"app.py": """
+    runtime = start_runtime(
+        {
+            "app.py": """
         from runtime_core import on_shutdown
         on_shutdown(lambda: None)
         def handler(event, context):
             return "served"
-    """})
+    """
+        }
+    )
     [report] = api.wait_for("/init/error")
     assert runtime.wait(timeout=10) == 1
     error_type = report.headers["lambda-runtime-function-error-type"]

@@ -13,8 +13,12 @@ from tests.runtime.fake_api import FakeRuntimeApi
 
 
 def python_version(python: Path) -> str:
-    out = subprocess.run([str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip()
 
 
@@ -45,7 +49,9 @@ def test_no_interpreter_found(tmp_path: Path) -> None:
 
 
 def test_lambdaboot_python_that_does_not_exist(tmp_path: Path) -> None:
-    result = run([str(BOOTSTRAP)], {"PATH": os.environ["PATH"], "LAMBDABOOT_PYTHON": str(tmp_path / "nope")})
+    result = run(
+        [str(BOOTSTRAP)], {"PATH": os.environ["PATH"], "LAMBDABOOT_PYTHON": str(tmp_path / "nope")}
+    )
     assert result.returncode != 0
     [line] = result.stderr.splitlines()
     assert str(tmp_path / "nope") in line and "not an executable" in line
@@ -53,8 +59,15 @@ def test_lambdaboot_python_that_does_not_exist(tmp_path: Path) -> None:
 
 def test_version_mismatch_is_refused_in_one_line(tmp_path: Path, runtime_python: Path) -> None:
     bootstrap = make_layer(tmp_path / "layer", "3.9")
-    result = run([str(bootstrap)], {"PATH": os.environ["PATH"], "LAMBDABOOT_PYTHON": str(runtime_python),
-                                    "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9", "_HANDLER": "app.handler"})
+    result = run(
+        [str(bootstrap)],
+        {
+            "PATH": os.environ["PATH"],
+            "LAMBDABOOT_PYTHON": str(runtime_python),
+            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9",
+            "_HANDLER": "app.handler",
+        },
+    )
     assert result.returncode != 0
     [line] = result.stderr.splitlines()
     have = python_version(runtime_python)
@@ -98,15 +111,22 @@ def test_python3_on_path_is_the_last_resort(
         wrapper.write_text(f'#!/bin/sh\nPICKED={directory.name} exec {runtime_python} "$@"\n')
         wrapper.chmod(0o755)
     start_runtime(
-        {"app.py": "import os, sys\ndef handler(event, context):\n    return [os.environ['PICKED'], sys.executable]\n"},
-        env={"LAMBDABOOT_PYTHON": "", "PATH": os.pathsep.join(map(str, (not_executable, a_directory, chosen, later)))},
+        {
+            "app.py": "import os, sys\ndef handler(event, context):\n    return [os.environ['PICKED'], sys.executable]\n"
+        },
+        env={
+            "LAMBDABOOT_PYTHON": "",
+            "PATH": os.pathsep.join(map(str, (not_executable, a_directory, chosen, later))),
+        },
         command=[str(bootstrap)],
     )
     api.invoke({})
     assert api.wait_for("/response")[0].json() == ["c", str(runtime_python)]
 
 
-def test_import_path_order(api: FakeRuntimeApi, start_runtime: Start, runtime_python: Path, tmp_path: Path) -> None:
+def test_import_path_order(
+    api: FakeRuntimeApi, start_runtime: Start, runtime_python: Path, tmp_path: Path
+) -> None:
     user_dir = tmp_path / "user-pythonpath"
     start_runtime(
         {"app.py": "import sys\ndef handler(event, context):\n    return sys.path\n"},
@@ -116,19 +136,29 @@ def test_import_path_order(api: FakeRuntimeApi, start_runtime: Start, runtime_py
     path = api.wait_for("/response")[0].json()
     version = python_version(runtime_python)
     task_root = str(tmp_path / "task")
-    expected = [task_root, str(user_dir), f"/opt/python/lib/python{version}/site-packages",
-                "/opt/python", str(REPO)]
+    expected = [
+        task_root,
+        str(user_dir),
+        f"/opt/python/lib/python{version}/site-packages",
+        "/opt/python",
+        str(REPO),
+    ]
     assert [entry for entry in path if entry in expected] == expected
     assert path[0] == task_root and "" not in path
-    site_packages = [i for i, entry in enumerate(path) if entry.endswith("site-packages") and "/opt/" not in entry]
+    site_packages = [
+        i
+        for i, entry in enumerate(path)
+        if entry.endswith("site-packages") and "/opt/" not in entry
+    ]
     assert site_packages and min(site_packages) > path.index(str(REPO))
 
 
 def test_function_shipping_its_own_orjson(api: FakeRuntimeApi, start_runtime: Start) -> None:
     """The task root comes first (as on Lambda), so the function's orjson is the one loaded;
     the runtime keeps serving as long as that orjson has loads/dumps/JSONDecodeError."""
-    start_runtime({
-        "orjson/__init__.py": """
+    start_runtime(
+        {
+            "orjson/__init__.py": """
             import json
             __version__ = "0.0.0+function"
             JSONDecodeError = json.JSONDecodeError
@@ -137,24 +167,32 @@ def test_function_shipping_its_own_orjson(api: FakeRuntimeApi, start_runtime: St
             def dumps(obj, default=None, option=None):
                 return json.dumps(obj, default=default, separators=(",", ":")).encode()
         """,
-        "app.py": """
+            "app.py": """
             import orjson
             def handler(event, context):
                 return {"orjson": orjson.__version__, "event": event}
         """,
-    })
+        }
+    )
     api.invoke({"a": [1, 2]})
-    assert api.wait_for("/response")[0].json() == {"orjson": "0.0.0+function", "event": {"a": [1, 2]}}
+    assert api.wait_for("/response")[0].json() == {
+        "orjson": "0.0.0+function",
+        "event": {"a": [1, 2]},
+    }
 
 
-def test_function_shipping_an_incompatible_orjson(api: FakeRuntimeApi, start_runtime: Start) -> None:
+def test_function_shipping_an_incompatible_orjson(
+    api: FakeRuntimeApi, start_runtime: Start
+) -> None:
     """An orjson without the API the runtime needs: each invocation that uses it gets one
     clear error, no crash. The first one is served before orjson is loaded (the stdlib
     writes a plain result, see ``runtime_core.serialize``), so it is answered."""
-    runtime = start_runtime({
-        "orjson/__init__.py": "__version__ = 'broken'\n",
-        "app.py": "def handler(event, context):\n    return 1\n",
-    })
+    runtime = start_runtime(
+        {
+            "orjson/__init__.py": "__version__ = 'broken'\n",
+            "app.py": "def handler(event, context):\n    return 1\n",
+        }
+    )
     first = api.invoke({"a": 1})
     second = api.invoke({"a": 1})
     [answered] = api.wait_for("/response")
@@ -166,11 +204,14 @@ def test_function_shipping_an_incompatible_orjson(api: FakeRuntimeApi, start_run
 
 def test_interpreter_flags(api: FakeRuntimeApi, start_runtime: Start) -> None:
     """Unbuffered stdio and no user site-packages, as the bootstrap asks."""
-    start_runtime({"app.py": """
+    start_runtime(
+        {
+            "app.py": """
         import sys
         def handler(event, context):
             return {"unbuffered": sys.stdout.write_through, "no_user_site": sys.flags.no_user_site}
-    """})
+    """
+        }
+    )
     api.invoke({})
     assert api.wait_for("/response")[0].json() == {"unbuffered": True, "no_user_site": 1}
-

@@ -71,7 +71,9 @@ def test_async_handler_raising_cancelled_error_gets_an_error(make_lambda: MakeLa
     assert lam.output.count("INIT_START") == 1
 
 
-def test_awaiting_a_task_someone_else_cancelled_is_the_handlers_error(make_lambda: MakeLambda) -> None:
+def test_awaiting_a_task_someone_else_cancelled_is_the_handlers_error(
+    make_lambda: MakeLambda,
+) -> None:
     lam = make_lambda({"app.py": APP}, handler="app.awaits_a_cancelled_task")
     result = lam.invoke({})
     assert result.error_type == "Function.CancelledError"
@@ -110,7 +112,9 @@ def test_managed_instances_keep_every_slot_after_a_cancelled_error(
     assert lam.output.count("platform.initStart") == 1
 
 
-def test_a_worker_ended_by_cancelled_error_ends_the_runtime_at_once(make_lambda: MakeLambda) -> None:
+def test_a_worker_ended_by_cancelled_error_ends_the_runtime_at_once(
+    make_lambda: MakeLambda,
+) -> None:
     """A sync handler on a worker thread (``LAMBDABOOT_SYNC_THREADS``) that raises
     ``CancelledError`` ends the runtime as on the blocking engine (as under awslambdaric):
     the invocation gets ``Runtime.ExitError`` now, not a timeout with its slot gone."""

@@ -66,7 +66,9 @@ def test_powertools_logger_and_rest_resolver_unchanged(
     assert len(records) == 1, result.logs  # once: not also through the runtime's root handler
     (record,) = records
     assert record["service"] == "orders" and record["order_id"] == "42"
-    assert record["function_request_id"] == result.request_id  # inject_lambda_context read our context
+    assert (
+        record["function_request_id"] == result.request_id
+    )  # inject_lambda_context read our context
     assert record["function_memory_size"] == "128"
 
 

@@ -18,11 +18,16 @@ from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_httpx_transport_serves(function_dir: Path, kind: str) -> None:
     prefix = "async " if kind == "async" else ""
-    write_function(function_dir, {"app.py": f"""
+    write_function(
+        function_dir,
+        {
+            "app.py": f"""
         import sys
         {prefix}def handler(event, context):
             return {{"event": event, "httpx": "httpx" in sys.modules, "id": context.aws_request_id}}
-    """})
+    """
+        },
+    )
     config = FunctionConfig(
         command=[str(BOOTSTRAP)],
         task_root=function_dir,

@@ -18,7 +18,9 @@ from tests.runtime.fake_api import FakeRuntimeApi
 MakeLambda = Callable[..., LocalLambda]
 
 
-def test_import_error_is_reported_as_init_error_then_exit(api: FakeRuntimeApi, start_runtime: Start) -> None:
+def test_import_error_is_reported_as_init_error_then_exit(
+    api: FakeRuntimeApi, start_runtime: Start
+) -> None:
     runtime = start_runtime({"app.py": "import no_such_module_anywhere\n"})
     [report] = api.wait_for("/init/error")
     assert report.headers["lambda-runtime-function-error-type"] == "Runtime.ImportModuleError"
@@ -35,13 +37,17 @@ def test_init_error_in_the_local_lambda(make_lambda: MakeLambda) -> None:
 
 
 def test_crash_mid_invocation(make_lambda: MakeLambda) -> None:
-    lam = make_lambda({"app.py": """
+    lam = make_lambda(
+        {
+            "app.py": """
         import os
         def handler(event, context):
             if event == ["crash"]:
                 os._exit(7)
             return event
-    """})
+    """
+        }
+    )
     assert lam.invoke(["fine"]).json() == ["fine"]
     crashed = lam.invoke(["crash"])
     assert crashed.error_type == "Runtime.ExitError"
@@ -67,8 +73,14 @@ HOOKS = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_shutdown_hooks_run_on_sigterm_and_exit_0(make_lambda: MakeLambda, tmp_path: Path, kind: str) -> None:
-    handler = "async def handler(event, context):\n" if kind == "async" else "def handler(event, context):\n"
+def test_shutdown_hooks_run_on_sigterm_and_exit_0(
+    make_lambda: MakeLambda, tmp_path: Path, kind: str
+) -> None:
+    handler = (
+        "async def handler(event, context):\n"
+        if kind == "async"
+        else "def handler(event, context):\n"
+    )
     lam = make_lambda(
         {"app.py": HOOKS + "\n" + handler + "    return 'ok'\n"}, env={"HOOK_DIR": str(tmp_path)}
     )
@@ -84,7 +96,8 @@ def test_extension_registered_before_first_next_only_with_hooks(
     api: FakeRuntimeApi, start_runtime: Start, tmp_path: Path
 ) -> None:
     runtime = start_runtime(
-        {"app.py": HOOKS + "\ndef handler(event, context):\n    return 1\n"}, env={"HOOK_DIR": str(tmp_path)}
+        {"app.py": HOOKS + "\ndef handler(event, context):\n    return 1\n"},
+        env={"HOOK_DIR": str(tmp_path)},
     )
     api.wait_for("/event/next")
     api.wait_for("/invocation/next")
@@ -108,7 +121,9 @@ def test_no_extension_without_hooks(api: FakeRuntimeApi, start_runtime: Start) -
     assert not [s for s in api.seen if s.path.startswith("/2020-01-01/")]
 
 
-def test_python_m_runtime_core(api: FakeRuntimeApi, start_runtime: Start, runtime_python: Path) -> None:
+def test_python_m_runtime_core(
+    api: FakeRuntimeApi, start_runtime: Start, runtime_python: Path
+) -> None:
     """The container-image entry: the handler as an argument, no bootstrap, no _HANDLER."""
     start_runtime(
         {"app.py": "def handler(event, context):\n    return {'image': event}\n"},
@@ -127,7 +142,9 @@ def test_a_failing_or_hanging_hook_does_not_stop_the_exit(
     """On either engine: a hook that raises is reported, the next one still runs, and a
     sync hook that never returns is abandoned at the budget; the runtime exits 0."""
     handler = "async def handler" if engine == "async" else "def handler"
-    lam = make_lambda({"app.py": """
+    lam = make_lambda(
+        {
+            "app.py": """
         import os, threading
         from runtime_core import on_shutdown
 
@@ -145,7 +162,10 @@ def test_a_failing_or_hanging_hook_does_not_stop_the_exit(
 
         HANDLER(event, context):
             return "ok"
-    """.replace("HANDLER", handler)}, env={"HOOK_DIR": str(tmp_path)})
+    """.replace("HANDLER", handler)
+        },
+        env={"HOOK_DIR": str(tmp_path)},
+    )
     assert lam.invoke({}).json() == "ok"
     result = lam.shutdown()
     assert result.signals == ["SIGTERM"] and result.exit_status == 0
@@ -153,17 +173,24 @@ def test_a_failing_or_hanging_hook_does_not_stop_the_exit(
     assert "hook failed" in lam.output and "did not finish" in lam.output
 
 
-def test_concurrency_runs_sync_handlers_on_worker_threads(api: FakeRuntimeApi, start_runtime: Start) -> None:
+def test_concurrency_runs_sync_handlers_on_worker_threads(
+    api: FakeRuntimeApi, start_runtime: Start
+) -> None:
     """AWS_LAMBDA_MAX_CONCURRENCY > 1 with threads opted in (the default is a process per
     slot): the uvloop engine, one connection per worker, and sync handlers off the loop's
     thread, so two slow invocations overlap."""
-    start_runtime({"app.py": """
+    start_runtime(
+        {
+            "app.py": """
         import threading
         both_in = threading.Barrier(2, timeout=10)
         def handler(event, context):
             both_in.wait()  # only returns when both invocations run at once
             return {"thread": threading.current_thread().name, "id": context.aws_request_id}
-    """}, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2", "LAMBDABOOT_SYNC_THREADS": "1"})
+    """
+        },
+        env={"AWS_LAMBDA_MAX_CONCURRENCY": "2", "LAMBDABOOT_SYNC_THREADS": "1"},
+    )
     ids = {api.invoke({}), api.invoke({})}
     results = [r.json() for r in api.wait_for("/response", 2)]
     assert {r["id"] for r in results} == ids

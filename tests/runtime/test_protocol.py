@@ -83,9 +83,17 @@ def test_next_response_parsed_byte_by_byte_empty_headers_absent() -> None:
         reader.feed(NEXT[i : i + 1])
     [response] = reader.done
     inv = parse_invocation(response)
-    assert (inv.request_id, inv.deadline_ms, inv.body) == ("8476a536", 1700000003000, b'{"key": 42}')
+    assert (inv.request_id, inv.deadline_ms, inv.body) == (
+        "8476a536",
+        1700000003000,
+        b'{"key": 42}',
+    )
     assert inv.invoked_function_arn == "arn:aws:lambda:us-east-1:1:function:f"
-    assert (inv.trace_id, inv.tenant_id, inv.content_type) == ("Root=1-abc", "tenant-a", "application/json")
+    assert (inv.trace_id, inv.tenant_id, inv.content_type) == (
+        "Root=1-abc",
+        "tenant-a",
+        "application/json",
+    )
     assert inv.client_context is None and inv.cognito_identity is None and inv.invocation_id is None
 
 
@@ -139,5 +147,7 @@ assert typing.Optional[int] == typing.Union[int, None]
 assert httptools.HttpResponseParser is type(reader._parser)
 print("ok")
 """
-    result = subprocess.run([sys.executable, "-s", "-c", code], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-s", "-c", code], capture_output=True, text=True, timeout=30
+    )
     assert result.stdout.strip() == "ok", result.stderr

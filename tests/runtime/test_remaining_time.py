@@ -12,7 +12,9 @@ from runtime_core.native.spawn import DEADLINE_MARGIN_MS, monotonic_deadline
 
 
 def _invocation(ms_from_now: int) -> Invocation:
-    return Invocation("rid", int(time.time() * 1000) + ms_from_now, "arn:aws:lambda:us-east-1:1:function:f", b"{}")
+    return Invocation(
+        "rid", int(time.time() * 1000) + ms_from_now, "arn:aws:lambda:us-east-1:1:function:f", b"{}"
+    )
 
 
 def test_time_left_is_the_same_everywhere() -> None:

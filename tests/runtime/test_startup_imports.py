@@ -12,12 +12,18 @@ from tests.runtime.fake_api import FakeRuntimeApi
 HEAVY = ["asyncio", "uvloop", "structlog", "httpx"]
 
 
-def test_sync_handler_runs_without_event_loop_modules(api: FakeRuntimeApi, start_runtime: Start) -> None:
-    start_runtime({"app.py": f"""
+def test_sync_handler_runs_without_event_loop_modules(
+    api: FakeRuntimeApi, start_runtime: Start
+) -> None:
+    start_runtime(
+        {
+            "app.py": f"""
         import sys
         def handler(event, context):
             return [name for name in {HEAVY!r} if name in sys.modules]
-    """})
+    """
+        }
+    )
     api.invoke({})
     api.invoke({})
     first, second = api.wait_for("/response", 2)
@@ -26,10 +32,14 @@ def test_sync_handler_runs_without_event_loop_modules(api: FakeRuntimeApi, start
 
 def test_async_handler_does_get_the_loop(api: FakeRuntimeApi, start_runtime: Start) -> None:
     """The same check can fail: with an ``async def`` handler the uvloop engine is loaded."""
-    start_runtime({"app.py": f"""
+    start_runtime(
+        {
+            "app.py": f"""
         import sys
         async def handler(event, context):
             return [name for name in {HEAVY!r} if name in sys.modules]
-    """})
+    """
+        }
+    )
     api.invoke({})
     assert api.wait_for("/response")[0].json() == ["asyncio", "uvloop"]

@@ -39,7 +39,9 @@ async def streaming_handler(event, context):
 
 
 @pytest.mark.parametrize("handler", ["async_handler", "streaming_handler"])
-def test_threads_of_an_async_handler_carry_the_request_id(make_lambda: MakeLambda, handler: str) -> None:
+def test_threads_of_an_async_handler_carry_the_request_id(
+    make_lambda: MakeLambda, handler: str
+) -> None:
     lam = make_lambda({"app.py": APP}, handler=f"app.{handler}", log_format="JSON")
     for _ in range(2):
         result = lam.invoke({})

@@ -65,7 +65,9 @@ def test_sigterm_while_forking_reaches_every_worker(
 def test_workers_do_not_inherit_the_extension_connection(
     api: FakeRuntimeApi, start_runtime: Start, tmp_path: Path
 ) -> None:
-    start_runtime({"app.py": HOOKED}, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2", "MARK_DIR": str(tmp_path)})
+    start_runtime(
+        {"app.py": HOOKED}, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2", "MARK_DIR": str(tmp_path)}
+    )
     api.wait_for("/event/next")  # the parent's internal extension is registered and polling
     api.invoke({})
     [response] = api.wait_for("/response")

@@ -191,7 +191,9 @@ def test_a_sync_handler_writes_to_a_blocking_stream(function_dir: Path) -> None:
     with make_lambda(function_dir, "sync_writer") as lam:
         seen = list(events(lam, {}))
         result = lam.invoke({})
-    assert b"".join(e["PayloadChunk"]["Payload"] for e in seen if "PayloadChunk" in e) == b"a,b\n1,2\n"
+    assert (
+        b"".join(e["PayloadChunk"]["Payload"] for e in seen if "PayloadChunk" in e) == b"a,b\n1,2\n"
+    )
     assert result.payload == b"a,b\n1,2\n"
 
 
@@ -251,8 +253,17 @@ def test_lambdaboot_invoke_prints_chunks_as_they_arrive(function_dir: Path, tmp_
     gate = tmp_path / "gate"
     write_function(function_dir, {"app.py": APP})
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "lambdaboot"), "invoke", str(function_dir),
-         "--handler", "app.gated", "--event", json.dumps({"gate": str(gate)}), "--timeout", "60"],
+        [
+            str(Path(sys.executable).parent / "lambdaboot"),
+            "invoke",
+            str(function_dir),
+            "--handler",
+            "app.gated",
+            "--event",
+            json.dumps({"gate": str(gate)}),
+            "--timeout",
+            "60",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
@@ -309,8 +320,17 @@ def test_lambdaboot_serve_streams_to_boto3_and_a_function_url(
 
     write_function(function_dir, {"app.py": APP})
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "lambdaboot"), "serve", str(function_dir),
-         "--handler", "app.url_gated", "--function-url-port", "0", "--timeout", "60"],
+        [
+            str(Path(sys.executable).parent / "lambdaboot"),
+            "serve",
+            str(function_dir),
+            "--handler",
+            "app.url_gated",
+            "--function-url-port",
+            "0",
+            "--timeout",
+            "60",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -48,7 +48,9 @@ class Context:
         self.invoked_function_arn = headers.get("lambda-runtime-invoked-function-arn")
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
         self._deadline_ms = int(headers.get("lambda-runtime-deadline-ms", "0"))
-        self.tenant_id = None if FAULT == "no-tenant" else (headers.get("lambda-runtime-aws-tenant-id") or None)
+        self.tenant_id = (
+            None if FAULT == "no-tenant" else (headers.get("lambda-runtime-aws-tenant-id") or None)
+        )
         client = headers.get("lambda-runtime-client-context")
         if FAULT == "empty-header-crash":
             self.client_context = _Obj(json.loads(client)) if client is not None else None
@@ -56,7 +58,9 @@ class Context:
             self.client_context = _Obj(json.loads(client)) if client else None
         identity = headers.get("lambda-runtime-cognito-identity")
         data = json.loads(identity) if identity else {}
-        self.identity = _Obj({"cognito_identity_id": data.get("cognitoIdentityId")}) if data else None
+        self.identity = (
+            _Obj({"cognito_identity_id": data.get("cognitoIdentityId")}) if data else None
+        )
 
     def get_remaining_time_in_millis(self):
         return max(self._deadline_ms - int(time.time() * 1000), 0)
@@ -99,7 +103,14 @@ class Client:
     def post_result(self, request_id, path_kind, body, headers):
         response, _ = self.request("POST", f"/invocation/{request_id}/{path_kind}", body, headers)
         if response.status == 413 and FAULT == "error-after-413":
-            self.request("POST", f"/invocation/{request_id}/error", json.dumps({"errorMessage": "too large", "errorType": "TooLarge", "stackTrace": []}).encode(), {})
+            self.request(
+                "POST",
+                f"/invocation/{request_id}/error",
+                json.dumps(
+                    {"errorMessage": "too large", "errorType": "TooLarge", "stackTrace": []}
+                ).encode(),
+                {},
+            )
         if response.status not in (202,):
             sys.stderr.write(f"runtime API answered {response.status} to /{path_kind}\n")
         return response
@@ -111,7 +122,9 @@ class Client:
             conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
         conn.putheader("Transfer-Encoding", "chunked")
         conn.putheader("Content-Type", "application/octet-stream")
-        conn.putheader("Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body")
+        conn.putheader(
+            "Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
+        )
         for name, value in headers.items():
             conn.putheader(name, value)
         conn.endheaders()
@@ -127,7 +140,9 @@ class Client:
             body = json.dumps(error_object(exc)).encode()
             encoded = body if FAULT == "trailer-not-base64" else base64.b64encode(body)
             trailer = (
-                b"Lambda-Runtime-Function-Error-Type: Function." + type(exc).__name__.encode() + b"\r\n"
+                b"Lambda-Runtime-Function-Error-Type: Function."
+                + type(exc).__name__.encode()
+                + b"\r\n"
                 b"Lambda-Runtime-Function-Error-Body: " + encoded + b"\r\n"
             )
         conn.send(b"0\r\n" + trailer + b"\r\n")
@@ -156,7 +171,9 @@ def serve(handler):
             error = error_object(exc)
             if FAULT == "error-no-stack":
                 del error["stackTrace"]
-            post_headers = dict(echo, **{"Lambda-Runtime-Function-Error-Type": "Function." + type(exc).__name__})
+            post_headers = dict(
+                echo, **{"Lambda-Runtime-Function-Error-Type": "Function." + type(exc).__name__}
+            )
             if FAULT != "no-xray":
                 cause = {
                     "working_directory": os.getcwd(),
@@ -170,9 +187,13 @@ def serve(handler):
             client.stream(request_id, echo, result)
             continue
         body = json.dumps(result).encode()
-        client.post_result(request_id, "response", body, dict(echo, **{"Content-Type": "application/json"}))
+        client.post_result(
+            request_id, "response", body, dict(echo, **{"Content-Type": "application/json"})
+        )
         if FAULT == "double-post":
-            client.post_result(request_id, "response", body, dict(echo, **{"Content-Type": "application/json"}))
+            client.post_result(
+                request_id, "response", body, dict(echo, **{"Content-Type": "application/json"})
+            )
 
 
 def main():
@@ -184,7 +205,12 @@ def main():
         handler = getattr(importlib.import_module(module_name), function_name)
     except Exception as exc:
         body = json.dumps(error_object(exc)).encode()
-        Client().request("POST", "/init/error", body, {"Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError"})
+        Client().request(
+            "POST",
+            "/init/error",
+            body,
+            {"Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError"},
+        )
         if FAULT != "init-no-exit":
             sys.exit(1)
         Client().request("GET", "/invocation/next")
