@@ -198,7 +198,7 @@ class LocalLambda:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
             self._loop.close()
-            self._thread = None
+            self._thread = self._loop = None
 
     async def _close_servers(self) -> None:
         if self._spare is not None:
