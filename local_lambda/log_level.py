@@ -17,7 +17,15 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["APPLICATION_LEVELS", "TEXT_REFUSAL", "check", "environment", "line_level", "threshold"]
+__all__ = [
+    "APPLICATION_LEVELS",
+    "TEXT_REFUSAL",
+    "check",
+    "environment",
+    "keeps",
+    "line_level",
+    "threshold",
+]
 
 #: The values Lambda accepts for ApplicationLogLevel, least severe first.
 APPLICATION_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
@@ -40,9 +48,7 @@ def check(log_format: str, log_level: str | None) -> None:
     if log_format.lower() != "json":
         raise ValueError(TEXT_REFUSAL)
     if log_level not in _RANK or log_level in ("WARNING", "CRITICAL"):
-        raise ValueError(
-            f"log level {log_level!r} is not one of {', '.join(APPLICATION_LEVELS)}"
-        )
+        raise ValueError(f"log level {log_level!r} is not one of {', '.join(APPLICATION_LEVELS)}")
 
 
 def environment(log_format: str, log_level: str | None) -> dict[str, str]:
@@ -75,3 +81,11 @@ def line_level(line: str) -> int:
     except ValueError:
         return INFO
     return rank(record.get("level")) if isinstance(record, dict) else INFO
+
+
+def keeps(event: str, level: int | None, threshold: int | None) -> bool:
+    """Whether Lambda keeps one function output event: ``level`` is its rank when known
+    (a frame's), else the line's own; ``threshold`` from :func:`threshold`."""
+    if threshold is None:
+        return True
+    return (line_level(event) if level is None else level) >= threshold
