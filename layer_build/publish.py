@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from layer_build.aws import Target, aws_errors, describe
+from layer_build.aws import AwsError, Target, aws_errors, describe
 from layer_build.errors import BuildError
 from layer_build.live import LiveLines
 from layer_build.manifest import read_manifest
@@ -135,10 +135,11 @@ def publish(layer: Layer, targets: list[Target], live: LiveLines | None = None) 
     accounts = len({t.account for t in targets})
     say = live.set if live else (lambda key, text: None)
     if layer.buckets is not None:
-        for target in targets:
-            say(target.label(accounts), "checking the bucket")
+        named = [(target, layer.buckets.bucket(target.region)) for target in targets]
+        for target, bucket in named:
+            say(target.label(accounts), f"checking bucket {bucket}")
             with aws_errors():
-                check_bucket(target, layer.buckets.bucket(target.region))
+                check_bucket(target, bucket)
     content = None if layer.buckets else layer.zip_path.read_bytes()
 
     def one(target: Target) -> Outcome:
@@ -187,6 +188,13 @@ def _publish_one(layer: Layer, target: Target, content: bytes | None, say: Any) 
         LicenseInfo=layer.license_info,
     )
     version = int(answer["Version"])
+    if answer["Content"]["CodeSha256"] != layer.code_sha256:
+        # The bucket held other bytes under this zip's key: never leave that version behind.
+        client.delete_layer_version(LayerName=layer.name, VersionNumber=version)
+        raise AwsError(
+            f"{s3_uri} is not this zip (Lambda read CodeSha256 {answer['Content']['CodeSha256']},"
+            f" the zip's is {layer.code_sha256}): delete the object and publish again"
+        )
     _share(client, layer.name, version, layer.sharing)
     return Outcome(
         target.account, target.region, "published", answer["LayerVersionArn"], version, None, s3_uri
