@@ -56,7 +56,9 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-_TIMEOUT_BODY = b'{"errorMessage":"the request did not arrive in time","errorType":"RequestTimeout"}\n'
+_TIMEOUT_BODY = (
+    b'{"errorMessage":"the request did not arrive in time","errorType":"RequestTimeout"}\n'
+)
 _BUSY_BODY = b'{"errorMessage":"too many connections","errorType":"ServiceUnavailable"}\n'
 _HEADERS_BODY = b'{"errorMessage":"request headers too large","errorType":"HeadersTooLarge"}\n'
 BodyListener = Callable[[bytes], None]
