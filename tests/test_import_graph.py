@@ -14,9 +14,15 @@ import pytest
 
 from tests.conftest import REPO
 
-#: The packages checked for circles. local_lambda joins once its emulator <-> invoke_api
-#: circle is gone (engineer "locallambda"): add it here.
-PACKAGES = ["runtime_core", "layer_build", "lambdaboot_cli"]
+#: The packages checked for circles: every package of the repository.
+PACKAGES = [
+    "runtime_core",
+    "layer_build",
+    "lambdaboot_cli",
+    "local_lambda",
+    "lambdaboot_bench",
+    "lambdaboot_conform",
+]
 
 
 def _module_name(path: Path) -> str:
