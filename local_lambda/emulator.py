@@ -17,7 +17,6 @@ import dataclasses
 import json
 import math
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -36,11 +35,6 @@ from .sandbox import RuntimeStartError, Sandbox, describe_exit
 T = TypeVar("T")
 # Managed Instances: where a runtime's worker processes may send their output (spec §4.1).
 LOG_SOCKET_ENV = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
-
-
-def new_trace_id() -> str:
-    """An X-Ray trace header like Lambda's when tracing is passive (not sampled)."""
-    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
 
 
 class LocalLambda:
@@ -124,7 +118,7 @@ class LocalLambda:
         self._invoke_api = InvokeApi(self)
         runtime = await serve(
             self._api.handle,
-            self._host,
+            "127.0.0.1",  # the Runtime and Extensions APIs never leave the machine, as on Lambda
             self._ports[0],
             protocol.MAX_PAYLOAD_BYTES,
             time.perf_counter_ns,
@@ -276,7 +270,7 @@ class LocalLambda:
         result = self._call(
             self._invoke_new(
                 payload,
-                trace_id or new_trace_id(),
+                trace_id or protocol.new_trace_id(),
                 context or "",
                 tenant_id or "",
                 identity,
