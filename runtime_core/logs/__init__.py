@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import time
 
-from runtime_core.invocation import current_invocation
 from runtime_core.logs import render
+from runtime_core.logs.ids import invocation_ids
 from runtime_core.logs.import_hook import call_when_imported
 
 __all__ = [
@@ -89,14 +89,6 @@ def _reconfigure_stdlib_bridge() -> None:
 def min_level() -> int:
     """The numeric level below which records are dropped (stdlib numbering)."""
     return _min_level
-
-
-def invocation_ids() -> tuple[str, str | None]:
-    """``(requestId, tenantId)`` of the invocation being served; ``("", None)`` outside one."""
-    invocation = current_invocation()
-    if invocation is None:
-        return "", None
-    return invocation.request_id, invocation.tenant_id
 
 
 def log_invocation_error(error_type: str, message: str, stack_trace: list[str]) -> None:
