@@ -14,6 +14,7 @@ import sys
 # Packages that contribute subcommands, in the order their help is shown.
 _TOOL_PACKAGES = (
     "local_lambda.cli",
+    "local_lambda.events.cli",
     "layer_build.cli",
     "lambdaboot_bench.cli",
     "lambdaboot_conform.cli",

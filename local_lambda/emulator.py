@@ -118,7 +118,7 @@ class LocalLambda:
         self._invoke_api = InvokeApi(self)
         runtime = await serve(
             self._api.handle,
-            self._host,
+            "127.0.0.1",  # the Runtime and Extensions APIs never leave the machine, as on Lambda
             self._ports[0],
             protocol.MAX_PAYLOAD_BYTES,
             time.perf_counter_ns,

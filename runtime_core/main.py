@@ -16,12 +16,13 @@ import sys
 
 from runtime_core import logs
 from runtime_core.dispatch import InitError, is_async, load_handler
-from runtime_core.engine.client import RuntimeClient, transport_kind
+from runtime_core.engine.client import RuntimeClient
 from runtime_core.errors import log_init_error
 from runtime_core.logs import sink
 from runtime_core.protocol import ApiError
 from runtime_core.shutdown import exit_now, register_internal_extension, registered_hooks
 from runtime_core.streaming import is_streaming
+from runtime_core.transport import transport_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -103,11 +104,9 @@ def _run(environ: Mapping[str, str], spec: str) -> None:
         aio.serve(address, handler, concurrency, margin)
     else:
         from runtime_core.engine import blocking
+        from runtime_core.shutdown import install_sigterm_blocking
 
-        if hooks:
-            from runtime_core.shutdown import install_sigterm_blocking
-
-            install_sigterm_blocking()
+        install_sigterm_blocking()
         blocking.serve(RuntimeClient(address), handler, margin)
 
 
@@ -151,7 +150,7 @@ def _init_failed(address: str, error: InitError, logged: bool = False) -> None:
     if not logged:
         log_init_error(error)
     # The plain socket driver whatever LAMBDABOOT_TRANSPORT says: it may be what is wrong.
-    RuntimeClient(address, BlockingTransport(address)).init_error(error)
+    RuntimeClient(address, BlockingTransport(address)).post_init_error(error)
     exit_now(1)
 
 

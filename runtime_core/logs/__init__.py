@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import time
 
-from runtime_core.invocation import current_invocation
 from runtime_core.logs import render, sink
+from runtime_core.logs.ids import invocation_ids
 from runtime_core.logs.import_hook import call_when_imported
 
 __all__ = [
@@ -113,14 +113,6 @@ def logger_level() -> int:
     """The level a logger made now starts at: ``AWS_LAMBDA_LOG_LEVEL``, else WARNING (what
     a stdlib logger inherits from the untouched root logger)."""
     return _min_level or _WARNING
-
-
-def invocation_ids() -> tuple[str, str | None]:
-    """``(requestId, tenantId)`` of the invocation being served; ``("", None)`` outside one."""
-    invocation = current_invocation()
-    if invocation is None:
-        return "", None
-    return invocation.request_id, invocation.tenant_id
 
 
 def log_invocation_error(error_type: str, message: str, stack_trace: list[str]) -> None:

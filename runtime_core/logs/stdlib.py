@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import time
 
-from runtime_core.logs import invocation_ids, render
+from runtime_core.logs import render
+from runtime_core.logs.ids import invocation_ids
 
 __all__ = ["LambdaLogHandler", "install_bridge"]
 
