@@ -42,9 +42,9 @@ for t in threads: t.join()
 
 LAMBDABOOT = """
 import os, runtime_core.logs as logs
-from runtime_core.invocation import Invocation, set_process_wide
+from runtime_core.invocation import Invocation, Serving
 logs.install(FORMAT, LEVEL, os.environ.pop("_LAMBDA_TELEMETRY_LOG_FD"))
-set_process_wide(Invocation("req-1", 0, "arn", b""))  # as the blocking engine does
+Serving(Invocation("req-1", 0, "arn", b""), alone=True).__enter__()  # as the engines do
 assert "_LAMBDA_TELEMETRY_LOG_FD" not in os.environ
 """
 
