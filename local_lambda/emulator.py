@@ -399,6 +399,8 @@ class LocalLambda:
             sink.append(line)
         if self.config.echo_logs:
             print(readable(line), file=sys.stderr, flush=True)
+        if self.config.log_listener is not None:
+            self.config.log_listener(line)
 
     # init and invoke
     async def _init(self, inv: Invocation) -> Outcome | None:

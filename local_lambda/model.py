@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ class FunctionConfig:
     memory_measure: str = "auto"
     # Echo each log line to this process's stderr as it arrives (the CLI uses it).
     echo_logs: bool = False
+    # Also hand each log line to this as it arrives (``serve --template`` prints them
+    # with the label of the environment that wrote them).
+    log_listener: Callable[[str], None] | None = None
     # Layers (zips or directories) merged in order into /opt, a later one winning; and the
     # Lambda runtime to emulate: "provided.al2023" / "provided.al2" (start the function's
     # or /opt's bootstrap unless ``command`` is given) or "python3.11"-"python3.13" (the
