@@ -185,7 +185,15 @@ def _publish(args: argparse.Namespace) -> int:
 def _rollout(args: argparse.Namespace) -> int:
     from layer_build.fleet import VersionSpec
     from layer_build.live import LiveLines
-    from layer_build.rollout import ApplyOptions, Plan, apply, make_plan, plan_lines, report_json
+    from layer_build.rollout import (
+        ApplyOptions,
+        Plan,
+        apply,
+        make_plan,
+        plan_lines,
+        report_json,
+        result_line,
+    )
 
     if args.plan and (args.layer or args.plan_out):
         raise BuildError("--plan applies a saved plan: give neither LAYER nor --plan-out with it")
@@ -244,10 +252,7 @@ def _rollout(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     elif applied is not None:
         for c in plan.changes:
-            extra = f" ({c.detail})" if c.detail else ""
-            version = f", version {c.published_version}" if c.published_version else ""
-            moved = "".join(f", alias {a} {b} -> {n}" for a, (b, n) in c.aliases.items())
-            print(f"{c.account}/{c.region} {c.function}: {c.status}{version}{moved}{extra}")
+            print(result_line(c))
         print("rollout complete" if applied else "rollout stopped: changes rolled back")
     return 0 if applied is not False else 1
 

@@ -345,6 +345,23 @@ def _roll_back(change: Change, target: Target, options: ApplyOptions, say: Any) 
         say(change, f"rollback failed: {change.detail}")
 
 
+def result_line(c: Change) -> str:
+    """What happened to one function, in one line."""
+    parts = {
+        "updated": f"updated to version {c.target_version}",
+        "rolled back": "rolled back to its previous layers",
+        "rollback failed": "ROLLBACK FAILED, check it by hand",
+    }.get(c.status, c.status)
+    notes = [c.detail] if c.detail else []
+    if c.published_version:
+        stays = " (it stays)" if c.status != "updated" else ""
+        notes.append(f"published version {c.published_version}{stays}")
+    for alias, (before, after) in c.aliases.items():
+        moved = f"{before} -> {after}" if c.status == "updated" else f"back on {before}"
+        notes.append(f"alias {alias} {moved}")
+    return f"{c.account}/{c.region} {c.function}: {parts}" + "".join(f"; {n}" for n in notes)
+
+
 def report_json(plan: Plan, applied: bool | None) -> dict[str, Any]:
     """``--report``: the plan and what happened to each function."""
     outcome = "planned" if applied is None else "applied" if applied else "rolled back"

@@ -400,3 +400,29 @@ def test_other_bytes_under_the_zips_key_fail_that_region_only(
     )
     versions = _client(moto_endpoint, "us-east-2").list_layer_versions(LayerName="tampered")
     assert versions["LayerVersions"] == []
+
+
+def test_large_zips_go_up_in_parts_with_progress(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A multipart upload (S3's smallest part, 5 MB, to keep the test small), reported as it
+    goes, and skipped the second time because the content-addressed key is there."""
+    import os
+
+    from layer_build.s3_stage import upload
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    [target] = targets(AwsOptions(["eu-west-1"], endpoint_url=moto_endpoint))
+    bucket = _buckets(moto_endpoint, "parts")["eu-west-1"]
+    big = tmp_path / "big.zip"
+    big.write_bytes(os.urandom(11 * 2**20))
+    seen: list[tuple[int, int]] = []
+    part = 5 * 2**20
+    assert upload(target, bucket, "k.zip", big, lambda done, size: seen.append((done, size)), part)
+    head = client(moto_endpoint, "s3", "eu-west-1").head_object(Bucket=bucket, Key="k.zip")
+    assert head["ETag"].strip('"').endswith("-3")  # three parts
+    assert head["ContentLength"] == big.stat().st_size
+    assert seen[-1] == (big.stat().st_size, big.stat().st_size) and len(seen) >= 3
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert not upload(target, bucket, "k.zip", big, lambda done, size: None, part)
