@@ -85,7 +85,7 @@ def make_plan(layer: str, to: VersionSpec, targets: list[Target], selection: Sel
     for fn in found:
         cache_key = (fn.target.account, fn.target.region, fn.ours.base)
         if cache_key not in versions_cache:
-            versions_cache[cache_key] = layer_versions(fn.target, fn.ours)
+            versions_cache[cache_key] = layer_versions(fn.target, fn.ours, to)
         changes.append(_change(fn, to, versions_cache[cache_key]))
     return Plan(layer, to.text, changes)
 
@@ -105,7 +105,8 @@ def _change(fn: FleetFunction, to: VersionSpec, versions: dict[int, dict[str, An
         revision_id=fn.revision_id,
     )
     if target is None:
-        change.action, change.reason = "refused", f"{fn.ours.name} has no version {to.text} here"
+        named = f"version {to.text}" if to.by_region is None else f"the version {to.text} names"
+        change.action, change.reason = "refused", f"{fn.ours.name} has no {named} here"
         return change
     change.layers_after = [fn.ours.at(target).arn if a == fn.ours.arn else a for a in fn.layers]
     info = versions[target]
