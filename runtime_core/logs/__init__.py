@@ -109,14 +109,15 @@ def log_invocation_error(error_type: str, message: str, stack_trace: list[str]) 
     render.write(render.render_error(error_type, message, stack_trace, request_id, tenant_id))
 
 
-def runtime_log(level: str, message: str) -> None:
-    """Log one of the runtime's own messages (logger ``lambdaboot``), level-filtered."""
+def runtime_log(level: str, message: str, logger: str = "lambdaboot") -> None:
+    """Log one of the runtime's own messages (logger ``lambdaboot``), level-filtered.
+
+    ``logger`` names another logger for a record awslambdaric writes from it (``root``).
+    """
     name = level.upper()
     number = render.LEVELS.get(name, _DEFAULT_LEVEL)
     if number < _min_level:
         return
     name = {"WARN": "WARNING", "FATAL": "CRITICAL", "TRACE": "DEBUG"}.get(name, name)
     request_id, tenant_id = invocation_ids()
-    render.write(
-        render.render_record(name, time.time(), message, "lambdaboot", request_id, tenant_id)
-    )
+    render.write(render.render_record(name, time.time(), message, logger, request_id, tenant_id))
