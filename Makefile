@@ -49,6 +49,7 @@ run: venv $(LAYER)
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict runtime_core
 
 unit: venv runtime-venvs

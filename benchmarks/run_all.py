@@ -27,8 +27,8 @@ from typing import Any
 
 from benchmarks.contenders import awslambdaric, lambdaboot
 from benchmarks.environments import REPO, compile_repo_sources
-from local_lambda.bench import report, runner
-from local_lambda.conform import kit
+from lambdaboot_bench import report, runner
+from lambdaboot_conform import kit
 from local_lambda.model import FunctionConfig
 
 RESULTS = REPO / "benchmarks" / "results"

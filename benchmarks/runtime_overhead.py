@@ -24,8 +24,8 @@ from pathlib import Path
 from benchmarks.contenders import Contender, all_contenders
 from benchmarks.environments import REPO, compile_repo_sources
 from benchmarks.stats import ratios, summarize
+from lambdaboot_bench import runner
 from local_lambda import FunctionConfig, LocalLambda
-from local_lambda.bench import runner
 
 RESULTS = REPO / "benchmarks" / "results"
 HANDLER_SOURCE = 'def handler(event, context):\n    return {"ok": True}\n'

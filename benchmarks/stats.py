@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from local_lambda.bench.stats import pairwise_ratios, ratios, summarize
+from lambdaboot_bench.stats import pairwise_ratios, ratios, summarize
 
 __all__ = ["pairwise_ratios", "ratios", "summarize"]

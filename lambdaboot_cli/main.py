@@ -1,7 +1,7 @@
 """``lambdaboot``: assembles the subcommands each tool package registers.
 
-Each package (``local_lambda``, later ``layer_build`` and the benchmarks) exposes
-``register(subparsers)``; the command itself knows nothing of what they do. Packages are
+Each package (``local_lambda``, ``layer_build``, ``lambdaboot_bench``, ``lambdaboot_conform``)
+exposes ``register(subparsers)``; the command itself knows nothing of what they do. Packages are
 imported only when present, so a partial install still gives a working command.
 """
 
@@ -14,9 +14,10 @@ import sys
 # Packages that contribute subcommands, in the order their help is shown.
 _TOOL_PACKAGES = (
     "local_lambda.cli",
+    "local_lambda.events.cli",
     "layer_build.cli",
-    "local_lambda.bench.cli",
-    "local_lambda.conform.cli",
+    "lambdaboot_bench.cli",
+    "lambdaboot_conform.cli",
 )
 
 

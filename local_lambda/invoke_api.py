@@ -14,11 +14,12 @@ import base64
 import binascii
 import json
 import urllib.parse
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 from . import protocol
 from .httpserver import Request
+from .model import FunctionConfig, InvokeResult
 from .runtime_api import CONTENT_JSON, Invocation
 from .streaming import invoke_complete, payload_chunk
 
@@ -26,8 +27,21 @@ from .streaming import invoke_complete, payload_chunk
 STREAM_INVOKE_PREFIX = "/2021-11-15/functions/"
 STREAM_INVOKE_SUFFIX = "/response-streaming-invocations"
 
-if TYPE_CHECKING:
-    from .emulator import LocalLambda
+
+class Invoker(Protocol):
+    """What the invoke API needs of a function: the emulator's facade provides it. Named
+    here, not imported, so the API and the facade do not import each other."""
+
+    config: FunctionConfig
+    function_arn: str
+
+    async def run(self, inv: Invocation) -> InvokeResult: ...
+
+    async def run_streamed(
+        self, inv: Invocation, on_chunk: Callable[[bytes], Awaitable[None]]
+    ) -> InvokeResult: ...
+
+    def log_tail(self, result: InvokeResult) -> str: ...
 
 
 def _aws_error(request: Request, status: int, error_type: str, message: str) -> None:
@@ -38,7 +52,7 @@ def _aws_error(request: Request, status: int, error_type: str, message: str) -> 
 class InvokeApi:
     """Request handler for ``LocalLambda.endpoint``."""
 
-    def __init__(self, lam: LocalLambda) -> None:
+    def __init__(self, lam: Invoker) -> None:
         self._lam = lam
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -93,12 +107,10 @@ class InvokeApi:
                     "Client context must be a valid Base64-encoded JSON object.",
                 )
                 return
-        from .emulator import new_trace_id
-
         inv = Invocation(
             request.body,
             lam.function_arn,
-            trace_id=headers.get("x-amzn-trace-id") or new_trace_id(),
+            trace_id=headers.get("x-amzn-trace-id") or protocol.new_trace_id(),
             client_context=client_context,
             tenant_id=headers.get("x-amz-tenant-id", ""),
         )

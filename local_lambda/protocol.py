@@ -9,6 +9,8 @@ Facts and bodies follow ../shared/spec/runtime-api.md (RIE's renderings).
 from __future__ import annotations
 
 import json
+import secrets
+import time
 
 RUNTIME_PREFIX = "/2018-06-01/runtime"
 EXTENSION_PREFIX = "/2020-01-01/extension"
@@ -51,6 +53,12 @@ DISABLE_EXTENSIONS_FILE = "disable-extensions-jwigqn8j"
 ACCOUNT_ID = "123456789012"
 RUNTIME_VERSION = "provided:al2023.local"
 RUNTIME_VERSION_ARN = "arn:aws:lambda:us-east-1::runtime:local_lambda"
+
+
+def new_trace_id() -> str:
+    """An X-Ray trace header like Lambda's when tracing is passive (not sampled)."""
+    root = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+    return f"{root};Parent={secrets.token_hex(8)};Sampled=0"
 
 
 def error_body(error_type: str, message: str) -> bytes:

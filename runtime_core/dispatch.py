@@ -35,8 +35,9 @@ from runtime_core.errors import (
     exception_outcome,
     fault_outcome,
 )
+from runtime_core.handler_kind import is_async
 from runtime_core.handler_loader import load_handler
-from runtime_core.outcome import Outcome
+from runtime_core.outcome import STREAMED, Outcome
 from runtime_core.serialize import MarshalError, UnmarshalError, decode_event, encode_result
 
 TYPE_CHECKING = False
@@ -57,21 +58,6 @@ __all__ = [
     "load_handler",
     "use_loop",
 ]
-
-_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
-
-
-def is_async(handler: Callable[..., Any]) -> bool:
-    """True for an ``async def`` handler (also a bound method, a partial or an object whose
-    ``__call__`` is ``async def``), which must run on the event-loop engine."""
-    code = getattr(handler, "__code__", None)
-    if code is not None:
-        return bool(code.co_flags & _CO_COROUTINE) or hasattr(handler, "_is_coroutine_marker")
-    import inspect
-
-    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-        type(handler).__call__
-    )
 
 
 #: The loop that awaits what sync handlers return: the async engine's (``use_loop``), or
@@ -138,9 +124,10 @@ async def call_async(handler: Callable[..., Any], invocation: Invocation) -> Out
 
 async def call_streaming(
     handler: Callable[..., Any], invocation: Invocation, stream: ResponseStream
-) -> Outcome | None:
-    """Run a streaming handler into ``stream``; None when it ended well, else the error
-    (to post to ``/error`` if nothing was sent yet, or as trailers if ``stream.started``)."""
+) -> Outcome:
+    """Run a streaming handler into ``stream``; ``STREAMED`` when it ended well, else the
+    error (to post to ``/error`` if nothing was sent yet, or as trailers if
+    ``stream.started``)."""
     from runtime_core.streaming import run
 
     prepared = _prepare(invocation)
@@ -154,7 +141,7 @@ async def call_streaming(
         if not _cancelled_by_handler(exc):
             raise
         return exception_outcome(exc, invocation.request_id, streamed=True)
-    return None
+    return STREAMED
 
 
 def _cancelled_by_handler(exc: BaseException) -> bool:

@@ -12,8 +12,8 @@ from typing import Any
 
 import matplotlib.image
 
-from local_lambda.bench import importtime
-from local_lambda.bench.runner import PHASES
+from lambdaboot_bench import importtime
+from lambdaboot_bench.runner import PHASES
 from tests.conftest import REPO, write_function
 
 LAMBDABOOT = REPO / ".venv" / "bin" / "lambdaboot"

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local_lambda.conform import kit
-from local_lambda.conform.checks import CHECKS
+from lambdaboot_conform import kit
+from lambdaboot_conform.checks import CHECKS
 from tests.conftest import BOOTSTRAP, REPO, bootstrap_env
 
 LAMBDABOOT = REPO / ".venv" / "bin" / "lambdaboot"

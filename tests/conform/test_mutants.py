@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from local_lambda.conform import kit
-from local_lambda.conform.checks import CHECKS
+from lambdaboot_conform import kit
+from lambdaboot_conform.checks import CHECKS
 from tests.conform.mutants.runtime import FAULTS
 
 MUTANT = Path(__file__).parent / "mutants" / "runtime.py"
