@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -157,6 +158,10 @@ def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
             print(line)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @_guarded
 def _publish(args: argparse.Namespace) -> int:
     from layer_build.live import LiveLines
@@ -237,6 +242,7 @@ def _rollout(args: argparse.Namespace) -> int:
             invoke_endpoint_url=args.invoke_endpoint_url,
         )
         by_key = {(t.account, t.region): t for t in found}
+        signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job rolls back too
         keys = [
             f"{c.account}/{c.region} {c.function}" for c in plan.changes if c.action == "update"
         ]
