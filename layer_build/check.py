@@ -3,7 +3,9 @@
 It reads the zips as Lambda would combine them (the function at ``/var/task``, the layers
 into one ``/opt`` in order, a later layer winning a path several provide) and reports
 sizes against the quotas, the layer count, the winners of shared paths, the entry point,
-and architecture or Python-version disagreements.
+and architecture or Python-version disagreements. The quotas and the rules on unsafe
+entries are ``local_lambda.package_rules``'s, the ones the local Lambda enforces, so
+``check`` passes exactly what the local Lambda accepts.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 
 from layer_build import elf
 from layer_build.errors import BuildError
-from layer_build.limits import MAX_LAYERS, UNZIPPED_TOTAL, mb
+from layer_build.limits import UNZIPPED_TOTAL, mb
+from local_lambda import package_rules
 
 _PY_TAG = re.compile(r"(?:cpython-|\.cpython-)(3)(\d+)")
 _SHOWN_OVERLAPS = 20
@@ -51,10 +54,10 @@ def read_zip(path: Path) -> ZipFacts:
         raise BuildError(f"{path}: not a readable zip ({exc})") from None
     with archive:
         for info in archive.infolist():
-            if info.is_dir():
+            mode = info.external_attr >> 16
+            if info.is_dir() or stat.S_ISLNK(mode):
                 continue
             facts.size += info.file_size
-            mode = info.external_attr >> 16
             facts.files[info.filename] = bool(mode & stat.S_IXUSR)
             name = info.filename
             if name.endswith("PYTHON_VERSION") and name.count("/") <= 1:
@@ -86,11 +89,9 @@ def check(
         + "".join(f", {layer.path.name} {mb(layer.size)}" for layer in opt)
         + ")"
     )
-    (report.problems if total > UNZIPPED_TOTAL else report.notes).append(line)
-    if len(opt) > MAX_LAYERS:
-        report.problems.append(
-            f"{len(opt)} layers: Lambda allows at most {MAX_LAYERS} per function"
-        )
+    report.notes.append(line)
+    report.problems += package_rules.quota_problems(fn.size, [layer.size for layer in opt])
+    _check_entries(function, layers, report)
 
     owner: dict[str, ZipFacts] = {}
     overlaps: list[str] = []
@@ -110,6 +111,21 @@ def check(
     _check_bootstrap(fn, owner, runtime, report)
     _check_agreement(fn, opt, runtime, arch, report)
     return report
+
+
+def _check_entries(function: Path, layers: list[Path], report: Report) -> None:
+    """Unsafe entries, links and direct-upload sizes, by the local Lambda's own rules."""
+    valid = []
+    for index, path in enumerate([function, *layers]):
+        try:
+            listing = package_rules.read(path)
+        except package_rules.PackageError as exc:
+            report.problems.append(str(exc))
+            continue
+        report.problems += package_rules.upload_problems(listing)
+        if index:
+            valid.append(listing)
+    report.problems += package_rules.overlay_problems(valid)
 
 
 def _check_bootstrap(

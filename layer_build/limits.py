@@ -1,12 +1,17 @@
-"""Lambda's package quotas, in one place for ``build`` and ``check``."""
+"""Lambda's package quotas for ``build``, ``check`` and ``publish``.
+
+They are defined once, in ``local_lambda.package_rules`` (which the local Lambda enforces
+too); this module only names them for the build tools.
+"""
 
 from __future__ import annotations
 
-MB = 1024 * 1024
-DIRECT_UPLOAD_ZIPPED = 50 * MB  # larger zips must go through S3
-UNZIPPED_TOTAL = 250 * MB  # function + all its layers, unzipped
-MAX_LAYERS = 5
+from local_lambda.package_rules import (
+    DIRECT_UPLOAD_ZIPPED,
+    MAX_LAYERS,
+    MB,
+    UNZIPPED_TOTAL,
+    mb,
+)
 
-
-def mb(size: int) -> str:
-    return f"{size / MB:.1f} MB"
+__all__ = ["DIRECT_UPLOAD_ZIPPED", "MAX_LAYERS", "MB", "UNZIPPED_TOTAL", "mb"]

@@ -31,9 +31,17 @@ def copy_file(src: Path, dest: Path) -> None:
     shutil.copymode(src, dest)
 
 
-def copy_tree(src: Path, dest: Path, skip: Callable[[PurePosixPath], bool] | None = None) -> None:
-    """Copy ``src`` into ``dest``; refuse a symlink whose target is outside ``src``."""
-    root = src.resolve()
+def copy_tree(
+    src: Path,
+    dest: Path,
+    skip: Callable[[PurePosixPath], bool] | None = None,
+    _root: Path | None = None,
+    _copying: frozenset[Path] = frozenset(),
+) -> None:
+    """Copy ``src`` into ``dest``; refuse a symlink whose target is outside ``src``, and a
+    link to a folder being copied already (an ancestor: the copy would never end)."""
+    root = _root or src.resolve()
+    _copying = _copying | {src.resolve()}
     for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
         here = Path(dirpath)
         for name in sorted(dirnames + filenames):
@@ -47,10 +55,15 @@ def copy_tree(src: Path, dest: Path, skip: Callable[[PurePosixPath], bool] | Non
                 target = path.resolve()
                 if not target.is_relative_to(root):
                     raise BuildError(
-                        f"{path} is a symlink to {target}, outside {src}: copy the file in instead"
+                        f"{path} is a symlink to {target}, outside {root}: copy the file in instead"
                     )
                 if target.is_dir():
-                    copy_tree(target, dest / rel, skip)
+                    if path.parent.resolve().is_relative_to(target) or target in _copying:
+                        raise BuildError(
+                            f"{path} is a symlink to {target}, a folder that contains it (a loop):"
+                            " remove the link or point it elsewhere"
+                        )
+                    copy_tree(target, dest / rel, skip, root, _copying)
                     continue
                 if not target.exists():
                     raise BuildError(f"{path} is a broken symlink")

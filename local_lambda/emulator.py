@@ -25,12 +25,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from . import layers, protocol
+from . import layers, log_level, protocol
 from .environment import Environment, InitResult, StreamReader
 from .httpserver import HttpServer, Request, serve
 from .invoke_api import InvokeApi
 from .model import FunctionConfig, InvokeResult, Outcome, PendingInvoke, Report, ShutdownResult
-from .platform_log import PlatformLog
+from .platform_log import PlatformLog, readable
 from .runtime_api import Fault
 from .sandbox import RuntimeStartError, prepare_filesystem
 from .streaming import ResponseChunks
@@ -115,7 +115,7 @@ class LocalLambda:
         self._invoke_api = InvokeApi(self)
         runtime = await serve(
             self._runtime_request,
-            self._host,
+            "127.0.0.1",  # the Runtime and Extensions APIs never leave the machine, as on Lambda
             self._ports[0],
             protocol.MAX_PAYLOAD_BYTES,
             time.perf_counter_ns,
@@ -156,9 +156,13 @@ class LocalLambda:
         self._log_dir = tempfile.mkdtemp(prefix="lambdaboot-logs-")
         path = os.path.join(self._log_dir, "log.sock")
 
+        level = log_level.threshold(self.config.log_format, self.config.log_level)
+
         async def take(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             while line := await reader.readline():
-                self._emit(line.decode("utf-8", "replace").rstrip("\r\n"))
+                text = line.decode("utf-8", "replace").rstrip("\r\n")
+                if log_level.keeps(text, None, level):
+                    self._emit(text)
             writer.close()
 
         self._log_server = await asyncio.start_unix_server(take, path)
@@ -379,7 +383,9 @@ class LocalLambda:
         for sink in self._sinks:
             sink.append(line)
         if self.config.echo_logs:
-            print(line, file=sys.stderr, flush=True)
+            print(readable(line), file=sys.stderr, flush=True)
+        if self.config.log_listener is not None:
+            self.config.log_listener(line)
 
     # init and invoke
     async def _init(self, request_id: str) -> InitResult:
@@ -485,6 +491,7 @@ class LocalLambda:
             logs="".join(line + "\n" for line in logs),
             timings=inv.timings,
             error_type=outcome.error_type,
+            log_events=list(logs),
         )
 
     def log_tail(self, result: InvokeResult) -> str:

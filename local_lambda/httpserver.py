@@ -16,18 +16,51 @@ chunk by chunk with :meth:`Request.receive` (and can pause reading, which is end
 backpressure). A handler may answer in chunks with :meth:`Request.start_stream`,
 :meth:`Request.write_chunk` (await :meth:`Request.drain` for backpressure) and
 :meth:`Request.end_stream`.
+
+Bounded, so a slow or huge client cannot hold memory or sockets (:class:`Limits`): a
+request's headers must arrive within ``header_timeout`` of its first byte and a buffered
+body within ``body_timeout`` of its headers (else 408 and the connection closes); headers
+are capped in size (431); a declared ``Content-Length`` over ``max_body`` is answered at
+once, before the body is read (the handler sees ``body_size`` over its limit and answers
+with its API's 413), and the body is then dropped as it comes; at most ``max_connections``
+are open (more are answered 503 and closed) and at most ``max_pipelined`` requests wait
+behind the one being served (a runtime's ``/next`` sent right behind its POST is served;
+a client that floods a connection is cut off). One timer per server sweeps the deadlines,
+so the per-request cost is one clock read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 
 import httptools
 
 Handler = Callable[["Request"], None]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long and how much a client may take (seconds, counts, bytes; None: no limit)."""
+
+    header_timeout: float = 30.0  # first byte of a request -> end of its headers
+    body_timeout: float = 60.0  # end of headers -> end of a buffered body (streams: none)
+    idle_timeout: float | None = None  # between requests (None: a runtime may idle 900 s)
+    max_header_bytes: int = 64 * 1024
+    max_connections: int = 256
+    max_pipelined: int = 16
+
+
+DEFAULT_LIMITS = Limits()
+_TIMEOUT_BODY = (
+    b'{"errorMessage":"the request did not arrive in time","errorType":"RequestTimeout"}\n'
+)
+_BUSY_BODY = b'{"errorMessage":"too many connections","errorType":"ServiceUnavailable"}\n'
+_HEADERS_BODY = b'{"errorMessage":"request headers too large","errorType":"HeadersTooLarge"}\n'
 BodyListener = Callable[[bytes], None]
 #: Called once the body has ended: True if complete (trailers read), False if the connection broke.
 EndListener = Callable[[bool], None]
@@ -45,6 +78,7 @@ class Request:
         "body_size",
         "headers",
         "method",
+        "oversized",
         "path",
         "query",
         "received_ns",
@@ -66,6 +100,9 @@ class Request:
         self.answered = False
         #: True when dispatched at its headers (``early``); the body comes through ``receive``.
         self.streaming = False
+        #: True when the declared Content-Length was over the limit: dispatched at its
+        #: headers with ``body_size`` set to it and no body; the connection closes after.
+        self.oversized = False
         self._on_chunk: BodyListener | None = None
         self._on_end: EndListener | None = None
 
@@ -143,8 +180,13 @@ class _Connection(asyncio.Protocol):
         clock: Callable[[], int],
         live: set[_Connection],
         early: Callable[[Request], bool] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._early = early
+        self._limits = limits
+        #: When this connection is cut off unless something happens (time.monotonic()).
+        self.deadline: float | None = None
+        self._header_bytes = 0
         self._writable: asyncio.Future[None] | None = None
         self._live = live
         self._handler = handler
@@ -163,7 +205,21 @@ class _Connection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport
+        if len(self._live) >= self._limits.max_connections:
+            self._write_raw(503, _BUSY_BODY, {}, "application/json", close=True)
+            return
         self._live.add(self)
+        self._idle()
+
+    def _idle(self) -> None:
+        idle = self._limits.idle_timeout
+        self.deadline = None if idle is None else time.monotonic() + idle
+
+    def expire(self) -> None:
+        """The deadline passed: a 408 if a request is half-read, then close."""
+        if self._current is not None and not self._current.streaming:
+            self._write_raw(408, _TIMEOUT_BODY, {}, "application/json", close=True)
+        self.abort()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -209,12 +265,24 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks
     def on_message_begin(self) -> None:
         self._in_trailers = False
+        self._header_bytes = 0
+        self.deadline = time.monotonic() + self._limits.header_timeout
 
     def on_url(self, url: bytes) -> None:
+        self._header_bytes += len(url)
+        if self._header_bytes > self._limits.max_header_bytes:
+            self._refuse_headers()
         self._current = Request(self, self._parser.get_method().decode(), url)
+
+    def _refuse_headers(self) -> None:
+        self._write_raw(431, _HEADERS_BODY, {}, "application/json", close=True)
+        raise httptools.HttpParserCallbackError("headers too large")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self._current is not None
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self._limits.max_header_bytes:
+            self._refuse_headers()
         key = name.decode("latin-1").lower()
         target = self._current.trailers if self._in_trailers else self._current.headers
         target[key] = value.decode("latin-1")
@@ -225,11 +293,25 @@ class _Connection(asyncio.Protocol):
         early = self._early
         if early is not None and request is not None and self._busy is None and early(request):
             request.streaming = True
+            self.deadline = None  # a stream may pause as long as its function runs
             self._dispatch(request)
+            return
+        self.deadline = time.monotonic() + self._limits.body_timeout
+        declared = request.headers.get("content-length", "") if request is not None else ""
+        if request is not None and declared.isdigit() and int(declared) > self._max_body:
+            # Answer now: waiting for a body we would not keep only lets the client hold us.
+            # Its bytes are then read and dropped (within the body timeout), so the client
+            # can go on using the connection, as a runtime does after a 413.
+            request.oversized = True
+            request.body_size = int(declared)
+            self._complete(request)
+            self.deadline = time.monotonic() + self._limits.body_timeout
 
     def on_body(self, chunk: bytes) -> None:
         request = self._current
         assert request is not None
+        if request.oversized:
+            return
         if request.streaming:
             request.body_size += len(chunk)
             if request._on_chunk is not None:
@@ -243,13 +325,28 @@ class _Connection(asyncio.Protocol):
         request = self._current
         assert request is not None
         self._current = None
-        request.received_ns = self._clock()
+        if self._busy is None:
+            self._idle()
+        else:
+            self.deadline = None  # waiting for our answer is not the client's delay
         self._keep_alive = self._parser.should_keep_alive()
+        if request.oversized:
+            if not self._keep_alive and self._busy is None and not self._waiting:
+                self.abort()  # answered already; the client asked to close
+            return  # dispatched at its headers
         if request.streaming:
             if request._on_end is not None:
                 request._on_end(True)
-        elif self._busy is None:
+        else:
+            self._complete(request)
+
+    def _complete(self, request: Request) -> None:
+        request.received_ns = self._clock()
+        if self._busy is None:
+            self.deadline = None
             self._dispatch(request)
+        elif len(self._waiting) >= self._limits.max_pipelined:
+            self.abort()  # a flood of pipelined requests: not a client we serve
         else:
             self._waiting.append(request)
 
@@ -277,9 +374,15 @@ class _Connection(asyncio.Protocol):
             return
         close = not self._keep_alive and not self._waiting
         self._write_raw(status, body, headers or {}, content_type, close=close)
+        self._next()
+
+    def _next(self) -> None:
+        """The answer is out: serve the next waiting request, or start the idle clock."""
         self._busy = None
         if self._waiting and not self.closed:
             self._dispatch(self._waiting.popleft())
+        elif self._current is None:
+            self._idle()
 
     def write_stream_head(
         self, status: int, headers: list[tuple[str, str]], content_type: str
@@ -299,9 +402,7 @@ class _Connection(asyncio.Protocol):
         if not self._keep_alive and not self._waiting and self._transport is not None:
             self._transport.close()
             self.closed = True
-        self._busy = None
-        if self._waiting and not self.closed:
-            self._dispatch(self._waiting.popleft())
+        self._next()
 
     def _write_raw(
         self, status: int, body: bytes, headers: dict[str, str], content_type: str, close: bool
@@ -341,14 +442,28 @@ _STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}" for st
 class HttpServer:
     """A listening socket and the connections it has open."""
 
-    def __init__(self, server: asyncio.Server, live: set[_Connection]) -> None:
+    def __init__(self, server: asyncio.Server, live: set[_Connection], limits: Limits) -> None:
         self._server = server
         self._live = live
         host, port = server.sockets[0].getsockname()[:2]
         self.address = f"{host}:{port}"
+        timeouts = [limits.header_timeout, limits.body_timeout, limits.idle_timeout or 60.0]
+        self._period = min(1.0, max(0.02, min(timeouts) / 4))
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Cut off the connections whose deadline has passed; again in a moment."""
+        now = time.monotonic()
+        for conn in [c for c in self._live if c.deadline is not None and c.deadline < now]:
+            conn.expire()
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.call_later(self._period, self._sweep)
 
     def close(self) -> None:
         """Stop listening and close every open connection (parked long polls included)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         self._server.close()
         for conn in list(self._live):
             conn.abort()
@@ -362,15 +477,16 @@ async def serve(
     max_body: int,
     clock: Callable[[], int],
     early: Callable[[Request], bool] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> HttpServer:
     """Listen on ``host:port`` (0 = an ephemeral port) and serve ``handler``; requests
     ``early`` accepts are dispatched at their headers (see the module's docstring)."""
     loop = asyncio.get_running_loop()
     live: set[_Connection] = set()
     server = await loop.create_server(
-        lambda: _Connection(handler, max_body, clock, live, early),
+        lambda: _Connection(handler, max_body, clock, live, early, limits),
         host,
         port,
         reuse_address=True,
     )
-    return HttpServer(server, live)
+    return HttpServer(server, live, limits)

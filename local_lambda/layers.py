@@ -15,15 +15,15 @@ Lambda does the same in one of two modes, chosen once per function:
   mode does not stop root from writing: that is why root gets the namespace.
 
 Without layers and without a ``runtime`` the function runs where it is (``host`` mode), as
-before layers existed. Layer zips are extracted safely: no absolute names, no ``..``,
-no links that point outside the layer.
+before layers existed. Packages are read, checked against Lambda's quotas and extracted
+by ``package_rules`` (the rules ``lambdaboot check`` applies too): nothing is ever written
+outside its folder.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 import tempfile
 import weakref
@@ -31,9 +31,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import protocol
+from . import package_rules, protocol
+from .package_rules import MAX_LAYERS
 
-MAX_LAYERS = 5
+__all__ = ["MAX_LAYERS", "Filesystem", "LayerError", "prepare"]
 OPT = "/opt"
 TASK = "/var/task"
 _REPO = Path(__file__).resolve().parent.parent
@@ -49,8 +50,8 @@ _MOUNTS = (
 )
 
 
-class LayerError(ValueError):
-    """A layer or function package that cannot be used (bad zip, unsafe entry, too many)."""
+#: A layer or function package that cannot be used (bad zip, unsafe entry, over a quota).
+LayerError = package_rules.PackageError
 
 
 @dataclass
@@ -118,26 +119,39 @@ def prepare(
     """Merge ``layers`` and place the function, in ``mode`` ('auto', 'namespace',
     'directories'). Without layers and runtime, the function runs in place ('host')."""
     if not layers and runtime is None and not zipfile.is_zipfile(task_root):
+        if Path(task_root).is_dir():
+            _check_quotas(package_rules.tree_size(Path(task_root)), [])
         return Filesystem("host", Path(task_root), None)
-    if len(layers) > MAX_LAYERS:
-        raise LayerError(f"{len(layers)} layers given: a function can use at most {MAX_LAYERS}")
     if mode == "auto":
         mode = "namespace" if namespace_works() else "directories"
     elif mode not in ("namespace", "directories"):
         raise ValueError(f"filesystem mode must be auto, namespace or directories, not {mode!r}")
+    listings = [package_rules.read(Path(layer)) for layer in layers]
+    function: package_rules.Listing | None = None
+    if zipfile.is_zipfile(task_root):
+        function = package_rules.read(Path(task_root))
+        function_size = function.unzipped
+    elif Path(task_root).is_dir():
+        function_size = package_rules.tree_size(Path(task_root))
+    else:
+        raise LayerError(f"the function {task_root} is neither a directory nor a zip file")
+    _check_quotas(function_size, listings)
+    problems = package_rules.overlay_problems(listings)
+    if problems:
+        raise LayerError(problems[0])
     workdir = Path(tempfile.mkdtemp(prefix="lambdaboot-fs-"))
     fs = Filesystem(mode, Path(task_root), workdir / "opt", workdir)
     weakref.finalize(fs, _remove_tree, workdir)
     try:
         fs.opt_host.mkdir()  # type: ignore[union-attr]
-        for layer in layers:
-            _add(Path(layer), fs.opt_host)  # type: ignore[arg-type]
-        if zipfile.is_zipfile(task_root):
+        for listing in listings:
+            package_rules.extract(listing, fs.opt_host)  # type: ignore[arg-type]
+        package_rules.check_links_inside(fs.opt_host)  # type: ignore[arg-type]
+        if function is not None:
             fs.task_host = workdir / "task"
             fs.task_host.mkdir()
-            _add(Path(task_root), fs.task_host)
-        elif not Path(task_root).is_dir():
-            raise LayerError(f"the function {task_root} is neither a directory nor a zip file")
+            package_rules.extract(function, fs.task_host)
+            package_rules.check_links_inside(fs.task_host)
         if mode == "directories":
             _make_read_only(fs.opt_host)  # type: ignore[arg-type]
             if fs.task_host.is_relative_to(workdir):
@@ -178,82 +192,10 @@ def namespace_works() -> bool:
     return _namespace_ok
 
 
-def _add(source: Path, dest: Path) -> None:
-    """Lay ``source`` (a zip or a directory) over ``dest``: its files replace dest's."""
-    if source.is_dir():
-        _copy_dir(source, dest)
-    elif zipfile.is_zipfile(source):
-        _extract(source, dest)
-    else:
-        raise LayerError(f"layer {source} is neither a zip file nor a directory")
-
-
-def _safe_name(name: str, origin: Path) -> str:
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
-    if name.startswith("/") or ".." in parts or not parts:
-        raise LayerError(f"{origin}: unsafe entry {name!r} (absolute or with '..'); rebuild it")
-    return "/".join(parts)
-
-
-def _extract(archive: Path, dest: Path) -> None:
-    with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            name = _safe_name(info.filename, archive)
-            target = dest / name
-            mode = (info.external_attr >> 16) & 0xFFFF
-            _clear(target)
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if stat.S_ISLNK(mode):
-                link = zf.read(info).decode()
-                _check_link(name, link, archive)
-                target.symlink_to(link)
-                continue
-            with zf.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
-            target.chmod((mode & 0o777) or 0o644)
-
-
-def _copy_dir(source: Path, dest: Path) -> None:
-    for root, dirs, files in os.walk(source):
-        rel = Path(root).relative_to(source)
-        for name in [*dirs, *files]:
-            path = Path(root, name)
-            relname = os.fspath(rel / name)
-            target = dest / relname
-            if path.is_symlink():
-                link = os.readlink(path)
-                _check_link(relname, link, source)
-                _clear(target)
-                target.symlink_to(link)
-                if name in dirs:
-                    dirs.remove(name)  # not followed
-            elif path.is_dir():
-                if target.is_symlink() or (target.exists() and not target.is_dir()):
-                    _clear(target)
-                target.mkdir(exist_ok=True)
-            else:
-                _clear(target)
-                shutil.copy2(path, target)
-
-
-def _check_link(name: str, link: str, origin: Path) -> None:
-    """A link must stay inside its layer (a relative target that does not climb out)."""
-    depth = len(Path(name).parts) - 1
-    for part in Path(link).parts:
-        depth = depth - 1 if part == ".." else depth + 1
-        if depth < 0:
-            break
-    if link.startswith("/") or depth < 0:
-        raise LayerError(f"{origin}: link {name} -> {link} points outside the layer")
-
-
-def _clear(target: Path) -> None:
-    """Make room for a later layer's entry: remove a file or link there (a later layer wins)."""
-    if target.is_symlink() or target.is_file():
-        target.unlink()
+def _check_quotas(function_size: int, layers: list[package_rules.Listing]) -> None:
+    problems = package_rules.quota_problems(function_size, [x.unzipped for x in layers])
+    if problems:
+        raise LayerError(problems[0])
 
 
 def _make_read_only(root: Path) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from . import log_level
 
 
 @dataclass
@@ -33,6 +36,9 @@ class FunctionConfig:
     memory_measure: str = "auto"
     # Echo each log line to this process's stderr as it arrives (the CLI uses it).
     echo_logs: bool = False
+    # Also hand each log line to this as it arrives (``serve --template`` prints them
+    # with the label of the environment that wrote them).
+    log_listener: Callable[[str], None] | None = None
     # Layers (zips or directories) merged in order into /opt, a later one winning; and the
     # Lambda runtime to emulate: "provided.al2023" / "provided.al2" (start the function's
     # or /opt's bootstrap unless ``command`` is given) or "python3.11"-"python3.13" (the
@@ -55,6 +61,8 @@ class FunctionConfig:
             )
         if self.log_format.lower() not in ("text", "json"):
             raise ValueError(f"log_format must be 'Text' or 'JSON', not {self.log_format!r}")
+        if not self.managed_instances:  # (LMI logs JSON: checked below, once it is set)
+            log_level.check(self.log_format, self.log_level)
         if self.memory_measure not in ("auto", "cgroup", "pss"):
             raise ValueError(
                 f"memory_measure must be 'auto', 'cgroup' or 'pss', not {self.memory_measure!r}"
@@ -67,6 +75,7 @@ class FunctionConfig:
             raise ValueError(f"max_concurrency must be at least 1, not {self.max_concurrency}")
         if self.managed_instances:
             self.log_format = "JSON"  # LMI logs JSON only (spec §4.1)
+            log_level.check(self.log_format, self.log_level)
             lmi = {
                 "AWS_LAMBDA_MAX_CONCURRENCY": str(self.max_concurrency),
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances",
@@ -166,6 +175,8 @@ class InvokeResult:
     error_type: str | None = None
     # With invoke(log_tail=True): base64 of the log's last 4 KB, as X-Amz-Log-Result.
     log_result: str | None = None
+    # The invocation's log as CloudWatch events, one per record (``logs`` joins them).
+    log_events: list[str] = field(default_factory=list)
 
     def json(self) -> Any:
         return json.loads(self.payload)

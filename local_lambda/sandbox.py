@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import layers
+from . import layers, log_frames, log_level
 from .extension_process import ExtensionProcess, LineReader
 from .freezer import Freezer
 from .memory import MemoryMeter
@@ -59,7 +59,6 @@ def lambda_environment(
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.function_name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": f"{stream_day}/[$LATEST]{uuid.uuid4().hex}",
-        "AWS_LAMBDA_LOG_FORMAT": "JSON" if config.json_logs else "Text",
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
         "AWS_REGION": config.region,
@@ -76,8 +75,7 @@ def lambda_environment(
         "_AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129",
         "_AWS_XRAY_DAEMON_PORT": "2000",
     }
-    if config.log_level:
-        env["AWS_LAMBDA_LOG_LEVEL"] = config.log_level
+    env.update(log_level.environment(config.log_format, config.log_level))
     for name in _HOST_CREDENTIALS:
         if os.environ.get(name):
             env[name] = os.environ[name]
@@ -88,9 +86,11 @@ def lambda_environment(
 
 @dataclass
 class Listeners:
-    """Where a sandbox reports what its processes do (the seam for their output)."""
+    """Where a sandbox reports what its processes do (the seam for their output).
+    ``function_line`` gets each event of the function's output with its level when the
+    runtime framed one (the telemetry log descriptor), else None."""
 
-    function_line: Callable[[str], None]
+    function_line: Callable[[str, int | None], None]
     extension_line: Callable[[str], None]
     extension_exited: Callable[[str, int], None] = lambda name, status: None
 
@@ -124,6 +124,12 @@ class Sandbox:
         self.freezer = Freezer(name)
         self.started_ns = 0  # set by open_gate()
         self.env = lambda_environment(config, runtime_api, self.fs, extra)
+        # Managed python3.x runtimes also get Lambda's telemetry log descriptor.
+        self.telemetry_log = (
+            log_frames.TelemetryLogPipe() if log_frames.wanted(config.runtime) else None
+        )
+        if self.telemetry_log is not None:
+            self.env.update(self.telemetry_log.environment())
         self.extensions: list[ExtensionProcess] = []
         read_fd, write_fd = os.pipe()
         try:
@@ -135,9 +141,12 @@ class Sandbox:
                 stdout=write_fd,
                 stderr=write_fd,
                 process_group=0,
+                pass_fds=[self.telemetry_log.child_fd] if self.telemetry_log is not None else [],
             )
         except OSError as exc:
             os.close(read_fd)
+            if self.telemetry_log is not None:
+                self.telemetry_log.close()
             self.memory.close()
             self.freezer.close()
             raise RuntimeStartError(f"cannot start the runtime {command!r}: {exc}") from exc
@@ -148,12 +157,17 @@ class Sandbox:
         self.freezer.watch(self.pid)
         loop = asyncio.get_running_loop()
         self._adopted = asyncio.ensure_future(self._join(self.pid))
-        self.output = LineReader(read_fd, listeners.function_line)
+        self.output = LineReader(read_fd, lambda line: listeners.function_line(line, None))
+        if self.telemetry_log is not None:
+            self.telemetry_log.start(self._function_frame)
         self.exited: asyncio.Future[int] = loop.create_future()
         self._pidfd = os.pidfd_open(self.pid)
         loop.add_reader(self._pidfd, self._reap)
         if self.memory.group is None:
             self._sample_memory()
+
+    def _function_frame(self, frame: log_frames.Frame) -> None:
+        self.listeners.function_line(frame.event, frame.level)
 
     async def _join(self, pid: int) -> None:
         """Put ``pid`` in the environment's memory and freezer groups (in parallel: each
@@ -215,6 +229,8 @@ class Sandbox:
 
     def drain(self) -> None:
         """Read what the runtime has written so far and pass on each complete line."""
+        if self.telemetry_log is not None:
+            self.telemetry_log.drain()
         self.output.drain()
         for ext in self.extensions:
             ext.output.drain()
@@ -242,7 +258,7 @@ class Sandbox:
         loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
         status = self.process.wait()
-        self.output.drain()
+        self.drain()
         if not self.exited.done():
             self.exited.set_result(status)
 
@@ -302,8 +318,10 @@ class Sandbox:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(ext.exited), 5.0)
             ext.output.close()
-        self.output.drain()
+        self.drain()
         self.output.close()
+        if self.telemetry_log is not None:
+            self.telemetry_log.close()
         self.memory.close()
         self.freezer.close()
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from runtime_core.invocation import Invocation, current_invocation
 from runtime_core.shutdown import on_shutdown
-
-__version__ = "0.1.0"
+from runtime_core.version import __version__
 
 __all__ = [
     "CoProcess",

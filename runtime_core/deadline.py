@@ -190,17 +190,14 @@ def _log_thread_stack(thread_id: int, invocation: Invocation, margin: float) -> 
     import sys
     import traceback
 
-    from runtime_core.invocation import _current
+    from runtime_core.invocation import Serving
     from runtime_core.logs import runtime_log
 
     frame = sys._current_frames().get(thread_id)
     stack = traceback.format_stack(frame) if frame is not None else ["(the thread has ended)"]
-    token = _current.set(invocation)  # so the record carries the invocation's request id
-    try:
+    with Serving(invocation):  # so the record carries the invocation's request id
         runtime_log(
             "WARNING",
             f"the handler is still running {margin * 1000:.0f} ms before its deadline "
             f"(Lambda will time it out); it is at:\n{''.join(stack)}",
         )
-    finally:
-        _current.reset(token)

@@ -6,10 +6,17 @@ start-up path of the blocking engine, where every import is paid at each cold st
 
 from __future__ import annotations
 
+import os
 import time
 from contextvars import ContextVar
 
-__all__ = ["Invocation", "current_invocation"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from contextvars import Token
+
+__all__ = ["Invocation", "Serving", "current_invocation"]
+
+_TRACE_ENV = "_X_AMZN_TRACE_ID"
 
 
 class Invocation:
@@ -88,10 +95,46 @@ _current: ContextVar[Invocation | None] = ContextVar("lambdaboot_invocation", de
 _process_wide: Invocation | None = None
 
 
-def set_process_wide(invocation: Invocation | None) -> None:
-    """Record the one invocation a concurrency-1 engine is serving (None between invocations)."""
-    global _process_wide
-    _process_wide = invocation
+class Serving:
+    """``with Serving(invocation, alone):`` around one handler call: the one place that
+    enters and leaves an invocation.
+
+    Always: the ContextVar that ``current_invocation()`` and log records read. When the
+    invocation is ``alone`` in the process (concurrency 1, or a process per slot): also
+    ``_X_AMZN_TRACE_ID`` (X-Ray SDKs read it; removed when Lambda sent none) and the
+    process-wide value that threads the handler starts see, as under awslambdaric. With
+    several in flight those two would be wrong for all but one, so they are left alone.
+    A class, not ``contextlib.contextmanager``: it is on the warm path and the start-up path.
+    """
+
+    __slots__ = ("_alone", "_invocation", "_token")
+
+    def __init__(self, invocation: Invocation, alone: bool = False) -> None:
+        self._invocation = invocation
+        self._alone = alone
+        self._token: Token[Invocation | None] | None = None
+
+    def __enter__(self) -> Invocation:
+        global _process_wide
+        invocation = self._invocation
+        self._token = _current.set(invocation)
+        if self._alone:
+            environ = os.environ
+            trace_id = invocation.trace_id
+            if trace_id:
+                environ[_TRACE_ENV] = trace_id
+            elif _TRACE_ENV in environ:
+                del environ[_TRACE_ENV]
+            _process_wide = invocation
+        return invocation
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _process_wide
+        if self._alone:
+            _process_wide = None
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
 
 
 def current_invocation() -> Invocation | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from runtime_core import __version__
 from runtime_core.invocation import Invocation
+from runtime_core.version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,8 +19,13 @@ if TYPE_CHECKING:
 
     from httptools.parser.parser import HttpResponseParser
 
+    from runtime_core.outcome import Outcome
+
 __all__ = [
     "ApiError",
+    "ApiGone",
+    "Disconnected",
+    "InvalidInvocation",
     "Request",
     "Response",
     "ResponseReader",
@@ -34,17 +39,58 @@ __all__ = [
 USER_AGENT = "lambdaboot/" + __version__
 RUNTIME = "/2018-06-01/runtime"
 EXTENSION = "/2020-01-01/extension"
-ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
+#: What awslambdaric 4.2.2 sends with an error body (Lambda may hand it to the invoker).
+ERROR_CONTENT_TYPE = "application/json"
 # Response streaming (spec §2): the mode header and the trailers declared up front.
 STREAM_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 STREAM_ERROR_BODY = "Lambda-Runtime-Function-Error-Body"
+TELEMETRY = "/2022-07-01/telemetry"
+TELEMETRY_SCHEMA = "2022-12-13"
+# Header names, once for the whole runtime (the extension client uses them too).
+H_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
+H_INVOCATION_ID = "Lambda-Runtime-Invocation-Id"
+H_EXTENSION_NAME = "Lambda-Extension-Name"
+H_EXTENSION_ID = "Lambda-Extension-Identifier"
+H_EXTENSION_ERROR_TYPE = "Lambda-Extension-Function-Error-Type"
 #: The name the runtime's own internal extension registers under (it exists only so that
 #: Lambda sends SIGTERM, see runtime_core.shutdown).
 EXTENSION_NAME = "lambdaboot-shutdown"
+#: The error posted for an invocation whose ``Lambda-Runtime-Deadline-Ms`` is not a number.
+INVALID_DEADLINE = "Runtime.InvalidDeadline"
 
 
 class ApiError(Exception):
     """The Runtime API cannot be used any more: the runtime must exit non-zero."""
+
+
+class Disconnected(ApiError):
+    """The connection failed during a request.
+
+    ``answered`` is False when not one byte of a response had arrived: the request can be
+    sent again on a new connection (if the server had taken it, it answers the copy 4xx).
+    When True, the answer may have been lost half-way, so the request is never resent.
+    """
+
+    def __init__(self, message: str, answered: bool) -> None:
+        super().__init__(message)
+        self.answered = answered
+
+
+class ApiGone(ApiError):
+    """The Runtime API could not be reached again after a lost connection (its listener is
+    gone): the slot that found out ends; at concurrency 1, the runtime."""
+
+
+class InvalidInvocation(Exception):
+    """``/next`` gave a request id but a header the runtime cannot use: the invocation is
+    answered with this error (for its request id) instead of ending the runtime."""
+
+    def __init__(self, invocation: Invocation, error_type: str, message: str) -> None:
+        super().__init__(message)
+        #: What could be read of it (the request id, the invocation id to echo).
+        self.invocation = invocation
+        self.error_type = error_type
+        self.message = message
 
 
 class Request:
@@ -137,7 +183,7 @@ class ResponseReader:
     parser and its callbacks are allocated once, not per request.
     """
 
-    __slots__ = ("_chunks", "_headers", "_parser", "done")
+    __slots__ = ("_chunks", "_headers", "_parser", "_pending", "done")
 
     _parser_class: type[HttpResponseParser] | None = None
 
@@ -148,6 +194,8 @@ class ResponseReader:
         self._parser = cls(self)
         self._headers: dict[str, str] = {}
         self._chunks: list[bytes] = []
+        #: True between a response's first byte and its end.
+        self._pending = False
         #: Responses completed by ``feed`` and not yet taken.
         self.done: list[Response] = []
 
@@ -161,10 +209,27 @@ class ResponseReader:
         except Exception as exc:  # httptools.HttpParserError and its subclasses
             raise ApiError(f"the Runtime API sent a malformed HTTP response ({exc})") from None
 
+    def feed_eof(self) -> bool:
+        """The server closed the connection: complete a response whose body runs to the
+        close (HTTP/1.0, or no ``Content-Length`` and not chunked). True if one was."""
+        headers = self._headers
+        if not self._pending or "content-length" in headers or "transfer-encoding" in headers:
+            return False
+        if self._parser.get_status_code() == 0:  # the head itself was cut short
+            return False
+        self.on_message_complete()
+        return True
+
+    @property
+    def partial(self) -> bool:
+        """True when some bytes of a response have arrived but not all of it."""
+        return self._pending
+
     # httptools callbacks
     def on_message_begin(self) -> None:
         self._headers = {}
         self._chunks = []
+        self._pending = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -173,12 +238,14 @@ class ResponseReader:
         self._chunks.append(body)
 
     def on_message_complete(self) -> None:
+        self._pending = False
+        parser = self._parser
+        status = parser.get_status_code()
+        if status < 200 and status != 101:  # an interim response (100 Continue, 103): skip
+            return
         chunks = self._chunks
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        parser = self._parser
-        self.done.append(
-            Response(parser.get_status_code(), self._headers, body, parser.should_keep_alive())
-        )
+        self.done.append(Response(status, self._headers, body, parser.should_keep_alive()))
 
 
 class RuntimeProtocol:
@@ -191,6 +258,12 @@ class RuntimeProtocol:
         #: ``GET /next`` never changes, so it is built once.
         self.next_request = Request(host, "GET", RUNTIME + "/invocation/next", [])
 
+    def post(self, invocation: Invocation, outcome: Outcome) -> Request:
+        """The ``/response`` or ``/error`` request that reports ``outcome``."""
+        if outcome.is_error:
+            return self.error(invocation, outcome.body, outcome.error_type, outcome.xray_cause)
+        return self.response(invocation, outcome.body, outcome.content_type)
+
     def response(
         self,
         invocation: Invocation,
@@ -199,7 +272,7 @@ class RuntimeProtocol:
     ) -> Request:
         headers = [("Content-Type", content_type or "application/json")]
         if invocation.invocation_id is not None:
-            headers.append(("Lambda-Runtime-Invocation-Id", invocation.invocation_id))
+            headers.append((H_INVOCATION_ID, invocation.invocation_id))
         path = f"{RUNTIME}/invocation/{invocation.request_id}/response"
         return Request(self.host, "POST", path, headers, body)
 
@@ -212,11 +285,11 @@ class RuntimeProtocol:
     ) -> Request:
         headers = [("Content-Type", ERROR_CONTENT_TYPE)]
         if error_type:
-            headers.append(("Lambda-Runtime-Function-Error-Type", error_type))
+            headers.append((H_ERROR_TYPE, error_type))
         if xray_cause:
             headers.append(("Lambda-Runtime-Function-XRay-Error-Cause", xray_cause))
         if invocation.invocation_id is not None:
-            headers.append(("Lambda-Runtime-Invocation-Id", invocation.invocation_id))
+            headers.append((H_INVOCATION_ID, invocation.invocation_id))
         path = f"{RUNTIME}/invocation/{invocation.request_id}/error"
         return Request(self.host, "POST", path, headers, body)
 
@@ -231,24 +304,37 @@ class RuntimeProtocol:
             f"Content-Type: {content_type}\r\n",
         ]
         if invocation.invocation_id is not None:
-            head.append(f"Lambda-Runtime-Invocation-Id: {invocation.invocation_id}\r\n")
+            head.append(f"{H_INVOCATION_ID}: {invocation.invocation_id}\r\n")
         head.append("\r\n")
         return "".join(head).encode("latin-1")
 
     def init_error(self, body: bytes, error_type: str) -> Request:
-        headers = [
-            ("Content-Type", ERROR_CONTENT_TYPE),
-            ("Lambda-Runtime-Function-Error-Type", error_type),
-        ]
+        headers = [("Content-Type", ERROR_CONTENT_TYPE), (H_ERROR_TYPE, error_type)]
         return Request(self.host, "POST", RUNTIME + "/init/error", headers, body)
 
-    def extension_register(self, name: str = EXTENSION_NAME) -> Request:
-        headers = [("Lambda-Extension-Name", name), ("Content-Type", "application/json")]
-        return Request(self.host, "POST", EXTENSION + "/register", headers, b'{"events":[]}')
+    def extension_register(self, name: str, events_json: bytes = b'{"events":[]}') -> Request:
+        """``POST /extension/register``; ``events_json`` is the body (``{"events": [...]}``)."""
+        headers = [(H_EXTENSION_NAME, name), ("Content-Type", "application/json")]
+        return Request(self.host, "POST", EXTENSION + "/register", headers, events_json)
 
     def extension_next(self, extension_id: str) -> Request:
-        headers = [("Lambda-Extension-Identifier", extension_id)]
+        headers = [(H_EXTENSION_ID, extension_id)]
         return Request(self.host, "GET", EXTENSION + "/event/next", headers)
+
+    def extension_error(
+        self, extension_id: str, kind: str, error_type: str, body: bytes
+    ) -> Request:
+        """``POST /extension/init/error`` or ``/extension/exit/error`` (``kind``: init, exit)."""
+        headers = [
+            (H_EXTENSION_ID, extension_id),
+            (H_EXTENSION_ERROR_TYPE, error_type),
+            ("Content-Type", "application/json"),
+        ]
+        return Request(self.host, "POST", f"{EXTENSION}/{kind}/error", headers, body)
+
+    def telemetry_subscribe(self, extension_id: str, body: bytes) -> Request:
+        headers = [(H_EXTENSION_ID, extension_id), ("Content-Type", "application/json")]
+        return Request(self.host, "PUT", TELEMETRY, headers, body)
 
 
 def stream_chunk(data: bytes) -> bytes:
@@ -287,8 +373,8 @@ def parse_invocation(response: Response) -> Invocation:
     try:
         deadline_ms = int(deadline)
     except ValueError:
-        raise ApiError(f"GET /next sent a bad Lambda-Runtime-Deadline-Ms: {deadline!r}") from None
-    return Invocation(
+        deadline_ms = -1
+    invocation = Invocation(
         request_id,
         deadline_ms,
         headers.get("lambda-runtime-invoked-function-arn", ""),
@@ -300,18 +386,38 @@ def parse_invocation(response: Response) -> Invocation:
         invocation_id=_header(headers, "lambda-runtime-invocation-id"),
         content_type=_header(headers, "content-type"),
     )
+    if deadline_ms < 0:
+        message = f"Lambda-Runtime-Deadline-Ms is not a number of milliseconds: {deadline[:100]!r}"
+        raise InvalidInvocation(invocation, INVALID_DEADLINE, message)
+    return invocation
 
 
-def post_verdict(what: str, response: Response) -> str | None:
+def invalid_invocation_body(problem: InvalidInvocation) -> bytes:
+    """The ``/error`` body for an invocation the runtime could not read (no handler ran).
+    Rare, so the stdlib ``json`` is imported only here."""
+    import json
+
+    document = {
+        "errorMessage": problem.message,
+        "errorType": problem.error_type,
+        "requestId": problem.invocation.request_id,
+        "stackTrace": [],
+    }
+    return json.dumps(document).encode()
+
+
+def post_verdict(what: str, response: Response, resent: bool = False) -> str | None:
     """What a status on ``/response`` or ``/error`` means for the runtime.
 
     Returns None when accepted, a message to log when the invocation is lost but the
     runtime can go on (400 bad id, 403 wrong state, 410 too late, 413 too large: no
     ``/error`` after it, the invoke has already failed), and raises ``ApiError`` when the
     API says the environment is broken (500 and anything unknown): exit promptly.
+    ``resent``: the post went again on a new connection after the first one failed with
+    no answer; a 4xx then means the server had taken the first one, so it was delivered.
     """
     status = response.status
-    if status == 202 or status == 200:
+    if status == 202 or status == 200 or (resent and 400 <= status < 500):
         return None
     detail = response.body[:500].decode("utf-8", "replace").strip()
     if status in (400, 403, 410, 413):

@@ -13,19 +13,28 @@ returns what to stream (bytes, str, an iterable or async iterable of them, or a
 Bytes leave as they are written: ``await stream.write(...)`` returns once the socket has
 taken them, so a slow reader slows the handler instead of growing a buffer. Nothing is
 sent before the first write, so an exception before it is an ordinary ``/error``; after
-it, the error travels in the HTTP trailers (the engine's job, ``engine.aio``).
+it, the error travels in the HTTP trailers (the engine's job, ``engine.aio``). Whether the
+stream has started is known here only (``ResponseStream.started``): the sink it writes
+to (``engine.aio_client.AsyncStreamedResponse``) is told to ``begin`` once, then ``write``.
 """
 
 from __future__ import annotations
 
-from runtime_core.dispatch import is_async
+from runtime_core.handler_kind import is_async
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping, Sequence
-    from typing import Any
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Any, Protocol
 
     from runtime_core.context import LambdaContext
+
+    class StreamSink(Protocol):
+        """Where a stream's bytes go: the engine's streamed ``/response``."""
+
+        async def begin(self, content_type: str) -> None: ...
+        async def write(self, data: bytes) -> None: ...
+
 
 __all__ = [
     "MAX_STREAM_BYTES",
@@ -91,14 +100,14 @@ class FunctionUrlResponse:
 class ResponseStream:
     """What a streaming handler writes its response to (``write``, ``close``).
 
-    ``send`` is the engine's: it takes each chunk with the content type (fixed by the
-    first chunk) and returns once the bytes are on their way.
+    ``sink`` is the engine's: ``begin`` with the content type (fixed by the first write),
+    then ``write`` for each chunk; each returns once the bytes are on their way.
     """
 
-    __slots__ = ("_closed", "_http", "_send", "bytes_written", "content_type", "started")
+    __slots__ = ("_closed", "_http", "_sink", "bytes_written", "content_type", "started")
 
-    def __init__(self, send: Callable[[bytes, str], Awaitable[None]]) -> None:
-        self._send = send
+    def __init__(self, sink: StreamSink) -> None:
+        self._sink = sink
         self._closed = False
         self._http: FunctionUrlResponse | None = None
         #: The ``Content-Type`` the invoker gets; settable until the first write.
@@ -119,8 +128,8 @@ class ResponseStream:
         if self._closed:
             raise RuntimeError("write() on a closed ResponseStream")
         chunk = data.encode() if isinstance(data, str) else bytes(data)
-        if not self.started:
-            self.started = True
+        begin = not self.started
+        if begin:
             if self._http is not None:
                 chunk = self._http.prelude() + chunk
         elif not chunk:
@@ -131,7 +140,10 @@ class ResponseStream:
                 f"the streamed response passed Lambda's limit of {MAX_STREAM_BYTES} bytes "
                 f"({self.bytes_written} written): stream less, or write it to S3 and return a link"
             )
-        await self._send(chunk, self.content_type)
+        if begin:
+            self.started = True
+            await self._sink.begin(self.content_type)
+        await self._sink.write(chunk)
 
     async def close(self) -> None:
         """End the response (the engine also ends it when the handler returns)."""

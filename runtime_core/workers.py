@@ -21,7 +21,7 @@ import signal
 
 from runtime_core.engine import blocking
 from runtime_core.engine.client import RuntimeClient
-from runtime_core.shutdown import exit_now, install_sigterm_blocking, registered_hooks
+from runtime_core.shutdown import exit_now, install_sigterm_blocking
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,10 +76,7 @@ def serve(
             break
         pid = os.fork()
         if pid == 0:  # a worker: the blocking engine, with a connection of its own
-            if registered_hooks():
-                install_sigterm_blocking()
-            else:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            install_sigterm_blocking()
             signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
             blocking.serve(RuntimeClient(address), handler, margin)
             exit_now(0)  # not reached: serve returns only by raising

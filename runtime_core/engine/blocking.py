@@ -2,13 +2,14 @@
 
 No event loop runs here, so a handler may call ``asyncio.run()``; and nothing here
 imports asyncio, uvloop, structlog or httpx, which is most of the cold-start saving over
-an event-loop runtime (see ``design.md``'s import budget).
+an event-loop runtime (see docs/architecture.md). The same steps as the async engine's
+slots (``next``, ``Serving``, call, ``post``), through the blocking twin of its client.
 """
 
 from __future__ import annotations
 
-from runtime_core.engine.client import RuntimeClient, runtime_failure, set_trace_env
-from runtime_core.invocation import set_process_wide
+from runtime_core.engine.report import runtime_failure
+from runtime_core.invocation import Serving
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from runtime_core.deadline import SyncWatch
+    from runtime_core.engine.client import RuntimeClient
 
 __all__ = ["serve"]
 
@@ -34,18 +36,16 @@ def serve(client: RuntimeClient, handler: Callable[..., Any], margin: float | No
     first = True
     while True:
         invocation = next_invocation()
-        set_trace_env(invocation)
-        # One invocation in the whole process: a process-wide value (not only a ContextVar)
-        # so that threads the handler starts log its request id too, as under awslambdaric.
-        set_process_wide(invocation)
         if watch is not None:
             watch.start(invocation)
+        # One invocation in the whole process: ``alone``, so threads the handler starts
+        # log its request id too, and X-Ray SDKs find its trace id, as under awslambdaric.
         try:
-            outcome = call_sync(handler, invocation)
+            with Serving(invocation, alone=True):
+                outcome = call_sync(handler, invocation)
         except Exception as exc:  # call_sync reports handler errors itself; this is its own failure
             outcome = runtime_failure(exc, invocation)
         finally:
-            set_process_wide(None)
             if watch is not None:
                 watch.stop()
         post(invocation, outcome)

@@ -1,22 +1,48 @@
-"""The runtime's side of one invocation, blocking: next, post the outcome, report init errors.
+"""The Runtime API client, blocking: every call the runtime makes, with the delivery rules.
 
-Shared by start-up (``/init/error``) and the blocking engine. The async engine has the
-same three steps over an async driver in ``engine.aio``.
+Its twin, ``engine.aio_client.AsyncRuntimeClient``, has the same methods, awaited; both
+build their requests with ``runtime_core.protocol`` and judge the answers there, so only
+the waiting differs. Used by start-up (``/init/error``), the blocking engine, each worker
+process and the shutdown extension.
+
+Delivery rules (issue "No invocation lost to a connection fault"), the same in both:
+
+- A request whose connection fails before any byte of its answer arrived is sent once
+  more on a new connection (the server closed an idle keep-alive connection, or reset
+  it). One that may have been answered is never resent; a resent post answered 4xx had
+  been taken the first time, and counts as delivered.
+- ``next`` reconnects with a bounded backoff (``BACKOFF_S``) and raises ``ApiGone``
+  only when the API cannot be reached at all; a post that cannot be delivered is logged
+  and the loop goes on (the next ``next`` finds out whether the API is still there).
+- An invocation ``/next`` could not describe (``protocol.InvalidInvocation``) gets an
+  ``/error`` for its request id, and ``next`` waits for the following one.
 """
 
 from __future__ import annotations
 
-import os
+import time
 
-from runtime_core.protocol import RuntimeProtocol, parse_invocation, post_verdict
+from runtime_core.engine.report import log_lost
+from runtime_core.protocol import (
+    ApiGone,
+    Disconnected,
+    InvalidInvocation,
+    RuntimeProtocol,
+    invalid_invocation_body,
+    parse_invocation,
+    post_verdict,
+    stream_chunk,
+    stream_end,
+)
+from runtime_core.transport import transport_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, MutableMapping
-    from typing import Protocol
+    from typing import Any, Protocol
 
-    from runtime_core.dispatch import InitError, Outcome
+    from runtime_core.errors import InitError
     from runtime_core.invocation import Invocation
+    from runtime_core.outcome import Outcome
     from runtime_core.protocol import Request, Response
 
     class SyncTransport(Protocol):
@@ -26,32 +52,12 @@ if TYPE_CHECKING:
         def close(self) -> None: ...
 
 
-__all__ = [
-    "TRANSPORT_ENV",
-    "RuntimeClient",
-    "log_lost",
-    "make_transport",
-    "outcome_request",
-    "runtime_failure",
-    "set_trace_env",
-    "transport_kind",
-]
+__all__ = ["BACKOFF_S", "BlockingStreamedResponse", "RuntimeClient", "make_transport"]
 
-_TRACE_ENV = "_X_AMZN_TRACE_ID"
-TRANSPORT_ENV = "LAMBDABOOT_TRANSPORT"
-
-
-def transport_kind(environ: Mapping[str, str] = os.environ) -> str:
-    """``socket`` (the default) or ``httpx``: the driver ``LAMBDABOOT_TRANSPORT`` asks for,
-    for both engines. Anything else is a ``ValueError`` saying what is accepted (start-up
-    checks it before the handler is loaded, so the engines' later calls cannot fail)."""
-    value = environ.get(TRANSPORT_ENV, "")
-    kind = value.strip().lower() or "socket"
-    if kind not in ("socket", "httpx"):
-        raise ValueError(
-            f"{TRANSPORT_ENV} must be socket or httpx (or unset for socket), got {value!r}"
-        )
-    return kind
+#: The waits between attempts to reach the API again, seconds (~1.6 s in all): long
+#: enough to ride out a restart of the API's listener, short enough that a runtime whose
+#: API is gone exits promptly. No busy loop: each attempt is a connect, then a sleep.
+BACKOFF_S = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5)
 
 
 def make_transport(address: str) -> SyncTransport:
@@ -65,75 +71,137 @@ def make_transport(address: str) -> SyncTransport:
     return BlockingTransport(address)
 
 
-def set_trace_env(invocation: Invocation, environ: MutableMapping[str, str] = os.environ) -> None:
-    """``_X_AMZN_TRACE_ID`` for this invocation; removed when Lambda sent none (X-Ray SDKs read it)."""
-    trace_id = invocation.trace_id
-    if trace_id:
-        environ[_TRACE_ENV] = trace_id
-    elif _TRACE_ENV in environ:
-        del environ[_TRACE_ENV]
-
-
-def outcome_request(
-    protocol: RuntimeProtocol, invocation: Invocation, outcome: Outcome
-) -> tuple[str, Request]:
-    """The ``/response`` or ``/error`` request that reports ``outcome``, and its name for logs."""
-    if outcome.is_error:
-        return "/error", protocol.error(
-            invocation, outcome.body, outcome.error_type, outcome.xray_cause
-        )
-    return "/response", protocol.response(invocation, outcome.body, outcome.content_type)
-
-
-def runtime_failure(exc: Exception, invocation: Invocation) -> Outcome:
-    """The error to post when dispatch itself failed (a bug, or a function that shadows one
-    of the runtime's packages with an incompatible one), so the invocation is still answered.
-
-    Built with the stdlib ``json``: the failure may be orjson's.
-    """
-    import json
-    import traceback
-
-    from runtime_core.outcome import Outcome
-
-    message = f"lambdaboot could not run the handler: {exc!r}"
-    log_lost(f"invocation {invocation.request_id}: {message}\n{traceback.format_exc()}")
-    body = json.dumps(
-        {
-            "errorMessage": message,
-            "errorType": "Runtime.InternalError",
-            "requestId": invocation.request_id,
-            "stackTrace": traceback.format_tb(exc.__traceback__),
-        }
-    ).encode()
-    return Outcome(True, body, None, "Runtime.InternalError")
-
-
-def log_lost(message: str) -> None:
-    from runtime_core.logs import runtime_log
-
-    runtime_log("ERROR", message)
-
-
 class RuntimeClient:
-    """The three calls of the Runtime API a blocking runtime makes, with the status policy."""
+    """The Runtime API (and the Extensions API calls the runtime makes), blocking."""
 
     def __init__(self, address: str, transport: SyncTransport | None = None) -> None:
         self.protocol = RuntimeProtocol(address)
         self.transport = transport or make_transport(address)
 
+    def send(self, request: Request) -> tuple[Response, bool]:
+        """Send ``request``; once more on a new connection if the first try got no answer.
+        Returns the response and whether it answers the resent copy."""
+        try:
+            return self.transport.send(request), False
+        except Disconnected as exc:
+            if exc.answered:
+                raise
+        return self.transport.send(request), True
+
     def next(self) -> Invocation:
-        return parse_invocation(self.transport.send(self.protocol.next_request))
+        """The next invocation; waits (no timeout) while the environment is frozen."""
+        request = self.protocol.next_request
+        while True:
+            try:
+                response = self.send(request)[0]
+            except Disconnected as exc:
+                response = self._reach_again(request, exc)
+            try:
+                return parse_invocation(response)
+            except InvalidInvocation as problem:
+                self.refuse(problem)
+
+    def _reach_again(self, request: Request, failure: Disconnected) -> Response:
+        for delay in BACKOFF_S:
+            time.sleep(delay)
+            try:
+                return self.transport.send(request)
+            except Disconnected as exc:
+                failure = exc
+        raise ApiGone(f"the Runtime API cannot be reached any more: {failure}")
+
+    def refuse(self, problem: InvalidInvocation) -> None:
+        """Answer an invocation the runtime could not read with its error."""
+        log_lost(f"invocation {problem.invocation.request_id}: {problem.message}")
+        request = self.protocol.error(
+            problem.invocation, invalid_invocation_body(problem), problem.error_type, None
+        )
+        self._deliver("/error", request, problem.invocation)
 
     def post(self, invocation: Invocation, outcome: Outcome) -> None:
-        """Post the handler's result or error; a refused post is logged, a broken API raises."""
-        what, request = outcome_request(self.protocol, invocation, outcome)
-        problem = post_verdict(what, self.transport.send(request))
+        """Post the handler's result (or, for an error outcome, its error)."""
+        if outcome.is_error:
+            self.post_error(invocation, outcome)
+        else:
+            request = self.protocol.response(invocation, outcome.body, outcome.content_type)
+            self._deliver("/response", request, invocation)
+
+    def post_error(self, invocation: Invocation, outcome: Outcome) -> None:
+        request = self.protocol.error(
+            invocation, outcome.body, outcome.error_type, outcome.xray_cause
+        )
+        self._deliver("/error", request, invocation)
+
+    def _deliver(self, what: str, request: Request, invocation: Invocation) -> None:
+        """A refused post is logged, a broken API (500) raises, a lost one is logged."""
+        try:
+            response, resent = self.send(request)
+        except Disconnected as exc:
+            log_lost(f"invocation {invocation.request_id}: POST {what} was lost: {exc}")
+            return
+        problem = post_verdict(what, response, resent)
         if problem is not None:
             log_lost(f"invocation {invocation.request_id}: {problem}")
 
-    def init_error(self, error: InitError) -> None:
+    def post_init_error(self, error: InitError) -> None:
         """Report a failed init; the caller exits next, so any answer is only logged."""
-        response = self.transport.send(self.protocol.init_error(error.body, error.error_type))
-        if response.status not in (200, 202):
+        try:
+            response, resent = self.send(self.protocol.init_error(error.body, error.error_type))
+        except Disconnected as exc:
+            log_lost(f"POST /init/error was lost: {exc}")
+            return
+        if response.status not in (200, 202) and not (resent and response.status < 500):
             log_lost(f"POST /init/error answered {response.status}")
+
+    def stream(self, invocation: Invocation) -> BlockingStreamedResponse:
+        """A streamed ``/response`` for ``invocation``, on a connection of its own."""
+        from runtime_core.transport.blocking import BlockingTransport
+
+        return BlockingStreamedResponse(
+            BlockingTransport(self.transport.address), self.protocol, invocation
+        )
+
+    def register_extension(self, name: str, events_json: bytes = b'{"events":[]}') -> Response:
+        return self.send(self.protocol.extension_register(name, events_json))[0]
+
+    def next_extension_event(self, extension_id: str) -> Response:
+        return self.send(self.protocol.extension_next(extension_id))[0]
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+class BlockingStreamedResponse:
+    """One streamed ``/response``: ``begin`` sends the head (with the first bytes, so an
+    error before them can still be an ordinary ``/error``), ``write`` each chunk, and
+    ``finish`` ends it, with the error trailers when the handler failed after starting.
+
+    The stream goes on a new connection: its body cannot be sent twice, so it must not
+    start on a keep-alive connection the server may be closing.
+    """
+
+    def __init__(self, transport: Any, protocol: RuntimeProtocol, invocation: Invocation) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._invocation = invocation
+
+    def begin(self, content_type: str) -> None:
+        self._transport.begin(self._protocol.stream_head(self._invocation, content_type))
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self._transport.write(stream_chunk(data))
+
+    def finish(self, error: Outcome | None) -> None:
+        end = stream_end() if error is None else stream_end(error.error_type, error.body)
+        request_id = self._invocation.request_id
+        try:
+            response = self._transport.finish(end, "POST /response (streamed)")
+        except Disconnected as exc:
+            log_lost(f"invocation {request_id}: the streamed response was lost: {exc}")
+            return
+        finally:
+            self._transport.close()
+        problem = post_verdict("/response (streamed)", response)
+        if problem is not None:
+            log_lost(f"invocation {request_id}: {problem}")

@@ -1,26 +1,23 @@
 """The Extensions API (2020-01-01) and the Telemetry API subscription, as async calls.
 
-One ``ExtensionClient`` per extension process. It sends ``runtime_core.protocol.Request``
-values over the same asyncio driver the async engine uses, one request at a time: an
-extension's calls are sequential (register, subscribe, then next / error), and
-``/event/next`` is a long poll that holds the connection until Lambda has an event.
+One ``ExtensionClient`` per extension process. It is the async engine's own client
+(``engine.aio_client.AsyncRuntimeClient``: the same requests from ``protocol``, the same
+driver, the same reconnect rules), plus what only an extension says: its identity,
+Telemetry subscription and errors. One request at a time: an extension's calls are
+sequential (register, subscribe, then next / error), and ``/event/next`` is a long poll
+that holds the connection until Lambda has an event.
 """
 
 from __future__ import annotations
 
 import json
 
+from runtime_core.engine.aio_client import AsyncRuntimeClient
 from runtime_core.extensions.events import InvokeEvent, ShutdownEvent, parse_event
-from runtime_core.protocol import EXTENSION, ApiError, Request, Response
+from runtime_core.protocol import H_EXTENSION_ID, TELEMETRY_SCHEMA, ApiError, Request, Response
 from runtime_core.transport.aio import AsyncTransport
 
 __all__ = ["ExtensionApiError", "ExtensionClient", "Registration"]
-
-TELEMETRY = "/2022-07-01/telemetry"
-TELEMETRY_SCHEMA = "2022-12-13"
-H_NAME = "Lambda-Extension-Name"
-H_ID = "Lambda-Extension-Identifier"
-H_ERROR_TYPE = "Lambda-Extension-Function-Error-Type"
 
 
 class ExtensionApiError(ApiError):
@@ -62,26 +59,31 @@ class ExtensionClient:
         #: The registration name: for an external extension, its file name in /opt/extensions.
         self.name = name
         self.extension_id: str | None = None
-        self._transport = AsyncTransport(address)
+        self._client = AsyncRuntimeClient(address, AsyncTransport(address))
+        self._protocol = self._client.protocol
 
-    async def _send(self, what: str, request: Request, ok: tuple[int, ...]) -> Response:
-        response = await self._transport.send(request)
+    def _checked(self, what: str, response: Response, ok: tuple[int, ...]) -> Response:
         if response.status not in ok:
             raise _refusal(what, response)
         return response
 
-    def _id_header(self) -> tuple[str, str]:
+    async def _send(self, what: str, request: Request, ok: tuple[int, ...]) -> Response:
+        return self._checked(what, (await self._client.send(request))[0], ok)
+
+    def _id(self) -> str:
         if self.extension_id is None:
             raise ApiError("the extension has not registered yet: call register() first")
-        return (H_ID, self.extension_id)
+        return self.extension_id
 
     async def register(self, events: list[str]) -> Registration:
         """Register for ``events`` (``INVOKE``, ``SHUTDOWN``); must happen before the runtime's first /next."""
         body = json.dumps({"events": events}).encode()
-        headers = [(H_NAME, self.name), ("Content-Type", "application/json")]
-        request = Request(self.address, "POST", EXTENSION + "/register", headers, body)
-        response = await self._send("POST /extension/register", request, (200,))
-        extension_id = response.headers.get(H_ID.lower())
+        response = self._checked(
+            "POST /extension/register",
+            await self._client.register_extension(self.name, body),
+            (200,),
+        )
+        extension_id = response.headers.get(H_EXTENSION_ID.lower())
         if not extension_id:
             raise ApiError(
                 "POST /extension/register answered without a Lambda-Extension-Identifier"
@@ -100,9 +102,8 @@ class ExtensionClient:
 
     async def next_event(self) -> InvokeEvent | ShutdownEvent:
         """Wait (without a timeout) for the next event; calling it says the last one is handled."""
-        request = Request(self.address, "GET", EXTENSION + "/event/next", [self._id_header()])
-        response = await self._send("GET /extension/event/next", request, (200,))
-        return parse_event(response.body)
+        response = await self._client.next_extension_event(self._id())
+        return parse_event(self._checked("GET /extension/event/next", response, (200,)).body)
 
     async def subscribe_telemetry(
         self, uri: str, types: list[str], buffering: dict[str, int]
@@ -114,27 +115,21 @@ class ExtensionClient:
             "types": types,
             "buffering": buffering,
         }
-        headers = [self._id_header(), ("Content-Type", "application/json")]
-        request = Request(self.address, "PUT", TELEMETRY, headers, json.dumps(body).encode())
+        request = self._protocol.telemetry_subscribe(self._id(), json.dumps(body).encode())
         await self._send("PUT /telemetry", request, (200,))
 
     async def init_error(self, error_type: str, message: str) -> None:
         """Report that init failed (Lambda fails the environment's init); exit right after."""
-        await self._error("/init/error", error_type, message)
+        await self._error("init", error_type, message)
 
     async def exit_error(self, error_type: str, message: str) -> None:
         """Report a failure before exiting, so Lambda can tell why the extension ended."""
-        await self._error("/exit/error", error_type, message)
+        await self._error("exit", error_type, message)
 
-    async def _error(self, path: str, error_type: str, message: str) -> None:
+    async def _error(self, kind: str, error_type: str, message: str) -> None:
         body = json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": []})
-        headers = [
-            self._id_header(),
-            (H_ERROR_TYPE, error_type),
-            ("Content-Type", "application/json"),
-        ]
-        request = Request(self.address, "POST", EXTENSION + path, headers, body.encode())
-        await self._send("POST /extension" + path, request, (200, 202))
+        request = self._protocol.extension_error(self._id(), kind, error_type, body.encode())
+        await self._send(f"POST /extension/{kind}/error", request, (200, 202))
 
     def close(self) -> None:
-        self._transport.close()
+        self._client.close()

@@ -2,5 +2,32 @@
 
 ``blocking`` (a plain socket, for the blocking engine), ``aio`` (uvloop/asyncio, for the
 async engine) and ``httpx_driver`` (for comparison, ``LAMBDABOOT_TRANSPORT=httpx``). None
-of them interprets a status code: that is ``runtime_core.protocol``'s job.
+of them interprets a status code (``runtime_core.protocol``'s job) or decides to resend
+(the clients' job, ``runtime_core.engine.client`` and ``engine.aio_client``): they report
+a failed request as ``protocol.Disconnected``, saying whether any answer had arrived.
 """
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["TRANSPORT_ENV", "transport_kind"]
+
+TRANSPORT_ENV = "LAMBDABOOT_TRANSPORT"
+
+
+def transport_kind(environ: Mapping[str, str] = os.environ) -> str:
+    """``socket`` (the default) or ``httpx``: the driver ``LAMBDABOOT_TRANSPORT`` asks for,
+    for both engines. Anything else is a ``ValueError`` saying what is accepted (start-up
+    checks it before the handler is loaded, so the engines' later calls cannot fail)."""
+    value = environ.get(TRANSPORT_ENV, "")
+    kind = value.strip().lower() or "socket"
+    if kind not in ("socket", "httpx"):
+        raise ValueError(
+            f"{TRANSPORT_ENV} must be socket or httpx (or unset for socket), got {value!r}"
+        )
+    return kind

@@ -5,6 +5,12 @@ rather than streams, so each request costs one ``write`` and one future. A strea
 ``/response`` is written in parts (``begin``, ``write``, ``finish``); ``write`` waits
 while the socket's buffer is above its high-water mark, which is the runtime's
 backpressure: a slow reader never makes it buffer without bound.
+
+The loop sees a server's close or stray bytes as they come: a connection closed while
+idle is replaced at the next request, and bytes that arrive with no request outstanding
+(an unsolicited response) drop the connection, so they are never taken as the next
+request's answer. A failure during a request is a ``Disconnected`` that says whether any
+byte of the answer had arrived.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-from runtime_core.protocol import ApiError, Request, Response, ResponseReader
+from runtime_core.protocol import ApiError, Disconnected, Request, Response, ResponseReader
 from runtime_core.transport.blocking import split_address
 
 __all__ = ["AsyncTransport"]
@@ -26,6 +32,8 @@ class _Connection(asyncio.Protocol):
         self.sock: asyncio.Transport | None = None
         self.lost: str | None = None
         self.drained: asyncio.Future[None] | None = None
+        #: Whether any byte of the current request's answer has arrived.
+        self.answered = False
 
     def pause_writing(self) -> None:
         self.drained = asyncio.get_running_loop().create_future()
@@ -42,26 +50,43 @@ class _Connection(asyncio.Protocol):
         self.sock = cast("asyncio.Transport", transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            self._fail("the Runtime API sent a response with no request outstanding")
+            return
+        self.answered = True
         try:
             self.reader.feed(data)
         except ApiError as exc:
             self._fail(str(exc))
             return
         done = self.reader.done
-        if done and self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(done.pop(0))
+        if done:
+            waiter.set_result(done.pop(0))
+            if done or self.reader.partial:  # a second answer to one request: unsolicited
+                self._fail("the Runtime API sent more than one response to one request")
+
+    def eof_received(self) -> bool | None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done() and self.reader.feed_eof():
+            waiter.set_result(self.reader.done.pop(0))  # a body that ran to the close
+        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(f"the connection closed ({exc or 'by the server'})")
 
     def _fail(self, why: str) -> None:
-        self.lost = why
+        if self.lost is None:
+            self.lost = why
         self._release_writer()
         if self.sock is not None:
             self.sock.close()
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(
-                ApiError(f"lost the connection to the Runtime API at {self._owner.address}: {why}")
+                Disconnected(
+                    f"lost the connection to the Runtime API at {self._owner.address}: {why}",
+                    self.answered,
+                )
             )
 
 
@@ -80,7 +105,9 @@ class AsyncTransport:
                 lambda: _Connection(self), self._host, self._port
             )
         except OSError as exc:
-            raise ApiError(f"cannot connect to the Runtime API at {self.address}: {exc}") from None
+            raise Disconnected(
+                f"cannot connect to the Runtime API at {self.address}: {exc}", answered=False
+            ) from None
         self._connection = connection
         return connection
 
@@ -94,6 +121,7 @@ class AsyncTransport:
         connection = self._connection
         if connection is None or connection.lost is not None:
             connection = await self._connect()
+        connection.answered = False
         connection.waiter = asyncio.get_running_loop().create_future()
         await self.write(data)
 
@@ -102,7 +130,10 @@ class AsyncTransport:
         connection = self._connection
         if connection is None or connection.sock is None or connection.lost is not None:
             why = connection.lost if connection is not None else "not connected"
-            raise ApiError(f"lost the connection to the Runtime API at {self.address}: {why}")
+            answered = connection.answered if connection is not None else False
+            raise Disconnected(
+                f"lost the connection to the Runtime API at {self.address}: {why}", answered
+            )
         if data:
             connection.sock.write(data)
         if connection.drained is not None:
@@ -110,13 +141,21 @@ class AsyncTransport:
 
     async def finish(self, data: bytes) -> Response:
         """The request's last bytes; waits, without a timeout, for its response."""
-        await self.write(data)
         connection = self._connection
-        assert connection is not None and connection.waiter is not None
         try:
+            try:
+                await self.write(data)
+            except Disconnected:
+                # The server may have answered before it closed (a 413 half-way through
+                # a body): that answer stands.
+                waiter = connection.waiter if connection is not None else None
+                if waiter is None or not waiter.done() or waiter.exception() is not None:
+                    raise
+            assert connection is not None and connection.waiter is not None
             response = await connection.waiter
         finally:
-            connection.waiter = None
+            if connection is not None:
+                connection.waiter = None
         if not response.keep_alive:
             self.close()
         return response

@@ -5,17 +5,24 @@ as prebuilt bytes, responses are read with ``recv_into`` into one reused buffer,
 there is no timeout (``GET /next`` waits while the environment is frozen). It uses the
 C ``_socket`` module: ``socket.py`` costs ~2 ms of imports (enum, selectors) for
 conveniences not needed here, and a ``str`` host would load the ``idna`` codec.
+
+Before each request on a reused connection, one non-blocking peek tells whether the
+server has closed it (a stale keep-alive) or sent bytes nobody asked for (an unsolicited
+response, which would otherwise be taken as the next request's answer); either way the
+connection is dropped and a new one opened. A failure that still happens is reported as
+``Disconnected``, saying whether any byte of the answer had arrived.
 """
 
 from __future__ import annotations
 
 import _socket
 
-from runtime_core.protocol import ApiError, Request, Response, ResponseReader
+from runtime_core.protocol import ApiError, Disconnected, Request, Response, ResponseReader
 
 __all__ = ["BlockingTransport", "split_address"]
 
 _BUFFER_SIZE = 256 * 1024
+_PEEK = _socket.MSG_PEEK | _socket.MSG_DONTWAIT
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -53,43 +60,94 @@ class BlockingTransport:
                 sock.close()
                 error = exc
         else:
-            raise ApiError(f"cannot connect to the Runtime API at {self.address}: {error}")
+            raise Disconnected(
+                f"cannot connect to the Runtime API at {self.address}: {error}", answered=False
+            )
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         self._socket = sock
         self._reader = ResponseReader()
         return sock
 
+    def _ready(self) -> _socket.socket:
+        """The connection to send on: the open one if it is still clean, else a new one."""
+        sock = self._socket
+        if sock is None:
+            return self._connect()
+        try:
+            sock.recv(1, _PEEK)  # b"": closed by the server; bytes: unsolicited
+        except BlockingIOError:
+            return sock  # nothing waiting: the connection is idle and open, as it should be
+        except OSError:
+            pass  # reset while idle
+        self.close()
+        return self._connect()
+
     def send(self, request: Request) -> Response:
         """Send ``request`` and wait, without a timeout, for its response."""
-        sock = self._socket or self._connect()
-        raw = request.raw
+        self.begin(request.raw)
+        return self._read(request.method + " " + request.path)
+
+    def begin(self, data: bytes) -> None:
+        """Start a request with ``data`` (its head, or all of it)."""
+        sock = self._ready()
         try:
-            sock.sendall(raw)
-            reader = self._reader
-            done = reader.done
-            view = self._view
-            recv_into = sock.recv_into
+            sock.sendall(data)
+        except OSError as exc:
+            self.close()
+            raise Disconnected(self._lost("sending", exc), answered=False) from None
+
+    def write(self, data: bytes) -> None:
+        """More bytes of the request begun."""
+        sock = self._socket
+        if sock is None:
+            raise Disconnected(self._lost("sending", "not connected"), answered=False)
+        try:
+            sock.sendall(data)
+        except OSError as exc:
+            self.close()
+            raise Disconnected(self._lost("sending", exc), answered=False) from None
+
+    def finish(self, data: bytes, what: str = "a streamed request") -> Response:
+        """The request's last bytes; waits, without a timeout, for its response."""
+        if data:
+            self.write(data)
+        return self._read(what)
+
+    def _read(self, what: str) -> Response:
+        sock = self._socket
+        assert sock is not None
+        reader = self._reader
+        done = reader.done
+        view = self._view
+        recv_into = sock.recv_into
+        answered = False
+        try:
             while not done:
                 count = recv_into(view)
                 if not count:
-                    raise ApiError(
-                        f"the Runtime API at {self.address} closed the connection "
-                        f"during {request.method} {request.path}"
+                    if reader.feed_eof():  # a body that runs to the close (HTTP/1.0)
+                        break
+                    raise Disconnected(
+                        f"the Runtime API at {self.address} closed the connection during {what}",
+                        answered,
                     )
+                answered = True
                 reader.feed(view[:count])
         except OSError as exc:
             self.close()
-            raise ApiError(
-                f"lost the connection to the Runtime API at {self.address} "
-                f"during {request.method} {request.path}: {exc}"
-            ) from None
+            raise Disconnected(self._lost(what, exc), answered) from None
         except ApiError:
             self.close()
             raise
         response = done.pop(0)
-        if not response.keep_alive:
+        if done or reader.partial or not response.keep_alive:
+            # More than one answer to one request: the extra one is unsolicited, so the
+            # connection's answers can no longer be matched to requests.
             self.close()
         return response
+
+    def _lost(self, what: str, why: object) -> str:
+        return f"lost the connection to the Runtime API at {self.address} during {what}: {why}"
 
     def close(self) -> None:
         if self._socket is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import httpx
 
-from runtime_core.protocol import USER_AGENT, ApiError, Request, Response
+from runtime_core.protocol import USER_AGENT, Disconnected, Request, Response
 
 __all__ = ["AsyncHttpxTransport", "HttpxTransport"]
 
@@ -21,10 +21,15 @@ def _response(reply: httpx.Response) -> Response:
     return Response(reply.status_code, headers, reply.content)
 
 
-def _lost(address: str, request: Request, exc: Exception) -> ApiError:
-    return ApiError(
+def _lost(address: str, request: Request, exc: Exception) -> Disconnected:
+    # httpx does not say how far the answer got; only these two mean "none of it".
+    unanswered = isinstance(exc, httpx.ConnectError) or (
+        isinstance(exc, httpx.RemoteProtocolError) and "without sending" in str(exc)
+    )
+    return Disconnected(
         f"lost the connection to the Runtime API at {address} "
-        f"during {request.method} {request.path}: {exc!r}"
+        f"during {request.method} {request.path}: {exc!r}",
+        answered=not unanswered,
     )
 
 

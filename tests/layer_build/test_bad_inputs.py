@@ -155,6 +155,22 @@ def test_symlink_pointing_out_of_the_function_is_refused(tmp_path: Path) -> None
     assert "is a symlink to /etc/passwd, outside" in err
 
 
+@pytest.mark.parametrize("link", [".", ".."])
+def test_symlink_loop_in_the_function_is_a_build_error(tmp_path: Path, link: str) -> None:
+    fn = write_function(tmp_path / "fn", {"app.py": "", "pkg/mod.py": ""})
+    os.symlink(link, fn / "pkg" / "loop")  # a link to the folder itself or to an ancestor
+    err = _fails("build", "--function", str(fn), cwd=tmp_path)
+    assert "a folder that contains it (a loop)" in err and "pkg/loop" in err
+
+
+def test_chained_symlink_loop_in_the_function_is_a_build_error(tmp_path: Path) -> None:
+    fn = write_function(tmp_path / "fn", {"app.py": "", "a/x.py": "", "b/y.py": ""})
+    os.symlink("../b", fn / "a" / "to_b")
+    os.symlink("../a", fn / "b" / "to_a")
+    err = _fails("build", "--function", str(fn), cwd=tmp_path)
+    assert "(a loop)" in err
+
+
 def test_function_that_does_not_compile(tmp_path: Path) -> None:
     fn = write_function(tmp_path / "fn", {"app.py": "def handler(:\n"})
     err = _fails("build", "--function", str(fn), cwd=tmp_path)

@@ -60,7 +60,7 @@ def test_too_many_layers_and_too_big_are_problems(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "problem: 6 layers: Lambda allows at most 5 per function" in done.stdout
-    assert "problem: unzipped size: 270.0 MB of 250.0 MB" in done.stdout
+    assert "problem: unzipped size 270.0 MB is over Lambda's 250.0 MB" in done.stdout
 
 
 def test_provided_runtime_needs_an_executable_bootstrap(tmp_path: Path) -> None:

@@ -98,24 +98,38 @@ def test_server_error_in_the_local_lambda(make_lambda: MakeLambda) -> None:
 
 @ENGINES
 @pytest.mark.parametrize("endpoint", ["next", "response"])
-def test_lost_connection_ends_the_runtime_with_a_clear_message(
+def test_a_request_dropped_before_any_answer_is_sent_again(
     api: FakeRuntimeApi, start_runtime: Start, endpoint: str, function: dict[str, str]
 ) -> None:
     runtime = start_runtime(function)
     api.drops["/" + endpoint] = 1
-    api.invoke({"n": 1})
-    assert runtime.wait(timeout=10) != 0
+    request_id = api.invoke({"n": 1})
+    api.wait_for("/invocation/next", 2 + (endpoint == "next"))  # served, and asking again
+    answered = [s for s in api.results() if s.path.split("/")[-2] == request_id]
+    assert len(answered) == (2 if endpoint == "response" else 1)  # the dropped one, resent
+    assert answered[-1].json() == {"n": 1}
+    assert runtime.process.poll() is None
+
+
+@ENGINES
+def test_the_runtime_exits_with_a_clear_message_when_the_api_is_gone(
+    api: FakeRuntimeApi, start_runtime: Start, function: dict[str, str]
+) -> None:
+    runtime = start_runtime(function)
+    api.wait_for("/invocation/next", 1)
+    api.close()  # the parked /next is cut off and nothing listens any more
+    assert runtime.wait(timeout=20) == 1
     output = runtime.output()
-    assert "connection" in output and "Runtime API" in output
+    assert "cannot be reached" in output and "Runtime API" in output
     assert "Traceback" not in output
 
 
 def test_dropped_connection_in_the_local_lambda(make_lambda: MakeLambda) -> None:
     lam = make_lambda(ECHO)
     lam.invoke({"n": 0})
-    lam.inject_fault("response", drop=True)
-    assert lam.invoke({"n": 1}).error_type == "Runtime.ExitError"
-    assert "connection" in lam.output
+    lam.inject_fault("response", drop=True)  # dropped before any answer: sent again
+    assert lam.invoke({"n": 1}).json() == {"n": 1}
+    assert lam.invoke({"n": 2}).json() == {"n": 2}
 
 
 def test_wire_details(api: FakeRuntimeApi, start_runtime: Start) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from runtime_core.invocation import Invocation
 from runtime_core.protocol import (
+    EXTENSION_NAME,
     ApiError,
     Response,
     ResponseReader,
@@ -55,7 +56,7 @@ def test_init_error_and_extension_requests() -> None:
     init = protocol.init_error(b'{"errorType":"X"}', "Runtime.ImportModuleError")
     assert init.raw.startswith(b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\n")
     assert b"Lambda-Runtime-Function-Error-Type: Runtime.ImportModuleError" in init.raw
-    register = protocol.extension_register()
+    register = protocol.extension_register(EXTENSION_NAME)
     assert register.raw.startswith(b"POST /2020-01-01/extension/register HTTP/1.1\r\n")
     assert b"\r\nLambda-Extension-Name: " in register.raw
     assert register.raw.endswith(b'\r\n\r\n{"events":[]}')

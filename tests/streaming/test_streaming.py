@@ -231,12 +231,16 @@ def test_a_slow_reader_holds_the_handler_back(function_dir: Path, tmp_path: Path
 def test_the_200_mb_limit_is_a_clear_error() -> None:
     sent = 0
 
-    async def count(chunk: bytes, content_type: str) -> None:
-        nonlocal sent
-        sent += len(chunk)
+    class Counter:
+        async def begin(self, content_type: str) -> None:
+            pass
+
+        async def write(self, chunk: bytes) -> None:
+            nonlocal sent
+            sent += len(chunk)
 
     async def write_too_much() -> None:
-        stream = ResponseStream(count)
+        stream = ResponseStream(Counter())
         block = memoryview(bytearray(8 * 1024 * 1024))
         for _ in range(MAX_STREAM_BYTES // len(block) + 1):
             await stream.write(block)

@@ -1,0 +1,45 @@
+"""What the engines and clients say when something goes wrong that is not the handler's.
+
+``runtime_failure`` still answers an invocation whose dispatch itself failed; ``log_lost``
+is the one record for an answer the Runtime API refused or a connection lost. Shared by
+both engines and both clients, so none of them imports another's module for it.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from runtime_core.invocation import Invocation
+    from runtime_core.outcome import Outcome
+
+__all__ = ["log_lost", "runtime_failure"]
+
+
+def log_lost(message: str) -> None:
+    from runtime_core.logs import runtime_log
+
+    runtime_log("ERROR", message)
+
+
+def runtime_failure(exc: Exception, invocation: Invocation) -> Outcome:
+    """The error to post when dispatch itself failed (a bug, or a function that shadows one
+    of the runtime's packages with an incompatible one), so the invocation is still answered.
+
+    Built with the stdlib ``json``: the failure may be orjson's.
+    """
+    import json
+    import traceback
+
+    from runtime_core.outcome import Outcome
+
+    message = f"lambdaboot could not run the handler: {exc!r}"
+    log_lost(f"invocation {invocation.request_id}: {message}\n{traceback.format_exc()}")
+    body = json.dumps(
+        {
+            "errorMessage": message,
+            "errorType": "Runtime.InternalError",
+            "requestId": invocation.request_id,
+            "stackTrace": traceback.format_tb(exc.__traceback__),
+        }
+    ).encode()
+    return Outcome(True, body, None, "Runtime.InternalError")

@@ -1,0 +1,129 @@
+"""No import circles inside a package, and the one-way doors between the rooms hold.
+
+Read off the source with ``ast`` (every ``import``, function-level and ``TYPE_CHECKING``
+ones included: a circle hidden in a function still makes the two modules one unit a
+newcomer must read together), not by importing anything. A failure names the circle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+#: The packages checked for circles: every package of the repository.
+PACKAGES = [
+    "runtime_core",
+    "layer_build",
+    "lambdaboot_cli",
+    "local_lambda",
+    "lambdaboot_bench",
+    "lambdaboot_conform",
+]
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Every name ``path`` imports, absolute (``from x import y`` gives ``x.y``;
+    ``graph`` resolves it to the module ``x.y`` or, if that is no module, ``x``)."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base]) if base else ".".join(anchor)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def graph(package: str) -> dict[str, set[str]]:
+    """module -> the modules of the same package it imports (a package's ``__init__``
+    included: ``from pkg import name`` runs ``pkg/__init__.py``)."""
+    files = {_module_name(p): p for p in (REPO / package).rglob("*.py")}
+    edges: dict[str, set[str]] = {}
+    for module, path in files.items():
+        targets = set()
+        for name in _imports(path, module):
+            while name and name not in files:  # ``a.b.name``: the deepest module, ``a.b``
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                targets.add(name)
+        edges[module] = targets
+    return edges
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One import circle (a list of modules ending where it began), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(edges.get(node, ())):
+            if state.get(target) == 1:
+                return [*stack[stack.index(target) :], target]
+            if target not in state:
+                found = visit(target)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_import_circles(package: str) -> None:
+    cycle = find_cycle(graph(package))
+    assert cycle is None, f"import circle in {package}: {' -> '.join(cycle or [])}"
+
+
+def test_the_cycle_finder_finds_a_circle_hidden_in_a_function(tmp_path: Path) -> None:
+    """The test above can fail: a function-level import closing a circle is found."""
+    a = tmp_path / "a.py"
+    a.write_text("import b\n")
+    b = tmp_path / "b.py"
+    b.write_text("def f():\n    from a import x\n")
+    edges = {"a": {n for n in _imports(a, "a") if n in "ab"}, "b": set()}
+    edges["b"] = {n.split(".")[0] for n in _imports(b, "b")} & {"a"}
+    assert find_cycle(edges) == ["a", "b", "a"]
+
+
+def _all_imports(package: str) -> dict[str, set[str]]:
+    return {_module_name(p): _imports(p, _module_name(p)) for p in (REPO / package).rglob("*.py")}
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [("runtime_core", ("local_lambda", "layer_build")), ("local_lambda", ("runtime_core",))],
+)
+def test_the_one_way_doors_hold(package: str, forbidden: tuple[str, ...]) -> None:
+    crossing = sorted(
+        f"{module} imports {name}"
+        for module, names in _all_imports(package).items()
+        for name in names
+        if name.split(".")[0] in forbidden
+    )
+    assert not crossing, f"{package} must not import {forbidden}: {crossing}"
