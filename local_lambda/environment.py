@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import layers, protocol
+from . import layers, log_level, protocol
 from .extensions_api import deadline_in
 from .lifecycle import Ended
 from .model import FunctionConfig, Outcome, PendingInvoke, ShutdownResult
@@ -81,9 +81,13 @@ class Environment:
             finished,
         )
         telemetry = self.api.telemetry
+        app_level = log_level.threshold(config.log_format, config.log_level)
 
-        def function_line(line: str) -> None:
-            emit(line)
+        def function_line(line: str, level: int | None) -> None:
+            """One event of the function's output, unless Lambda's log level drops it
+            (Telemetry subscribers get it either way)."""
+            if log_level.keeps(line, level, app_level):
+                emit(line)
             telemetry.function_line(line)
 
         def extension_line(line: str) -> None:
