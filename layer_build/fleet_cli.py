@@ -24,10 +24,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "publish", help="publish a built layer to regions and accounts (idempotent)"
     )
-    p.add_argument("zip", type=Path)
+    p.add_argument("zip", type=Path, help="a layer zip made by lambdaboot build (with its .json)")
     p.add_argument("--layer-name", help="default: the manifest's name")
-    p.add_argument("--description", default="")
-    p.add_argument("--license-info", default="Apache-2.0")
+    p.add_argument("--description", default="", help="the layer version's description")
+    p.add_argument(
+        "--license-info", default="Apache-2.0", help="the layer's license (default Apache-2.0)"
+    )
     p.add_argument(
         "--grant-account", action="append", default=[], help="share with this account id"
     )
