@@ -17,7 +17,6 @@ import contextlib
 import json
 import math
 import os
-import signal
 import sys
 import threading
 import time
@@ -107,7 +106,7 @@ class LocalLambda:
         for env in (self._env, self._spare):
             if env is not None and env.alive:
                 with contextlib.suppress(OSError):
-                    os.killpg(env.sandbox.pid, signal.SIGKILL)
+                    env.sandbox.kill_all()
 
     async def _open(self) -> None:
         self._lock = asyncio.Lock()  # changes of environment (init, reset, shutdown)
@@ -362,27 +361,14 @@ class LocalLambda:
         budget (Lambda's 500 ms, 2,000 ms with external extensions), then SIGKILL; ``force``:
         SIGKILL at once (a second Ctrl-C). Does nothing while no init or invocation runs
         (``shutdown`` then does it as Lambda would). Thread-safe; ``close`` still follows."""
-        sandbox = self._sandbox
-        if self._loop is None or sandbox is None or not (force or self._lock.locked()):
+        env = self._env
+        busy = self._lock.locked() or bool(self._sinks)  # an init, or invocations in flight
+        if self._loop is None or env is None or not (force or busy):
             return
         if force:
             self._kill_leftover()
             return
-        self._call(self._interrupt(sandbox))
-
-    async def _interrupt(self, sandbox: Sandbox) -> None:
-        budget_ms = (
-            self.config.shutdown_external_ms
-            if self._api.has_external_extensions
-            else self.config.shutdown_internal_ms
-        )
-        sandbox.signal(signal.SIGTERM)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(sandbox.exited), budget_ms / 1000)
-        if sandbox.alive:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(sandbox.pid, signal.SIGKILL)
-            sandbox.memory.kill_members()
+        self._call(env.interrupt())
 
     def shutdown(self) -> ShutdownResult:
         """The shutdown phase: SIGTERM then SIGKILL if an extension registered, else SIGKILL at once."""

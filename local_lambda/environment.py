@@ -268,6 +268,18 @@ class Environment:
         elapsed_ms = (time.perf_counter() - started) * 1000
         return ShutdownResult(signals, status, elapsed_ms, shutdown_sent_to=told)
 
+    async def interrupt(self) -> None:
+        """The user stopped the command: SIGTERM now, even mid-invocation, then SIGKILL for
+        the whole environment once the shutdown budget is spent (the invocation then ends
+        as the runtime exits)."""
+        config, sandbox = self.config, self.sandbox
+        external = self.api.has_external_extensions
+        budget_ms = config.shutdown_external_ms if external else config.shutdown_internal_ms
+        await sandbox.awake()
+        sandbox.signal(signal.SIGTERM)
+        if not await sandbox.wait_exited(budget_ms / 1000):
+            sandbox.kill_all()
+
     async def discard(self) -> None:
         """End an environment that never served (a spare, or a failed init)."""
         if self.sandbox.alive:

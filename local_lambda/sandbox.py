@@ -286,12 +286,16 @@ class Sandbox:
             await asyncio.wait(running, timeout=timeout_s)
         return not any(ext.alive for ext in self.extensions)
 
-    async def kill(self) -> int:
-        """SIGKILL the whole environment and wait for the runtime to be reaped."""
+    def kill_all(self) -> None:
+        """SIGKILL every process of the environment (without waiting)."""
         self.freezer.thaw()  # a frozen process takes its SIGKILL only once thawed
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         self.memory.kill_members()
+
+    async def kill(self) -> int:
+        """SIGKILL the whole environment and wait for the runtime to be reaped."""
+        self.kill_all()
         status = await self.exited
         await self._close_group()
         return status
