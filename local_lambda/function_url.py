@@ -176,7 +176,7 @@ def _event(request: Request) -> dict[str, Any]:
         body, encoded = raw.decode(), False
     except UnicodeDecodeError:
         body, encoded = base64.b64encode(raw).decode(), True
-    headers = dict(request.headers)
+    headers = dict(request.headers)  # repeated headers arrive joined with "," (no space)
     cookies = [c.strip() for c in headers.pop("cookie", "").split(";") if c.strip()]
     now = datetime.datetime.now(datetime.UTC)
     event: dict[str, Any] = {
@@ -210,7 +210,10 @@ def _event(request: Request) -> dict[str, Any]:
     if request.query:
         from urllib.parse import parse_qsl
 
-        event["queryStringParameters"] = dict(parse_qsl(request.query, keep_blank_values=True))
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(request.query, keep_blank_values=True):
+            query[key] = f"{query[key]},{value}" if key in query else value  # as Lambda joins
+        event["queryStringParameters"] = query
     if raw:
         event["body"] = body
     return event
