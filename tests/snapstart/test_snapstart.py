@@ -10,10 +10,8 @@ container-credentials endpoint.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,7 @@ from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_func
 PYTHONS = pytest.mark.parametrize("python", ["3.12", "3.13"], ids=lambda v: f"py{v}")
 #: Each hook appends its name and pid to a file, so order and process are both visible.
 HOOKS = """
-import os, socket
+import json, os
 from snapshot_restore_py import register_before_snapshot, register_after_restore
 
 INIT_PID = os.getpid()
@@ -52,6 +50,12 @@ def after_2():
 
 def handler(event, context):
     mark("handler")
+    if event.get("credentials"):  # what an SDK's container provider does
+        import urllib.request
+        ask = urllib.request.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
+        ask.add_header("Authorization", os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"])
+        with urllib.request.urlopen(ask) as answer:
+            return json.loads(answer.read())
     return {
         "pid": os.getpid(),
         "init_pid": INIT_PID,
@@ -124,3 +128,59 @@ def test_hooks_run_in_order_and_the_restore_is_a_fork(
     ), report
     assert "Init Duration" not in report[0] and "Restore Duration" not in report[1]
     assert "RESTORE_START" in lam.output and "RESTORE_REPORT Restore Duration" in lam.output
+
+
+@PYTHONS
+@pytest.mark.parametrize("kind", ["lambdaboot", "awslambdaric"])
+def test_credentials_come_from_the_container_endpoint(
+    function_dir: Path, tmp_path: Path, kind: str, python: str
+) -> None:
+    keys = {
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "s3cret",
+        "AWS_SESSION_TOKEN": "tok",
+    }
+    with _lambda(function_dir, tmp_path, kind, python, **keys) as lam:
+        result = lam.invoke({"credentials": True})
+    assert result.function_error is None, lam.output
+    creds = result.json()
+    assert (creds["AccessKeyId"], creds["SecretAccessKey"], creds["Token"]) == (
+        "AKIDEXAMPLE",
+        "s3cret",
+        "tok",
+    )
+    assert creds["Expiration"].endswith("Z")
+
+
+@PYTHONS
+@pytest.mark.parametrize("kind", ["lambdaboot", "awslambdaric"])
+def test_a_failing_before_snapshot_hook_fails_init(
+    function_dir: Path, tmp_path: Path, kind: str, python: str
+) -> None:
+    with _lambda(function_dir, tmp_path, kind, python, FAIL="before") as lam:
+        result = lam.invoke({})
+    assert result.function_error == "Unhandled"
+    assert result.error_type == "Runtime.BeforeSnapshotError", lam.output
+    assert result.json()["errorType"] == "ValueError"
+    assert "Status: error\tError Type: Runtime.BeforeSnapshotError" in lam.output
+    assert "RESTORE_START" not in lam.output  # no snapshot was taken
+    assert [name for name, _ in _marks(tmp_path)] == ["init", "before-2"]
+
+
+@PYTHONS
+@pytest.mark.parametrize("kind", ["lambdaboot", "awslambdaric"])
+def test_a_failing_after_restore_hook_fails_the_cold_start(
+    function_dir: Path, tmp_path: Path, kind: str, python: str
+) -> None:
+    with _lambda(function_dir, tmp_path, kind, python, FAIL="after") as lam:
+        result = lam.invoke({})
+        again = lam.invoke({})
+    assert result.function_error == "Unhandled"
+    assert result.error_type == "Runtime.AfterRestoreError", lam.output
+    assert result.json()["errorType"] == "KeyError"
+    assert "RESTORE_REPORT Restore Duration: " in lam.output
+    assert "Status: error\tError Type: Runtime.AfterRestoreError" in lam.output
+    assert again.error_type == "Runtime.AfterRestoreError"  # a fresh environment, same fate
+    marks = _marks(tmp_path)
+    assert [name for name, _ in marks].count("init") == 2
+    assert "handler" not in [name for name, _ in marks]
