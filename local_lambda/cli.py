@@ -18,6 +18,7 @@ from pathlib import Path
 # Submodules, not the package: this must work even where ``local_lambda`` resolves as a namespace.
 from local_lambda.emulator import LocalLambda
 from local_lambda.layers import MAX_LAYERS, LayerError
+from local_lambda.log_level import APPLICATION_LEVELS, TEXT_REFUSAL
 from local_lambda.model import FunctionConfig
 
 # lambdaboot's own bootstrap, referenced as a file (the local Lambda never imports runtime_core).
@@ -70,6 +71,11 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", type=int, default=128, help="memory size in MB (default 128)")
     parser.add_argument(
         "--log-format", choices=["Text", "JSON"], default="Text", help="Lambda log format"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=APPLICATION_LEVELS,
+        help="application log level (JSON format only, as on Lambda; default INFO there)",
     )
     parser.add_argument(
         "--name", default="test-function", help="function name (default test-function)"
@@ -187,6 +193,9 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
         if not layer.exists():
             raise UsageError(f"--layer {layer}: no such file or directory")
     command, env = runtime_and_env(args, root)
+    log_level = getattr(args, "log_level", None)
+    if log_level and args.log_format != "JSON" and args.max_concurrency <= 1:
+        raise UsageError(f"--log-level needs --log-format JSON (Lambda answers: {TEXT_REFUSAL})")
     return FunctionConfig(
         command=command,
         task_root=root,
@@ -196,6 +205,7 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
         env=env,
         function_name=args.name,
         log_format=args.log_format,
+        log_level=log_level,
         echo_logs=True,
         layers=[layer.resolve() for layer in layers],
         runtime=runtime,

@@ -24,11 +24,11 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from . import protocol
+from . import log_level, protocol
 from .httpserver import HttpServer, serve
 from .invoke_api import InvokeApi
 from .model import FunctionConfig, InvokeResult, Report, ShutdownResult
-from .platform_log import PlatformLog
+from .platform_log import PlatformLog, readable
 from .runtime_api import Fault, Invocation, Outcome, RuntimeApi
 from .sandbox import RuntimeStartError, Sandbox, describe_exit
 
@@ -146,9 +146,13 @@ class LocalLambda:
         self._log_dir = tempfile.mkdtemp(prefix="lambdaboot-logs-")
         path = os.path.join(self._log_dir, "log.sock")
 
+        level = log_level.threshold(self.config.log_format, self.config.log_level)
+
         async def take(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             while line := await reader.readline():
-                self._emit(line.decode("utf-8", "replace").rstrip("\r\n"))
+                text = line.decode("utf-8", "replace").rstrip("\r\n")
+                if log_level.keeps(text, None, level):
+                    self._emit(text)
             writer.close()
 
         self._log_server = await asyncio.start_unix_server(take, path)
@@ -394,7 +398,7 @@ class LocalLambda:
         for sink in self._sinks:
             sink.append(line)
         if self.config.echo_logs:
-            print(line, file=sys.stderr, flush=True)
+            print(readable(line), file=sys.stderr, flush=True)
         if self.config.log_listener is not None:
             self.config.log_listener(line)
 
@@ -561,7 +565,8 @@ class LocalLambda:
         result = self._finish(inv, outcome, duration_ms, init_ms, memory, logs)
         # Lines of the other invocations in flight are not this one's (JSON records and
         # platform lines carry their request id).
-        result.logs = "".join(line + "\n" for line in logs if inv.request_id in line)
+        result.log_events = [line for line in logs if inv.request_id in line]
+        result.logs = "".join(line + "\n" for line in result.log_events)
         return result
 
     async def _begin(
@@ -640,6 +645,7 @@ class LocalLambda:
             logs="".join(line + "\n" for line in logs),
             timings=inv.timings,
             error_type=outcome.error_type,
+            log_events=list(logs),
         )
 
     def log_tail(self, result: InvokeResult) -> str:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import log_level
+
 
 @dataclass
 class FunctionConfig:
@@ -58,6 +60,8 @@ class FunctionConfig:
             )
         if self.log_format.lower() not in ("text", "json"):
             raise ValueError(f"log_format must be 'Text' or 'JSON', not {self.log_format!r}")
+        if not self.managed_instances:  # (LMI logs JSON: checked below, once it is set)
+            log_level.check(self.log_format, self.log_level)
         if self.memory_measure not in ("auto", "cgroup", "pss"):
             raise ValueError(
                 f"memory_measure must be 'auto', 'cgroup' or 'pss', not {self.memory_measure!r}"
@@ -70,6 +74,7 @@ class FunctionConfig:
             raise ValueError(f"max_concurrency must be at least 1, not {self.max_concurrency}")
         if self.managed_instances:
             self.log_format = "JSON"  # LMI logs JSON only (spec §4.1)
+            log_level.check(self.log_format, self.log_level)
             lmi = {
                 "AWS_LAMBDA_MAX_CONCURRENCY": str(self.max_concurrency),
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances",
@@ -142,6 +147,8 @@ class InvokeResult:
     error_type: str | None = None
     # With invoke(log_tail=True): base64 of the log's last 4 KB, as X-Amz-Log-Result.
     log_result: str | None = None
+    # The invocation's log as CloudWatch events, one per record (``logs`` joins them).
+    log_events: list[str] = field(default_factory=list)
 
     def json(self) -> Any:
         return json.loads(self.payload)

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from . import layers
+from . import layers, log_frames, log_level
 from .extension_process import ExtensionProcess, LineReader
 from .extensions_api import deadline_in
 from .memory import MemoryMeter
@@ -63,7 +63,6 @@ def lambda_environment(
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.function_name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": f"{stream_day}/[$LATEST]{uuid.uuid4().hex}",
-        "AWS_LAMBDA_LOG_FORMAT": "JSON" if config.json_logs else "Text",
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
         "AWS_REGION": config.region,
@@ -80,8 +79,7 @@ def lambda_environment(
         "_AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129",
         "_AWS_XRAY_DAEMON_PORT": "2000",
     }
-    if config.log_level:
-        env["AWS_LAMBDA_LOG_LEVEL"] = config.log_level
+    env.update(log_level.environment(config.log_format, config.log_level))
     for name in _HOST_CREDENTIALS:
         if os.environ.get(name):
             env[name] = os.environ[name]
@@ -118,6 +116,13 @@ class Sandbox:
         self.started_ns = 0  # set by start()
         self._on_line = on_line
         self.env = lambda_environment(config, runtime_api, self.fs, extra)
+        self._app_level = log_level.threshold(config.log_format, config.log_level)
+        # Managed python3.x runtimes also get Lambda's telemetry log descriptor.
+        self.telemetry_log = (
+            log_frames.TelemetryLogPipe() if log_frames.wanted(config.runtime) else None
+        )
+        if self.telemetry_log is not None:
+            self.env.update(self.telemetry_log.environment())
         self.extensions: list[ExtensionProcess] = []
         read_fd, write_fd = os.pipe()
         try:
@@ -129,9 +134,12 @@ class Sandbox:
                 stdout=write_fd,
                 stderr=write_fd,
                 process_group=0,
+                pass_fds=[self.telemetry_log.child_fd] if self.telemetry_log is not None else [],
             )
         except OSError as exc:
             os.close(read_fd)
+            if self.telemetry_log is not None:
+                self.telemetry_log.close()
             self.memory.close()
             raise RuntimeStartError(f"cannot start the runtime {command!r}: {exc}") from exc
         finally:
@@ -141,14 +149,21 @@ class Sandbox:
         loop = asyncio.get_running_loop()
         self._adopted = loop.run_in_executor(None, self.memory.adopt, self.pid)
         self.output = LineReader(read_fd, self._function_line)
+        if self.telemetry_log is not None:
+            self.telemetry_log.start(self._function_frame)
         self.exited: asyncio.Future[int] = loop.create_future()
         self._pidfd = os.pidfd_open(self.pid)
         loop.add_reader(self._pidfd, self._reap)
         if self.memory.group is None:
             self._sample_memory()
 
-    def _function_line(self, line: str) -> None:
-        self._on_line(line)
+    def _function_frame(self, frame: log_frames.Frame) -> None:
+        self._function_line(frame.event, frame.level)
+
+    def _function_line(self, line: str, level: int | None = None) -> None:
+        """One event of the function's output, unless Lambda's log level drops it."""
+        if log_level.keeps(line, level, self._app_level):
+            self._on_line(line)
         if self.api is not None:
             self.api.telemetry.function_line(line)
 
@@ -225,6 +240,8 @@ class Sandbox:
 
     def drain(self) -> None:
         """Read what the runtime has written so far and pass on each complete line."""
+        if self.telemetry_log is not None:
+            self.telemetry_log.drain()
         self.output.drain()
         for ext in self.extensions:
             ext.output.drain()
@@ -234,7 +251,7 @@ class Sandbox:
         loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
         status = self.process.wait()
-        self.output.drain()
+        self.drain()
         if not self.exited.done():
             self.exited.set_result(status)
 
@@ -309,8 +326,10 @@ class Sandbox:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(ext.exited), 5.0)
             ext.output.close()
-        self.output.drain()
+        self.drain()
         self.output.close()
+        if self.telemetry_log is not None:
+            self.telemetry_log.close()
         self.memory.close()
 
     async def finish(self) -> None:

@@ -1,0 +1,199 @@
+"""What users see in CloudWatch on a managed python3.x runtime: lambdaboot (through its exec
+wrapper and the real ``bootstrap``) against awslambdaric, the runtime AWS ships there.
+
+The local Lambda emulates the managed runtime: it starts ``python3.X -m awslambdaric``
+(or the exec wrapper, given that command line), hands it the telemetry log descriptor,
+decodes the frames (one record = one event) and applies Lambda's log level.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_lambda import FunctionConfig, LocalLambda
+from tests.conftest import REPO, RUNTIME_PYTHONS, write_function
+
+WRAPPER = str(REPO / "exec-wrapper")
+
+APP = """
+import logging, os, threading
+
+log = logging.getLogger("app")
+boto_like = logging.getLogger("botocore.credentials")
+
+def handler(event, context):
+    boto_like.info("Found credentials in environment variables.")
+    log.debug("debug detail")
+    log.info("hello %s", event["name"])
+    log.warning("two\\nlines")
+    try:
+        {}["missing"]
+    except KeyError:
+        log.exception("caught")
+    worker = threading.Thread(target=log.warning, args=("from a thread",))
+    worker.start()
+    worker.join()
+    if event.get("fail"):
+        raise ValueError("boom")
+    return {"fd_left": "_LAMBDA_TELEMETRY_LOG_FD" in os.environ}
+"""
+
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z")
+
+
+def version_of(python: Path) -> str:
+    return next(v for v, p in RUNTIME_PYTHONS.items() if p == python)
+
+
+def app_events(events: list[str], request_id: str) -> list[Any]:
+    """The function's own events, comparable across runtimes: times and ids taken out,
+    JSON as values (lambdaboot's JSON is compact and has milliseconds, by design)."""
+    out: list[Any] = []
+    for event in events:
+        if event.startswith(("INIT_START", "START", "END", "REPORT", '{"time"')):
+            continue
+        if event.startswith("{"):
+            record = json.loads(event)
+            record.pop("timestamp", None)
+            if record.get("requestId") == request_id:
+                record["requestId"] = "<id>"
+            out.append(record)
+        else:
+            out.append(TIME.sub("<time>", event).replace(request_id, "<id>"))
+    return out
+
+
+def run(
+    function_dir: Path, python: Path, lambdaboot: bool, **settings: Any
+) -> list[tuple[Any, list[Any]]]:
+    write_function(function_dir, {"app.py": APP})
+    env = {"AWS_LAMBDA_EXEC_WRAPPER": WRAPPER} if lambdaboot else {}
+    config = FunctionConfig(
+        command=[],
+        runtime=f"python{version_of(python)}",
+        task_root=function_dir,
+        env=env,
+        timeout=10.0,
+        **settings,
+    )
+    with LocalLambda(config) as lam:
+        results = [lam.invoke({"name": "ada"}), lam.invoke({"name": "bob", "fail": True})]
+    return [(r.payload, app_events(r.log_events, r.request_id)) for r in results]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"log_format": "Text"}, {"log_format": "JSON"}, {"log_format": "JSON", "log_level": "DEBUG"}],
+)
+def test_managed_runtime_logs_match_awslambdaric(
+    function_dir: Path, runtime_python: Path, settings: dict[str, str]
+) -> None:
+    ours = run(function_dir, runtime_python, True, **settings)
+    theirs = run(function_dir, runtime_python, False, **settings)
+    (ok_payload, ok_events), (_, failed_events) = ours
+    assert json.loads(ok_payload) == {"fd_left": False}  # removed before user code ran
+    assert ok_events == theirs[0][1]
+    # The failing invocation: the same records, and awslambdaric's error record (its
+    # exact text is compared in tests/dispatch; here: one event, at the same place).
+    assert failed_events[:-1] == theirs[1][1][:-1]
+    assert len(failed_events) == len(theirs[1][1])
+    if settings["log_format"] == "Text":
+        texts = [e for e in ok_events if isinstance(e, str)]
+        # Python's default level on AWS: no INFO lines from an unchanged handler or boto.
+        assert not any(e.startswith(("[INFO]", "[DEBUG]")) for e in texts)
+        traceback = [e for e in texts if "\tcaught\n" in e]
+        assert len(traceback) == 1 and "\nKeyError: 'missing'" in traceback[0]  # one event
+        assert "[WARNING]\t<time>\t<id>\ttwo\nlines" in texts
+        assert failed_events[-1].startswith("[ERROR] ValueError: boom\nTraceback")
+    else:
+        levels = [e["level"] for e in ok_events]
+        want = "DEBUG" if settings.get("log_level") == "DEBUG" else "INFO"
+        assert min(levels, key=["DEBUG", "INFO", "WARNING", "ERROR"].index) == want
+
+
+def test_lambda_filters_json_lines_by_their_level(function_dir: Path) -> None:
+    """Lambda's own filter, whatever the runtime: a JSON line's ``level``, INFO without one."""
+    write_function(
+        function_dir,
+        {
+            "app.py": """
+            import json
+            def handler(event, context):
+                print("plain text")
+                for level in ("debug", "INFO", "warn", "Error", "bogus"):
+                    print(json.dumps({"level": level, "msg": level}))
+                return "ok"
+            """
+        },
+    )
+    config = FunctionConfig(
+        command=[sys.executable, "-m", "awslambdaric", "app.handler"],
+        task_root=function_dir,
+        log_format="JSON",
+        log_level="WARN",
+    )
+    with LocalLambda(config) as lam:
+        result = lam.invoke({})
+    shown = [json.loads(e)["msg"] for e in result.log_events if e.startswith('{"level"')]
+    assert shown == ["warn", "Error"]
+    assert "plain text" not in result.logs
+
+
+def test_a_log_level_with_text_is_refused_as_lambda_refuses_it(function_dir: Path) -> None:
+    with pytest.raises(
+        ValueError, match='LogLevel is not supported when LogFormat is set to "Text"'
+    ):
+        FunctionConfig(command=["x"], task_root=function_dir, log_level="DEBUG")
+    cli = [sys.executable, "-m", "lambdaboot_cli", "invoke", str(function_dir)]
+    refused = subprocess.run([*cli, "--log-level", "DEBUG"], capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert (
+        refused.stderr.count("\n") == 1 and "--log-level needs --log-format JSON" in refused.stderr
+    )
+
+
+def test_the_environment_gets_lambdas_logging_variables(function_dir: Path) -> None:
+    write_function(
+        function_dir,
+        {
+            "app.py": """
+            import os
+            def handler(event, context):
+                return {k: os.environ.get(k) for k in ("AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL")}
+            """
+        },
+    )
+    seen = []
+    for settings in ({}, {"log_format": "JSON"}, {"log_format": "JSON", "log_level": "ERROR"}):
+        config = FunctionConfig(
+            command=[sys.executable, "-m", "awslambdaric", "app.handler"],
+            task_root=function_dir,
+            **settings,  # type: ignore[arg-type]
+        )
+        with LocalLambda(config) as lam:
+            seen.append(lam.invoke({}).json())
+    assert seen == [
+        {"AWS_LAMBDA_LOG_FORMAT": "Text", "AWS_LAMBDA_LOG_LEVEL": None},
+        {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"},
+        {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "ERROR"},
+    ]
+
+
+def test_a_multi_line_record_reads_well_in_the_terminal(function_dir: Path) -> None:
+    write_function(
+        function_dir, {"app.py": "def handler(event, context):\n    raise ValueError('boom')\n"}
+    )
+    cli = [sys.executable, "-m", "lambdaboot_cli", "invoke", str(function_dir), "--event", "{}"]
+    shown = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 1
+    assert "\r" not in shown.stderr
+    lines = shown.stderr.splitlines()
+    start = lines.index("[ERROR] ValueError: boom")
+    assert lines[start + 1] == "Traceback (most recent call last):"
