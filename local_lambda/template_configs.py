@@ -78,7 +78,18 @@ def plan_template(found: TemplateFunctions, options: Options) -> Plan:
             limit = max(1, min(limit, spec.reserved_concurrency))
         plan.functions.append(ServedFunction(config, names, limit))
         plan.sources[spec.logical_id] = spec.sources
+    plan.notes = grouped(plan.notes)
     return plan
+
+
+def grouped(notes: list[str]) -> list[str]:
+    """``A: text`` and ``B: text`` said once, as ``A, B: text``."""
+    who: dict[str, list[str]] = {}
+    for note in notes:
+        name, sep, text = note.partition(": ")
+        key = text if sep and " " not in name else note
+        who.setdefault(key, []).append(name if key == text else "")
+    return [f"{', '.join(names)}: {text}" if all(names) else text for text, names in who.items()]
 
 
 def function_config(spec: FunctionSpec, options: Options, notes: list[str]) -> FunctionConfig:
