@@ -268,20 +268,20 @@ def _event(args: argparse.Namespace) -> bytes:
 
 def run_invoke(args: argparse.Namespace) -> int:
     try:
+        if devloop_cli.wanted(args):
+            options = devloop_options(args)
+            config = devloop_cli.invoke_config(args, options, lambda: function_config(args))
+        else:
+            config = function_config(args)
         event = _event(args)
         if args.watch:
             return devloop_cli.invoke_watch(
                 args,
-                devloop_options(args),
+                options,
                 lambda: function_config(args),
+                config,
                 lambda c: _invoke_once(c, event),
             )
-        if devloop_cli.wanted(args):
-            config = devloop_cli.invoke_config(
-                args, devloop_options(args), lambda: function_config(args)
-            )
-        else:
-            config = function_config(args)
     except (UsageError, ValueError, *devloop_cli.ERRORS) as exc:
         print(f"lambdaboot invoke: {exc}", file=sys.stderr)
         return 2

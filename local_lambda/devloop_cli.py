@@ -83,11 +83,18 @@ def add_arguments(parser: argparse.ArgumentParser, serving: bool) -> None:
 
 def wanted(args: argparse.Namespace) -> bool:
     """Whether the development loop's options are in use (else the plain command runs)."""
-    return bool(args.template or args.watch or getattr(args, "max_environments", None))
+    return bool(
+        args.template
+        or args.watch
+        or args.sam_local
+        or getattr(args, "max_environments", None) is not None
+    )
 
 
 def _options(args: argparse.Namespace, base: Options) -> Options:
-    limit = getattr(args, "max_environments", None) or DEFAULT_MAX_ENVIRONMENTS
+    limit = getattr(args, "max_environments", None)
+    if limit is None:
+        limit = DEFAULT_MAX_ENVIRONMENTS
     if limit < 1:
         raise DevloopError(f"--max-environments {limit}: give at least 1")
     env_file = None
@@ -174,9 +181,12 @@ def invoke_config(
     if args.template is None:
         config = plan.functions[0].config
     else:
-        for note in plan.notes:
-            print(f"lambdaboot invoke: {note}", file=sys.stderr, flush=True)
         config = _chosen(args, plan)
+        logical_id = next(f.names[0] for f in plan.functions if f.config is config)
+        for note in plan.notes:
+            names = note.partition(": ")[0].split(", ")
+            if logical_id in names or note.startswith("--"):
+                print(f"lambdaboot invoke: {note}", file=sys.stderr, flush=True)
     return dataclasses.replace(config, echo_logs=True)
 
 
@@ -199,13 +209,14 @@ def invoke_watch(
     args: argparse.Namespace,
     base: Options,
     single: Callable[[], FunctionConfig],
+    config: FunctionConfig,
     invoke_once: Callable[[FunctionConfig], int],
 ) -> int:
-    """``invoke --watch``: invoke, then again in a fresh environment after each change."""
+    """``invoke --watch``: invoke ``config``, then again in a fresh environment (the
+    function read anew) after each change."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    config = invoke_config(args, base, single)
     status = invoke_once(config)
 
     def paths() -> list[Path]:
