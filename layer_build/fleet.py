@@ -116,10 +116,23 @@ def functions_using(target: Target, layer: str, selection: Selection) -> list[Fl
     return sorted(found, key=lambda f: f.name)
 
 
-def layer_versions(target: Target, ref: LayerRef) -> dict[int, dict[str, Any]]:
-    """Every version of the layer ``ref`` names, as ``get_layer_version`` describes them."""
+def layer_versions(target: Target, ref: LayerRef, spec: VersionSpec) -> dict[int, dict[str, Any]]:
+    """The versions of ``ref``'s layer that ``spec`` may pick, as ``get_layer_version`` gives them.
+
+    A named version is read alone (GetLayerVersion by ARN, which another account's shared
+    layer allows); ``latest`` lists the layer's versions, which only its own account can."""
+    from layer_build.aws import is_not_found
+
     client = target.client("lambda")
-    # The layer's own account lists by name; another account's layer is listed by ARN.
+    wanted = spec.wanted(target.region)
+    if wanted is not None:
+        try:
+            info = client.get_layer_version(LayerName=ref.base, VersionNumber=wanted)
+        except Exception as exc:
+            if is_not_found(exc):
+                return {}
+            raise
+        return {wanted: info}
     name = ref.name if ref.account == target.account else ref.base
     versions: dict[int, dict[str, Any]] = {}
     for page in client.get_paginator("list_layer_versions").paginate(LayerName=name):
@@ -156,12 +169,15 @@ class VersionSpec:
             raise AwsError(f"{path}: not a versions file written by `lambdaboot publish`") from None
         return cls(text, by_region)
 
+    def wanted(self, region: str) -> int | None:
+        """The version named for ``region``; None for ``latest`` (or a region the file lacks)."""
+        if self.by_region is not None:
+            return self.by_region.get(region)
+        return None if self.text == "latest" else int(self.text)
+
     def resolve(self, region: str, versions: dict[int, dict[str, Any]]) -> int | None:
         """The version this means in ``region``, or None when there is none."""
-        if self.by_region is not None:
-            wanted = self.by_region.get(region)
-        elif self.text == "latest":
+        wanted = self.wanted(region)
+        if wanted is None and self.text == "latest":
             wanted = max(versions) if versions else None
-        else:
-            wanted = int(self.text)
         return wanted if wanted in versions else None

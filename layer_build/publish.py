@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,11 @@ def load_layer(
         )
     if manifest.get("kind") != "layer":
         raise BuildError(f"{zip_path.name} is a {manifest.get('kind')} package, not a layer")
+    layer_name = name or manifest["name"].replace(".", "")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,140}", layer_name):
+        raise BuildError(
+            f"--layer-name {layer_name!r}: Lambda takes 1 to 140 letters, digits, '-' and '_'"
+        )
     digest = hashlib.sha256()
     with zip_path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
@@ -119,7 +125,7 @@ def load_layer(
         buckets = Buckets.parse(s3_buckets, s3_prefix)
     return Layer(
         zip_path=zip_path,
-        name=name or manifest["name"].replace(".", ""),
+        name=layer_name,
         manifest=manifest,
         sha256_hex=digest.hexdigest(),
         buckets=buckets,

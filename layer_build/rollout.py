@@ -85,7 +85,7 @@ def make_plan(layer: str, to: VersionSpec, targets: list[Target], selection: Sel
     for fn in found:
         cache_key = (fn.target.account, fn.target.region, fn.ours.base)
         if cache_key not in versions_cache:
-            versions_cache[cache_key] = layer_versions(fn.target, fn.ours)
+            versions_cache[cache_key] = layer_versions(fn.target, fn.ours, to)
         changes.append(_change(fn, to, versions_cache[cache_key]))
     return Plan(layer, to.text, changes)
 
@@ -105,7 +105,8 @@ def _change(fn: FleetFunction, to: VersionSpec, versions: dict[int, dict[str, An
         revision_id=fn.revision_id,
     )
     if target is None:
-        change.action, change.reason = "refused", f"{fn.ours.name} has no version {to.text} here"
+        named = f"version {to.text}" if to.by_region is None else f"the version {to.text} names"
+        change.action, change.reason = "refused", f"{fn.ours.name} has no {named} here"
         return change
     change.layers_after = [fn.ours.at(target).arn if a == fn.ours.arn else a for a in fn.layers]
     info = versions[target]
@@ -188,23 +189,27 @@ def apply(
         rest = todo[options.canary :]
     size = max(1, options.concurrency)
     batches += [(rest[i : i + size], False) for i in range(0, len(rest), size)]
-    done: list[Change] = []
     ok = True
-    for batch, is_canary in batches:
-        with ThreadPoolExecutor(max_workers=len(batch) or 1) as pool:
-            results = list(pool.map(lambda c: _update(c, targets[c.key()], options, say), batch))
-        done += [c for c in batch if c.status == "updated"]
-        if not all(results):
-            ok = False
-            break
-        if is_canary:
-            for c in batch:
-                if not _canary(c, targets[c.key()], options, say):
-                    ok = False
-            if not ok:
+    try:
+        for batch, is_canary in batches:
+            with ThreadPoolExecutor(max_workers=len(batch) or 1) as pool:
+                results = list(
+                    pool.map(lambda c: _update(c, targets[c.key()], options, say), batch)
+                )
+            if not all(results):
+                ok = False
                 break
+            if is_canary:
+                ok = all([_canary(c, targets[c.key()], options, say) for c in batch])
+                if not ok:
+                    break
+    except KeyboardInterrupt:  # Ctrl-C, or a cancelled CI job (SIGTERM): still put things back
+        ok = False
+        for c in todo:
+            if c.status == "not started":
+                c.detail = "interrupted before it started"
     if not ok:
-        for c in reversed(done):
+        for c in reversed([c for c in todo if c.status == "updated"]):
             _roll_back(c, targets[c.key()], options, say)
     return ok
 

@@ -95,6 +95,7 @@ def upload(
     key: str,
     zip_path: Path,
     progress: Callable[[int, int], None],
+    part_size: int = PART_SIZE,
 ) -> bool:
     """Put the zip at ``bucket/key`` unless an object of its size is there; True if uploaded."""
     from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
@@ -117,6 +118,6 @@ def upload(
             done += count
             progress(done, size)
 
-    config = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE)
+    config = TransferConfig(multipart_threshold=part_size, multipart_chunksize=part_size)
     s3.upload_file(str(zip_path), bucket, key, Config=config, Callback=advance)
     return True

@@ -13,7 +13,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 # Submodules, not the package: this must work even where ``local_lambda`` resolves as a namespace.
 from local_lambda import devloop_cli
@@ -47,11 +49,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_layer_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
-        "--port", type=int, default=0, help="invoke API port (default: any free port)"
+        "--port", type=port_number, default=0, help="invoke API port (default 0: any free port)"
     )
     serve.add_argument(
         "--function-url-port",
-        type=int,
+        type=port_number,
         default=None,
         metavar="PORT",
         help="also serve an HTTP front like a Function URL (0: any free port)",
@@ -76,9 +78,17 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_runtime_arguments(parser, "FUNCTION_DIR/bootstrap, else lambdaboot's bootstrap")
     parser.add_argument(
-        "--timeout", type=float, default=3.0, help="function timeout in seconds (default 3)"
+        "--timeout",
+        type=ranged(float, 1, 900, "seconds"),
+        default=3.0,
+        help="function timeout in seconds, 1-900 as on Lambda (default 3)",
     )
-    parser.add_argument("--memory", type=int, default=128, help="memory size in MB (default 128)")
+    parser.add_argument(
+        "--memory",
+        type=ranged(int, 128, 10240, "MB"),
+        default=128,
+        help="memory size in MB, 128-10240 as on Lambda (default 128)",
+    )
     parser.add_argument(
         "--log-format", choices=["Text", "JSON"], default="Text", help="Lambda log format"
     )
@@ -92,7 +102,7 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-concurrency",
-        type=int,
+        type=ranged(int, 1, None, "invocations"),
         default=1,
         metavar="N",
         help="Lambda Managed Instances: N invocations in flight in one environment (default 1)",
@@ -134,12 +144,42 @@ class UsageError(Exception):
     """Bad command-line input, reported as one line."""
 
 
+def ranged(
+    kind: type[int] | type[float], low: int, high: int | None, unit: str
+) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` from ``low`` to ``high`` (Lambda's own range)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
+        if value < low or (high is not None and value > high):
+            span = f"{low}-{high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: use {span} {unit}")
+        return value
+
+    return parse
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1-65535, or 0 for any free port."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port: use 1-65535, or 0 for any free port"
+        )
+    return int(text)
+
+
 def runtime_command(text: str) -> list[str]:
     """A ``--runtime-cmd`` as argv; relative paths in it are taken from the current
     directory, since the runtime itself starts in its task root."""
     import shlex
 
-    command = shlex.split(text)
+    try:
+        command = shlex.split(text)
+    except ValueError as exc:  # "No closing quotation"
+        raise UsageError(f"--runtime-cmd {text!r}: {exc}; check its quotes") from None
     for index, part in enumerate(command):
         if "/" in part and not Path(part).is_absolute() and Path(part).exists():
             command[index] = str(Path(part).absolute())
@@ -251,8 +291,9 @@ def _event(args: argparse.Namespace) -> bytes:
     elif args.event_file is not None:
         try:
             text = args.event_file.read_text()
-        except OSError as exc:
-            raise UsageError(f"cannot read --event-file: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise UsageError(f"--event-file {args.event_file}: {reason}") from None
     elif not sys.stdin.isatty():
         text = sys.stdin.read()
     else:
@@ -260,6 +301,8 @@ def _event(args: argparse.Namespace) -> bytes:
     try:
         json.loads(text)
     except ValueError as exc:
+        if args.event_file is not None:
+            raise UsageError(f"--event-file {args.event_file} is not valid JSON ({exc})") from None
         raise UsageError(
             f'the event is not valid JSON ({exc}); quote it, e.g. --event \'{{"name": "x"}}\''
         ) from exc

@@ -34,7 +34,10 @@ rather than the invalid JSON tokens ``NaN``/``Infinity``.
 
 from __future__ import annotations
 
+import os
 import sys
+
+from runtime_core.c_json import MISS, dumps, scan
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,6 +67,7 @@ _DIGIT_RUN_TABLE = bytes(
 )
 _LONG_DIGIT_RUN = b"0" * 20
 _UNQUOTED_LONG_RUN = b" " + _LONG_DIGIT_RUN
+_GUARD_CHUNK = 64 * 1024  # below malloc's mmap threshold (128 KB)
 
 # orjson's integer range, and a nesting depth well below its limit (254 levels of lists
 # and dicts in 3.13; lowering it has been proposed): deeper results are left to orjson,
@@ -120,6 +124,9 @@ def decode_event(body: bytes, content_type: str | None) -> Any:
 
     As awslambdaric does, only ``application/json`` is parsed (an absent content type means
     JSON: the Runtime API's default); ``application/json; charset=...`` counts as JSON too.
+    A body that is not a JSON document raises ``UnmarshalError`` with awslambdaric's
+    message: the body must be UTF-8 (no other encoding is detected), and the error is
+    worded as simplejson words it.
     """
     if (
         content_type is not None
@@ -130,21 +137,22 @@ def decode_event(body: bytes, content_type: str | None) -> Any:
     if orjson is None:
         orjson = _loaded_orjson()
         if orjson is None:
-            try:
-                return _first_loads(body)
-            except RecursionError:  # deeper than the stdlib's parser goes; orjson's goes
-                orjson = _import_orjson()  # to 1024 levels, and falls back as it always has
+            value = _first_loads(body)
+            if value is not MISS:
+                return value
+            return _general_loads(body)
     return _orjson_loads(orjson, body)
 
 
 def _orjson_loads(orjson: Any, body: bytes) -> Any:
-    """The event as orjson parses it, with the stdlib for what orjson would get wrong."""
+    """The event as orjson parses it, with the general path for what orjson would get
+    wrong (integers beyond 64 bits) or refuses (then the general path says why)."""
     if not _may_hold_big_int(body):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
-            pass  # invalid: the stdlib words the error as simplejson (awslambdaric) does
-    return _stdlib_loads(body)
+            pass
+    return _general_loads(body)
 
 
 def _may_hold_big_int(body: bytes) -> bool:
@@ -159,77 +167,86 @@ def _may_hold_big_int(body: bytes) -> bool:
     worded by the stdlib): the 56-digit ``"sequenceNumber"`` of Kinesis, its ``eventID``
     ``"shardId-...:4959..."``, DynamoDB's ``"N"`` values, an S3 key ``".../4959....csv"``.
     Only a long run touching none of them sends the body to the stdlib; inside a string
-    that is rare, and the stdlib is exact anyway. One ``translate`` and a search run at C
-    speed; Python runs once per long run that starts after another byte.
+    that is rare, and the stdlib is exact anyway.
+
+    The body is read in chunks small enough for malloc to reuse the same memory (a
+    translated copy of a 5 MB body was a fresh mapping, ~1,200 page faults, at every
+    invocation) and to stay in cache. Per chunk, one ``translate`` and the searches run
+    at C speed; Python runs once per long run that starts after another byte. A run
+    still open at a chunk's end is carried, with the byte before it, into the next.
     """
-    marks = body.translate(_DIGIT_RUN_TABLE)
-    find = marks.find
-    if marks.startswith(_LONG_DIGIT_RUN):
-        start = 0
-    else:
+    size = len(body)
+    carry = b" "  # the start of the body stands where a separator would
+    for offset in range(0, size, _GUARD_CHUNK):
+        marks = carry + body[offset : offset + _GUARD_CHUNK].translate(_DIGIT_RUN_TABLE)
+        if offset + _GUARD_CHUNK >= size:
+            marks += b" "  # and so does its end
+        find = marks.find
         start = find(_UNQUOTED_LONG_RUN) + 1
-        if not start:
-            return False
-    size = len(marks)
-    while True:
-        # The run goes on to its first byte that is not b"0": a b"q" or a b" ".
-        end = find(b" ", start + 20)
-        if end < 0:
-            end = size
-        if find(b"q", start + 20, end) < 0:  # it ends at a b" " too: maybe an integer
-            return True
-        start = find(_UNQUOTED_LONG_RUN, end) + 1
-        if not start:
-            return False
+        while start:
+            # The run goes on to its first byte that is not b"0": a b"q" or a b" ".
+            end = find(b" ", start + 20)
+            if end < 0:
+                break  # it reaches the end of the chunk: carried into the next one
+            if find(b"q", start + 20, end) < 0:  # it ends at a b" " too: maybe an integer
+                return True
+            start = find(_UNQUOTED_LONG_RUN, end) + 1
+        rest = marks.rstrip(b"0")
+        carry = marks[len(rest) - 1 :] if rest.endswith(b" ") else b""
+    return False
 
 
 def _first_loads(body: bytes) -> Any:
     """The event as ``json.loads`` parses it, by the same C scanner, without importing
-    ``json``: ``json.decoder`` imports ``re`` and ``enum`` (~4 ms at this point of a cold
-    start). Anything but a well-formed UTF-8 document goes to ``json.loads`` itself, so
-    every error, and every other encoding it detects, is exactly its own."""
-    # json.detect_encoding says UTF-8 for a body whose first two bytes are ASCII, non-NUL.
-    if body and 0 < body[0] < 0x80 and (len(body) < 2 or body[1]):
-        try:
-            from _json import make_scanner
-
-            text = body.decode("utf-8", "surrogatepass")
-            start = len(text) - len(text.lstrip(_JSON_SPACE))
-            value, end = make_scanner(_ScanSettings)(text, start)  # type: ignore[arg-type]
-            if end >= len(text.rstrip(_JSON_SPACE)):
-                return value
-        except (ImportError, StopIteration, ValueError):
-            pass  # json.loads below says what is wrong, in its own words
-    return _stdlib_loads(body)
+    ``json`` (``runtime_core.c_json``); ``MISS`` for anything but a well-formed UTF-8
+    document, which the general path then decides on."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return MISS
+    return scan(text)
 
 
-def _stdlib_loads(body: bytes) -> Any:
-    """The event as the stdlib parses it: the same value orjson gives where orjson is exact."""
+def _general_loads(body: bytes) -> Any:
+    """The event, or ``UnmarshalError`` with awslambdaric's words, for any body.
+
+    simplejson (awslambdaric's parser) decodes the bytes as strict UTF-8 (a UTF-16 body,
+    or UTF-8-encoded surrogates, are errors), skips one leading BOM, and refuses NaN and
+    Infinity; the stdlib parses what it accepts to the same values, exactly. A valid
+    document the stdlib cannot parse (nested deeper than its recursion limit) goes to
+    orjson, which parses 1024 levels.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnmarshalError(f"Unable to unmarshal input: {exc}") from None
     import json
 
     try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise UnmarshalError(f"Unable to unmarshal input: {exc}") from None
+        return json.loads(
+            text[1:] if text.startswith("\ufeff") else text, parse_constant=_refuse_constant
+        )
+    except (ValueError, RecursionError) as exc:
+        failure: BaseException = exc
+    if isinstance(failure, RecursionError):
+        # Nested deeper than the stdlib's parser goes: orjson goes to 1024 levels. Deeper
+        # still, simplejson fails too, on its recursion limit; the stdlib names the kind
+        # of value it was entering, as simplejson does, in nearly its words.
+        orjson = _orjson or _import_orjson()
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            message = str(failure).replace("from a unicode string", "from a string")
+    else:
+        from runtime_core.json_errors import describe
+
+        message = describe(text) or str(failure)
+    raise UnmarshalError(f"Unable to unmarshal input: {message}") from None
 
 
-def _reject_constant(token: str) -> Any:
+def _refuse_constant(token: str) -> Any:
     """NaN and Infinity are not JSON; awslambdaric's simplejson refuses them too."""
-    raise ValueError(f"Expecting value: {token} is not valid JSON")
-
-
-# JSON's whitespace, and what json.JSONDecoder hands the C scanner (make_scanner reads
-# these attributes; on a class, the function stays a plain function).
-_JSON_SPACE = " \t\n\r"
-
-
-class _ScanSettings:
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = _reject_constant
+    raise ValueError(f"{token} is not JSON")
 
 
 def encode_result(result: Any) -> tuple[bytes, str]:
@@ -266,24 +283,25 @@ def _orjson_dumps(orjson: Any, result: Any) -> tuple[bytes, str]:
 
 
 def encode_error(payload: dict[str, Any]) -> bytes:
-    """JSON for an error body or X-Ray cause, whose strings come from arbitrary exceptions.
+    """An error body (``/error``, ``/init/error``) byte for byte as awslambdaric writes it.
 
-    A lone surrogate in an exception message is legal in a Python ``str`` but not in UTF-8;
-    orjson refuses it, so the stdlib writes it as an escape instead of losing the error.
+    awslambdaric's encoder is simplejson with its default separators (``", "`` and
+    ``": "``), keys in the order given, and non-ASCII text escaped, except in the
+    execution environments where it turns ``ensure_ascii`` off (``AWS_EXECUTION_ENV`` of
+    python3.12 and later): there it is written raw, as UTF-8. A lone surrogate (legal in a
+    Python ``str``, not in UTF-8) is written escaped rather than losing the error.
     """
-    orjson = _loaded_orjson()
-    if orjson is None:
-        plain = _stdlib_dumps(payload)
-        if plain is not None:
-            return plain
-        orjson = _import_orjson()
+    raw = os.environ.get("AWS_EXECUTION_ENV") in _RAW_UNICODE_ENVS
+    text = dumps(payload, ensure_ascii=not raw, compact=False)
     try:
-        body: bytes = orjson.dumps(payload)
-    except TypeError:
-        import json
+        return text.encode()
+    except UnicodeEncodeError:
+        return dumps(payload, ensure_ascii=True, compact=False).encode()
 
-        return json.dumps(payload).encode()
-    return body
+
+#: The execution environments in which awslambdaric 4.2.2 writes non-ASCII text raw
+#: (its ``lambda_runtime_marshaller.Encoder``).
+_RAW_UNICODE_ENVS = frozenset(f"AWS_Lambda_python3.{minor}" for minor in (12, 13, 14, 15))
 
 
 def _stdlib_dumps(value: Any) -> bytes | None:
@@ -291,30 +309,11 @@ def _stdlib_dumps(value: Any) -> bytes | None:
     made only of JSON's own types or its text is not UTF-8 (a lone surrogate)."""
     if not _is_plain(value, 0):
         return None
-    try:
-        from _json import encode_basestring, make_encoder
-    except ImportError:  # an interpreter without the C accelerator: json itself
-        import json
-
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    else:
-        # What json.dumps(value, ensure_ascii=False, separators=(",", ":")) runs, without
-        # importing json.encoder (and re); no circular check: plain values are bounded.
-        if type(value) is str:
-            text = encode_basestring(value)
-        else:
-            write = make_encoder(
-                None, _refuse, encode_basestring, None, ":", ",", False, False, True
-            )
-            text = "".join(write(value, 0))
+    text = dumps(value, ensure_ascii=False, compact=True)
     try:
         return text.encode()
     except UnicodeEncodeError:  # orjson refuses it too, with its own words: let it say so
         return None
-
-
-def _refuse(obj: Any) -> Any:
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
 def _is_plain(value: Any, depth: int) -> bool:

@@ -141,6 +141,7 @@ async def _serve(
     address: str, handler: Callable[..., Any], concurrency: int, margin: float | None
 ) -> None:
     loop = asyncio.get_running_loop()
+    dispatch.use_loop(loop)  # sync handlers' awaitables run here, not on their threads
     loop.set_default_executor(
         ThreadPoolExecutor(max_workers=max(concurrency, 4), thread_name_prefix="lambdaboot")
     )

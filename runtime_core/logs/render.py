@@ -231,16 +231,19 @@ def render_error(
             "stackTrace": stack_trace,
         }
         return _encoder()(_json_record(time.time(), "ERROR", fields, tenant_id))
+    # awslambdaric's log_error: the head, then "Traceback (most recent call last):" even
+    # when there are no frames, then each entry's lines with leading spaces as NO-BREAK
+    # SPACEs (an empty entry stays an empty line).
     head = "[ERROR]"
     if error_type:
         head += " " + error_type
     if message:
         head += (": " if error_type else " ") + message
-    lines = [head]
-    if stack_trace:
-        lines.append("Traceback (most recent call last):")
-        for entry in stack_trace:
-            for line in entry.splitlines():
-                stripped = line.lstrip(" ")
-                lines.append(_TRACE_INDENT * (len(line) - len(stripped)) + stripped)
+    lines = [head, "Traceback (most recent call last):"]
+    for entry in stack_trace:
+        if not entry:
+            lines.append("")
+        for line in entry.splitlines():
+            stripped = line.lstrip(" ")
+            lines.append(_TRACE_INDENT * (len(line) - len(stripped)) + stripped)
     return "\n".join(lines)

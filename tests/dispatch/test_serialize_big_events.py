@@ -36,7 +36,7 @@ def stdlib_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(body: bytes) -> Any:
         raise AssertionError(f"sent to the stdlib parser: {body[:120]!r}")
 
-    monkeypatch.setattr(serialize, "_stdlib_loads", refuse)
+    monkeypatch.setattr(serialize, "_general_loads", refuse)
 
 
 def _check(body: bytes) -> None:
@@ -266,3 +266,25 @@ def test_a_big_integer_after_many_string_runs_is_still_caught() -> None:
     records = json.loads(kinesis(20))
     records["Records"][-1]["count"] = 2**70
     _check(json.dumps(records).encode())
+
+
+@pytest.mark.parametrize("shift", range(-45, 46, 3))
+def test_a_run_across_a_chunk_boundary_is_judged_as_a_whole(shift: int) -> None:
+    """The guard reads big bodies in chunks; a run cut by a chunk's end is still one run."""
+    number = "-" + "9" * 40
+    prefix = b'{"pad": "' + b"x" * (serialize._GUARD_CHUNK + shift - 30) + b'", "n": '
+    unquoted = prefix + number.encode() + b', "z": 1}'
+    quoted = prefix + b'"' + number.encode() + b'", "z": 1}'
+    ends_quoted = prefix + b'"a:' + number.encode() + b'", "z": 1}'
+    assert serialize._may_hold_big_int(unquoted)
+    assert not serialize._may_hold_big_int(quoted)
+    assert not serialize._may_hold_big_int(ends_quoted)
+    _check(unquoted)
+    _check(quoted)
+
+
+def test_a_big_integer_at_the_very_end_of_a_long_body_is_caught() -> None:
+    body = b"[" + b'"abc",' * 30_000 + b"123456789012345678901234]"
+    assert serialize._may_hold_big_int(body)
+    assert serialize._may_hold_big_int(b'"' + b"a" * 70_000 + b'"' + b" " * 10 + b"1" * 25)
+    _check(body)

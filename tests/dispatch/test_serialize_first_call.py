@@ -23,13 +23,16 @@ from typing import Any
 
 import orjson
 import pytest
+from awslambdaric.lambda_runtime_exception import FaultException
+from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
 
 from local_lambda import FunctionConfig, LocalLambda
-from runtime_core import serialize
+from runtime_core import c_json, serialize
 from runtime_core.serialize import MarshalError, UnmarshalError
 from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
 
 Point = collections.namedtuple("Point", "x y")
+RIC = LambdaMarshaller()  # awslambdaric's own event parser (simplejson)
 
 
 class Tag(str):
@@ -249,16 +252,22 @@ def test_random_floats_are_written_as_orjson_writes_them_or_left_to_it() -> None
             assert "e" in repr(value) or not math.isfinite(value), value
 
 
-def test_an_error_body_on_the_first_call_is_the_same_bytes(first_call: list[str]) -> None:
+def test_an_error_body_is_written_as_awslambdaric_writes_it(
+    first_call: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from awslambdaric.lambda_runtime_marshaller import to_json
+
     payload = {
-        "errorMessage": 'ünïcode 🐍 "quoted"',
+        "errorMessage": 'ünïcode 🐍 "quoted" \u2028 \x7f',
         "errorType": "ValueError",
         "requestId": "r-1",
         "stackTrace": ['  File "/var/task/app.py", line 3, in handler\n'],
     }
-    assert serialize.encode_error(payload) == orjson.dumps(payload)
-    assert first_call == []
-    lone = dict(payload, errorMessage="bad \ud800")  # orjson refuses it: the stdlib escapes it
+    for env in ("AWS_Lambda_python3.11", "AWS_Lambda_python3.12", "AWS_Lambda_python3.13"):
+        monkeypatch.setenv("AWS_EXECUTION_ENV", env)
+        assert serialize.encode_error(payload) == to_json(payload).encode(), env
+    assert first_call == []  # orjson was not needed
+    lone = dict(payload, errorMessage="bad \ud800")  # not UTF-8: written escaped
     assert json.loads(serialize.encode_error(lone))["errorMessage"] == "bad \ud800"
 
 
@@ -293,25 +302,31 @@ def _same(a: Any, b: Any) -> bool:
 
 def _decoded(decode: Any, body: bytes) -> tuple[str, Any]:
     try:
-        return "ok", decode(body)
-    except UnmarshalError as exc:
-        return "error", str(exc)
+        value = decode(body)
+    except (UnmarshalError, FaultException) as exc:
+        return "error", str(exc) if isinstance(exc, UnmarshalError) else exc.msg
     except RecursionError:
         return "too deep", None
+    return ("miss", None) if value is c_json.MISS else ("ok", value)
+
+
+def _first_call(body: bytes) -> tuple[str, Any]:
+    """The first invocation's path: the C scanner, and the general path where it misses."""
+    first = _decoded(serialize._first_loads, body)
+    return _decoded(serialize._general_loads, body) if first[0] == "miss" else first
 
 
 def _assert_same_decoding(body: bytes) -> None:
-    first = _decoded(serialize._first_loads, body)
+    """The first call's path, the orjson path and awslambdaric give the same value (types
+    and float bits included) or the same error message, byte for byte."""
+    first = _first_call(body)
     today = _decoded(lambda b: serialize._orjson_loads(orjson, b), body)
-    stdlib = _decoded(serialize._stdlib_loads, body)
-    if first[0] == "too deep":  # deeper than the stdlib goes: decode_event hands it to orjson
-        assert stdlib[0] == "too deep"
-        return
-    assert first[0] == today[0] == stdlib[0], (body, first, today)
+    theirs = _decoded(lambda b: RIC.unmarshal_request(b, "application/json"), body)
+    assert first[0] == today[0] == theirs[0], (body, first, today, theirs)
     if first[0] == "ok":
-        assert _same(first[1], today[1]) and _same(first[1], stdlib[1]), (body, first, today)
+        assert _same(first[1], today[1]) and _same(first[1], theirs[1]), (body, first, today)
     else:
-        assert first[1] == today[1] == stdlib[1], body
+        assert first[1] == today[1] == theirs[1], body
 
 
 EVENTS = [
@@ -401,7 +416,7 @@ def test_random_events_and_their_mutations_decode_alike() -> None:
 
 def test_first_call_decodes_without_importing_orjson(first_call: list[str]) -> None:
     assert serialize.decode_event(b'{"a": [1, 2.5, "\\u00e9"]}', None) == {"a": [1, 2.5, "é"]}
-    with pytest.raises(UnmarshalError, match="Expecting value: NaN is not valid JSON"):
+    with pytest.raises(UnmarshalError, match=r"Expecting value: line 1 column 2 \(char 1\)"):
         serialize.decode_event(b"[NaN]", "application/json")
     assert first_call == []
 
@@ -411,7 +426,7 @@ def test_an_event_too_deep_for_the_stdlib_goes_to_orjson_on_the_first_call(
 ) -> None:
     depth = 1020  # orjson's limit is 1024 levels; the stdlib's C scanner stops near 1000
     body = b"[" * depth + b"]" * depth
-    assert _decoded(serialize._first_loads, body)[0] == "too deep"
+    assert _decoded(serialize._first_loads, body)[0] == "miss"
     first, today = (
         _decoded(lambda b: serialize.decode_event(b, None), body),
         _decoded(lambda b: serialize._orjson_loads(orjson, b), body),
@@ -474,3 +489,16 @@ def test_a_first_result_orjson_must_write_is_written_by_orjson(
         result = lam.invoke({"when": True})
     assert result.function_error is None
     assert result.json() == {"when": "2024-05-01T00:00:00+00:00", "loaded": False}
+
+
+def test_every_truncation_of_a_real_event_fails_as_in_awslambdaric() -> None:
+    event = {
+        "resource": "/{proxy+}",
+        "headers": {"Accept": "*/*", "X-Name": "Zoë 🐍"},
+        "queryStringParameters": None,
+        "requestContext": {"requestTimeEpoch": 1428582896000, "ratio": -2.5e-3, "ok": True},
+        "body": '{"test": "body\\n"}',
+    }
+    body = json.dumps(event, ensure_ascii=False, indent=1).encode()
+    for end in range(len(body)):  # cut anywhere, even inside a UTF-8 sequence
+        _assert_same_decoding(body[:end])

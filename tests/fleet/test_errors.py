@@ -108,3 +108,7 @@ def test_bad_publish_input(layer_zip: Path, tmp_path: Path) -> None:
     _one_line(done, "absent.zip: no such file")
     done = lambdaboot("publish", str(layer_zip), "--s3-bucket", "=x", "--region", "eu-west-1")
     _one_line(done, "--s3-bucket '=x': write REGION=BUCKET")
+    done = lambdaboot(
+        "publish", str(layer_zip), "--layer-name", "has space", "--region", "eu-west-1"
+    )
+    _one_line(done, "--layer-name 'has space': Lambda takes 1 to 140 letters, digits")

@@ -400,3 +400,66 @@ def test_other_bytes_under_the_zips_key_fail_that_region_only(
     )
     versions = _client(moto_endpoint, "us-east-2").list_layer_versions(LayerName="tampered")
     assert versions["LayerVersions"] == []
+
+
+def test_large_zips_go_up_in_parts_with_progress(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A multipart upload (S3's smallest part, 5 MB, to keep the test small), reported as it
+    goes, and skipped the second time because the content-addressed key is there."""
+    import os
+
+    from layer_build.s3_stage import upload
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    [target] = targets(AwsOptions(["eu-west-1"], endpoint_url=moto_endpoint))
+    bucket = _buckets(moto_endpoint, "parts")["eu-west-1"]
+    big = tmp_path / "big.zip"
+    big.write_bytes(os.urandom(11 * 2**20))
+    seen: list[tuple[int, int]] = []
+    part = 5 * 2**20
+    assert upload(target, bucket, "k.zip", big, lambda done, size: seen.append((done, size)), part)
+    head = client(moto_endpoint, "s3", "eu-west-1").head_object(Bucket=bucket, Key="k.zip")
+    assert head["ETag"].strip('"').endswith("-3")  # three parts
+    assert head["ContentLength"] == big.stat().st_size
+    assert seen[-1] == (big.stat().st_size, big.stat().st_size) and len(seen) >= 3
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert not upload(target, bucket, "k.zip", big, lambda done, size: None, part)
+
+
+def test_a_terminal_gets_a_live_line_per_region(built_layer: Path, moto_endpoint: str) -> None:
+    """On a terminal stderr shows each region's state, redrawn in place (rich); stdout,
+    a pipe here, still gets the plain outcome lines."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    command = [str(Path(sys.executable).with_name("lambdaboot")), "publish", str(built_layer)]
+    command += ["--layer-name", "live-lines", "--region", "eu-west-1", "--region", "us-east-2"]
+    process = subprocess.Popen(
+        [*command, "--endpoint-url", moto_endpoint],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env={**os.environ, **CREDENTIALS, "COLUMNS": "200"},
+    )
+    os.close(slave)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(master)
+    stdout = process.communicate(timeout=120)[0].decode()
+    assert process.returncode == 0
+    text = screen.decode(errors="replace")
+    assert "\x1b[" in text  # drawn with terminal control sequences
+    for region in ("eu-west-1", "us-east-2"):
+        assert f"{region}  published arn:aws:lambda:{region}:" in text
+        assert f"{region}: published arn:aws:lambda:{region}:" in stdout

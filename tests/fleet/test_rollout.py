@@ -10,8 +10,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import write_function
-from tests.fleet.conftest import REGIONS, Fleet, client, fleet_cli
+from tests.fleet.conftest import CREDENTIALS, REGIONS, Fleet, client, fleet_cli
 
 WRAPPER = "AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaboot-wrapper"
 
@@ -337,3 +339,100 @@ def test_bad_rollout_input_is_one_line(fleet: Fleet, tmp_path: Path) -> None:
         done = fleet_cli(fleet.endpoint, *args)
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.count("\n") == 1 and words in done.stderr, done.stderr
+
+
+def test_the_third_update_refused_mid_rollout_rolls_back_the_first_two(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto accepts every update, so a botocore hook refuses the third one as Lambda does
+    while another update is in progress; another hook reports each update InProgress once,
+    so the run really waits on LastUpdateStatus."""
+    from botocore.exceptions import ClientError
+
+    from layer_build.aws import AwsOptions, targets
+    from layer_build.fleet import Selection, VersionSpec
+    from layer_build.rollout import ApplyOptions, apply, make_plan
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    fleet.publish_ours("VERSION = 3\n")
+    found = targets(AwsOptions(list(REGIONS), endpoint_url=fleet.endpoint))
+    plan = make_plan(fleet.layer, VersionSpec.parse("latest"), found, Selection())
+    calls = {"updates": 0, "in_progress": 0}
+
+    def refuse_third(**kwargs: object) -> None:
+        calls["updates"] += 1
+        if calls["updates"] == 3:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ResourceConflictException",
+                        "Message": "An update is in progress",
+                    }
+                },
+                "UpdateFunctionConfiguration",
+            )
+        calls["in_progress"] = 1
+
+    def in_progress_once(parsed: dict[str, object], **kwargs: object) -> None:
+        if calls["in_progress"]:
+            calls["in_progress"] = 0
+            parsed["LastUpdateStatus"] = "InProgress"
+
+    for target in found:
+        events = target.client("lambda").meta.events
+        events.register("before-call.lambda.UpdateFunctionConfiguration", refuse_third)
+        events.register("after-call.lambda.GetFunctionConfiguration", in_progress_once)
+    seen: list[tuple[str, str]] = []
+    ok = apply(
+        plan,
+        {(t.account, t.region): t for t in found},
+        ApplyOptions(update_timeout_s=60),
+        lambda change, text: seen.append((change.function, text)),
+    )
+    assert ok is False
+    status = {(c.region, c.function): (c.status, c.detail) for c in plan.changes}
+    assert status[("eu-west-1", fleet.fn("worker"))] == (
+        "failed",
+        "UpdateFunctionConfiguration: ResourceConflictException: An update is in progress",
+    )
+    for short in ("api", "billing"):
+        assert status[("eu-west-1", fleet.fn(short))] == ("rolled back", "")
+        assert fleet.current_layers("eu-west-1", short) == fleet.layers[("eu-west-1", short)]
+        assert (fleet.fn(short), "waiting (InProgress)") in seen
+    assert status[("us-east-2", fleet.fn("reports"))][0] == "not started"
+    for (region, short), layers in fleet.layers.items():
+        assert fleet.current_layers(region, short) == layers
+
+
+def test_an_interrupted_rollout_puts_back_what_it_changed(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or SIGTERM from a cancelled CI job, turned into the same) during the second
+    update: the first function is rolled back, the others are left as they were."""
+    from layer_build.aws import AwsOptions, targets
+    from layer_build.fleet import Selection, VersionSpec
+    from layer_build.rollout import ApplyOptions, apply, make_plan
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    fleet.publish_ours("VERSION = 3\n")
+    found = targets(AwsOptions(list(REGIONS), endpoint_url=fleet.endpoint))
+    plan = make_plan(fleet.layer, VersionSpec.parse("latest"), found, Selection())
+    updates = []
+
+    def interrupt_second(**kwargs: object) -> None:
+        updates.append(1)
+        if len(updates) == 2:
+            raise KeyboardInterrupt
+
+    for target in found:
+        target.client("lambda").meta.events.register(
+            "before-call.lambda.UpdateFunctionConfiguration", interrupt_second
+        )
+    assert apply(plan, {(t.account, t.region): t for t in found}, ApplyOptions()) is False
+    status = {c.function: c.status for c in plan.changes}
+    assert status[fleet.fn("api")] == "rolled back"
+    assert status[fleet.fn("reports")] == "not started"
+    for (region, short), layers in fleet.layers.items():
+        assert fleet.current_layers(region, short) == layers
