@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
+import signal
 import sys
+import threading
+from types import FrameType
 from typing import NoReturn
 
 from lambdaboot_cli import errors
@@ -23,6 +26,15 @@ _TOOL_PACKAGES = (
     "lambdaboot_bench.cli",
     "lambdaboot_conform.cli",
 )
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, unwound like Ctrl-C so every ``with`` block on the way out cleans up
+    (Python's default for SIGTERM ends the process at once, leaving runtimes behind)."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,6 +75,8 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; what a user can cause ends as one line on stderr (see errors)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -71,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         result: int = args.func(args)
         return result
-    except KeyboardInterrupt:
-        return 130  # 128 + SIGINT, as a shell reports it
+    except KeyboardInterrupt as exc:  # the with-blocks on the way out ended what ran
+        return 143 if isinstance(exc, Terminated) else 130  # 128 + the signal, as a shell says
     except Exception as exc:
         explained = errors.explain(exc)
         if explained is None:
@@ -81,3 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         command = " ".join(["lambdaboot", *(sys.argv[1:2] if argv is None else argv[:1])])
         print(f"{command}: {message}", file=sys.stderr)
         return status
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)

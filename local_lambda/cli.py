@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any
 from local_lambda import devloop_cli
 from local_lambda.emulator import LocalLambda
 from local_lambda.events.cli import event_from_words
+from local_lambda.interrupts import ending_on_signals
 from local_lambda.layers import MAX_LAYERS, LayerError
 from local_lambda.log_level import APPLICATION_LEVELS, TEXT_REFUSAL
 from local_lambda.model import FunctionConfig
@@ -339,12 +339,18 @@ def _invoke_once(config: FunctionConfig, event: bytes) -> int:
         out.write(chunk)
         out.flush()
 
-    try:
-        with LocalLambda(config) as lam:
-            result = lam.invoke(event, on_chunk=print_chunk)
-    except LayerError as exc:
-        print(f"lambdaboot invoke: {exc}", file=sys.stderr)
-        return 2
+    lam = LocalLambda(config)
+    with ending_on_signals(lam.interrupt, lambda: lam.interrupt(force=True)) as caught:
+        try:
+            with lam:
+                result = lam.invoke(event, on_chunk=print_chunk)
+        except LayerError as exc:
+            print(f"lambdaboot invoke: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return caught.exit_status
+    if caught.signum is not None:
+        return caught.exit_status
     out.write(result.payload + b"\n")  # an error's body (a result went through print_chunk)
     out.flush()
     return 1 if result.function_error else 0
@@ -364,34 +370,37 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"lambdaboot serve: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    # Ctrl-C and SIGTERM both just end the wait below, so the shutdown phase always runs
-    # from one known point (a KeyboardInterrupt could land anywhere in the main thread).
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     lam = LocalLambda(config, host=args.host, invoke_port=args.port)
-    try:
-        lam.open()
-    except LayerError as exc:
-        print(f"lambdaboot serve: {exc}", file=sys.stderr)
-        return 2
-    try:
-        print(
-            f"Invoke API: {lam.endpoint}/2015-03-31/functions/{config.function_name}/invocations",
-            flush=True,
-        )
-        print(f"Runtime API: {lam.runtime_api}", flush=True)
-        if args.function_url_port is not None:
-            from .function_url import FunctionUrl
 
-            url = FunctionUrl(lam, host=args.host, port=args.function_url_port).open()
-            print(f"Function URL: {url}/", flush=True)
-        stop.wait()
-    finally:
-        result = lam.shutdown()
-        lam.close()
-        if result.ran:
+    def end() -> None:  # an invocation in flight ends now; then the shutdown phase below
+        lam.interrupt()
+        stop.set()
+
+    with ending_on_signals(end, lambda: lam.interrupt(force=True)) as caught:
+        try:
+            lam.open()
+        except LayerError as exc:
+            print(f"lambdaboot serve: {exc}", file=sys.stderr)
+            return 2
+        try:
             print(
-                f"Shutdown: {' then '.join(result.signals) or 'already exited'}, {result.duration_ms:.0f} ms",
+                f"Invoke API: {lam.endpoint}/2015-03-31/functions/{config.function_name}/invocations",
                 flush=True,
             )
-    return 0
+            print(f"Runtime API: {lam.runtime_api}", flush=True)
+            if args.function_url_port is not None:
+                from .function_url import FunctionUrl
+
+                url = FunctionUrl(lam, host=args.host, port=args.function_url_port).open()
+                print(f"Function URL: {url}/", flush=True)
+            stop.wait()
+        finally:
+            result = lam.shutdown()
+            lam.close()
+            if result.ran:
+                print(
+                    f"Shutdown: {' then '.join(result.signals) or 'already exited'},"
+                    f" {result.duration_ms:.0f} ms",
+                    flush=True,
+                )
+    return caught.exit_status

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -19,8 +18,9 @@ from pathlib import Path
 
 from .envfile import EnvFileError, read_env_file
 from .function_set import FunctionSet, ServedFunction
+from .interrupts import ending_on_signals
 from .model import FunctionConfig
-from .reloader import RELOAD_ERRORS, changes, serve_plan, shown
+from .reloader import RELOAD_ERRORS, changes, serve_plan, shown, watching
 from .template import TemplateError
 from .template_configs import Options, Plan, plan_template
 from .template_functions import load_functions
@@ -141,10 +141,8 @@ def _watched_files(args: argparse.Namespace) -> list[Path]:
 
 
 def serve(args: argparse.Namespace, base: Options, single: Callable[[], FunctionConfig]) -> int:
-    """``lambdaboot serve`` with the development loop's options, until Ctrl-C."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    """``lambdaboot serve`` with the development loop's options, until Ctrl-C or SIGTERM
+    (exit status 128 + the signal's number, as the plain ``serve``)."""
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -165,11 +163,22 @@ def serve(args: argparse.Namespace, base: Options, single: Callable[[], Function
     def load() -> Plan:
         return pending.pop() if pending else load_plan(args, base, single)
 
-    with FunctionSet(args.host, args.port, on_log=log) as functions:
-        watch = _watched_files(args) if args.watch else None
-        serve_plan(load, functions, watch, stop, say, warn)
+    stop = threading.Event()
+    functions = FunctionSet(args.host, args.port, on_log=log)
+
+    def end() -> None:  # invocations in flight end now; then every shutdown phase
+        functions.interrupt()
+        stop.set()
+
+    with ending_on_signals(end, lambda: functions.interrupt(force=True)) as caught:
+        try:
+            with functions:
+                watch = _watched_files(args) if args.watch else None
+                serve_plan(load, functions, watch, stop, say, warn)
+        except KeyboardInterrupt:  # a second Ctrl-C: everything was killed
+            return caught.exit_status
     say("Shut down")
-    return 0
+    return caught.exit_status
 
 
 def invoke_config(
@@ -214,25 +223,26 @@ def invoke_watch(
 ) -> int:
     """``invoke --watch``: invoke ``config``, then again in a fresh environment (the
     function read anew) after each change."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     status = invoke_once(config)
 
     def paths() -> list[Path]:
         return [*_watched_files(args), config.task_root, *config.layers]
 
-    print(
-        f"Watching {len(paths())} paths for changes (Ctrl-C to stop)", file=sys.stderr, flush=True
-    )
-    for batch in changes(paths, stop):
+    stop = threading.Event()
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    with ending_on_signals(stop.set, stop.set) as caught:
         try:
-            config = invoke_config(args, base, single)
-        except (DevloopError, *RELOAD_ERRORS) as exc:
-            print(f"lambdaboot invoke: reload failed: {exc}", file=sys.stderr, flush=True)
-            continue
-        print(
-            f"Reloaded {config.function_name}: {shown(batch)} changed", file=sys.stderr, flush=True
-        )
-        status = invoke_once(config)
-    return status
+            for batch in changes(paths, stop, watching(say)):
+                try:
+                    config = invoke_config(args, base, single)
+                except (DevloopError, *RELOAD_ERRORS) as exc:
+                    say(f"lambdaboot invoke: reload failed: {exc}")
+                    continue
+                say(f"Reloaded {config.function_name}: {shown(batch)} changed")
+                status = invoke_once(config)
+        except KeyboardInterrupt:
+            pass
+    return caught.exit_status if caught.signum is not None else status

@@ -350,6 +350,34 @@ class LocalLambda:
         else:
             self._loop.call_soon_threadsafe(self._pending_faults.append, fault)
 
+    def interrupt(self, force: bool = False) -> None:
+        """The user pressed Ctrl-C (or sent SIGTERM): end the environment now, even in the
+        middle of an invocation, which then fails as the runtime exits. SIGTERM, the shutdown
+        budget (Lambda's 500 ms, 2,000 ms with external extensions), then SIGKILL; ``force``:
+        SIGKILL at once (a second Ctrl-C). Does nothing while no init or invocation runs
+        (``shutdown`` then does it as Lambda would). Thread-safe; ``close`` still follows."""
+        sandbox = self._sandbox
+        if self._loop is None or sandbox is None or not (force or self._lock.locked()):
+            return
+        if force:
+            self._kill_leftover()
+            return
+        self._call(self._interrupt(sandbox))
+
+    async def _interrupt(self, sandbox: Sandbox) -> None:
+        budget_ms = (
+            self.config.shutdown_external_ms
+            if self._api.has_external_extensions
+            else self.config.shutdown_internal_ms
+        )
+        sandbox.signal(signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(sandbox.exited), budget_ms / 1000)
+        if sandbox.alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(sandbox.pid, signal.SIGKILL)
+            sandbox.memory.kill_members()
+
     def shutdown(self) -> ShutdownResult:
         """The shutdown phase: SIGTERM then SIGKILL if an extension registered, else SIGKILL at once."""
         if self._loop is None:

@@ -110,6 +110,14 @@ class FunctionSet:
 
         return self._call(labels())
 
+    def interrupt(self, force: bool = False) -> None:
+        """Ctrl-C: end every environment's init or invocation in flight now (``force``:
+        SIGKILL); ``close`` then runs the shutdown phases. Thread-safe."""
+        pools = {*self.router.pools.values(), *self._retired}
+        for pool in pools:
+            for slot in list(pool.slots):
+                slot.lam.interrupt(force=force)
+
     def close(self) -> None:
         """Shut every environment down (their shutdown phases), then stop the endpoint."""
         if self._thread is None:

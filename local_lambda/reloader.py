@@ -27,12 +27,16 @@ Say = Callable[[str], None]
 RELOAD_ERRORS = (TemplateError, EnvFileError, ValueError, OSError)
 
 
-def changes(paths: Callable[[], list[Path]], stop: threading.Event) -> Iterator[set[Path]]:
+def changes(
+    paths: Callable[[], list[Path]], stop: threading.Event, watching: Callable[[int], None]
+) -> Iterator[set[Path]]:
     """Each batch of changed files under ``paths()`` until ``stop`` is set; ``paths`` is
-    asked again after each batch, since a reload may add or drop folders."""
+    asked again after each batch, since a reload may add or drop folders. ``watching`` is
+    told how many paths are watched once the watch is in place."""
     batches: queue.Queue[set[Path]] = queue.Queue()
     watched = sorted(set(paths()))
     watcher = Watcher(watched, batches.put).start()
+    watching(len(watched))
     try:
         while not stop.is_set():
             try:
@@ -56,6 +60,11 @@ def shown(paths: set[Path]) -> str:
     names = sorted(os.path.relpath(p) if p.is_absolute() else str(p) for p in paths)
     more = f" and {len(names) - 3} more" if len(names) > 3 else ""
     return ", ".join(names[:3]) + more
+
+
+def watching(say: Say) -> Callable[[int], None]:
+    """The line saying the watch is in place (changes from then on are seen)."""
+    return lambda count: say(f"Watching {count} paths for changes (Ctrl-C to stop)")
 
 
 def describe(plan: Plan, endpoint: str) -> list[str]:
@@ -105,9 +114,8 @@ def serve_plan(
     if watch is None:
         stop.wait()
         return
-    say(f"Watching {len(set(plan.watched(*watch)))} paths for changes (Ctrl-C to stop)")
     latest = [plan]  # read by the watch loop after each reload: the folders may change
-    for batch in changes(lambda: latest[0].watched(*watch), stop):
+    for batch in changes(lambda: latest[0].watched(*watch), stop, watching(say)):
         current = latest[0]
         try:
             new = load()

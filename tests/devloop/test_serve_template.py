@@ -51,7 +51,7 @@ def test_three_functions_by_logical_id_and_name(serve: Any, project: Project) ->
         client.invoke(FunctionName="Nope")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
-    assert served.stop() == 0
+    assert served.stop() == 128 + 15  # ended by SIGTERM, as the plain serve reports it
     records = [json.loads(line) for line in project.record.read_text().splitlines()]
     assert {"type": "INVOKE", "requestId": request_id} in records
     assert records[-1]["type"] == "SHUTDOWN"  # the shutdown phase ran on Ctrl-C/SIGTERM

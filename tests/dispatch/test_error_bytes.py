@@ -126,7 +126,16 @@ class Run:
         return [stamp.sub("[WARNING]\t<time>\t", line) for line in self.output.split("\n")]
 
 
-def _run(command: list[str], python: Path, root: Path, handler: str, bodies: list[bytes]) -> Run:
+def run_runtime(
+    command: list[str],
+    python: Path,
+    root: Path,
+    handler: str,
+    bodies: list[bytes],
+    extra_env: dict[str, str] | None = None,
+) -> Run:
+    """Run ``command`` as the runtime for ``bodies`` (one invocation each, request ids
+    ``request-N``), until it asks for one more or exits; what it posted and logged."""
     api = FakeRuntimeApi()
     try:
         for n, body in enumerate(bodies):
@@ -143,6 +152,7 @@ def _run(command: list[str], python: Path, root: Path, handler: str, bodies: lis
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
             "PYTHONHASHSEED": "0",
             **bootstrap_env(python),
+            **(extra_env or {}),
         }
         process = subprocess.Popen(
             command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -174,9 +184,12 @@ def subprocess_version(python: Path) -> str:
     return _VERSIONS[python]
 
 
-def _both(python: Path, root: Path, handler: str, bodies: list[bytes]) -> tuple[Run, Run]:
-    theirs = _run([str(python), "-m", "awslambdaric", handler], python, root, handler, bodies)
-    ours = _run([str(BOOTSTRAP)], python, root, handler, bodies)
+def both_runtimes(python: Path, root: Path, handler: str, bodies: list[bytes]) -> tuple[Run, Run]:
+    """(lambdaboot's run, awslambdaric's run) of the same function and bodies."""
+    theirs = run_runtime(
+        [str(python), "-m", "awslambdaric", handler], python, root, handler, bodies
+    )
+    ours = run_runtime([str(BOOTSTRAP)], python, root, handler, bodies)
     return ours, theirs
 
 
@@ -207,7 +220,7 @@ def function(function_dir: Path) -> Iterator[Path]:
 
 
 def test_invocation_errors_are_awslambdarics_bytes(runtime_python: Path, function: Path) -> None:
-    ours, theirs = _both(runtime_python, function, "app.handler", INVOCATIONS)
+    ours, theirs = both_runtimes(runtime_python, function, "app.handler", INVOCATIONS)
     assert len(ours.posts) == len(theirs.posts) == len(INVOCATIONS)
     for body, our, their in zip(INVOCATIONS, ours.posts, theirs.posts, strict=True):
         assert our.path == their.path, body
@@ -230,7 +243,7 @@ def test_init_errors_are_awslambdarics_bytes(
 ) -> None:
     handler, files = INIT_FAILURES[case]
     write_function(function, files)
-    ours, theirs = _both(runtime_python, function, handler, [])
+    ours, theirs = both_runtimes(runtime_python, function, handler, [])
     (our,), (their,) = ours.posts, theirs.posts
     assert our.path == their.path == "/2018-06-01/runtime/init/error"
     if our.body != their.body and not our.body.isascii():

@@ -502,3 +502,77 @@ def test_every_truncation_of_a_real_event_fails_as_in_awslambdaric() -> None:
     body = json.dumps(event, ensure_ascii=False, indent=1).encode()
     for end in range(len(body)):  # cut anywhere, even inside a UTF-8 sequence
         _assert_same_decoding(body[:end])
+
+
+# --- the first invocation through the Runtime API, against awslambdaric --------------
+
+# Bodies the invoke API refuses, so only a Runtime API can hand them to a runtime; each is
+# the first invocation of a fresh process (before this was fixed, Python 3.11's C scanner
+# answered an invalid first event with a SystemError: Runtime.InternalError).
+FIRST_BODIES = [
+    b'{"key": ',
+    b"",
+    b"[1, 2,]",
+    b"\xff\xfe{\x00}\x00",
+    '{"a": 1}'.encode("utf-16"),
+    b'{"a": "\xed\xa0\x80"}',
+    b"\xef\xbb\xbf{}",
+    b'{"name": "Zo\xc3\xab", "n": 18446744073709551616}',
+]
+
+ECHO = """
+    def handler(event, context):
+        return {"event": event}
+"""
+
+
+@pytest.mark.parametrize("body", FIRST_BODIES, ids=range(len(FIRST_BODIES)))
+def test_the_first_event_is_decoded_as_awslambdaric_decodes_it(
+    runtime_python: Path, function_dir: Path, body: bytes
+) -> None:
+    from tests.dispatch.test_error_bytes import both_runtimes
+
+    write_function(function_dir, {"app.py": ECHO})
+    ours, theirs = both_runtimes(runtime_python, function_dir, "app.handler", [body])
+    (our,), (their,) = ours.posts, theirs.posts
+    assert our.path == their.path, (our.body, their.body)
+    if our.path.endswith("/error"):
+        assert our.body == their.body  # errorType and errorMessage, byte for byte
+        assert json.loads(our.body)["errorType"] == "Runtime.UnmarshalError"
+    else:  # the same value (results may be compact: compared as JSON)
+        assert json.loads(our.body) == json.loads(their.body)
+
+
+# A stand-in for the stdlib's private C codec that json itself copes with (it falls back
+# to its pure-Python parts when a name is None) but that cannot be called as the runtime
+# calls it: what a changed private API would do to the first invocation.
+STAND_IN_JSON = {
+    "None names": "make_encoder = make_scanner = scanstring = None\n"
+    "encode_basestring = encode_basestring_ascii = None\n",
+    "missing": "raise ImportError('no _json here')\n",
+}
+
+
+@pytest.mark.parametrize("variant", sorted(STAND_IN_JSON))
+def test_a_changed_private_json_codec_falls_back_and_serves(
+    runtime_python: Path, function_dir: Path, tmp_path: Path, variant: str
+) -> None:
+    from tests.dispatch.test_error_bytes import run_runtime
+
+    stand_in = tmp_path / "stand_in"
+    stand_in.mkdir()
+    (stand_in / "_json.py").write_text(STAND_IN_JSON[variant])
+    write_function(function_dir, {"app.py": ECHO})
+    bodies = [b'{"a": [1, 2.5, "\\u00e9"]}', b"[1, 2,]", b'{"b": null}']
+    normal = run_runtime([str(BOOTSTRAP)], runtime_python, function_dir, "app.handler", bodies)
+    changed = run_runtime(
+        [str(BOOTSTRAP)],
+        runtime_python,
+        function_dir,
+        "app.handler",
+        bodies,
+        {"PYTHONPATH": str(stand_in)},
+    )
+    assert [p.path.rsplit("/", 1)[1] for p in changed.posts] == ["response", "error", "response"]
+    assert [p.body for p in changed.posts] == [p.body for p in normal.posts]
+    assert json.loads(changed.posts[0].body) == {"event": {"a": [1, 2.5, "é"]}}

@@ -112,3 +112,15 @@ def test_bad_publish_input(layer_zip: Path, tmp_path: Path) -> None:
         "publish", str(layer_zip), "--layer-name", "has space", "--region", "eu-west-1"
     )
     _one_line(done, "--layer-name 'has space': Lambda takes 1 to 140 letters, digits")
+
+
+def test_bad_endpoint_and_role(layer_zip: Path) -> None:
+    for command in _commands(layer_zip):
+        done = lambdaboot(
+            *command, "--region", "eu-west-1", "--endpoint-url", "localhost:1", env=TEST_CREDENTIALS
+        )
+        _one_line(done, "--endpoint-url 'localhost:1': give a URL, such as http://")
+        done = lambdaboot(
+            *command, "--region", "eu-west-1", "--role-arn", "admin", env=TEST_CREDENTIALS
+        )
+        _one_line(done, "--role-arn 'admin': give a role's ARN")

@@ -57,7 +57,7 @@ def app_events(events: list[str], request_id: str) -> list[Any]:
     JSON as values (lambdaboot's JSON is compact and has milliseconds, by design)."""
     out: list[Any] = []
     for event in events:
-        if event.startswith(("INIT_START", "START", "END", "REPORT", '{"time"')):
+        if event.startswith(("INIT_START", "INIT_REPORT", "START", "END", "REPORT", '{"time"')):
             continue
         if event.startswith("{"):
             record = json.loads(event)
@@ -197,3 +197,88 @@ def test_a_multi_line_record_reads_well_in_the_terminal(function_dir: Path) -> N
     lines = shown.stderr.splitlines()
     start = lines.index("[ERROR] ValueError: boom")
     assert lines[start + 1] == "Traceback (most recent call last):"
+
+
+BROKEN = """
+import logging
+logging.getLogger("app").warning("importing")
+raise RuntimeError("no config")
+"""
+
+ASYNC_APP = """
+import asyncio, logging
+log = logging.getLogger("app")
+
+async def handler(event, context):
+    await asyncio.sleep(0)
+    try:
+        raise KeyError("missing")
+    except KeyError:
+        log.exception("caught in a coroutine")
+    return "ok"
+"""
+
+
+def events_of(function_dir: Path, python: Path, source: str, lambdaboot: bool) -> list[Any]:
+    write_function(function_dir, {"app.py": source})
+    env = {"AWS_LAMBDA_EXEC_WRAPPER": WRAPPER} if lambdaboot else {}
+    runtime = f"python{version_of(python)}"
+    config = FunctionConfig(command=[], runtime=runtime, task_root=function_dir, env=env)
+    with LocalLambda(config) as lam:
+        result = lam.invoke({})
+    return app_events(result.log_events, result.request_id)
+
+
+def test_init_error_records_match_awslambdaric(function_dir: Path, runtime_python: Path) -> None:
+    ours = events_of(function_dir, runtime_python, BROKEN, lambdaboot=True)
+    theirs = events_of(function_dir, runtime_python, BROKEN, lambdaboot=False)
+    assert [e.split("\n")[0] for e in ours] == [e.split("\n")[0] for e in theirs]
+    assert any(
+        e.startswith("[WARNING]\t<time>\t\tLAMBDA_WARNING: Unhandled exception.") for e in ours
+    )
+    error = [e for e in ours if e.startswith("[ERROR] RuntimeError: no config\n")]
+    assert len(error) == 1 and "\nTraceback (most recent call last):" in error[0]
+
+
+def test_async_engine_records_are_one_event_each(function_dir: Path, runtime_python: Path) -> None:
+    events = events_of(function_dir, runtime_python, ASYNC_APP, lambdaboot=True)
+    [record] = [e for e in events if "caught in a coroutine" in e]
+    assert record.startswith("[ERROR]\t<time>\t<id>\tcaught in a coroutine\nTraceback")
+    assert record.endswith("KeyError: 'missing'")
+
+
+LMI_APP = """
+import logging, os, stat
+
+def handler(event, context):
+    logging.getLogger("app").info("served")
+    return {
+        "stdout_is_socket": stat.S_ISSOCK(os.fstat(1).st_mode),
+        "stderr_is_socket": stat.S_ISSOCK(os.fstat(2).st_mode),
+        "fd_left": "_LAMBDA_TELEMETRY_LOG_FD" in os.environ,
+    }
+"""
+
+
+@pytest.mark.parametrize(
+    ("lambdaboot", "source"),
+    [
+        (True, LMI_APP),
+        (True, LMI_APP.replace("def handler", "async def handler")),
+        (False, LMI_APP),
+    ],
+    ids=["lambdaboot-workers", "lambdaboot-async", "awslambdaric"],
+)
+def test_managed_instances_workers_log_through_the_provider_socket(
+    function_dir: Path, lambdaboot: bool, source: str
+) -> None:
+    write_function(function_dir, {"app.py": source})
+    env = {"AWS_LAMBDA_EXEC_WRAPPER": WRAPPER} if lambdaboot else {}
+    config = FunctionConfig(
+        command=[], runtime="python3.12", task_root=function_dir, env=env, max_concurrency=2
+    )
+    with LocalLambda(config) as lam:
+        result = lam.invoke({})
+    assert result.json() == {"stdout_is_socket": True, "stderr_is_socket": True, "fd_left": False}
+    [record] = [json.loads(e) for e in result.log_events if '"served"' in e]
+    assert (record["level"], record["requestId"]) == ("INFO", result.request_id)
