@@ -21,7 +21,7 @@ from local_lambda import devloop_cli
 from local_lambda.emulator import LocalLambda
 from local_lambda.events.cli import event_from_words
 from local_lambda.interrupts import ending_on_signals
-from local_lambda.layers import MAX_LAYERS, LayerError
+from local_lambda.layers import MAX_LAYERS, LayerError, find_python
 from local_lambda.log_level import APPLICATION_LEVELS, TEXT_REFUSAL
 from local_lambda.model import FunctionConfig
 
@@ -111,7 +111,12 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_runtime_arguments(parser: argparse.ArgumentParser, default: str) -> None:
     """--runtime-cmd (``default`` says what runs without it) and --env, read by ``runtime_and_env``."""
-    parser.add_argument("--runtime-cmd", help=f"the runtime command (default: {default})")
+    parser.add_argument(
+        "--runtime-cmd",
+        help=f"the runtime command (default: {default}); {{python}} in it is the emulated"
+        " runtime's interpreter and {handler} the handler, e.g."
+        " '{python} -m awslambdaric {handler}'",
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -171,19 +176,39 @@ def port_number(text: str) -> int:
     return int(text)
 
 
-def runtime_command(text: str) -> list[str]:
-    """A ``--runtime-cmd`` as argv; relative paths in it are taken from the current
-    directory, since the runtime itself starts in its task root."""
+def runtime_command(
+    text: str,
+    handler: str = "app.handler",
+    runtime: str | None = None,
+    option: str = "--runtime-cmd",
+) -> list[str]:
+    """A ``--runtime-cmd`` as argv. ``{python}`` stands for the emulated runtime's
+    interpreter (``--runtime python3.X``'s, else the one running lambdaboot) and
+    ``{handler}`` for the handler, so a command works without an activated virtualenv;
+    relative paths in it are taken from the current directory, since the runtime itself
+    starts in its task root."""
     import shlex
 
     try:
         command = shlex.split(text)
     except ValueError as exc:  # "No closing quotation"
-        raise UsageError(f"--runtime-cmd {text!r}: {exc}; check its quotes") from None
+        raise UsageError(f"{option} {text!r}: {exc}; check its quotes") from None
+    python = _python_of(runtime, option) if "{python}" in text else ""
     for index, part in enumerate(command):
+        part = part.replace("{python}", python).replace("{handler}", handler)
         if "/" in part and not Path(part).is_absolute() and Path(part).exists():
-            command[index] = str(Path(part).absolute())
+            part = str(Path(part).absolute())
+        command[index] = part
     return command
+
+
+def _python_of(runtime: str | None, option: str) -> str:
+    if runtime is None or not runtime.startswith("python3."):
+        return sys.executable
+    try:
+        return str(find_python(runtime.removeprefix("python")))
+    except LayerError as exc:
+        raise UsageError(f"{option}: {{python}} for {runtime}: {exc}") from None
 
 
 def env_pairs(items: list[str], option: str) -> dict[str, str]:
@@ -206,7 +231,9 @@ def runtime_and_env(
     bootstrap; else lambdaboot's, with the interpreter running this command."""
     runtime: str | None = getattr(args, "runtime", None)
     if args.runtime_cmd:
-        command = runtime_command(args.runtime_cmd)
+        command = runtime_command(
+            args.runtime_cmd, getattr(args, "handler", "app.handler"), runtime
+        )
     elif runtime:
         command = []
     elif task_root is not None and (task_root / "bootstrap").is_file():
@@ -295,7 +322,7 @@ def _event(args: argparse.Namespace) -> bytes:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             raise UsageError(f"--event-file {args.event_file}: {reason}") from None
     elif not sys.stdin.isatty():
-        text = sys.stdin.read()
+        text = sys.stdin.read() or "{}"  # empty, as an invoke with no payload: Lambda sends {}
     else:
         text = "{}"
     try:

@@ -186,16 +186,18 @@ def render_record(
     ``stack_info`` (``logging``'s ``stack_info=True``) follows a Text record's traceback.
     """
     if _json_mode:
-        record = _json_record(
-            created,
-            level,
-            {"message": message, "logger": logger, "requestId": request_id},
-            tenant_id,
-        )
+        # awslambdaric's JsonFormatter order: message, logger, the exception's stackTrace,
+        # errorType and errorMessage, requestId, location, tenantId, then the extras.
+        fields: dict[str, object] = {"message": message, "logger": logger}
         if exc_info is not None:
-            record.update(exc_info_fields(exc_info))
-            if location is not None:
-                record["location"] = location
+            exc = exc_info_fields(exc_info)
+            fields["stackTrace"] = exc["stackTrace"]
+            fields["errorType"] = exc["errorType"]
+            fields["errorMessage"] = exc["errorMessage"]
+        fields["requestId"] = request_id
+        if exc_info is not None and location is not None:
+            fields["location"] = location
+        record = _json_record(created, level, fields, tenant_id)
         if extra:
             for key, value in extra.items():
                 if key not in record and value is not None:

@@ -436,3 +436,16 @@ def test_an_interrupted_rollout_puts_back_what_it_changed(
     assert status[fleet.fn("reports")] == "not started"
     for (region, short), layers in fleet.layers.items():
         assert fleet.current_layers(region, short) == layers
+
+
+def test_a_numbered_version_is_planned_as_given(fleet: Fleet) -> None:
+    done = fleet_cli(fleet.endpoint, "rollout", fleet.layer, "--to", "2", "--dry-run", *REGION_ARGS)
+    assert done.returncode == 0, done.stderr
+    at = "123456789012/eu-west-1"
+    lines = done.stdout.splitlines()
+    assert f"{at} {fleet.fn('worker')}: already on version 2" in lines
+    assert any(line.startswith(f"{at} {fleet.fn('api')}: version 1 -> 2 ") for line in lines)
+    absent = fleet_cli(
+        fleet.endpoint, "rollout", fleet.layer, "--to", "9", "--dry-run", "--region", "eu-west-1"
+    )
+    assert f"{at} {fleet.fn('api')}: refused: {fleet.layer} has no version 9 here" in absent.stdout

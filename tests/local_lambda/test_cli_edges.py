@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import socket
@@ -150,3 +151,35 @@ def test_a_missing_extra_is_named(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "pip install 'lambdaboot[local]'" in done.stderr and "rich" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+ECHO = "import sys\n\ndef handler(event, context):\n    return {'event': event, 'python': sys.executable}\n"
+
+
+def test_an_empty_piped_stdin_sends_an_empty_object(function_dir: Path) -> None:
+    (function_dir / "app.py").write_text(ECHO)
+    done = subprocess.run(
+        [LAMBDABOOT, "invoke", str(function_dir)],
+        input="", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["event"] == {}
+
+
+def test_runtime_cmd_placeholders_name_the_runtimes_python_and_the_handler(
+    function_dir: Path, tmp_path: Path
+) -> None:
+    (function_dir / "main.py").write_text(ECHO)
+    done = subprocess.run(
+        [LAMBDABOOT, "invoke", str(function_dir), "--runtime", "python3.12", "--handler",
+         "main.handler", "--runtime-cmd", "{python} -m awslambdaric {handler}", "--event", "[1]"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["event"] == [1]
+    python = subprocess.run(
+        [seen["python"], "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert python.stdout.strip() == "3.12"

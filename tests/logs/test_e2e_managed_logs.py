@@ -8,6 +8,7 @@ decodes the frames (one record = one event) and applies Lambda's log level.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -27,9 +28,12 @@ import logging, os, threading
 
 log = logging.getLogger("app")
 boto_like = logging.getLogger("botocore.credentials")
+verbose = logging.getLogger("verbose")
+verbose.setLevel(logging.DEBUG)  # below Lambda's level with JSON: Lambda drops its frames
 
 def handler(event, context):
     boto_like.info("Found credentials in environment variables.")
+    verbose.debug("a verbose logger's detail")
     log.debug("debug detail")
     log.info("hello %s", event["name"])
     log.warning("two\\nlines")
@@ -107,7 +111,11 @@ def test_managed_runtime_logs_match_awslambdaric(
     if settings["log_format"] == "Text":
         texts = [e for e in ok_events if isinstance(e, str)]
         # Python's default level on AWS: no INFO lines from an unchanged handler or boto.
-        assert not any(e.startswith(("[INFO]", "[DEBUG]")) for e in texts)
+        assert not any(e.startswith("[INFO]") for e in texts)
+        # A logger set to DEBUG by the handler itself still writes (no level, no filter).
+        assert [e for e in texts if e.startswith("[DEBUG]")] == [
+            "[DEBUG]\t<time>\t<id>\ta verbose logger's detail"
+        ]
         traceback = [e for e in texts if "\tcaught\n" in e]
         assert len(traceback) == 1 and "\nKeyError: 'missing'" in traceback[0]  # one event
         assert "[WARNING]\t<time>\t<id>\ttwo\nlines" in texts
@@ -116,6 +124,8 @@ def test_managed_runtime_logs_match_awslambdaric(
         levels = [e["level"] for e in ok_events]
         want = "DEBUG" if settings.get("log_level") == "DEBUG" else "INFO"
         assert min(levels, key=["DEBUG", "INFO", "WARNING", "ERROR"].index) == want
+        verbose = [e for e in ok_events if e["logger"] == "verbose"]
+        assert len(verbose) == (1 if want == "DEBUG" else 0)  # awslambdaric's frame dropped
 
 
 def test_lambda_filters_json_lines_by_their_level(function_dir: Path) -> None:
@@ -282,3 +292,52 @@ def test_managed_instances_workers_log_through_the_provider_socket(
     assert result.json() == {"stdout_is_socket": True, "stderr_is_socket": True, "fd_left": False}
     [record] = [json.loads(e) for e in result.log_events if '"served"' in e]
     assert (record["level"], record["requestId"]) == ("INFO", result.request_id)
+
+
+SUBSCRIBER = """
+ident = register(["INVOKE"])
+record(subscribed=subscribe(ident, os.environ["PORT"], timeoutMs=25)[0])
+while True:
+    next_event(ident)
+"""
+
+TRACEBACK_APP = """
+import logging
+
+def handler(event, context):
+    try:
+        raise KeyError("missing")
+    except KeyError:
+        logging.getLogger("app").exception("caught")
+    return "ok"
+"""
+
+
+def test_a_framed_record_is_one_telemetry_record_and_one_tail_event(
+    tmp_path: Path, function_dir: Path
+) -> None:
+    from tests.local_lambda.test_extensions_kit import TelemetryListener, extension, make_layer
+
+    write_function(function_dir, {"app.py": TRACEBACK_APP})
+    listener = TelemetryListener()
+    layer = make_layer(tmp_path / "layer.zip", {"extensions/subscriber": extension(SUBSCRIBER)})
+    env = {
+        "AWS_LAMBDA_EXEC_WRAPPER": WRAPPER,
+        "RECORD": str(tmp_path / "record.jsonl"),
+        "PORT": str(listener.port),
+    }
+    config = FunctionConfig(
+        command=[], runtime="python3.12", task_root=function_dir, layers=[layer], env=env
+    )
+    try:
+        with LocalLambda(config) as lam:
+            result = lam.invoke({}, log_tail=True)
+            listener.wait_for("platform.report", requestId=result.request_id)
+    finally:
+        listener.close()
+    function = [i["record"] for i in listener.records if i["type"] == "function"]
+    [caught] = [r for r in function if "\tcaught\n" in r]
+    assert caught.endswith("KeyError: 'missing'") and "\nTraceback" in caught
+    assert caught in result.log_events
+    assert result.log_result is not None
+    assert caught in base64.b64decode(result.log_result).decode()
