@@ -21,12 +21,14 @@ import asyncio
 import json
 import time
 import urllib.parse
-
-import httpx
+from typing import TYPE_CHECKING
 
 from . import protocol
 from .httpserver import HttpServer, Request, serve
 from .pool import Pool
+
+if TYPE_CHECKING:
+    import httpx
 
 STREAM_PREFIX = "/2021-11-15/functions/"
 STREAM_SUFFIX = "/response-streaming-invocations"
@@ -78,6 +80,8 @@ class Router:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def open(self, host: str, port: int) -> HttpServer:
+        import httpx  # ~50 ms: paid by serve, not by every lambdaboot command
+
         self._client = httpx.AsyncClient(
             timeout=None, limits=httpx.Limits(max_keepalive_connections=64)
         )
@@ -172,6 +176,8 @@ class Router:
         upstream = self._client.build_request(
             request.method, url, headers=headers, content=request.body
         )
+        import httpx
+
         try:
             response = await self._client.send(upstream, stream=True)
         except httpx.HTTPError as exc:
