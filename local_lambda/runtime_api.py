@@ -104,7 +104,13 @@ class RuntimeApi:
         self.on_freeze: Callable[[bool], None] = lambda frozen: None
         self._watched: dict[str, tuple[PendingInvoke, Watch]] = {}
 
-    # what the emulator calls
+    # what the environment calls
+    def init_started(self, at_ns: int, extensions: set[str]) -> None:
+        """Init begins now, with the external extensions ``extensions`` (file names in
+        /opt/extensions) about to start: only they may register as external."""
+        self.init_started_ns = at_ns
+        self.ext_api.launched = set(extensions)
+
     def submit(self, inv: PendingInvoke) -> Watch:
         """Queue ``inv`` for the runtime: delivered now if it waits on /next, else at its next."""
         watch = Watch(self._loop)

@@ -109,3 +109,14 @@ def test_an_environment_started_eagerly_is_frozen_until_its_first_invocation(
     lam.invoke({})
     (seen,) = read_records(record_file)
     assert seen["ticks_while_idle"] == 0, seen
+
+
+def test_freeze_false_keeps_the_environment_running(
+    scripted_lambda: Callable[..., LocalLambda], record_file: Path
+) -> None:
+    lam = scripted_lambda(TICKER, freeze=False)
+    lam.invoke({})
+    time.sleep(1.5)
+    lam.invoke({})
+    (seen,) = read_records(record_file)
+    assert seen["ticks_while_idle"] > 0, seen  # the thread went on while it waited
