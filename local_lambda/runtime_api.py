@@ -99,7 +99,6 @@ class RuntimeApi:
         self.init_error: asyncio.Future[Outcome] = loop.create_future()
         # Set when the environment must go (an extension failed, or a timeout on Lambda).
         self.shutdown_reason: str | None = None
-        self.extension_failure: str | None = None
         # Freeze (True) or thaw (False) the environment's processes.
         self.on_freeze: Callable[[bool], None] = lambda frozen: None
         self._watched: dict[str, tuple[PendingInvoke, Watch]] = {}
@@ -187,8 +186,6 @@ class RuntimeApi:
         return entry[1] if entry is not None else None
 
     def _ended(self, action: lifecycle.Ended) -> None:
-        if action.error_type is not None:
-            self.extension_failure = self.extension_failure or action.error_type
         entry = self._watched.get(action.request_id)
         if entry is None or entry[1].ended.done():
             return
