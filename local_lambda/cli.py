@@ -71,7 +71,7 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         nargs="?",
         metavar="FUNCTION_DIR",
-        help="the function's code (LAMBDA_TASK_ROOT)",
+        help="the function's code (LAMBDA_TASK_ROOT); with --template: a function's logical id or name",
     )
     parser.add_argument(
         "--handler", default="app.handler", help="module.function (default app.handler)"
