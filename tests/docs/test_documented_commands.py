@@ -5,7 +5,8 @@ nobody committed fails), ``lambdaboot`` and ``.venv/bin/lambdaboot`` there run t
 code with this test's interpreter, and each ```sh block's commands run in order, one
 document after the other, in the clone (a ``build`` early in a document makes the zips a
 later ``check`` or ``invoke`` uses). ``serve`` is started, waited for, and stopped with
-Ctrl-C. A block that starts with ``#!`` is a file's content, not commands.
+Ctrl-C. A block that starts with ``#!`` is a file's content, not commands. A command whose
+comment says ``# exit N`` must exit with N (a verdict the docs show), any other with 0.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -92,6 +94,7 @@ def _run(command: str, clone: Path, env: dict[str, str]) -> str:
     )
 
 
+@pytest.mark.timeout(900)
 def test_every_documented_command_works_from_a_fresh_clone(tmp_path: Path) -> None:
     clone = _clone(tmp_path)
     env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
@@ -102,7 +105,9 @@ def test_every_documented_command_works_from_a_fresh_clone(tmp_path: Path) -> No
             if _excluded(command):
                 continue
             ran += 1
+            started = time.monotonic()
             problem = _run(command, clone, env)
+            print(f"{time.monotonic() - started:6.1f} s  {command}")
             if problem:
                 failures.append(f"{name}: {problem}")
     assert ran >= 15  # the parsing found the commands
