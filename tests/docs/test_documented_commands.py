@@ -85,13 +85,14 @@ def _run(command: str, clone: Path, env: dict[str, str]) -> str:
         _out, err = proc.communicate(timeout=60)
         ok = first.startswith("Invoke API: http://") and proc.returncode == 130
         return "" if ok else f"{command}\n{first}{err[-2000:]}"
+    expected = re.search(r"# exit (\d+)", command)
     done = subprocess.run(
         ["bash", "-c", f"set -o pipefail; {command}"], cwd=clone, env=env,
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    return (
-        "" if done.returncode == 0 else f"{command}\n(exit {done.returncode}) {done.stderr[-2000:]}"
-    )
+    if done.returncode == (int(expected.group(1)) if expected else 0):
+        return ""
+    return f"{command}\n(exit {done.returncode}) {done.stderr[-2000:]}"
 
 
 @pytest.mark.timeout(900)
