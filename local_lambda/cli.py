@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 # Submodules, not the package: this must work even where ``local_lambda`` resolves as a namespace.
+from local_lambda import assets
 from local_lambda.emulator import LocalLambda
 from local_lambda.interrupts import ending_on_signals
 from local_lambda.layers import MAX_LAYERS, LayerError, find_python
@@ -24,7 +25,7 @@ from local_lambda.log_level import APPLICATION_LEVELS, TEXT_REFUSAL
 from local_lambda.model import FunctionConfig
 
 # lambdaboot's own bootstrap, referenced as a file (the local Lambda never imports runtime_core).
-DEFAULT_BOOTSTRAP = Path(__file__).resolve().parent.parent / "bootstrap"
+DEFAULT_BOOTSTRAP = assets.BOOTSTRAP
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
