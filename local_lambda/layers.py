@@ -32,7 +32,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import package_rules, protocol
+from . import package_rules, protocol, pythons
 from .package_rules import MAX_LAYERS
 
 __all__ = ["MAX_LAYERS", "Filesystem", "LayerError", "prepare"]
@@ -215,19 +215,13 @@ def _remove_tree(path: Path) -> None:
 def find_python(version: str) -> Path:
     """The interpreter a ``python3.X`` managed runtime runs on here: the repository's venv
     for that version when there is one (it has the runtime's dependencies installed:
-    ``.venv`` for 3.11, ``.venv-3.X`` otherwise), else ``tools/find-python 3.X`` in a
-    checkout, else ``python3.X`` on PATH (an install from a wheel)."""
+    ``.venv`` for 3.11, ``.venv-3.X`` otherwise), else one on PATH or from pyenv."""
     venv = _REPO / (".venv" if version == "3.11" else f".venv-{version}") / "bin" / "python"
     if venv.exists():
         return venv
-    finder = _REPO / "tools" / "find-python"
-    if finder.is_file():
-        found = subprocess.run([os.fspath(finder), version], capture_output=True, text=True)
-        if found.returncode == 0 and found.stdout.strip():
-            return Path(found.stdout.strip())
-    on_path = shutil.which(f"python{version}")
-    if on_path:
-        return Path(on_path)
+    found = pythons.find(version)
+    if found is not None:
+        return found
     raise LayerError(
         f"no Python {version} found to run the python{version} runtime: install it (e.g."
         f" `pyenv install {version}`, or your system's python{version} package) and put"
