@@ -25,6 +25,8 @@ imported on the first call that needs them.
 
 from __future__ import annotations
 
+import sys
+
 from runtime_core.context import ContextUnmarshalError, LambdaContext
 from runtime_core.errors import (
     LAMBDA_CONTEXT_UNMARSHAL_ERROR,
@@ -83,6 +85,13 @@ def call_sync(handler: Callable[..., Any], invocation: Invocation) -> Outcome:
         if hasattr(result, "__await__"):  # a sync wrapper around an async def
             result = _await(result)
     except Exception as exc:
+        return exception_outcome(exc, invocation.request_id)
+    except BaseException as exc:
+        # A CancelledError from the awaitable (a BaseException) is the handler's error, as
+        # on the async engine; SystemExit and KeyboardInterrupt go on up.
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is None or not isinstance(exc, asyncio.CancelledError):
+            raise
         return exception_outcome(exc, invocation.request_id)
     return _finish(result, invocation.request_id)
 

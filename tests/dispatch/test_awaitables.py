@@ -159,3 +159,19 @@ def test_in_process_a_returned_coroutine_is_awaited() -> None:
 
     outcome = call_sync(sync_wrapper, invocation(b'{"a": 1}'))
     assert (outcome.is_error, json.loads(outcome.body)) == (False, {"got": {"a": 1}})
+
+
+def test_in_process_a_cancelled_error_from_the_awaitable_is_the_handlers_error() -> None:
+    import asyncio
+
+    async def handler(event: Any, context: Any) -> Any:
+        raise asyncio.CancelledError("gave up")
+
+    def sync_wrapper(event: Any, context: Any) -> Any:
+        return handler(event, context)
+
+    outcome = call_sync(sync_wrapper, invocation())
+    body = json.loads(outcome.body)
+    assert (body["errorType"], body["errorMessage"]) == ("CancelledError", "gave up")
+    again = call_sync(lambda e, c: asyncio.sleep(0, result="fine"), invocation())
+    assert json.loads(again.body) == "fine"  # the same loop serves the next one

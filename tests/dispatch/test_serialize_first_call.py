@@ -1,11 +1,12 @@
 """The first invocation, served before orjson is imported, gives exactly what orjson gives.
 
 Until orjson is loaded, ``runtime_core.serialize`` parses events with the stdlib's C
-scanner and writes plain results with the stdlib's C encoder; the engines import orjson
-once the first response is posted. Differentially, over a fixed corpus and random values:
+scanner and writes plain results with the stdlib's C encoder; orjson is imported once it
+pays for itself (a big event at once; else between invocations, once the C codec's extra
+cost has added up to the import's). Differentially, over a fixed corpus and random values:
 the same bytes for every result, the same value (types and float bits included) or the
-same error for every event, whichever path serves it. End to end: the real runtime's first
-response does not wait for orjson, and the second invocation finds it loaded.
+same error for every event, whichever path serves it. End to end: the real runtime serves
+small invocations without orjson, and imports it once it pays.
 """
 
 from __future__ import annotations
@@ -460,20 +461,42 @@ def recorder(function_dir: Path) -> Iterator[Path]:
 
 
 @pytest.mark.parametrize("handler", ["app.handler", "app.async_handler"], ids=["blocking", "async"])
-def test_the_first_response_does_not_wait_for_orjson(
+def test_orjson_is_imported_only_once_it_pays(
     runtime_python: Path, recorder: Path, handler: str
 ) -> None:
     env = bootstrap_env(runtime_python)
     config = FunctionConfig(command=[str(BOOTSTRAP)], task_root=recorder, handler=handler, env=env)
+    big = {"items": ["x" * 1000] * 200}  # ~200 KB: about 1 ms more each on the C codec
     with LocalLambda(config) as lam:
         first = lam.invoke(FIRST_EVENT)
         second = lam.invoke(FIRST_EVENT)
+        loaded = [lam.invoke(big).json()["orjson loaded"] for _ in range(12)]
+        after = lam.invoke(FIRST_EVENT)
         when = lam.invoke({"when": True})
     expected = {"event": FIRST_EVENT, "orjson loaded": False, "floats": [0.1, -0.0, 1e15]}
     assert first.function_error is None
     assert first.payload == orjson.dumps(expected)  # the bytes orjson would have written
-    assert second.payload == orjson.dumps(dict(expected, **{"orjson loaded": True}))
+    assert second.payload == first.payload  # small events: still no orjson, nothing billed
+    # Ten such events cost what the import costs: imported between two invocations.
+    assert loaded[0] is False and loaded[-1] is True
+    assert loaded == sorted(loaded)  # once loaded, it stays
+    assert after.payload == orjson.dumps(dict(expected, **{"orjson loaded": True}))
     assert when.json() == {"when": "2024-05-01T00:00:00+00:00", "loaded": True}
+
+
+def test_a_big_first_event_is_parsed_by_orjson_at_once(
+    runtime_python: Path, recorder: Path
+) -> None:
+    config = FunctionConfig(
+        command=[str(BOOTSTRAP)],
+        task_root=recorder,
+        handler="app.handler",
+        env=bootstrap_env(runtime_python),
+    )
+    event = {"blob": "y" * (256 * 1024)}
+    with LocalLambda(config) as lam:
+        result = lam.invoke(event)
+    assert result.json() == {"event": event, "orjson loaded": True, "floats": [0.1, -0.0, 1e15]}
 
 
 def test_a_first_result_orjson_must_write_is_written_by_orjson(

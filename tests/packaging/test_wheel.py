@@ -26,8 +26,10 @@ def _run(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProce
 def test_the_wheel_installs_and_runs_invoke_and_build_outside_the_checkout(
     tmp_path: Path,
 ) -> None:
+    source = tmp_path / "source"  # a clone: building must not write into the checkout
+    _run("git", "clone", "-q", str(REPO), str(source), cwd=tmp_path)
     wheels = tmp_path / "wheels"
-    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO),
+    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source),
          cwd=tmp_path)  # fmt: skip
     (wheel,) = wheels.glob("lambdaboot-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
