@@ -73,18 +73,18 @@ def _client(endpoint: str) -> Any:
     )
 
 
-def _caller(job: tuple[str, str, float, float]) -> dict[str, Any]:
-    """One client process: warm up, wait for the start, call until the stop."""
-    endpoint, function, start_at, stop_at = job
+def _caller(job: tuple[str, str, float, Any]) -> dict[str, Any]:
+    """One client process: warm up, wait for every other one, call for ``seconds``."""
+    endpoint, function, seconds, barrier = job
     client = _client(endpoint)
-    for _ in range(WARMUP_CALLS):
+    for _ in range(WARMUP_CALLS):  # cold starts happen here, out of the figures
         client.invoke(FunctionName=function, Payload=b"{}")["Payload"].read()
     latencies: list[float] = []
     errors = 0
     environments: set[str] = set()
-    while time.time() < start_at:
-        time.sleep(0.001)
-    while time.time() < stop_at:
+    barrier.wait()
+    stop_at = time.perf_counter() + seconds
+    while time.perf_counter() < stop_at:
         began = time.perf_counter()
         try:
             response = client.invoke(FunctionName=function, Payload=b"{}")
@@ -122,9 +122,9 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 def measure(endpoint: str, function: str, clients: int, seconds: float) -> dict[str, Any]:
-    start_at = time.time() + 3.0 + 0.4 * clients  # every process imported boto3 and warmed up
-    jobs = [(endpoint, function, start_at, start_at + seconds)] * clients
-    with multiprocessing.get_context("spawn").Pool(clients) as pool:
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(clients) as pool:
+        jobs = [(endpoint, function, seconds, manager.Barrier(clients))] * clients
         results = pool.map(_caller, jobs)
     latencies = sorted(x for r in results for x in r["latencies"])
     used = {e for r in results for e in r["environments"]}

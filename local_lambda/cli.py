@@ -93,6 +93,13 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
         "--log-format", choices=["Text", "JSON"], default="Text", help="Lambda log format"
     )
     parser.add_argument(
+        "--no-freeze",
+        dest="freeze",
+        action="store_false",
+        help="keep the environment running between invocations (Lambda freezes it;"
+        " e.g. to attach a debugger)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=APPLICATION_LEVELS,
         help="application log level (JSON format only, as on Lambda; default INFO there)",
@@ -306,6 +313,7 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
         layers=[layer.resolve() for layer in layers],
         runtime=runtime,
         max_concurrency=args.max_concurrency,
+        freeze=getattr(args, "freeze", True),
     )
 
 

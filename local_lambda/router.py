@@ -131,20 +131,26 @@ class Router:
         request.respond(status, body, headers)
 
     async def _route(self, request: Request, pool: Pool, prefix: str) -> None:
+        if request.body_size > protocol.MAX_INVOKE_REQUEST_BYTES:  # its body was not kept
+            limit = protocol.MAX_INVOKE_REQUEST_BYTES
+            message = f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            self._refuse(request, 413, "RequestTooLargeException", message)
+            return
         kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
-        if kind == "RequestResponse":
-            slot = await pool.take()
-            if slot is None:
-                self._refuse(
-                    request,
-                    429,
-                    "TooManyRequestsException",
-                    "Rate Exceeded.",
-                    "ReservedFunctionConcurrentInvocationLimitExceeded",
-                )
-                return
-        else:
-            slot = await pool.any()
+        try:
+            slot = await (pool.take() if kind == "RequestResponse" else pool.any())
+        except Exception as exc:  # the environment could not even start (e.g. a bad layer)
+            self._refuse(request, 500, "ServiceException", f"{pool.name}: {exc}")
+            return
+        if slot is None:  # a synchronous invoke, every environment allowed busy
+            self._refuse(
+                request,
+                429,
+                "TooManyRequestsException",
+                "Rate Exceeded.",
+                "ReservedFunctionConcurrentInvocationLimitExceeded",
+            )
+            return
         try:
             await self._forward(request, slot, prefix)
         finally:
