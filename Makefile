@@ -57,8 +57,19 @@ unit: venv runtime-venvs
 
 test: lint unit
 
-bench: venv runtime-venvs
+bench: venv runtime-venvs go
 	$(BIN)/python -m benchmarks.run_all
+
+# The warm-path suites run a Go net/http Runtime API stub beside the Python one (AWS's
+# Runtime API is Go net/http): installed here as root on Debian, otherwise asked for.
+.PHONY: go
+go:
+	@command -v go >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q && apt-get install -y -q golang-go; \
+	  else \
+	    echo "make bench: the warm-path suites need Go: sudo apt-get install golang-go (Debian/Ubuntu)" >&2; exit 1; \
+	  fi; }
 
 clean:
 	rm -rf $(VENV) .venv-* dist build .pytest_cache .mypy_cache .ruff_cache

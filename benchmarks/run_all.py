@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import event_sizes
 from benchmarks.contenders import awslambdaric, lambdaboot
 from benchmarks.environments import REPO, compile_repo_sources
 from lambdaboot_bench import report, runner
@@ -78,6 +79,8 @@ def conformance(smoke: bool, out: Path, command: str) -> dict[str, Any]:
 
 # The suites that run as their own programs and record into benchmarks/results/.
 SUITES = (
+    "warm_path",
+    "event_sizes",
     "runtime_overhead",
     "layer_coldstart",
     "streaming",
@@ -86,7 +89,7 @@ SUITES = (
     "native_overhead",
 )
 # Results this script writes or tabulates itself; every other JSON is listed as a suite.
-OWN_TABLES = {"cold_start", "runtime_overhead", "conformance"}
+OWN_TABLES = {"cold_start", "runtime_overhead", "conformance", "warm_path", "event_sizes"}
 
 
 def run_suites() -> list[str]:
@@ -125,6 +128,16 @@ def readme_tables(results: Path) -> str:
                 f"cold round trip {ratios['cold_round_trip_ms']:.2f}, warm {ratios['warm_ms']:.2f}. "
                 "Memory is measured, not enforced, by the local Lambda.\n"
             )
+    warm_file = results / "warm_path.json"
+    if warm_file.exists():
+        parts.append(warm_path_table(json.loads(warm_file.read_text())))
+    sizes_file = results / "event_sizes.json"
+    if sizes_file.exists():
+        data = json.loads(sizes_file.read_text())
+        parts.append(
+            f"### Event size (`event_sizes.json`; echo handler, {data['server']}; "
+            f"{data['runs']['rounds']} interleaved rounds, medians)\n\n{event_sizes.table(data)}\n"
+        )
     overhead_file = results / "runtime_overhead.json"
     if overhead_file.exists():
         data = json.loads(overhead_file.read_text())
@@ -168,6 +181,32 @@ def readme_tables(results: Path) -> str:
             )
         parts.append("")
     return "\n".join(parts)
+
+
+def warm_path_table(data: dict[str, Any]) -> str:
+    """Held time and CPU per invocation against the C loop, per server."""
+    runs = data["runs"]
+    lines = [
+        f"### Warm path (`warm_path.json`; echo handler, {runs['blocks']} interleaved blocks "
+        f"of {runs['per_block']}; medians of block medians)\n",
+        "| runtime / stub | held µs | x C loop | CPU µs | x C loop | stub CPU µs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, metrics in data["summary"].items():
+        ratio = data["ratio_vs_c_loop"][label]
+        lines.append(
+            f"| {label} | {metrics['held_us']['median']:.1f} | {ratio['held_us']:.2f} | "
+            f"{metrics['cpu_us']['median']:.1f} | {ratio['cpu_us']:.2f} | "
+            f"{metrics['server_cpu_us']['median']:.1f} |"
+        )
+    limits = data["targets"]["limits_vs_c_loop"]
+    lines.append(
+        f"\nTargets: held ≤ {limits['held']}x and CPU ≤ {limits['cpu']}x the C loop's. "
+        "Spread of block medians ((max - min) / median): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in data["noise"]["held_spread_over_blocks"].items())
+        + ".\n"
+    )
+    return "\n".join(lines)
 
 
 def refresh_readme(readme: Path, tables: str) -> None:

@@ -1,10 +1,9 @@
-"""``lambdaboot build|check|publish``: the layer and package tools' command line."""
+"""``lambdaboot build|check``: the layer and package tools' command line (the fleet tools, ``publish``, ``rollout`` and ``drift``, register from ``fleet_cli``)."""
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
 from pathlib import Path
 
@@ -57,7 +56,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=[],
         help="where --binary's own shared libraries are",
     )
-    b.add_argument("--out", type=Path, default=Path("dist"))
+    b.add_argument(
+        "--out",
+        type=Path,
+        default=Path("dist"),
+        help="folder for the zips and manifests (default dist)",
+    )
     b.add_argument("--wheel-cache", type=Path, default=None, help=f"default {default_cache()}")
     b.add_argument("--lock", type=Path, default=RUNTIME_LOCK, help="the runtime's hashed lock file")
     b.add_argument(
@@ -68,26 +72,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c = subparsers.add_parser(
         "check", help="check a function zip and its layers against Lambda's limits"
     )
-    c.add_argument("function", type=Path)
-    c.add_argument("layers", type=Path, nargs="*")
-    c.add_argument("--runtime", help="e.g. provided.al2023 or python3.12")
-    c.add_argument("--arch", choices=ARCHES)
+    c.add_argument("function", type=Path, help="the function's zip")
+    c.add_argument("layers", type=Path, nargs="*", help="its layers' zips, in attach order")
+    c.add_argument("--runtime", help="the function's runtime, e.g. provided.al2023 or python3.12")
+    c.add_argument("--arch", choices=ARCHES, help="the function's architecture")
     c.set_defaults(func=_check)
 
-    p = subparsers.add_parser("publish", help="publish a built layer to one or more regions")
-    p.add_argument("zip", type=Path)
-    p.add_argument("--region", action="append", default=[], required=True)
-    p.add_argument("--layer-name")
-    p.add_argument("--description", default="")
-    p.add_argument("--license-info", default="Apache-2.0")
-    p.add_argument(
-        "--grant-account", action="append", default=[], help="share with this account id"
-    )
-    p.add_argument("--grant-org", help="share with this organization id")
-    p.add_argument("--public", action="store_true", help="share with every AWS account")
-    p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
-    p.add_argument("--versions-out", type=Path, help="write the region -> version map here (JSON)")
-    p.set_defaults(func=_publish)
+    from layer_build.fleet_cli import register as register_fleet
+
+    register_fleet(subparsers)
 
 
 def _fail(exc: BuildError) -> int:
@@ -153,25 +146,3 @@ def _check(args: argparse.Namespace) -> int:
         print(f"problem: {problem}")
     print("ok" if report.ok else f"{len(report.problems)} problem(s)")
     return 0 if report.ok else 1
-
-
-def _publish(args: argparse.Namespace) -> int:
-    from layer_build.publish import Sharing, publish, write_versions
-
-    try:
-        published = publish(
-            args.zip,
-            args.layer_name,
-            args.region,
-            Sharing(accounts=args.grant_account, organization=args.grant_org, public=args.public),
-            description=args.description,
-            license_info=args.license_info,
-            endpoint_url=args.endpoint_url,
-        )
-    except BuildError as exc:
-        return _fail(exc)
-    for region, entry in published.items():
-        print(f"{region}: {entry['arn']}")
-    if args.versions_out:
-        write_versions(published, args.versions_out)
-    return 0

@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import weakref
 import zipfile
 from dataclasses import dataclass
@@ -172,24 +173,27 @@ def describe(fs: Filesystem) -> str:
 
 
 _namespace_ok: bool | None = None
+_namespace_lock = threading.Lock()  # environments of a pool start side by side
 
 
 def namespace_works() -> bool:
     """Can this machine give a process a private mount namespace with bind mounts? (cached)"""
     global _namespace_ok
-    if _namespace_ok is None:
-        _namespace_ok = False
-        if os.geteuid() == 0 and shutil.which("unshare") and os.path.isdir(OPT):
-            try:
-                probe = subprocess.run(
-                    ["unshare", "-m", "/bin/sh", "-c", "mount --bind -o ro / /opt"],
-                    capture_output=True,
-                    timeout=10,
-                )
-                _namespace_ok = probe.returncode == 0
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-    return _namespace_ok
+    with _namespace_lock:
+        if _namespace_ok is None:
+            works = False
+            if os.geteuid() == 0 and shutil.which("unshare") and os.path.isdir(OPT):
+                try:
+                    probe = subprocess.run(
+                        ["unshare", "-m", "/bin/sh", "-c", "mount --bind -o ro / /opt"],
+                        capture_output=True,
+                        timeout=10,
+                    )
+                    works = probe.returncode == 0
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            _namespace_ok = works
+        return _namespace_ok
 
 
 def _check_quotas(function_size: int, layers: list[package_rules.Listing]) -> None:

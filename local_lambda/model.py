@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from . import log_level
 
 
 @dataclass
@@ -32,6 +36,9 @@ class FunctionConfig:
     memory_measure: str = "auto"
     # Echo each log line to this process's stderr as it arrives (the CLI uses it).
     echo_logs: bool = False
+    # Also hand each log line to this as it arrives (``serve --template`` prints them
+    # with the label of the environment that wrote them).
+    log_listener: Callable[[str], None] | None = None
     # Layers (zips or directories) merged in order into /opt, a later one winning; and the
     # Lambda runtime to emulate: "provided.al2023" / "provided.al2" (start the function's
     # or /opt's bootstrap unless ``command`` is given) or "python3.11"-"python3.13" (the
@@ -54,6 +61,8 @@ class FunctionConfig:
             )
         if self.log_format.lower() not in ("text", "json"):
             raise ValueError(f"log_format must be 'Text' or 'JSON', not {self.log_format!r}")
+        if not self.managed_instances:  # (LMI logs JSON: checked below, once it is set)
+            log_level.check(self.log_format, self.log_level)
         if self.memory_measure not in ("auto", "cgroup", "pss"):
             raise ValueError(
                 f"memory_measure must be 'auto', 'cgroup' or 'pss', not {self.memory_measure!r}"
@@ -66,6 +75,7 @@ class FunctionConfig:
             raise ValueError(f"max_concurrency must be at least 1, not {self.max_concurrency}")
         if self.managed_instances:
             self.log_format = "JSON"  # LMI logs JSON only (spec §4.1)
+            log_level.check(self.log_format, self.log_level)
             lmi = {
                 "AWS_LAMBDA_MAX_CONCURRENCY": str(self.max_concurrency),
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances",
@@ -124,6 +134,33 @@ class Timings:
 
 
 @dataclass
+class PendingInvoke:
+    """One invoke on its way to a runtime (the platform's side: what ``/next`` will carry).
+    Not the runtime's ``Invocation``; it holds no futures, so it can be built anywhere."""
+
+    event: bytes
+    function_arn: str
+    content_type: str = "application/json"
+    trace_id: str = ""
+    client_context: str = ""
+    cognito_identity: str = ""
+    tenant_id: str = ""
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invocation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    timings: Timings = field(default_factory=Timings)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an invocation ended, as the invoker sees it."""
+
+    payload: bytes
+    function_error: str | None = None
+    error_type: str | None = None
+    status: str = "success"  # success | error | timeout | failure (telemetry's statuses)
+
+
+@dataclass
 class InvokeResult:
     """What the invoker got, plus the platform's view of the invocation."""
 
@@ -138,6 +175,8 @@ class InvokeResult:
     error_type: str | None = None
     # With invoke(log_tail=True): base64 of the log's last 4 KB, as X-Amz-Log-Result.
     log_result: str | None = None
+    # The invocation's log as CloudWatch events, one per record (``logs`` joins them).
+    log_events: list[str] = field(default_factory=list)
 
     def json(self) -> Any:
         return json.loads(self.payload)

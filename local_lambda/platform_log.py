@@ -17,6 +17,14 @@ from . import protocol
 from .model import Report
 
 
+def readable(event: str) -> str:
+    """A log event as a terminal shows it well: a record a runtime wrote with ``\\r`` for
+    its newlines (one stdout line, one CloudWatch event) on lines of its own."""
+    if "\r" not in event:
+        return event
+    return event.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def timestamp() -> str:
     """UTC time with milliseconds, as Lambda writes it: 2026-01-01T00:00:00.123Z."""
     now = datetime.datetime.now(datetime.UTC)

@@ -18,6 +18,7 @@ from runtime_core import logs
 from runtime_core.dispatch import InitError, is_async, load_handler
 from runtime_core.engine.client import RuntimeClient
 from runtime_core.errors import log_init_error
+from runtime_core.logs import sink
 from runtime_core.protocol import ApiError
 from runtime_core.shutdown import exit_now, register_internal_extension, registered_hooks
 from runtime_core.streaming import is_streaming
@@ -46,7 +47,10 @@ def main(argv: list[str] | None = None) -> None:
     # interleaved, a record must carry its own request id.
     log_format = "JSON" if environ.get("AWS_LAMBDA_MAX_CONCURRENCY") else None
     logs.install(
-        log_format or environ.get("AWS_LAMBDA_LOG_FORMAT"), environ.get("AWS_LAMBDA_LOG_LEVEL")
+        log_format or environ.get("AWS_LAMBDA_LOG_FORMAT"),
+        environ.get("AWS_LAMBDA_LOG_LEVEL"),
+        # Read and removed before user code runs, as awslambdaric does.
+        environ.pop(sink.TELEMETRY_FD_ENV, None),
     )
     try:
         _run(environ, args[0] if args else environ.get("_HANDLER", ""))
@@ -85,13 +89,18 @@ def _run(environ: Mapping[str, str], spec: str) -> None:
             _init_failed(address, InitError(EXTENSION_ERROR, str(exc), []))
             return
     on_loop = is_async(handler) or is_streaming(handler)
+    socket_path = environ.get(sink.PROVIDER_SOCKET_ENV)
     if concurrency > 1 and not on_loop and not threads:
         from runtime_core import workers
 
+        # Each worker process sends its output to the provider socket, as awslambdaric's do.
+        os.register_at_fork(after_in_child=lambda: logs.use_worker_output(socket_path))
         workers.serve(address, handler, concurrency, margin)  # one process per slot
     elif on_loop or concurrency > 1:
         from runtime_core.engine import aio
 
+        if concurrency > 1:
+            logs.use_worker_output(socket_path)
         aio.serve(address, handler, concurrency, margin)
     else:
         from runtime_core.engine import blocking

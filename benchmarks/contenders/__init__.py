@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.environments import REPO, base_python, packages
+from benchmarks.warm import build
 
 RUNTIME_DEPS = ["uvloop", "httptools", "orjson", "structlog"]
 
@@ -45,6 +46,11 @@ def minimal_urllib(version: str = "3.11") -> Contender:
     """The stdlib-only loop in ``minimal_urllib_bootstrap.py``: the floor of 'no runtime at all'."""
     script = Path(__file__).with_name("minimal_urllib_bootstrap.py")
     return Contender("minimal-urllib", [str(base_python(version)), "-s", str(script)])
+
+
+def c_loop() -> Contender:
+    """The C floor (``benchmarks/warm/c_loop.c``): GET /next, POST the body back, nothing else."""
+    return Contender("c-loop", [str(build.c_loop())])
 
 
 def all_contenders(handler: str, version: str = "3.11") -> list[Contender]:

@@ -3,6 +3,7 @@
 import logging
 
 logger = logging.getLogger(__name__)
+logger.setLevel(logging.INFO)  # Python's default is WARNING, on AWS too
 
 
 def handler(event, context):

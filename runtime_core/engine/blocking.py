@@ -28,12 +28,11 @@ def serve(client: RuntimeClient, handler: Callable[..., Any], margin: float | No
     ``margin``: the deadline margin in seconds (``runtime_core.deadline``), None when off.
     """
     from runtime_core.dispatch import call_sync
-    from runtime_core.serialize import preload
+    from runtime_core.serialize import after_response
 
     next_invocation = client.next
     post = client.post
     watch = _deadline_watch(margin)
-    first = True
     while True:
         invocation = next_invocation()
         if watch is not None:
@@ -49,9 +48,7 @@ def serve(client: RuntimeClient, handler: Callable[..., Any], margin: float | No
             if watch is not None:
                 watch.stop()
         post(invocation, outcome)
-        if first:  # orjson now: the first caller has its answer, the next one waits for none
-            first = False
-            preload()
+        after_response()  # orjson, once it pays: between the answer and the next /next
 
 
 def _deadline_watch(margin: float | None) -> SyncWatch | None:

@@ -4,12 +4,15 @@ Both front doors (the stdlib ``logging`` bridge and the structlog pipeline), and
 runtime's own messages, end here, so a record looks the same whoever wrote it. The
 formats follow awslambdaric 4.2.2, the runtime AWS ships:
 
-* Text: ``[LEVEL]\\t<UTC time, ms>Z\\t<requestId>\\t<message>\\n``. Each stdout line
-  becomes its own CloudWatch event, so newlines inside a record become ``\\r`` (the
-  separator awslambdaric uses for errors): one record stays one event.
+* Text: ``[LEVEL]\\t<UTC time, ms>Z\\t<requestId>\\t<message>\\n``, the exception's
+  traceback after the message (then without the final newline, as ``logging.Formatter``
+  leaves it in awslambdaric's frames).
 * JSON: one object per line with ``timestamp``, ``level``, ``message``, ``logger``,
   ``requestId``, ``tenantId`` when there is one, the record's extra fields, and
   ``errorType``/``errorMessage``/``stackTrace``/``location`` when it carries an exception.
+
+A rendered record keeps its real newlines: ``sink.write`` sends it as one frame to Lambda's
+telemetry descriptor, or as one stdout line with ``\\r`` for newlines.
 
 This module is on the start-up path: it imports only ``sys`` and ``time``; the JSON
 encoder and ``traceback`` are imported on first use.
@@ -17,8 +20,9 @@ encoder and ``traceback`` are imported on first use.
 
 from __future__ import annotations
 
-import sys
 import time
+
+from runtime_core.logs import sink
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,6 +41,9 @@ __all__ = [
     "write",
 ]
 
+#: Where every rendered record goes (one frame, or one stdout line).
+write = sink.write
+
 #: Numeric level of every name Lambda or ``logging`` uses. Lambda's TRACE has no stdlib
 #: equivalent; awslambdaric maps it to DEBUG, and so do we.
 LEVELS: dict[str, int] = {
@@ -50,8 +57,6 @@ LEVELS: dict[str, int] = {
     "CRITICAL": 50,
 }
 
-# Newlines inside a Text record: "\r" keeps the record one CloudWatch event.
-_LINE_BREAK = "\r"
 # awslambdaric indents an error's stack trace with NO-BREAK SPACEs in Text mode.
 _TRACE_INDENT = "\u00a0"
 
@@ -171,24 +176,28 @@ def render_record(
     exc_info: ExcInfo | None = None,
     text_suffix: str = "",
     location: str | None = None,
+    stack_info: str | None = None,
 ) -> str:
-    """One complete line (ending in ``\\n``) for one application log record.
+    """One application log record, as awslambdaric's formatters write it (hand it to ``write``).
 
     ``extra`` fields appear in JSON only; ``text_suffix`` is appended to the Text message
     (the structlog door uses it for its key=value pairs). ``location`` is where the
     logging call was made (``path:function:line``), shown in JSON with an exception.
+    ``stack_info`` (``logging``'s ``stack_info=True``) follows a Text record's traceback.
     """
     if _json_mode:
-        record = _json_record(
-            created,
-            level,
-            {"message": message, "logger": logger, "requestId": request_id},
-            tenant_id,
-        )
+        # awslambdaric's JsonFormatter order: message, logger, the exception's stackTrace,
+        # errorType and errorMessage, requestId, location, tenantId, then the extras.
+        fields: dict[str, object] = {"message": message, "logger": logger}
         if exc_info is not None:
-            record.update(exc_info_fields(exc_info))
-            if location is not None:
-                record["location"] = location
+            exc = exc_info_fields(exc_info)
+            fields["stackTrace"] = exc["stackTrace"]
+            fields["errorType"] = exc["errorType"]
+            fields["errorMessage"] = exc["errorMessage"]
+        fields["requestId"] = request_id
+        if exc_info is not None and location is not None:
+            fields["location"] = location
+        record = _json_record(created, level, fields, tenant_id)
         if extra:
             for key, value in extra.items():
                 if key not in record and value is not None:
@@ -199,11 +208,12 @@ def render_record(
     text = message if isinstance(message, str) else str(message)
     if text_suffix:
         text += text_suffix
+    out = f"[{level}]\t{format_timestamp(created)}\t{request_id}\t{text}\n"
     if exc_info is not None:
-        text = f"{text}\n{_exc_text(exc_info)}"
-    if "\n" in text:
-        text = text.replace("\n", _LINE_BREAK)
-    return f"[{level}]\t{format_timestamp(created)}\t{request_id}\t{text}\n"
+        out += _exc_text(exc_info)
+    if stack_info:
+        out += stack_info if out.endswith("\n") else "\n" + stack_info
+    return out
 
 
 def render_error(
@@ -213,7 +223,8 @@ def render_error(
     request_id: str,
     tenant_id: str | None,
 ) -> str:
-    """The one record that reports a handler's exception (awslambdaric's ``log_error``)."""
+    """The one record that reports a handler's exception (awslambdaric's ``log_error``),
+    to be written with ``write(..., error=True)``: its lines joined by newlines."""
     if _json_mode:
         fields: dict[str, object] = {
             "errorMessage": message,
@@ -221,30 +232,20 @@ def render_error(
             "requestId": request_id,
             "stackTrace": stack_trace,
         }
-        return _encoder()(_json_record(time.time(), "ERROR", fields, tenant_id)) + "\n"
+        return _encoder()(_json_record(time.time(), "ERROR", fields, tenant_id))
+    # awslambdaric's log_error: the head, then "Traceback (most recent call last):" even
+    # when there are no frames, then each entry's lines with leading spaces as NO-BREAK
+    # SPACEs (an empty entry stays an empty line).
     head = "[ERROR]"
     if error_type:
         head += " " + error_type
     if message:
         head += (": " if error_type else " ") + message
-    lines = [head.replace("\n", _LINE_BREAK)]
-    if stack_trace:
-        lines.append("Traceback (most recent call last):")
-        for entry in stack_trace:
-            for line in entry.splitlines():
-                stripped = line.lstrip(" ")
-                lines.append(_TRACE_INDENT * (len(line) - len(stripped)) + stripped)
-    return _LINE_BREAK.join(lines) + "\n"
-
-
-def write(line: str) -> None:
-    """Write one rendered line to stdout at once, flushed (stdout may be a buffered pipe).
-
-    A failing write is dropped: logging must never take an invocation down with it.
-    """
-    stream = sys.stdout
-    try:
-        stream.write(line)
-        stream.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
+    lines = [head, "Traceback (most recent call last):"]
+    for entry in stack_trace:
+        if not entry:
+            lines.append("")
+        for line in entry.splitlines():
+            stripped = line.lstrip(" ")
+            lines.append(_TRACE_INDENT * (len(line) - len(stripped)) + stripped)
+    return "\n".join(lines)

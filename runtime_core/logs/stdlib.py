@@ -39,21 +39,21 @@ _JSON_LEVEL_NAMES = {
 
 
 class LambdaLogHandler(logging.Handler):
-    """Renders each record with the runtime's renderer and writes it to stdout, flushed."""
+    """Renders each record with the runtime's renderer and hands it to the sink (one frame
+    on Lambda's telemetry descriptor, or one flushed stdout line)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             request_id, tenant_id = invocation_ids()
             record.aws_request_id = request_id
             record.tenant_id = tenant_id
-            render.write(self._line(record, request_id, tenant_id))
+            render.write(self._render(record, request_id, tenant_id), record.levelno)
         except Exception:
             self.handleError(record)
 
-    def _line(self, record: logging.LogRecord, request_id: str, tenant_id: str | None) -> str:
-        if self.formatter is not None:  # the user chose a format: honour it, one line per record
-            text = self.format(record).rstrip("\n")
-            return text.replace("\n", "\r") + "\n"
+    def _render(self, record: logging.LogRecord, request_id: str, tenant_id: str | None) -> str:
+        if self.formatter is not None:  # the user chose a format: honour it, one record each
+            return self.format(record)
         exc_info = record.exc_info if record.exc_info and record.exc_info[0] is not None else None
         if render.is_json():
             message: object = (
@@ -74,32 +74,33 @@ class LambdaLogHandler(logging.Handler):
                 exc_info=exc_info,
                 location=f"{record.pathname}:{record.funcName}:{record.lineno}",
             )
-        text = record.getMessage()
-        if record.stack_info:
-            text = f"{text}\n{record.stack_info}"
         return render.render_record(
             record.levelname,
             record.created,
-            text,
+            record.getMessage(),
             record.name,
             request_id,
             tenant_id,
             exc_info=exc_info,
+            stack_info=record.stack_info,
         )
 
 
-def install_bridge(level: int, explicit: bool) -> None:
-    """Attach the handler to the root logger (once) and set the root level.
+def install_bridge(level: int) -> None:
+    """Attach the handler to the root logger (once); with ``AWS_LAMBDA_LOG_LEVEL`` set
+    (``level`` > 0), set the root logger's level to it, as awslambdaric does.
 
-    An explicit ``AWS_LAMBDA_LOG_LEVEL`` also becomes the handler's floor, as Lambda drops
-    records below it whatever a logger's own level says.
+    Without it the root logger keeps its level (Python's default WARNING): on AWS an
+    unchanged handler's ``logging.info()`` writes nothing. With it, the level is also the
+    handler's floor: Lambda drops records below it whatever a logger's own level says.
     """
     root = logging.getLogger()
     handler = next((h for h in root.handlers if isinstance(h, LambdaLogHandler)), None)
     if handler is None:
         handler = LambdaLogHandler()
         root.addHandler(handler)
-    handler.setLevel(level if explicit else logging.NOTSET)
-    root.setLevel(level)
+    handler.setLevel(level)
+    if level:
+        root.setLevel(level)
     # awslambdaric does this too: a user's Formatter prints UTC times, as Lambda's clock is.
     logging.Formatter.converter = time.gmtime

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -20,7 +21,7 @@ import structlog
 from structlog.contextvars import merge_contextvars
 from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
-from runtime_core.logs import invocation_ids, min_level, render
+from runtime_core.logs import invocation_ids, logger_level, render
 
 __all__ = ["PROCESSORS", "get_logger"]
 
@@ -109,22 +110,31 @@ PROCESSORS: list[Processor] = [
 ]
 
 
-class _StdoutSink:
-    """structlog's "wrapped logger": every level writes the rendered line to stdout."""
+def _writer(level: int) -> Callable[[str], None]:
+    def write(record: str) -> None:
+        render.write(record, level)
 
-    def msg(self, line: str) -> None:
-        render.write(line)
-
-    debug = info = warning = error = critical = msg
+    return write
 
 
-_SINK = _StdoutSink()
+class _Sink:
+    """structlog's "wrapped logger": each level hands the rendered record to the sink."""
+
+    debug = staticmethod(_writer(10))
+    info = msg = staticmethod(_writer(20))
+    warning = staticmethod(_writer(30))
+    error = staticmethod(_writer(40))
+    critical = staticmethod(_writer(50))
+
+
+_SINK = _Sink()
 _classes: dict[int, type[FilteringBoundLogger]] = {}
 
 
 def get_logger(name: str | None = None, **initial_values: Any) -> FilteringBoundLogger:
-    """A logger that filters at the runtime's level and renders like every other record."""
-    level = min_level()
+    """A logger that filters as a stdlib logger would (``AWS_LAMBDA_LOG_LEVEL``, else
+    WARNING) and renders like every other record."""
+    level = logger_level()
     cls = _classes.get(level)
     if cls is None:
         cls = _classes[level] = structlog.make_filtering_bound_logger(level)

@@ -209,5 +209,6 @@ class Pipes:
         if min_level() <= _INFO:
             request_id, tenant_id = ids
             render.write(
-                render.render_record("INFO", time.time(), line, self.logger, request_id, tenant_id)
+                render.render_record("INFO", time.time(), line, self.logger, request_id, tenant_id),
+                _INFO,
             )

@@ -1,25 +1,44 @@
-"""The managed-mode exec wrapper on its own: what it hands to ``bootstrap``, and its refusals."""
+"""The managed-mode exec wrapper on its own: the interpreter command it ends in, and its refusals.
+
+A stand-in interpreter (a script named ``python3.12``) reports the command line and the
+environment it was started with, which is what the real interpreter would get.
+"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
 
-# Stands in for lambdaboot's bootstrap: shows what the wrapper passed on.
-FAKE_BOOTSTRAP = '#!/bin/sh\necho "python=$LAMBDABOOT_PYTHON args=$*"\n'
+# Shows what the interpreter was given: its arguments (the -c prelude elided) and the
+# variables lambdaboot must not add or change.
+FAKE_PYTHON = """#!/bin/sh
+line="argv: "
+for arg in "$@"; do
+    case $arg in
+        "import sys"*) line="$line<prelude>|" ;;
+        *) line="$line$arg|" ;;
+    esac
+done
+echo "$line"
+echo "LAMBDABOOT_PYTHON=${LAMBDABOOT_PYTHON-unset} PYTHONPATH=${PYTHONPATH-unset}"
+"""
 
 
 @pytest.fixture
 def opt(tmp_path: Path) -> Path:
     shutil.copy(REPO / "exec-wrapper", tmp_path / "lambdaboot-wrapper")
-    (tmp_path / "bootstrap").write_text(FAKE_BOOTSTRAP)
-    (tmp_path / "bootstrap").chmod(0o755)
+    shutil.copy(REPO / "bootstrap", tmp_path / "bootstrap")
+    # Not executable: the wrapper runs it in its own shell (`.`), never as a second program.
+    (tmp_path / "bootstrap").chmod(0o644)
+    (tmp_path / "bin").mkdir()
+    for name in ("python3.12", "python3"):
+        (tmp_path / "bin" / name).write_text(FAKE_PYTHON)
+        (tmp_path / "bin" / name).chmod(0o755)
     return tmp_path
 
 
@@ -33,20 +52,32 @@ def _run(opt: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_keeps_the_managed_interpreter_and_drops_its_command_line(opt: Path) -> None:
-    done = _run(opt, sys.executable, "-m", "awslambdaric", "app.handler")
-    assert done.stdout == f"python={sys.executable} args=\n"
+def test_execs_the_managed_interpreter_with_lambdas_environment(opt: Path) -> None:
+    python = str(opt / "bin" / "python3.12")
+    done = _run(opt, python, "-m", "awslambdaric", "app.handler", PYTHONPATH="/var/runtime")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    # -s -u, the prelude, the runtime's packages and no required version; the managed
+    # runtime's own arguments are dropped.
+    assert lines[0] == f"argv: -s|-u|-c|<prelude>|{opt}||"
+    # Nothing added, nothing rewritten: what Lambda gave is what the handler sees.
+    assert lines[1] == "LAMBDABOOT_PYTHON=unset PYTHONPATH=/var/runtime"
 
 
 def test_a_non_python_first_word_is_not_taken_for_the_interpreter(opt: Path) -> None:
-    assert _run(opt, "/bin/true").stdout == "python= args=\n"
+    done = _run(opt, "/bin/true", PATH=f"{opt / 'bin'}:/usr/bin:/bin")
+    assert done.stdout.splitlines()[1] == "LAMBDABOOT_PYTHON=unset PYTHONPATH=unset"
+    assert done.stdout.startswith("argv: -s|-u|-c|")  # python3 found on PATH instead
 
 
-def test_next_wrapper_gets_the_bootstrap_as_its_command(opt: Path) -> None:
-    (opt / "other").write_text('#!/bin/sh\necho "other wraps $1"\nexec "$@"\n')
+def test_next_wrapper_gets_the_interpreters_command_line(opt: Path) -> None:
+    (opt / "other").write_text('#!/bin/sh\necho "other wraps $1 $2 $3"\nexec "$@"\n')
     (opt / "other").chmod(0o755)
-    done = _run(opt, sys.executable, LAMBDABOOT_NEXT_WRAPPER=str(opt / "other"))
-    assert done.stdout == f"other wraps {opt}/bootstrap\npython={sys.executable} args=\n"
+    python = str(opt / "bin" / "python3.12")
+    done = _run(opt, python, LAMBDABOOT_NEXT_WRAPPER=str(opt / "other"))
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"other wraps {python} -s -u"
+    assert lines[1].startswith("argv: -s|-u|-c|<prelude>|")
 
 
 @pytest.mark.parametrize(
@@ -57,12 +88,12 @@ def test_next_wrapper_gets_the_bootstrap_as_its_command(opt: Path) -> None:
     ],
 )
 def test_bad_next_wrapper(opt: Path, next_wrapper: str, message: str) -> None:
-    done = _run(opt, sys.executable, LAMBDABOOT_NEXT_WRAPPER=next_wrapper)
+    done = _run(opt, str(opt / "bin" / "python3.12"), LAMBDABOOT_NEXT_WRAPPER=next_wrapper)
     assert done.returncode == 1 and message in done.stderr
 
 
 def test_snapstart_is_refused(opt: Path) -> None:
-    done = _run(opt, sys.executable, AWS_LAMBDA_INITIALIZATION_TYPE="snap-start")
+    done = _run(opt, str(opt / "bin" / "python3.12"), AWS_LAMBDA_INITIALIZATION_TYPE="snap-start")
     assert (
         done.returncode == 1 and "SnapStart is not supported" in done.stderr and done.stdout == ""
     )

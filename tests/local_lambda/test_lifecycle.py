@@ -113,6 +113,7 @@ def test_environment_is_lambdas_not_the_hosts(
         env={"MY_VAR": "1"},
         function_name="fn",
         memory_mb=512,
+        log_format="JSON",
         log_level="DEBUG",
     )
     env = lam.invoke({}).json()

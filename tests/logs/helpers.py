@@ -36,10 +36,15 @@ class Output:
         return [line for line in self.stdout.split("\n") if line]
 
 
+#: ``run_logging``'s default level: what Lambda sets (``AWS_LAMBDA_LOG_LEVEL=INFO`` with the
+#: JSON format, nothing with Text). Pass ``None`` for "not set at all".
+AS_LAMBDA_SETS_IT = "as Lambda sets it"
+
+
 def run_logging(
     code: str,
     log_format: str | None = "Text",
-    log_level: str | None = None,
+    log_level: str | None = AS_LAMBDA_SETS_IT,
     *,
     invocation: bool = True,
     tenant_id: str | None = None,
@@ -47,6 +52,8 @@ def run_logging(
     python: Path | str = sys.executable,
 ) -> Output:
     """Run ``code`` after ``install(log_format, log_level)`` in a new process."""
+    if log_level == AS_LAMBDA_SETS_IT:
+        log_level = "INFO" if (log_format or "").upper() == "JSON" else None
     prelude = f"import runtime_core.logs as _logs\n_logs.install({log_format!r}, {log_level!r})\n"
     body = textwrap.dedent(code)
     if invocation:

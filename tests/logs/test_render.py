@@ -6,6 +6,8 @@ import calendar
 import threading
 import time
 
+import pytest
+
 from runtime_core.logs import render
 
 
@@ -35,8 +37,12 @@ def test_timestamps_from_many_threads_are_all_right() -> None:
     assert wrong == []
 
 
-def test_text_record_is_one_line_whatever_the_message() -> None:
+def test_text_record_keeps_its_newlines_and_is_one_stdout_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     render.set_json(False)
-    line = render.render_record("INFO", 0.0, "a\nb\n", "app", "rid", None)
-    assert line == "[INFO]\t1970-01-01T00:00:00.000Z\trid\ta\rb\r\n"
-    assert line.count("\n") == 1
+    record = render.render_record("INFO", 0.0, "a\nb\n", "app", "rid", None)
+    # As awslambdaric's Formatter writes it (the frame's message on Lambda's descriptor).
+    assert record == "[INFO]\t1970-01-01T00:00:00.000Z\trid\ta\nb\n\n"
+    render.write(record, 20)  # no descriptor: one stdout line, newlines as \r
+    assert capsys.readouterr().out == "[INFO]\t1970-01-01T00:00:00.000Z\trid\ta\rb\n"

@@ -23,8 +23,25 @@ def parse_text(line: str) -> dict[str, str]:
     return match.groupdict()
 
 
+def test_unchanged_handler_text_mode_keeps_pythons_warning_default_as_awslambdaric() -> None:
+    out = run_logging(
+        """
+        import logging
+        logging.getLogger("botocore.credentials").info("Found credentials in environment")
+        logging.info("hidden")
+        logging.getLogger("app").warning("shown")
+        print(logging.getLogger().level)
+        """
+    )
+    assert [parse_text(line)["msg"] for line in out.lines[:-1]] == ["shown"]
+    assert out.lines[-1] == "30"  # the root logger's level was left alone
+
+
 def test_root_logger_info_prints_one_text_line_with_request_id() -> None:
-    out = run_logging("import logging\nlogging.getLogger().info('hello %s', 'world')")
+    out = run_logging(
+        "import logging\nlogging.getLogger().setLevel(logging.INFO)\n"
+        "logging.getLogger().info('hello %s', 'world')"
+    )
     assert len(out.lines) == 1
     record = parse_text(out.lines[0])
     assert record == {**record, "level": "INFO", "rid": "req-1", "msg": "hello world"}
@@ -44,7 +61,7 @@ def test_named_logger_warning_and_no_request_id_outside_an_invocation() -> None:
 @pytest.mark.parametrize(
     ("log_level", "expected"),
     [
-        (None, ["INFO", "WARNING", "ERROR", "CRITICAL"]),
+        (None, ["WARNING", "ERROR", "CRITICAL"]),
         ("TRACE", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
         ("debug", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
         ("INFO", ["INFO", "WARNING", "ERROR", "CRITICAL"]),
@@ -176,7 +193,8 @@ def test_basic_config_is_a_no_op_as_on_aws() -> None:
         """
         import logging
         logging.basicConfig(level=logging.DEBUG, format="%(message)s")
-        logging.info("still Lambda's format")
+        logging.info("not shown: basicConfig did not set the level either")
+        logging.warning("still Lambda's format")
         """
     )
     assert parse_text(out.lines[0])["msg"] == "still Lambda's format"
@@ -220,7 +238,7 @@ def test_logging_imported_before_install_still_gets_the_bridge() -> None:
         """
         import logging
         import runtime_core.logs as logs
-        logs.install("JSON", None)
+        logs.install("JSON", "INFO")
         logging.info("after")
         """,
         install_first=False,
@@ -247,7 +265,7 @@ def test_asyncio_importing_logging_attaches_the_bridge() -> None:
         """
         import asyncio, logging
         asyncio.run(asyncio.sleep(0))
-        logging.getLogger("x").info("bridged")
+        logging.getLogger("x").warning("bridged")
         print(len(logging.getLogger().handlers))
         """
     )

@@ -55,7 +55,12 @@ def test_text_structlog_record_shows_its_fields_after_the_message() -> None:
 
 @pytest.mark.parametrize(
     ("log_level", "expected"),
-    [(None, ["INFO", "ERROR"]), ("DEBUG", ["DEBUG", "INFO", "ERROR"]), ("ERROR", ["ERROR"])],
+    [
+        ("INFO", ["INFO", "ERROR"]),  # what Lambda sets with the JSON format
+        (None, ["ERROR"]),  # not set: WARNING, like a stdlib logger under the untouched root
+        ("DEBUG", ["DEBUG", "INFO", "ERROR"]),
+        ("ERROR", ["ERROR"]),
+    ],
 )
 def test_structlog_filters_at_the_runtime_level(log_level: str | None, expected: list[str]) -> None:
     out = run_logging(
@@ -99,7 +104,7 @@ def test_structlog_is_imported_on_first_use_only_and_global_config_is_left_alone
         import sys
         import runtime_core
         print("structlog" in sys.modules)
-        runtime_core.get_logger().info("hi")
+        runtime_core.get_logger().warning("hi")
         import structlog
         print(structlog.is_configured())
         """

@@ -1,0 +1,86 @@
+"""What every benchmark chart shares: it says what it measured, names configurations, shows
+ratios, and never draws an empty panel.
+
+A chart read on its own (in a README, a pull request) must answer "what function, which
+runtime, how many runs, compared with what" without the JSON beside it, so the title
+carries the function, the runtime and N, bars carry their value and their ratio to the
+named baseline, and panels without data are removed rather than drawn blank.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only backend (no display on build machines)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def suptitle(fig: Any, what: str, *, runtime: str, n: str) -> None:
+    """The figure's title: what was measured, on which runtime, over how many runs."""
+    fig.suptitle(f"{what}\n{runtime} · {n}", fontsize=11)
+
+
+def ratio_text(ratio: float, baseline: str) -> str:
+    return f"{ratio:.2f}x {baseline}"
+
+
+def bars_with_ratios(
+    axis: Any,
+    *,
+    names: list[str],
+    medians: list[float],
+    ratios: list[float | None],
+    baseline: str,
+    lows: list[float] | None = None,
+    highs: list[float] | None = None,
+    fmt: str = "{:.1f}",
+) -> None:
+    """One bar per configuration (by name), its median written on it and, for all but the
+    baseline, its ratio to the baseline; optional whiskers from ``lows`` to ``highs``."""
+    positions = range(len(names))
+    errors = None
+    if lows is not None and highs is not None:
+        errors = [
+            [max(m - lo, 0.0) for m, lo in zip(medians, lows, strict=True)],
+            [max(hi - m, 0.0) for m, hi in zip(medians, highs, strict=True)],
+        ]
+    colors = ["#7f7f7f" if name == baseline else f"C{i}" for i, name in enumerate(names)]
+    axis.bar(positions, medians, yerr=errors, capsize=4, color=colors)
+    axis.set_xticks(list(positions), names, rotation=12)
+    top = max((h for h in (highs or medians)), default=0.0)
+    for x, (name, median, ratio) in enumerate(zip(names, medians, ratios, strict=True)):
+        label = fmt.format(median)
+        if ratio is not None and name != baseline:
+            label += "\n" + ratio_text(ratio, baseline)
+        axis.annotate(
+            label,
+            (x, median),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    axis.set_ylim(0, top * 1.25 if top > 0 else 1)
+    axis.grid(axis="y", alpha=0.3)
+
+
+def save(fig: Any, path: Path) -> None:
+    """Drop panels that hold no data, then write the PNG."""
+    for axis in list(fig.axes):
+        if not axis.has_data():
+            fig.delaxes(axis)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+
+
+__all__ = ["bars_with_ratios", "pyplot", "ratio_text", "save", "suptitle"]

@@ -1,0 +1,183 @@
+"""What ``rollout`` and ``drift`` both read: the functions that use a layer, and its versions.
+
+Layer versions are immutable and each function pins one, so "the fleet" of a layer is the
+set of functions whose layer list holds any version of it. A layer is named by its name
+(matched in every account it is used from) or by its unversioned ARN.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from layer_build.aws import AwsError, Target
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """A layer version ARN, split: ``arn:PARTITION:lambda:REGION:ACCOUNT:layer:NAME:VERSION``."""
+
+    base: str  # the unversioned ARN
+    region: str
+    account: str
+    name: str
+    version: int
+
+    @property
+    def arn(self) -> str:
+        return f"{self.base}:{self.version}"
+
+    def at(self, version: int) -> LayerRef:
+        return LayerRef(self.base, self.region, self.account, self.name, version)
+
+
+def parse_layer_arn(arn: str) -> LayerRef | None:
+    parts = arn.split(":")
+    if len(parts) != 8 or parts[2] != "lambda" or parts[5] != "layer" or not parts[7].isdigit():
+        return None
+    return LayerRef(":".join(parts[:7]), parts[3], parts[4], parts[6], int(parts[7]))
+
+
+def names_layer(layer: str, ref: LayerRef) -> bool:
+    """Does the command's LAYER (a name or an unversioned ARN) name this layer?"""
+    return ref.base == layer if layer.startswith("arn:") else ref.name == layer
+
+
+@dataclass
+class Selection:
+    """Which functions a command looks at: all, or by explicit name, name glob and tags."""
+
+    names: list[str] = field(default_factory=list)
+    globs: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def admits_name(self, name: str) -> bool:
+        if self.names and name not in self.names:
+            return False
+        return not self.globs or any(fnmatch.fnmatchcase(name, g) for g in self.globs)
+
+
+def check_named(selection: Selection, found: list[FleetFunction], layer: str) -> None:
+    """An explicitly named function found nowhere is a mistake, not an empty plan."""
+    missing = sorted(set(selection.names) - {f.name for f in found})
+    if missing:
+        raise AwsError(
+            f"--function {', '.join(missing)}: no such function uses layer {layer} "
+            "in the regions and accounts given"
+        )
+
+
+@dataclass
+class FleetFunction:
+    """A function's ``$LATEST`` as read: what a rollout plans from and drift reports on."""
+
+    target: Target
+    name: str
+    arn: str
+    runtime: str | None
+    architectures: list[str]
+    layers: list[str]
+    revision_id: str | None
+    ours: LayerRef  # the version of the layer it uses
+
+
+def functions_using(target: Target, layer: str, selection: Selection) -> list[FleetFunction]:
+    """The selected functions of ``target`` whose layers include ``layer``, sorted by name."""
+    client = target.client("lambda")
+    found = []
+    for page in client.get_paginator("list_functions").paginate():
+        for config in page["Functions"]:
+            name = config["FunctionName"]
+            if not selection.admits_name(name):
+                continue
+            layers = [entry["Arn"] for entry in config.get("Layers") or []]
+            refs = [r for r in map(parse_layer_arn, layers) if r and names_layer(layer, r)]
+            if not refs:
+                continue
+            if selection.tags:
+                tags = client.list_tags(Resource=config["FunctionArn"]).get("Tags", {})
+                if any(tags.get(k) != v for k, v in selection.tags.items()):
+                    continue
+            found.append(
+                FleetFunction(
+                    target=target,
+                    name=name,
+                    arn=config["FunctionArn"],
+                    runtime=config.get("Runtime"),
+                    architectures=config.get("Architectures") or ["x86_64"],
+                    layers=layers,
+                    revision_id=config.get("RevisionId"),
+                    ours=refs[0],
+                )
+            )
+    return sorted(found, key=lambda f: f.name)
+
+
+def layer_versions(target: Target, ref: LayerRef, spec: VersionSpec) -> dict[int, dict[str, Any]]:
+    """The versions of ``ref``'s layer that ``spec`` may pick, as ``get_layer_version`` gives them.
+
+    A named version is read alone (GetLayerVersion by ARN, which another account's shared
+    layer allows); ``latest`` lists the layer's versions, which only its own account can."""
+    from layer_build.aws import is_not_found
+
+    client = target.client("lambda")
+    wanted = spec.wanted(target.region)
+    if wanted is not None:
+        try:
+            info = client.get_layer_version(LayerName=ref.base, VersionNumber=wanted)
+        except Exception as exc:
+            if is_not_found(exc):
+                return {}
+            raise
+        return {wanted: info}
+    name = ref.name if ref.account == target.account else ref.base
+    versions: dict[int, dict[str, Any]] = {}
+    for page in client.get_paginator("list_layer_versions").paginate(LayerName=name):
+        for entry in page["LayerVersions"]:
+            versions[int(entry["Version"])] = entry
+    return versions
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """``--to``/``--expect``: ``latest``, a number, or a versions file written by ``publish``."""
+
+    text: str
+    by_region: dict[str, int] | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> VersionSpec:
+        if text == "latest" or text.isdigit():
+            return cls(text)
+        path = Path(text)
+        if not path.is_file():
+            raise AwsError(
+                f"--to/--expect {text!r}: give 'latest', a version number, or a versions file "
+                "written by `lambdaboot publish --versions-out`"
+            )
+        try:
+            data = json.loads(path.read_text())
+            by_region = {
+                entry.get("region", key): int(entry["version"])
+                for key, entry in data.items()
+                if entry.get("version") is not None
+            }
+        except (ValueError, AttributeError, KeyError, TypeError):
+            raise AwsError(f"{path}: not a versions file written by `lambdaboot publish`") from None
+        return cls(text, by_region)
+
+    def wanted(self, region: str) -> int | None:
+        """The version named for ``region``; None for ``latest`` (or a region the file lacks)."""
+        if self.by_region is not None:
+            return self.by_region.get(region)
+        return None if self.text == "latest" else int(self.text)
+
+    def resolve(self, region: str, versions: dict[int, dict[str, Any]]) -> int | None:
+        """The version this means in ``region``, or None when there is none."""
+        wanted = self.wanted(region)
+        if wanted is None and self.text == "latest":
+            wanted = max(versions) if versions else None
+        return wanted if wanted in versions else None

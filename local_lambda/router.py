@@ -1,0 +1,205 @@
+"""One invoke endpoint for many functions, as ``sam local start-lambda`` offers.
+
+``POST /2015-03-31/functions/{name}/invocations`` (and the response-streaming path) is
+routed by name (a logical id, a FunctionName, or an ARN ending in either) to that
+function's :class:`~local_lambda.pool.Pool`, which picks the environment. The request
+is then passed on unchanged to that environment's own invoke API and its answer passed
+back as it comes, streamed bodies included, so every header and error of the invoke API
+(log tail, client context, FunctionError, Event, DryRun) behaves exactly as with one
+function. Only two answers are the router's own: 404 ``ResourceNotFoundException`` for
+a name no function has, and 429 ``TooManyRequestsException`` (reason
+``ReservedFunctionConcurrentInvocationLimitExceeded``, as Lambda says it) when every
+environment the function may have is busy with a synchronous invoke.
+
+Each answer carries ``X-Lambdaboot-Environment: <function>#<n>``, a local-only header
+saying which environment served it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.parse
+from typing import TYPE_CHECKING
+
+from . import protocol
+from .httpserver import HttpServer, Request, serve
+from .pool import Pool
+
+if TYPE_CHECKING:
+    import httpx
+
+STREAM_PREFIX = "/2021-11-15/functions/"
+STREAM_SUFFIX = "/response-streaming-invocations"
+INVOKE_SUFFIX = "/invocations"
+ENVIRONMENT_HEADER = "X-Lambdaboot-Environment"
+# Hop-by-hop and framing headers: the server on each side writes its own.
+_NOT_FORWARDED = {
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "date",
+    "server",
+    "content-type",
+}
+
+
+def error_body(
+    error_type: str, message: str, reason: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """An AWS error answer: the JSON body boto3 reads and the header naming its type."""
+    body: dict[str, str] = {"Type": "User", "message": message}
+    if reason is not None:
+        body["Reason"] = reason
+    return json.dumps(body).encode(), {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": "local"}
+
+
+def function_in_path(path: str) -> tuple[str, str] | None:
+    """(function name or ARN, path suffix) of an invoke request's path; None if not one."""
+    for prefix, suffix in ((protocol.INVOKE_PREFIX, INVOKE_SUFFIX), (STREAM_PREFIX, STREAM_SUFFIX)):
+        if (
+            path.startswith(prefix)
+            and path.endswith(suffix)
+            and len(path) > len(prefix) + len(suffix)
+        ):
+            return urllib.parse.unquote(path[len(prefix) : -len(suffix)]), prefix
+    return None
+
+
+class Router:
+    """The request handler of the shared endpoint; ``pools`` may be swapped at any time."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.region = region
+        self.pools: dict[str, Pool] = {}  # by every name a function answers to
+        self.refusals: dict[str, str] = {}  # names of functions that cannot run -> why
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def open(self, host: str, port: int) -> HttpServer:
+        import httpx  # ~50 ms: paid by serve, not by every lambdaboot command
+
+        self._client = httpx.AsyncClient(
+            timeout=None, limits=httpx.Limits(max_keepalive_connections=64)
+        )
+        return await serve(
+            self.handle, host, port, protocol.MAX_INVOKE_REQUEST_BYTES + 1, time.perf_counter_ns
+        )
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=30)
+        if self._client is not None:
+            await self._client.aclose()
+
+    def find(self, name: str) -> Pool | None:
+        """The pool of the function ``name`` stands for: a name, or an ARN with or without
+        the ``$LATEST`` qualifier."""
+        base = name.removesuffix(":$LATEST")
+        if base in self.pools:
+            return self.pools[base]
+        _, marker, function = base.rpartition(":function:")
+        return self.pools.get(function) if marker else None
+
+    def handle(self, request: Request) -> None:
+        found = function_in_path(request.path)
+        if found is None:
+            self._refuse(
+                request,
+                404,
+                "UnknownOperationException",
+                f"Unknown operation {request.method} {request.path}",
+            )
+            return
+        name, prefix = found
+        pool = self.find(name)
+        if pool is None:
+            shown = name.removesuffix(":$LATEST").rpartition(":function:")[2] or name
+            why = self.refusals.get(shown)
+            detail = f" ({why})" if why else ""
+            arn = name if name.startswith("arn:") else protocol.function_arn(self.region, name)
+            self._refuse(
+                request, 404, "ResourceNotFoundException", f"Function not found: {arn}{detail}"
+            )
+            return
+        task = asyncio.ensure_future(self._route(request, pool, prefix))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _refuse(
+        self,
+        request: Request,
+        status: int,
+        error_type: str,
+        message: str,
+        reason: str | None = None,
+    ) -> None:
+        body, headers = error_body(error_type, message, reason)
+        request.respond(status, body, headers)
+
+    async def _route(self, request: Request, pool: Pool, prefix: str) -> None:
+        kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
+        if kind == "RequestResponse":
+            slot = await pool.take()
+            if slot is None:
+                self._refuse(
+                    request,
+                    429,
+                    "TooManyRequestsException",
+                    "Rate Exceeded.",
+                    "ReservedFunctionConcurrentInvocationLimitExceeded",
+                )
+                return
+        else:
+            slot = await pool.any()
+        try:
+            await self._forward(
+                request, slot.lam.endpoint, slot.lam.config.function_name, prefix, slot.label
+            )
+        finally:
+            if kind == "RequestResponse":
+                pool.give_back(slot)
+
+    async def _forward(
+        self, request: Request, endpoint: str, function: str, prefix: str, label: str
+    ) -> None:
+        assert self._client is not None
+        suffix = STREAM_SUFFIX if prefix == STREAM_PREFIX else INVOKE_SUFFIX
+        url = f"{endpoint}{prefix}{urllib.parse.quote(function, safe='')}{suffix}"
+        if request.query:
+            url += "?" + request.query
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED}
+        headers["content-type"] = request.headers.get("content-type", "application/json")
+        upstream = self._client.build_request(
+            request.method, url, headers=headers, content=request.body
+        )
+        import httpx
+
+        try:
+            response = await self._client.send(upstream, stream=True)
+        except httpx.HTTPError as exc:
+            body, err = error_body(
+                "ServiceException", f"the environment {label} did not answer: {exc}"
+            )
+            request.respond(500, body, err)
+            return
+        try:
+            answer = [
+                (k, v) for k, v in response.headers.items() if k.lower() not in _NOT_FORWARDED
+            ]
+            answer.append((ENVIRONMENT_HEADER, label))
+            content_type = response.headers.get("content-type", "application/json")
+            if "chunked" in response.headers.get("transfer-encoding", ""):
+                request.start_stream(response.status_code, answer, content_type)
+                async for chunk in response.aiter_raw():
+                    request.write_chunk(chunk)
+                    await request.drain()
+                request.end_stream()
+            else:
+                body = await response.aread()
+                request.respond(response.status_code, body, dict(answer), content_type)
+        finally:
+            await response.aclose()
