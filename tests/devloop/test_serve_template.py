@@ -50,6 +50,9 @@ def test_three_functions_by_logical_id_and_name(serve: Any, project: Project) ->
     with pytest.raises(ClientError) as missing:
         client.invoke(FunctionName="Nope")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as too_large:  # Lambda's 6 MB request limit
+        client.invoke(FunctionName="Api", Payload=b'"' + b"x" * (6 * 1024 * 1024) + b'"')
+    assert too_large.value.response["Error"]["Code"] == "RequestTooLargeException"
 
     assert served.stop() == 128 + 15  # ended by SIGTERM, as the plain serve reports it
     records = [json.loads(line) for line in project.record.read_text().splitlines()]
