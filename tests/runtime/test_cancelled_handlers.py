@@ -10,6 +10,7 @@ deadline guard) is a different thing and keeps its own outcome: ``tests/concurre
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -111,12 +112,12 @@ def test_managed_instances_keep_every_slot_after_a_cancelled_error(
     assert lam.output.count("platform.initStart") == 1
 
 
-def test_a_sync_handler_on_a_thread_raising_cancelled_error_gets_its_error(
+def test_a_worker_ended_by_cancelled_error_ends_the_runtime_at_once(
     make_lambda: MakeLambda,
 ) -> None:
     """A sync handler on a worker thread (``LAMBDABOOT_SYNC_THREADS``) that raises
-    ``CancelledError`` gets it reported as its error (``dispatch.call_sync`` answers it, as
-    the async engine does), and its slot goes on serving in the same environment."""
+    ``CancelledError`` ends the runtime as on the blocking engine (as under awslambdaric):
+    the invocation gets ``Runtime.ExitError`` now, not a timeout with its slot gone."""
     lam = make_lambda(
         {"app.py": APP},
         handler="app.sync_handler",
@@ -128,6 +129,9 @@ def test_a_sync_handler_on_a_thread_raising_cancelled_error_gets_its_error(
     crashed = lam.invoke({"cancel": True})
     after = lam.invoke({})
     assert first.function_error is None
-    assert crashed.json()["errorType"] == "CancelledError"
-    assert after.function_error is None
-    assert after.json()["pid"] == first.json()["pid"]  # the same environment
+    assert crashed.error_type == "Runtime.ExitError"
+    records = [json.loads(line) for line in lam.output.splitlines() if '"lambdaboot"' in line]
+    assert any("worker ended cancelled" in record["message"] for record in records)
+    assert after.function_error is None  # a new environment
+    assert after.json()["pid"] != first.json()["pid"]
+    assert ERROR_TYPE.fullmatch(crashed.error_type)
