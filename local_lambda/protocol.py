@@ -3,7 +3,7 @@
 They live here once for the whole local Lambda, and never in common with ``runtime_core``:
 the two sides are independent readings of the protocol (see CONTRIBUTING.md), so a
 misreading on one side shows up as a failing test instead of passing everywhere.
-Facts and bodies follow ../shared/spec/runtime-api.md (RIE's renderings).
+Facts and bodies follow docs/runtime-api.md (as AWS's emulator renders them).
 """
 
 from __future__ import annotations
