@@ -78,7 +78,7 @@ class Environment:
                 timeout_s=config.timeout,
                 concurrency=config.max_concurrency,
                 initialization_type=config.initialization_type,
-                freezes=not config.managed_instances,
+                freezes=config.freeze and not config.managed_instances,
             ),
             faults,
             finished,
@@ -129,20 +129,21 @@ class Environment:
         for init to end (``request_id`` names the invocation that waits for it, if any)."""
         api, sandbox, config = self.api, self.sandbox, self.config
         await sandbox.ready()
-        sandbox.started_ns = api.init_started_ns = time.perf_counter_ns()
+        started_ns = time.perf_counter_ns()
+        api.init_started(started_ns, sandbox.extension_names())
         go = await self._start_extensions()
         sandbox.open_gate(go)
         await _first(config.init_timeout, api.init_ready, api.init_error, sandbox.exited)
-        elapsed_ms = (time.perf_counter_ns() - sandbox.started_ns) / 1e6
+        elapsed_ms = (time.perf_counter_ns() - started_ns) / 1e6
         restore_ms = None
         if api.snapshot_ns:  # SnapStart: init ended at the snapshot, then the restore
-            elapsed_ms = (api.snapshot_ns - sandbox.started_ns) / 1e6
+            elapsed_ms = (api.snapshot_ns - started_ns) / 1e6
             ended_ns = api.init_ready.result() if api.init_ready.done() else time.perf_counter_ns()
             restore_ms = (ended_ns - api.restore_started_ns) / 1e6
         if api.init_ready.done():
             if restore_ms is not None:
                 return InitResult(None, elapsed_ms, restore_ms=restore_ms)
-            return InitResult(None, (api.init_ready.result() - sandbox.started_ns) / 1e6)
+            return InitResult(None, (api.init_ready.result() - started_ns) / 1e6)
         if api.init_error.done():
             outcome = api.init_error.result()
             # The runtime should exit after reporting; give it a moment, then reset.
@@ -166,7 +167,6 @@ class Environment:
         names = self.sandbox.extension_names()
         if not names:
             return True
-        api.ext_api.launched = names
         try:
             await self.sandbox.start_extensions()
         except ExtensionLaunchError as exc:

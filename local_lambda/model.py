@@ -52,6 +52,10 @@ class FunctionConfig:
     # (AWS_LAMBDA_MAX_CONCURRENCY); above 1 the environment is an LMI one (JSON logs,
     # AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances, no reset on a timeout).
     max_concurrency: int = 1
+    # Freeze the environment's processes while it waits between invocations, as Lambda
+    # does (see docs/local_lambda.md); False keeps them running (e.g. to attach a
+    # debugger). Managed Instances environments are never frozen.
+    freeze: bool = True
     # SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start): init and the before-snapshot
     # hooks in one process, the restore path in a fork of it (local_lambda/snapstart.py).
     snap_start: bool = False

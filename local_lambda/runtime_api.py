@@ -101,7 +101,6 @@ class RuntimeApi:
         self.init_error: asyncio.Future[Outcome] = loop.create_future()
         # Set when the environment must go (an extension failed, or a timeout on Lambda).
         self.shutdown_reason: str | None = None
-        self.extension_failure: str | None = None
         # Freeze (True) or thaw (False) the environment's processes.
         self.on_freeze: Callable[[bool], None] = lambda frozen: None
         # SnapStart: take the snapshot of the runtime waiting on restore/next from this
@@ -115,7 +114,13 @@ class RuntimeApi:
         self.credentials_token = ""
         self._watched: dict[str, tuple[PendingInvoke, Watch]] = {}
 
-    # what the emulator calls
+    # what the environment calls
+    def init_started(self, at_ns: int, extensions: set[str]) -> None:
+        """Init begins now, with the external extensions ``extensions`` (file names in
+        /opt/extensions) about to start: only they may register as external."""
+        self.init_started_ns = at_ns
+        self.ext_api.launched = set(extensions)
+
     def submit(self, inv: PendingInvoke) -> Watch:
         """Queue ``inv`` for the runtime: delivered now if it waits on /next, else at its next."""
         watch = Watch(self._loop)
@@ -192,8 +197,6 @@ class RuntimeApi:
         return entry[1] if entry is not None else None
 
     def _ended(self, action: lifecycle.Ended) -> None:
-        if action.error_type is not None:
-            self.extension_failure = self.extension_failure or action.error_type
         entry = self._watched.get(action.request_id)
         if entry is None or entry[1].ended.done():
             return

@@ -123,7 +123,6 @@ class Sandbox:
         except OSError as exc:
             raise RuntimeStartError(str(exc)) from exc
         self.freezer = Freezer(name)
-        self.started_ns = 0  # set by open_gate()
         self.env = lambda_environment(config, runtime_api, self.fs, extra)
         # Managed python3.x runtimes also get Lambda's telemetry log descriptor.
         self.telemetry_log = (
