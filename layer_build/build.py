@@ -23,6 +23,7 @@ from layer_build.targets import ELF_MACHINE, Target
 from layer_build.tree import copy_file, copy_tree, safe_relative, tree_size
 from layer_build.wheels import RUNTIME_LOCK, Vendored, default_cache, download, install, installed
 from layer_build.zipper import write_zip
+from local_lambda import assets
 
 REPO = Path(__file__).resolve().parent.parent
 WRAPPER_NAME = "lambdaboot-wrapper"
@@ -150,9 +151,9 @@ def _build_layer(target: Target, options: Options, stage: Path) -> Result:
             "--mode provided needs --python-dist: a python-build-standalone install_only "
             "tarball (or a directory of that layout) for the target"
         )
-    copy_file(REPO / "bootstrap", stage / "bootstrap")
+    copy_file(assets.BOOTSTRAP, stage / "bootstrap")
     if target.mode == "managed":
-        copy_file(REPO / "exec-wrapper", stage / WRAPPER_NAME)
+        copy_file(assets.EXEC_WRAPPER, stage / WRAPPER_NAME)
     home = stage / "lambdaboot"
     copy_tree(
         REPO / "runtime_core", home / "runtime_core", skip=lambda rel: rel.name == "__pycache__"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 # Submodules, not the package: this must work even where ``local_lambda`` resolves as a namespace.
-from local_lambda import devloop_cli
+from local_lambda import assets, devloop_cli
 from local_lambda.emulator import LocalLambda
 from local_lambda.events.cli import event_from_words
 from local_lambda.interrupts import ending_on_signals
@@ -26,7 +26,7 @@ from local_lambda.log_level import APPLICATION_LEVELS, TEXT_REFUSAL
 from local_lambda.model import FunctionConfig
 
 # lambdaboot's own bootstrap, referenced as a file (the local Lambda never imports runtime_core).
-DEFAULT_BOOTSTRAP = Path(__file__).resolve().parent.parent / "bootstrap"
+DEFAULT_BOOTSTRAP = assets.BOOTSTRAP
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,7 +71,7 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         nargs="?",
         metavar="FUNCTION_DIR",
-        help="the function's code (LAMBDA_TASK_ROOT)",
+        help="the function's code (LAMBDA_TASK_ROOT); with --template: a function's logical id or name",
     )
     parser.add_argument(
         "--handler", default="app.handler", help="module.function (default app.handler)"
@@ -91,6 +91,13 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--log-format", choices=["Text", "JSON"], default="Text", help="Lambda log format"
+    )
+    parser.add_argument(
+        "--no-freeze",
+        dest="freeze",
+        action="store_false",
+        help="keep the environment running between invocations (Lambda freezes it;"
+        " e.g. to attach a debugger)",
     )
     parser.add_argument(
         "--log-level",
@@ -306,6 +313,7 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
         layers=[layer.resolve() for layer in layers],
         runtime=runtime,
         max_concurrency=args.max_concurrency,
+        freeze=getattr(args, "freeze", True),
     )
 
 

@@ -22,6 +22,7 @@ outside its folder.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -32,7 +33,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import package_rules, protocol
+from . import package_rules, protocol, pythons
 from .package_rules import MAX_LAYERS
 
 __all__ = ["MAX_LAYERS", "Filesystem", "LayerError", "prepare"]
@@ -218,16 +219,32 @@ def _remove_tree(path: Path) -> None:
 def find_python(version: str) -> Path:
     """The interpreter a ``python3.X`` managed runtime runs on here: the repository's venv
     for that version when there is one (it has the runtime's dependencies installed:
-    ``.venv`` for 3.11, ``.venv-3.X`` otherwise), else ``tools/find-python 3.X``."""
+    ``.venv`` for 3.11, ``.venv-3.X`` otherwise), else one on PATH or from pyenv."""
     venv = _REPO / (".venv" if version == "3.11" else f".venv-{version}") / "bin" / "python"
     if venv.exists():
         return venv
-    found = subprocess.run(
-        [os.fspath(_REPO / "tools" / "find-python"), version], capture_output=True, text=True
+    found = pythons.find(version)
+    if found is not None:
+        return found
+    raise LayerError(
+        f"no Python {version} found to run the python{version} runtime: install it (e.g."
+        f" `pyenv install {version}`, or your system's python{version} package) and put"
+        f" python{version} on PATH"
     )
-    if found.returncode != 0:
-        raise LayerError(found.stderr.strip() or f"no Python {version} found")
-    return Path(found.stdout.strip())
+
+
+@functools.cache
+def _check_client(python: Path, version: str) -> None:
+    """The managed runtime's start needs AWS's runtime client in that interpreter."""
+    probe = subprocess.run(
+        [os.fspath(python), "-c", "import awslambdaric"], capture_output=True, timeout=60
+    )
+    if probe.returncode != 0:
+        raise LayerError(
+            f"{python} has no awslambdaric, which the python{version} runtime starts:"
+            f" {python} -m pip install awslambdaric==4.2.2 (or set AWS_LAMBDA_EXEC_WRAPPER"
+            " to lambdaboot's wrapper, which does not need it)"
+        )
 
 
 def runtime_command(
@@ -256,10 +273,12 @@ def runtime_command(
         )
     version = runtime[len("python") :]
     python = find_python(version)
+    wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER")
+    if not wrapper:
+        _check_client(python, version)
     managed = [os.fspath(python), "-m", "awslambdaric", handler]
     extra = {
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
         "PYTHONPATH": f"{fs.opt}/python/lib/python{version}/site-packages:{fs.opt}/python",
     }
-    wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER")
     return ([wrapper, *managed] if wrapper else managed), extra

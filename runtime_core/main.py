@@ -90,6 +90,9 @@ def _run(environ: Mapping[str, str], spec: str) -> None:
             return
     on_loop = is_async(handler) or is_streaming(handler)
     socket_path = environ.get(sink.PROVIDER_SOCKET_ENV)
+    if concurrency > 1:
+        # awslambdaric's record (DEBUG, from the root logger) before it starts its workers.
+        logs.runtime_log("DEBUG", _worker_pool_event(concurrency), logger="root")
     if concurrency > 1 and not on_loop and not threads:
         from runtime_core import workers
 
@@ -108,6 +111,14 @@ def _run(environ: Mapping[str, str], spec: str) -> None:
 
         install_sigterm_blocking()
         blocking.serve(RuntimeClient(address), handler, margin)
+
+
+def _worker_pool_event(concurrency: int) -> dict[str, object]:
+    return {
+        "event": "runtime_worker_pool_initializing",
+        "workerCount": concurrency,
+        "executionEnvironmentMaxConcurrency": concurrency,
+    }
 
 
 def _settings(environ: Mapping[str, str]) -> tuple[int, float | None, bool]:

@@ -202,12 +202,15 @@ class ResponseReader:
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Parse more bytes; each completed response is appended to ``done``.
 
-        Raises ``ApiError`` on bytes that are not HTTP.
+        Raises ``Disconnected`` (answered: it may have been an answer) on bytes that are
+        not HTTP: the connection is useless from there on, as if it had been cut.
         """
         try:
             self._parser.feed_data(data)
         except Exception as exc:  # httptools.HttpParserError and its subclasses
-            raise ApiError(f"the Runtime API sent a malformed HTTP response ({exc})") from None
+            raise Disconnected(
+                f"the Runtime API sent a malformed HTTP response ({exc})", answered=True
+            ) from None
 
     def feed_eof(self) -> bool:
         """The server closed the connection: complete a response whose body runs to the

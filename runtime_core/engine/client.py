@@ -57,6 +57,8 @@ __all__ = ["BACKOFF_S", "BlockingStreamedResponse", "RuntimeClient", "make_trans
 #: The waits between attempts to reach the API again, seconds (~1.6 s in all): long
 #: enough to ride out a restart of the API's listener, short enough that a runtime whose
 #: API is gone exits promptly. No busy loop: each attempt is a connect, then a sleep.
+#: The error type posted for a streamed response lost before any answer.
+STREAM_LOST = "Runtime.StreamLost"
 BACKOFF_S = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5)
 
 
@@ -157,9 +159,7 @@ class RuntimeClient:
         """A streamed ``/response`` for ``invocation``, on a connection of its own."""
         from runtime_core.transport.blocking import BlockingTransport
 
-        return BlockingStreamedResponse(
-            BlockingTransport(self.transport.address), self.protocol, invocation
-        )
+        return BlockingStreamedResponse(BlockingTransport(self.transport.address), self, invocation)
 
     def register_extension(self, name: str, events_json: bytes = b'{"events":[]}') -> Response:
         return self.send(self.protocol.extension_register(name, events_json))[0]
@@ -171,6 +171,19 @@ class RuntimeClient:
         self.transport.close()
 
 
+def stream_lost(failure: Disconnected) -> Outcome:
+    """The error posted for a streamed response whose connection failed with no answer:
+    its bytes cannot be sent twice, so the invocation gets this error instead (a 4xx
+    for it means the stream had been taken after all)."""
+    import json
+
+    from runtime_core.outcome import Outcome
+
+    message = f"the streamed response was lost on its way to the Runtime API: {failure}"
+    body = json.dumps({"errorMessage": message, "errorType": STREAM_LOST, "stackTrace": []})
+    return Outcome(True, body.encode(), None, STREAM_LOST)
+
+
 class BlockingStreamedResponse:
     """One streamed ``/response``: ``begin`` sends the head (with the first bytes, so an
     error before them can still be an ordinary ``/error``), ``write`` each chunk, and
@@ -180,9 +193,10 @@ class BlockingStreamedResponse:
     start on a keep-alive connection the server may be closing.
     """
 
-    def __init__(self, transport: Any, protocol: RuntimeProtocol, invocation: Invocation) -> None:
+    def __init__(self, transport: Any, client: RuntimeClient, invocation: Invocation) -> None:
         self._transport = transport
-        self._protocol = protocol
+        self._client = client
+        self._protocol = client.protocol
         self._invocation = invocation
 
     def begin(self, content_type: str) -> None:
@@ -199,6 +213,8 @@ class BlockingStreamedResponse:
             response = self._transport.finish(end, "POST /response (streamed)")
         except Disconnected as exc:
             log_lost(f"invocation {request_id}: the streamed response was lost: {exc}")
+            if not exc.answered:  # never taken, or taken and the copy is refused 4xx
+                self._client.post_error(self._invocation, stream_lost(exc))
             return
         finally:
             self._transport.close()
