@@ -23,7 +23,7 @@ venv: $(VENV)/.installed
 	@test -n "$(INTERP)" || (echo "make: Python $* is needed for the runtime tests" >&2; exit 1)
 	$(INTERP) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install -q --upgrade pip
-	.venv-$*/bin/python -m pip install -q uvloop httptools orjson structlog aws-lambda-powertools awslambdaric==4.2.2
+	.venv-$*/bin/python -m pip install -q uvloop httptools orjson structlog aws-lambda-powertools awslambdaric==4.2.2 snapshot-restore-py==1.0.0
 	touch $@
 
 runtime-venvs: $(foreach v,$(OTHER_PYTHONS),.venv-$(v)/.installed)
