@@ -184,3 +184,37 @@ def test_a_failing_after_restore_hook_fails_the_cold_start(
     marks = _marks(tmp_path)
     assert [name for name, _ in marks].count("init") == 2
     assert "handler" not in [name for name, _ in marks]
+
+
+@PYTHONS
+def test_shutdown_hooks_run_in_the_restored_process(
+    function_dir: Path, tmp_path: Path, python: str
+) -> None:
+    """SIGTERM reaches the restored copy (the snapshot's holder passes it on), whose
+    on_shutdown hooks run; the environment ends with its exit status."""
+    done = tmp_path / "shut-down"
+    write_function(
+        function_dir,
+        {
+            "app.py": f"""
+            import os
+            from runtime_core import on_shutdown
+
+            @on_shutdown
+            def bye():
+                with open({os.fspath(done)!r}, "w") as out:
+                    out.write(str(os.getpid()))
+
+            def handler(event, context):
+                return os.getpid()
+            """
+        },
+    )
+    command, extra = _runtime("lambdaboot", python)
+    config = FunctionConfig(command=command, task_root=function_dir, snap_start=True, env=extra)
+    with LocalLambda(config) as lam:
+        pid = lam.invoke({}).json()
+        ended = lam.shutdown()
+    assert ended.signals == ["SIGTERM"], lam.output
+    assert ended.exit_status == 0
+    assert done.read_text() == str(pid)
