@@ -114,6 +114,12 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="Lambda Managed Instances: N invocations in flight in one environment (default 1)",
     )
+    parser.add_argument(
+        "--snap-start",
+        action="store_true",
+        help="SnapStart: init and the before-snapshot hooks run once, each cold start is a fork"
+        " of that process running the after-restore hooks (no memory snapshot: docs/snapstart.md)",
+    )
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser, default: str) -> None:
@@ -299,7 +305,11 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
     log_level = getattr(args, "log_level", None)
     if log_level and args.log_format != "JSON" and args.max_concurrency <= 1:
         raise UsageError(f"--log-level needs --log-format JSON (Lambda answers: {TEXT_REFUSAL})")
+    snap_start = bool(getattr(args, "snap_start", False))
+    if snap_start and args.max_concurrency > 1:
+        raise UsageError("--snap-start cannot be combined with --max-concurrency above 1")
     return FunctionConfig(
+        snap_start=snap_start,
         command=command,
         task_root=root,
         handler=args.handler,

@@ -46,6 +46,9 @@ def test_three_functions_by_logical_id_and_name(serve: Any, project: Project) ->
 
     with_ext = client.invoke(FunctionName="WithExtension", Payload=b"{}")
     request_id = _json(with_ext)["request_id"]
+    queued = client.invoke(FunctionName="WithExtension", InvocationType="Event", Payload=b"{}")
+    assert queued["StatusCode"] == 202  # answered at once, run in an environment's queue
+    assert client.invoke(FunctionName="Api", InvocationType="DryRun")["StatusCode"] == 204
 
     with pytest.raises(ClientError) as missing:
         client.invoke(FunctionName="Nope")
