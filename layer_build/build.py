@@ -93,6 +93,7 @@ def _extras(target: Target, options: Options, stage: Path) -> tuple[dict[str, An
         src, dest = Path(src_text), stage / safe_relative(dest_text, "--include destination")
         if src.is_dir():
             copy_tree(src, dest)
+            trim.drop_bytecode(dest)  # e.g. a pip --target made by another Python
             dirs.append(dest.relative_to(stage))
         elif src.is_file():
             copy_file(src, dest)
@@ -102,6 +103,12 @@ def _extras(target: Target, options: Options, stage: Path) -> tuple[dict[str, An
     for binary in options.binaries:
         copied[binary.name] = binaries.add_binary(binary, stage, target, options.lib_paths)
     return {"binaries": copied}, dirs
+
+
+def _additions(options: Options) -> list[str]:
+    """What ``--binary``, ``--extension`` and ``--include`` add, by name (for the layer's name)."""
+    dests = [spec.partition(":")[2].rstrip("/").rsplit("/", 1)[-1] for spec in options.includes]
+    return [*(b.name for b in options.binaries), *(e.name for e in options.extensions), *dests]
 
 
 def _included_packages(stage: Path, dirs: list[Path]) -> list[Vendored]:
@@ -124,6 +131,12 @@ def _finish(
 ) -> Result:
     warnings: list[str] = []
     unstripped = trim.strip_native(stage, ELF_MACHINE[target.arch])
+    if unstripped and trim.strip_tool(ELF_MACHINE[target.arch]) is None:
+        package = trim.CROSS_PACKAGE.get(ELF_MACHINE[target.arch], "binutils")
+        warnings.append(
+            f"{len(unstripped)} native files left unstripped: no strip for {target.arch} on this"
+            f" machine (on Debian/Ubuntu: apt-get install {package})"
+        )
     size = tree_size(stage)
     if size > UNZIPPED_TOTAL:
         raise BuildError(
@@ -180,7 +193,7 @@ def _build_layer(target: Target, options: Options, stage: Path) -> Result:
         target,
         options,
         stage,
-        layer_name(target),
+        layer_name(target, _additions(options)),
         "layer",
         target.compatible_runtimes,
         packages,

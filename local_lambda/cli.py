@@ -114,6 +114,12 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="Lambda Managed Instances: N invocations in flight in one environment (default 1)",
     )
+    parser.add_argument(
+        "--snap-start",
+        action="store_true",
+        help="SnapStart: init and the before-snapshot hooks run once, each cold start is a fork"
+        " of that process running the after-restore hooks (no memory snapshot: docs/snapstart.md)",
+    )
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser, default: str) -> None:
@@ -148,7 +154,11 @@ def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["provided.al2023", "provided.al2", "python3.11", "python3.12", "python3.13"],
         help="emulate this Lambda runtime: provided.* starts the function's or /opt's bootstrap,"
         " python3.X the managed runtime (honouring AWS_LAMBDA_EXEC_WRAPPER); the function"
-        " (a directory or a zip) and the layers are then mounted read-only at /var/task and /opt",
+        " (a directory or a zip) and the layers are then mounted read-only at /var/task and /opt."
+        " Without it (the default), the function runs in place, writable, under lambdaboot's"
+        " bootstrap and the interpreter running this command; for Lambda's own behaviour give"
+        " --runtime python3.12 --layer <lambdaboot's layer>"
+        " --env AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaboot-wrapper (what `make run` does)",
     )
 
 
@@ -299,7 +309,11 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
     log_level = getattr(args, "log_level", None)
     if log_level and args.log_format != "JSON" and args.max_concurrency <= 1:
         raise UsageError(f"--log-level needs --log-format JSON (Lambda answers: {TEXT_REFUSAL})")
+    snap_start = bool(getattr(args, "snap_start", False))
+    if snap_start and args.max_concurrency > 1:
+        raise UsageError("--snap-start cannot be combined with --max-concurrency above 1")
     return FunctionConfig(
+        snap_start=snap_start,
         command=command,
         task_root=root,
         handler=args.handler,

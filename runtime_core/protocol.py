@@ -45,6 +45,8 @@ ERROR_CONTENT_TYPE = "application/json"
 STREAM_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 STREAM_ERROR_BODY = "Lambda-Runtime-Function-Error-Body"
 TELEMETRY = "/2022-07-01/telemetry"
+# SnapStart (runtime_core.snapstart): asked once the before-snapshot hooks have run.
+RESTORE_NEXT_PATH = RUNTIME + "/restore/next"
 TELEMETRY_SCHEMA = "2022-12-13"
 # Header names, once for the whole runtime (the extension client uses them too).
 H_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
@@ -314,6 +316,13 @@ class RuntimeProtocol:
     def init_error(self, body: bytes, error_type: str) -> Request:
         headers = [("Content-Type", ERROR_CONTENT_TYPE), (H_ERROR_TYPE, error_type)]
         return Request(self.host, "POST", RUNTIME + "/init/error", headers, body)
+
+    def restore_next(self) -> Request:
+        return Request(self.host, "GET", RESTORE_NEXT_PATH, [])
+
+    def restore_error(self, body: bytes, error_type: str) -> Request:
+        headers = [("Content-Type", ERROR_CONTENT_TYPE), (H_ERROR_TYPE, error_type)]
+        return Request(self.host, "POST", RUNTIME + "/restore/error", headers, body)
 
     def extension_register(self, name: str, events_json: bytes = b'{"events":[]}') -> Request:
         """``POST /extension/register``; ``events_json`` is the body (``{"events": [...]}``)."""

@@ -147,13 +147,24 @@ class RuntimeClient:
 
     def post_init_error(self, error: InitError) -> None:
         """Report a failed init; the caller exits next, so any answer is only logged."""
+        self._report("/init/error", self.protocol.init_error(error.body, error.error_type))
+
+    def post_restore_error(self, error: InitError) -> None:
+        """Report a failed after-restore hook (SnapStart), as ``post_init_error``."""
+        self._report("/restore/error", self.protocol.restore_error(error.body, error.error_type))
+
+    def _report(self, what: str, request: Request) -> None:
         try:
-            response, resent = self.send(self.protocol.init_error(error.body, error.error_type))
+            response, resent = self.send(request)
         except Disconnected as exc:
-            log_lost(f"POST /init/error was lost: {exc}")
+            log_lost(f"POST {what} was lost: {exc}")
             return
         if response.status not in (200, 202) and not (resent and response.status < 500):
-            log_lost(f"POST /init/error answered {response.status}")
+            log_lost(f"POST {what} answered {response.status}")
+
+    def restore_next(self) -> Response:
+        """``GET /restore/next`` (SnapStart): answered once the snapshot is restored."""
+        return self.send(self.protocol.restore_next())[0]
 
     def stream(self, invocation: Invocation) -> BlockingStreamedResponse:
         """A streamed ``/response`` for ``invocation``, on a connection of its own."""
