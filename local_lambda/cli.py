@@ -154,7 +154,11 @@ def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["provided.al2023", "provided.al2", "python3.11", "python3.12", "python3.13"],
         help="emulate this Lambda runtime: provided.* starts the function's or /opt's bootstrap,"
         " python3.X the managed runtime (honouring AWS_LAMBDA_EXEC_WRAPPER); the function"
-        " (a directory or a zip) and the layers are then mounted read-only at /var/task and /opt",
+        " (a directory or a zip) and the layers are then mounted read-only at /var/task and /opt."
+        " Without it (the default), the function runs in place, writable, under lambdaboot's"
+        " bootstrap and the interpreter running this command; for Lambda's own behaviour give"
+        " --runtime python3.12 --layer <lambdaboot's layer>"
+        " --env AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaboot-wrapper (what `make run` does)",
     )
 
 
