@@ -360,12 +360,12 @@ def _event(args: argparse.Namespace) -> bytes:
 
 def run_invoke(args: argparse.Namespace) -> int:
     try:
+        event = _event(args)  # first: a bad event is then the only line printed
         if devloop_cli.wanted(args):
             options = devloop_options(args)
             config = devloop_cli.invoke_config(args, options, lambda: function_config(args))
         else:
             config = function_config(args)
-        event = _event(args)
         if args.watch:
             return devloop_cli.invoke_watch(
                 args,
