@@ -174,3 +174,25 @@ def test_parameter_overrides_as_sam_cli_takes_them(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["prod", "big one", "red"]
+
+
+def test_a_variable_left_out_is_not_reported_when_the_env_file_gives_it(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/app.py").write_text(
+        "import os\ndef handler(event, context):\n    return os.environ.get('TABLE')\n"
+    )
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Table: {Type: AWS::DynamoDB::Table}\n  Fn:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: src\n      Handler: app.handler\n"
+        "      Environment: {Variables: {TABLE: !Ref Table}}\n"
+    )
+    (tmp_path / "env.json").write_text(json.dumps({"Fn": {"TABLE": "local-table"}}))
+    bare = _lambdaboot("invoke", "--template", "template.yaml", "Fn", cwd=tmp_path)
+    assert json.loads(bare.stdout) is None
+    assert "Fn: environment variable TABLE left out" in bare.stderr
+    given = _lambdaboot(
+        "invoke", "--template", "template.yaml", "Fn", "--env-file", "env.json", cwd=tmp_path
+    )
+    assert json.loads(given.stdout) == "local-table"
+    assert "left out" not in given.stderr
