@@ -419,11 +419,10 @@ class LocalLambda:
         self._env = self._last = env
         self._plog.listener = env.api.telemetry.publish
         self._emit(self._plog.init_start())
+        env.on_snapshot = self._snapshot_taken
         init = await env.init(request_id)
         failure = init.failure
-        if init.restore_ms is not None:  # SnapStart: the snapshot, then this cold start's restore
-            self._emit(self._plog.init_report(init.duration_ms, "success", None))
-            self._emit(self._plog.restore_start())
+        if init.restore_ms is not None:  # SnapStart: this cold start's restore has ended
             status, error_type = (
                 ("success", None) if failure is None else (failure.status, failure.error_type)
             )
@@ -434,6 +433,11 @@ class LocalLambda:
             self._env = None
             self._prepare_spare()
         return init
+
+    def _snapshot_taken(self, init_ms: float) -> None:
+        """SnapStart: init is over (INIT_REPORT) and the restore begins."""
+        self._emit(self._plog.init_report(init_ms, "success", None))
+        self._emit(self._plog.restore_start())
 
     async def run(self, inv: PendingInvoke, on_stream: StreamReader | None = None) -> InvokeResult:
         """Run one invocation to its end: init first if no environment serves, then the

@@ -104,9 +104,16 @@ class Environment:
             Listeners(function_line, extension_line, self._extension_exited),
         )
         self.api.on_freeze = self.sandbox.freeze
+        # SnapStart: told Init Duration when the snapshot is taken (for INIT_REPORT).
+        self.on_snapshot: Callable[[float], None] = lambda init_ms: None
         snapshot = self.sandbox.snapshot
         if snapshot is not None:
-            self.api.on_snapshot = lambda port: snapshot.take(self.sandbox.pid, port)
+
+            def take(port: int) -> bool:
+                self.on_snapshot((self.api.snapshot_ns - self.api.init_started_ns) / 1e6)
+                return snapshot.take(self.sandbox.pid, port)
+
+            self.api.on_snapshot = take
             self.api.credentials = credentials_body(self.sandbox.credentials)
             self.api.credentials_token = self.sandbox.env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
         self.sandbox.exited.add_done_callback(lambda _: self.api.runtime_exited())

@@ -9,6 +9,7 @@ shim on PATH exists even when no 3.X is selected).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -38,6 +39,7 @@ def find(version: str) -> Path | None:
     if on_path:
         candidates.append(Path(on_path))
     root = pyenv_root()
-    if root.is_dir():
-        candidates += sorted(root.glob(f"{version}.*/bin/python{version}"), reverse=True)
+    with contextlib.suppress(OSError):  # e.g. another user's pyenv
+        if root.is_dir():
+            candidates += sorted(root.glob(f"{version}.*/bin/python{version}"), reverse=True)
     return next((c for c in candidates if version_of(c) == version), None)

@@ -229,6 +229,10 @@ class RuntimeApi:
     def _init_done(self, at_ns: int) -> None:
         self.init_ready.set_result(at_ns)
         self.telemetry.close_subscriptions()
+        if self.snapshot_ns:  # SnapStart: init was done at the snapshot; this ends the restore
+            record = {"status": "success"}
+            self.telemetry.publish("platform", "platform.restoreRuntimeDone", record)
+            return  # the emulator reports both phases (INIT_REPORT, RESTORE_REPORT)
         kind = self.settings.initialization_type
         record = {"initializationType": kind, "phase": "init", "status": "success"}
         self.telemetry.publish("platform", "platform.initRuntimeDone", record)
@@ -296,6 +300,8 @@ class RuntimeApi:
             return
         self.snapshot_ns = request.received_ns
         self.restore_started_ns = self.clock()
+        record = {"initializationType": SNAP_START, "phase": "init", "status": "success"}
+        self.telemetry.publish("platform", "platform.initRuntimeDone", record)
         if self.on_snapshot(request.peer_port):
             self._snapshot_request = request
         else:

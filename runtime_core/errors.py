@@ -198,7 +198,7 @@ def _xray_cause(
 
     cause = dumps(
         {
-            "working_directory": os.getcwd(),
+            "working_directory": _working_directory(),
             "exceptions": [
                 {
                     "message": message,
@@ -243,3 +243,12 @@ def _log_error(error_type: str, message: str, stack: list[str]) -> None:
     from runtime_core.logs import log_invocation_error
 
     log_invocation_error(error_type, message, stack)
+
+
+def _working_directory() -> str:
+    """``os.getcwd()``, or ``LAMBDA_TASK_ROOT`` when the handler deleted the directory it
+    was in: the handler's error must still be reported (awslambdaric dies there)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return os.environ.get("LAMBDA_TASK_ROOT", "")

@@ -18,6 +18,8 @@ import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
 from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
+from tests.local_lambda.test_extensions_kit import TelemetryListener, extension, make_layer
+from tests.local_lambda.test_telemetry import SHIPPER
 
 PYTHONS = pytest.mark.parametrize("python", ["3.12", "3.13"], ids=lambda v: f"py{v}")
 #: Each hook appends its name and pid to a file, so order and process are both visible.
@@ -218,3 +220,61 @@ def test_shutdown_hooks_run_in_the_restored_process(
     assert ended.signals == ["SIGTERM"], lam.output
     assert ended.exit_status == 0
     assert done.read_text() == str(pid)
+
+
+def test_telemetry_has_the_restore_records(function_dir: Path, tmp_path: Path) -> None:
+    """An extension's Telemetry subscription sees init end at the snapshot, then the restore
+    (restoreStart, restoreRuntimeDone, restoreReport), and REPORT's restore metrics."""
+    listener = TelemetryListener()
+    try:
+        write_function(function_dir, {"app.py": HOOKS})
+        layer = make_layer(tmp_path / "layer.zip", {"extensions/shipper": extension(SHIPPER)})
+        command, extra = _runtime("lambdaboot", "3.12")
+        env = {**extra, "MARK_FILE": os.fspath(tmp_path / "marks"), "PORT": str(listener.port)}
+        env["RECORD"] = os.fspath(tmp_path / "record.jsonl")
+        config = FunctionConfig(
+            command=command, task_root=function_dir, layers=[layer], env=env, snap_start=True
+        )
+        with LocalLambda(config) as lam:
+            result = lam.invoke({})
+            report = listener.wait_for("platform.report", requestId=result.request_id)
+        types = [item["type"] for item in listener.records]
+        order = [
+            "platform.initRuntimeDone",
+            "platform.initReport",
+            "platform.restoreStart",
+            "platform.restoreRuntimeDone",
+            "platform.restoreReport",
+            "platform.start",
+        ]
+        assert [types.index(t) for t in order] == sorted(types.index(t) for t in order), types
+        assert types.count("platform.initReport") == 1
+        metrics = report["record"]["metrics"]
+        assert metrics["restoreDurationMs"] == round(result.report.restore_duration_ms, 3)
+        assert "initDurationMs" not in metrics
+    finally:
+        listener.close()
+
+
+@PYTHONS
+def test_an_async_handler_is_served_by_the_restored_process(
+    function_dir: Path, tmp_path: Path, python: str
+) -> None:
+    """The uvloop engine starts after the restore, on its own connection."""
+    write_function(
+        function_dir,
+        {
+            "app.py": """
+            import os
+            INIT_PID = os.getpid()
+
+            async def handler(event, context):
+                return {"pid": os.getpid(), "init_pid": INIT_PID}
+            """
+        },
+    )
+    command, extra = _runtime("lambdaboot", python)
+    config = FunctionConfig(command=command, task_root=function_dir, snap_start=True, env=extra)
+    with LocalLambda(config) as lam:
+        first, second = lam.invoke({}).json(), lam.invoke({}).json()
+    assert first["pid"] != first["init_pid"] and first == second, lam.output
