@@ -30,12 +30,13 @@ def serve(client: RuntimeClient, handler: Callable[..., Any], margin: float | No
     from runtime_core.dispatch import call_sync
     from runtime_core.serialize import preload
 
-    next_invocation = client.next
+    client.pipeline()
     post = client.post
+    post_then_next = client.post_then_next
     watch = _deadline_watch(margin)
     first = True
+    invocation = client.next()
     while True:
-        invocation = next_invocation()
         if watch is not None:
             watch.start(invocation)
         # One invocation in the whole process: ``alone``, so threads the handler starts
@@ -48,10 +49,13 @@ def serve(client: RuntimeClient, handler: Callable[..., Any], margin: float | No
         finally:
             if watch is not None:
                 watch.stop()
-        post(invocation, outcome)
         if first:  # orjson now: the first caller has its answer, the next one waits for none
             first = False
+            post(invocation, outcome)
             preload()
+            invocation = client.next()
+        else:  # GET /next pipelined behind the post (unless LAMBDABOOT_PIPELINE=0)
+            invocation = post_then_next(invocation, outcome)
 
 
 def _deadline_watch(margin: float | None) -> SyncWatch | None:
