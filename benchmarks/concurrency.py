@@ -28,7 +28,7 @@ from typing import Any
 from benchmarks.contenders import Contender, awslambdaric, lambdaboot
 from benchmarks.environments import REPO, compile_repo_sources
 from local_lambda import FunctionConfig, LocalLambda
-from local_lambda.runtime_api import Invocation
+from local_lambda.model import PendingInvoke
 
 RESULTS = REPO / "benchmarks" / "results"
 APP = """
@@ -56,7 +56,7 @@ async def _drive(lam: LocalLambda, n: int, seconds: float) -> tuple[int, int, in
     async def caller() -> None:
         nonlocal completed, errors, memory
         while time.perf_counter() < stop:
-            result = await lam.run(Invocation(b"{}", lam.function_arn))
+            result = await lam.run(PendingInvoke(b"{}", lam.function_arn))
             if result.function_error:
                 errors += 1
             else:
@@ -82,11 +82,11 @@ def measure(
         max_concurrency=n,
     )
     with LocalLambda(config) as lam:
-        warm = lam._call(_drive(lam, n, 0.5))  # init, then every worker warm
+        warm = lam.call(_drive(lam, n, 0.5))  # init, then every worker warm
         if warm[1]:
             raise SystemExit(f"{contender.name} failed at N={n}: {lam.output[-2000:]}")
         started = time.perf_counter()
-        completed, errors, memory = lam._call(_drive(lam, n, seconds))
+        completed, errors, memory = lam.call(_drive(lam, n, seconds))
         elapsed = time.perf_counter() - started
     return {
         "contender": contender.name,

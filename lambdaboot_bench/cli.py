@@ -118,7 +118,13 @@ def targets(args: argparse.Namespace, stack: ExitStack) -> list[runner.Target]:
         if args.vs_function_dir:
             b = dataclasses.replace(b, task_root=_unpacked(args.vs_function_dir, stack))
         if args.vs_runtime_cmd:
-            b = dataclasses.replace(b, command=runtime_command(args.vs_runtime_cmd))
+            command = runtime_command(
+                args.vs_runtime_cmd,
+                args.handler,
+                args.vs_runtime or args.runtime,
+                "--vs-runtime-cmd",
+            )
+            b = dataclasses.replace(b, command=command)
         if args.vs_runtime:
             runtime = None if args.vs_runtime == "none" else args.vs_runtime
             command = b.command if args.vs_runtime_cmd or runtime is None else []

@@ -18,13 +18,15 @@ UNITS = {
     "init_ms": "ms",
     "first_invoke_ms": "ms",
     "cold_round_trip_ms": "ms",
+    "billed_cold_start_ms": "ms",
     "warm_ms": "ms",
     "max_memory_mb": "MB",
 }
 TITLES = {
     "init_ms": "Init Duration",
     "first_invoke_ms": "First invoke",
-    "cold_round_trip_ms": "Cold round trip",
+    "cold_round_trip_ms": "First response",
+    "billed_cold_start_ms": "Billed cold start",
     "warm_ms": "Warm invoke",
     "max_memory_mb": "Max Memory Used",
 }
@@ -135,7 +137,7 @@ def chart(result: dict[str, Any], path: Path) -> None:
 
     configs = result["configs"]
     labels = list(configs)
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    fig, axes = plt.subplots(2, 4, figsize=(19, 8.5))
     for axis, phase in zip(axes.flat, PHASES, strict=False):
         data = [configs[label]["phases"][phase]["samples"] for label in labels]
         if any(data):
@@ -161,6 +163,8 @@ def chart(result: dict[str, Any], path: Path) -> None:
     profile_axis.set_title("Import profile")
     if len(labels) > 1:
         profile_axis.legend()
+    for unused in axes.flat[len(PHASES) + 1 :]:
+        unused.set_visible(False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

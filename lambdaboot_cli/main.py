@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
+import signal
 import sys
+import threading
+from types import FrameType
+from typing import NoReturn
+
+from lambdaboot_cli import errors
 
 # Packages that contribute subcommands, in the order their help is shown.
 _TOOL_PACKAGES = (
@@ -21,11 +28,28 @@ _TOOL_PACKAGES = (
 )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, unwound like Ctrl-C so every ``with`` block on the way out cleans up
+    (Python's default for SIGTERM ends the process at once, leaving runtimes behind)."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+class _Parser(argparse.ArgumentParser):
+    """A command-line mistake is one line (no usage block), pointing at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lambdaboot",
         description="Run, build and measure Python functions on a fast AWS Lambda custom runtime.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _TOOL_PACKAGES:
         try:
@@ -35,14 +59,42 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # that tool is not installed
             raise
         module.register(subparsers)
+    for choice in subparsers._choices_actions:  # `lambdaboot X --help` opens with what X does
+        sub = subparsers.choices[choice.dest]
+        if not sub.description and choice.help:
+            sub.description = choice.help[0].upper() + choice.help[1:] + "."
     return parser
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("lambdaboot")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "(not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return 2
-    result: int = args.func(args)
-    return result
+    """Run one subcommand; what a user can cause ends as one line on stderr (see errors)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
+        result: int = args.func(args)
+        return result
+    except KeyboardInterrupt as exc:  # the with-blocks on the way out ended what ran
+        return 143 if isinstance(exc, Terminated) else 130  # 128 + the signal, as a shell says
+    except Exception as exc:
+        explained = errors.explain(exc)
+        if explained is None:
+            raise
+        message, status = explained
+        command = " ".join(["lambdaboot", *(sys.argv[1:2] if argv is None else argv[:1])])
+        print(f"{command}: {message}", file=sys.stderr)
+        return status
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -114,6 +114,14 @@ def _boto3() -> Any:
 def targets(options: AwsOptions) -> list[Target]:
     """Every (account, region) the options name, accounts in the order of ``--role-arn``."""
     boto3 = _boto3()
+    url = options.endpoint_url
+    if url and not url.startswith(("http://", "https://")):
+        raise AwsError(f"--endpoint-url {url!r}: give a URL, such as http://127.0.0.1:5000")
+    for role_arn in options.role_arns:
+        if not role_arn.startswith("arn:") or ":role/" not in role_arn:
+            raise AwsError(
+                f"--role-arn {role_arn!r}: give a role's ARN, arn:aws:iam::ACCOUNT:role/NAME"
+            )
     with aws_errors():
         base = boto3.Session(profile_name=options.profile)
         # AWS_REGION first, as the AWS SDKs read it (botocore itself reads only the others).

@@ -56,7 +56,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=[],
         help="where --binary's own shared libraries are",
     )
-    b.add_argument("--out", type=Path, default=Path("dist"))
+    b.add_argument(
+        "--out",
+        type=Path,
+        default=Path("dist"),
+        help="folder for the zips and manifests (default dist)",
+    )
     b.add_argument("--wheel-cache", type=Path, default=None, help=f"default {default_cache()}")
     b.add_argument("--lock", type=Path, default=RUNTIME_LOCK, help="the runtime's hashed lock file")
     b.add_argument(
@@ -67,10 +72,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c = subparsers.add_parser(
         "check", help="check a function zip and its layers against Lambda's limits"
     )
-    c.add_argument("function", type=Path)
-    c.add_argument("layers", type=Path, nargs="*")
-    c.add_argument("--runtime", help="e.g. provided.al2023 or python3.12")
-    c.add_argument("--arch", choices=ARCHES)
+    c.add_argument("function", type=Path, help="the function's zip")
+    c.add_argument("layers", type=Path, nargs="*", help="its layers' zips, in attach order")
+    c.add_argument("--runtime", help="the function's runtime, e.g. provided.al2023 or python3.12")
+    c.add_argument("--arch", choices=ARCHES, help="the function's architecture")
     c.set_defaults(func=_check)
 
     from layer_build.fleet_cli import register as register_fleet

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +24,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "publish", help="publish a built layer to regions and accounts (idempotent)"
     )
-    p.add_argument("zip", type=Path)
+    p.add_argument("zip", type=Path, help="a layer zip made by lambdaboot build (with its .json)")
     p.add_argument("--layer-name", help="default: the manifest's name")
-    p.add_argument("--description", default="")
-    p.add_argument("--license-info", default="Apache-2.0")
+    p.add_argument("--description", default="", help="the layer version's description")
+    p.add_argument(
+        "--license-info", default="Apache-2.0", help="the layer's license (default Apache-2.0)"
+    )
     p.add_argument(
         "--grant-account", action="append", default=[], help="share with this account id"
     )
@@ -155,6 +158,10 @@ def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
             print(line)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @_guarded
 def _publish(args: argparse.Namespace) -> int:
     from layer_build.live import LiveLines
@@ -235,6 +242,7 @@ def _rollout(args: argparse.Namespace) -> int:
             invoke_endpoint_url=args.invoke_endpoint_url,
         )
         by_key = {(t.account, t.region): t for t in found}
+        signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job rolls back too
         keys = [
             f"{c.account}/{c.region} {c.function}" for c in plan.changes if c.action == "update"
         ]

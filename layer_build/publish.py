@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from layer_build.aws import AwsError, Target, aws_errors, describe
 from layer_build.errors import BuildError
+from layer_build.limits import DIRECT_UPLOAD_ZIPPED, mb
 from layer_build.live import LiveLines
 from layer_build.manifest import read_manifest
 from layer_build.s3_stage import Buckets, check_bucket, goes_through_s3, upload
@@ -91,7 +93,6 @@ def load_layer(
     *,
     s3_buckets: list[str],
     s3_prefix: str = "",
-    via_s3: bool = False,
     **options: Any,
 ) -> Layer:
     """Read and check the zip and its manifest; decide the upload path (bad input: BuildError)."""
@@ -104,22 +105,28 @@ def load_layer(
         )
     if manifest.get("kind") != "layer":
         raise BuildError(f"{zip_path.name} is a {manifest.get('kind')} package, not a layer")
+    layer_name = name or manifest["name"].replace(".", "")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,140}", layer_name):
+        raise BuildError(
+            f"--layer-name {layer_name!r}: Lambda takes 1 to 140 letters, digits, '-' and '_'"
+        )
     digest = hashlib.sha256()
     with zip_path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     size = zip_path.stat().st_size
     buckets = None
-    if goes_through_s3(size, via_s3 or bool(s3_buckets)):
+    if goes_through_s3(size, requested=bool(s3_buckets)):
         if not s3_buckets:
             raise BuildError(
-                f"{zip_path.name} is {size / 2**20:.1f} MB, over Lambda's 50 MB direct upload: "
+                f"{zip_path.name} is {mb(size)}, over Lambda's {mb(DIRECT_UPLOAD_ZIPPED)} direct "
+                "upload: "
                 "give --s3-bucket BUCKET (with {region}) or REGION=BUCKET for each region"
             )
         buckets = Buckets.parse(s3_buckets, s3_prefix)
     return Layer(
         zip_path=zip_path,
-        name=name or manifest["name"].replace(".", ""),
+        name=layer_name,
         manifest=manifest,
         sha256_hex=digest.hexdigest(),
         buckets=buckets,

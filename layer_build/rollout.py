@@ -189,23 +189,27 @@ def apply(
         rest = todo[options.canary :]
     size = max(1, options.concurrency)
     batches += [(rest[i : i + size], False) for i in range(0, len(rest), size)]
-    done: list[Change] = []
     ok = True
-    for batch, is_canary in batches:
-        with ThreadPoolExecutor(max_workers=len(batch) or 1) as pool:
-            results = list(pool.map(lambda c: _update(c, targets[c.key()], options, say), batch))
-        done += [c for c in batch if c.status == "updated"]
-        if not all(results):
-            ok = False
-            break
-        if is_canary:
-            for c in batch:
-                if not _canary(c, targets[c.key()], options, say):
-                    ok = False
-            if not ok:
+    try:
+        for batch, is_canary in batches:
+            with ThreadPoolExecutor(max_workers=len(batch) or 1) as pool:
+                results = list(
+                    pool.map(lambda c: _update(c, targets[c.key()], options, say), batch)
+                )
+            if not all(results):
+                ok = False
                 break
+            if is_canary:
+                ok = all([_canary(c, targets[c.key()], options, say) for c in batch])
+                if not ok:
+                    break
+    except KeyboardInterrupt:  # Ctrl-C, or a cancelled CI job (SIGTERM): still put things back
+        ok = False
+        for c in todo:
+            if c.status == "not started":
+                c.detail = "interrupted before it started"
     if not ok:
-        for c in reversed(done):
+        for c in reversed([c for c in todo if c.status == "updated"]):
             _roll_back(c, targets[c.key()], options, say)
     return ok
 

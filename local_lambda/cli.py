@@ -10,14 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 # Submodules, not the package: this must work even where ``local_lambda`` resolves as a namespace.
 from local_lambda.emulator import LocalLambda
-from local_lambda.layers import MAX_LAYERS, LayerError
+from local_lambda.interrupts import ending_on_signals
+from local_lambda.layers import MAX_LAYERS, LayerError, find_python
 from local_lambda.log_level import APPLICATION_LEVELS, TEXT_REFUSAL
 from local_lambda.model import FunctionConfig
 
@@ -39,11 +41,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_layer_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
-        "--port", type=int, default=0, help="invoke API port (default: any free port)"
+        "--port", type=port_number, default=0, help="invoke API port (default 0: any free port)"
     )
     serve.add_argument(
         "--function-url-port",
-        type=int,
+        type=port_number,
         default=None,
         metavar="PORT",
         help="also serve an HTTP front like a Function URL (0: any free port)",
@@ -66,9 +68,17 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_runtime_arguments(parser, "FUNCTION_DIR/bootstrap, else lambdaboot's bootstrap")
     parser.add_argument(
-        "--timeout", type=float, default=3.0, help="function timeout in seconds (default 3)"
+        "--timeout",
+        type=ranged(float, 1, 900, "seconds"),
+        default=3.0,
+        help="function timeout in seconds, 1-900 as on Lambda (default 3)",
     )
-    parser.add_argument("--memory", type=int, default=128, help="memory size in MB (default 128)")
+    parser.add_argument(
+        "--memory",
+        type=ranged(int, 128, 10240, "MB"),
+        default=128,
+        help="memory size in MB, 128-10240 as on Lambda (default 128)",
+    )
     parser.add_argument(
         "--log-format", choices=["Text", "JSON"], default="Text", help="Lambda log format"
     )
@@ -82,7 +92,7 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-concurrency",
-        type=int,
+        type=ranged(int, 1, None, "invocations"),
         default=1,
         metavar="N",
         help="Lambda Managed Instances: N invocations in flight in one environment (default 1)",
@@ -91,7 +101,12 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_runtime_arguments(parser: argparse.ArgumentParser, default: str) -> None:
     """--runtime-cmd (``default`` says what runs without it) and --env, read by ``runtime_and_env``."""
-    parser.add_argument("--runtime-cmd", help=f"the runtime command (default: {default})")
+    parser.add_argument(
+        "--runtime-cmd",
+        help=f"the runtime command (default: {default}); {{python}} in it is the emulated"
+        " runtime's interpreter and {handler} the handler, e.g."
+        " '{python} -m awslambdaric {handler}'",
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -124,16 +139,66 @@ class UsageError(Exception):
     """Bad command-line input, reported as one line."""
 
 
-def runtime_command(text: str) -> list[str]:
-    """A ``--runtime-cmd`` as argv; relative paths in it are taken from the current
-    directory, since the runtime itself starts in its task root."""
+def ranged(
+    kind: type[int] | type[float], low: int, high: int | None, unit: str
+) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` from ``low`` to ``high`` (Lambda's own range)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
+        if value < low or (high is not None and value > high):
+            span = f"{low}-{high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: use {span} {unit}")
+        return value
+
+    return parse
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1-65535, or 0 for any free port."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port: use 1-65535, or 0 for any free port"
+        )
+    return int(text)
+
+
+def runtime_command(
+    text: str,
+    handler: str = "app.handler",
+    runtime: str | None = None,
+    option: str = "--runtime-cmd",
+) -> list[str]:
+    """A ``--runtime-cmd`` as argv. ``{python}`` stands for the emulated runtime's
+    interpreter (``--runtime python3.X``'s, else the one running lambdaboot) and
+    ``{handler}`` for the handler, so a command works without an activated virtualenv;
+    relative paths in it are taken from the current directory, since the runtime itself
+    starts in its task root."""
     import shlex
 
-    command = shlex.split(text)
+    try:
+        command = shlex.split(text)
+    except ValueError as exc:  # "No closing quotation"
+        raise UsageError(f"{option} {text!r}: {exc}; check its quotes") from None
+    python = _python_of(runtime, option) if "{python}" in text else ""
     for index, part in enumerate(command):
+        part = part.replace("{python}", python).replace("{handler}", handler)
         if "/" in part and not Path(part).is_absolute() and Path(part).exists():
-            command[index] = str(Path(part).absolute())
+            part = str(Path(part).absolute())
+        command[index] = part
     return command
+
+
+def _python_of(runtime: str | None, option: str) -> str:
+    if runtime is None or not runtime.startswith("python3."):
+        return sys.executable
+    try:
+        return str(find_python(runtime.removeprefix("python")))
+    except LayerError as exc:
+        raise UsageError(f"{option}: {{python}} for {runtime}: {exc}") from None
 
 
 def env_pairs(items: list[str], option: str) -> dict[str, str]:
@@ -156,7 +221,9 @@ def runtime_and_env(
     bootstrap; else lambdaboot's, with the interpreter running this command."""
     runtime: str | None = getattr(args, "runtime", None)
     if args.runtime_cmd:
-        command = runtime_command(args.runtime_cmd)
+        command = runtime_command(
+            args.runtime_cmd, getattr(args, "handler", "app.handler"), runtime
+        )
     elif runtime:
         command = []
     elif task_root is not None and (task_root / "bootstrap").is_file():
@@ -220,15 +287,18 @@ def _event(args: argparse.Namespace) -> bytes:
     elif args.event_file is not None:
         try:
             text = args.event_file.read_text()
-        except OSError as exc:
-            raise UsageError(f"cannot read --event-file: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise UsageError(f"--event-file {args.event_file}: {reason}") from None
     elif not sys.stdin.isatty():
-        text = sys.stdin.read()
+        text = sys.stdin.read() or "{}"  # empty, as an invoke with no payload: Lambda sends {}
     else:
         text = "{}"
     try:
         json.loads(text)
     except ValueError as exc:
+        if args.event_file is not None:
+            raise UsageError(f"--event-file {args.event_file} is not valid JSON ({exc})") from None
         raise UsageError(
             f'the event is not valid JSON ({exc}); quote it, e.g. --event \'{{"name": "x"}}\''
         ) from exc
@@ -248,12 +318,18 @@ def run_invoke(args: argparse.Namespace) -> int:
         out.write(chunk)
         out.flush()
 
-    try:
-        with LocalLambda(config) as lam:
-            result = lam.invoke(event, on_chunk=print_chunk)
-    except LayerError as exc:
-        print(f"lambdaboot invoke: {exc}", file=sys.stderr)
-        return 2
+    lam = LocalLambda(config)
+    with ending_on_signals(lam.interrupt, lambda: lam.interrupt(force=True)) as caught:
+        try:
+            with lam:
+                result = lam.invoke(event, on_chunk=print_chunk)
+        except LayerError as exc:
+            print(f"lambdaboot invoke: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return caught.exit_status
+    if caught.signum is not None:
+        return caught.exit_status
     out.write(result.payload + b"\n")  # an error's body (a result went through print_chunk)
     out.flush()
     return 1 if result.function_error else 0
@@ -266,34 +342,37 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"lambdaboot serve: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    # Ctrl-C and SIGTERM both just end the wait below, so the shutdown phase always runs
-    # from one known point (a KeyboardInterrupt could land anywhere in the main thread).
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     lam = LocalLambda(config, host=args.host, invoke_port=args.port)
-    try:
-        lam.open()
-    except LayerError as exc:
-        print(f"lambdaboot serve: {exc}", file=sys.stderr)
-        return 2
-    try:
-        print(
-            f"Invoke API: {lam.endpoint}/2015-03-31/functions/{config.function_name}/invocations",
-            flush=True,
-        )
-        print(f"Runtime API: {lam.runtime_api}", flush=True)
-        if args.function_url_port is not None:
-            from .function_url import FunctionUrl
 
-            url = FunctionUrl(lam, host=args.host, port=args.function_url_port).open()
-            print(f"Function URL: {url}/", flush=True)
-        stop.wait()
-    finally:
-        result = lam.shutdown()
-        lam.close()
-        if result.ran:
+    def end() -> None:  # an invocation in flight ends now; then the shutdown phase below
+        lam.interrupt()
+        stop.set()
+
+    with ending_on_signals(end, lambda: lam.interrupt(force=True)) as caught:
+        try:
+            lam.open()
+        except LayerError as exc:
+            print(f"lambdaboot serve: {exc}", file=sys.stderr)
+            return 2
+        try:
             print(
-                f"Shutdown: {' then '.join(result.signals) or 'already exited'}, {result.duration_ms:.0f} ms",
+                f"Invoke API: {lam.endpoint}/2015-03-31/functions/{config.function_name}/invocations",
                 flush=True,
             )
-    return 0
+            print(f"Runtime API: {lam.runtime_api}", flush=True)
+            if args.function_url_port is not None:
+                from .function_url import FunctionUrl
+
+                url = FunctionUrl(lam, host=args.host, port=args.function_url_port).open()
+                print(f"Function URL: {url}/", flush=True)
+            stop.wait()
+        finally:
+            result = lam.shutdown()
+            lam.close()
+            if result.ran:
+                print(
+                    f"Shutdown: {' then '.join(result.signals) or 'already exited'},"
+                    f" {result.duration_ms:.0f} ms",
+                    flush=True,
+                )
+    return caught.exit_status

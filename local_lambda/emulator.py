@@ -1,10 +1,11 @@
-"""``LocalLambda``: one function's execution environment, driven the way Lambda drives it.
+"""``LocalLambda``: one function, its execution environment, driven the way Lambda drives it.
 
 The Runtime API and the invoke API run on a background thread with their own event loop
 (uvloop when importable), so tests and benchmarks call :meth:`LocalLambda.invoke` from
-ordinary synchronous code. Invocations queue one at a time. Init is lazy (the first
-invoke) as on Lambda; a timeout, a crash or an init error ends the environment and the
-next invoke starts a fresh one.
+ordinary synchronous code. Init is lazy (the first invoke) as on Lambda; a timeout, a
+crash or an init error ends the environment (:mod:`local_lambda.environment`) and the
+next invoke starts a fresh one. Invocations run one at a time, or up to
+``max_concurrency`` at once on Managed Instances, through the one path of :meth:`run`.
 """
 
 from __future__ import annotations
@@ -13,24 +14,25 @@ import asyncio
 import atexit
 import base64
 import contextlib
-import dataclasses
 import json
 import math
 import os
-import signal
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from . import log_level, protocol
-from .httpserver import HttpServer, serve
+from . import layers, log_level, protocol
+from .environment import Environment, InitResult, StreamReader
+from .httpserver import HttpServer, Request, serve
 from .invoke_api import InvokeApi
-from .model import FunctionConfig, InvokeResult, Report, ShutdownResult
+from .model import FunctionConfig, InvokeResult, Outcome, PendingInvoke, Report, ShutdownResult
 from .platform_log import PlatformLog, readable
-from .runtime_api import Fault, Invocation, Outcome, RuntimeApi
-from .sandbox import RuntimeStartError, Sandbox, describe_exit
+from .runtime_api import Fault
+from .sandbox import RuntimeStartError, prepare_filesystem
+from .streaming import ResponseChunks
 
 T = TypeVar("T")
 # Managed Instances: where a runtime's worker processes may send their output (spec §4.1).
@@ -38,7 +40,11 @@ LOG_SOCKET_ENV = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
 
 
 class LocalLambda:
-    """A local Lambda for one function. Use as a context manager; see docs/local_lambda.md."""
+    """A local Lambda for one function. Use as a context manager; see docs/local_lambda.md.
+
+    It owns the function's environments: the one serving (``None`` before the first
+    invoke and after a reset) and a spare made ahead of time, so that a cold start pays
+    neither the spawn nor the cgroup joins."""
 
     def __init__(
         self,
@@ -61,18 +67,17 @@ class LocalLambda:
         self._output: list[str] = []
         self._output_lock = threading.Lock()
         self._open_lock = threading.Lock()
-        self._sink: list[str] | None = None
-        self._sinks: list[list[str]] = []  # one per invocation in flight (Managed Instances)
+        self._sinks: list[list[str]] = []  # one per invocation in flight
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[HttpServer] = []
-        self._sandbox: Sandbox | None = None
-        # A gated runtime process made ahead of time, so that a cold start pays neither the
-        # spawn nor the cgroup join (see sandbox._GATE).
-        self._spare: Sandbox | None = None
-        self._init_duration_ms: float | None = None
-        self._pending_faults: list[Fault] = []
-        self._failed_init_memory_mb = 0
+        self._env: Environment | None = None
+        self._spare: Environment | None = None
+        self._fs: layers.Filesystem | None = None
+        self._faults: list[Fault] = []
+        self._finished: OrderedDict[str, str] = OrderedDict()  # shared by its environments
+        self._last: Environment | None = None  # answers late requests after a reset
+        self._init_ms: float | None = None
         self.runtime_api = ""
         self.endpoint = ""
 
@@ -88,41 +93,32 @@ class LocalLambda:
         """Start the Runtime API and the invoke API (ephemeral ports unless given)."""
         with self._open_lock:
             if self._thread is None:
-                self._open_locked()
-
-    def _open_locked(self) -> None:
-        self._loop = _new_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="local-lambda", daemon=True
-        )
-        self._thread.start()
-        atexit.register(self._kill_leftover)
-        self._call(self._open())
+                self._loop = _new_loop()
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, name="local-lambda", daemon=True
+                )
+                self._thread.start()
+                atexit.register(self._kill_leftover)
+                self._call(self._open())
 
     def _kill_leftover(self) -> None:
         """At interpreter exit, don't leave a runtime behind if close() was never called."""
-        for sandbox in (self._sandbox, self._spare):
-            if sandbox is not None and sandbox.alive:
+        for env in (self._env, self._spare):
+            if env is not None and env.alive:
                 with contextlib.suppress(OSError):
-                    os.killpg(sandbox.pid, signal.SIGKILL)
+                    env.sandbox.kill_all()
 
     async def _open(self) -> None:
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # changes of environment (init, reset, shutdown)
         self._slots = asyncio.Semaphore(self.config.max_concurrency)
-        self._api = RuntimeApi(self.config.function_name, self.config.handler)
-        self._api.concurrency = self.config.max_concurrency
-        self._api.initialization_type = self.config.initialization_type
-        self._api.ext_api.invoke_events_allowed = not self.config.managed_instances
-        self._api.faults = self._pending_faults
-        self._plog.listener = self._api.telemetry.publish
         self._invoke_api = InvokeApi(self)
         runtime = await serve(
-            self._api.handle,
+            self._runtime_request,
             "127.0.0.1",  # the Runtime and Extensions APIs never leave the machine, as on Lambda
             self._ports[0],
             protocol.MAX_PAYLOAD_BYTES,
             time.perf_counter_ns,
-            early=self._api.is_early,
+            early=self._early,
         )
         invoke = await serve(
             self._invoke_api.handle,
@@ -137,6 +133,19 @@ class LocalLambda:
         if self.config.managed_instances:
             await self._open_log_socket()
         self._prepare_spare()
+
+    def _runtime_request(self, request: Request) -> None:
+        """The Runtime API's address stays the same across environments: requests go to
+        the environment serving (or starting)."""
+        env = self._env or self._last or self._spare
+        if env is None:
+            request.respond(403, protocol.invalid_state("NoEnvironment", "Request"))
+        else:
+            env.api.handle(request)
+
+    def _early(self, request: Request) -> bool:
+        env = self._env or self._last or self._spare
+        return env is not None and env.api.is_early(request)
 
     async def _open_log_socket(self) -> None:
         """Managed Instances give the runtime a Unix socket to send worker processes'
@@ -158,20 +167,26 @@ class LocalLambda:
         self._log_server = await asyncio.start_unix_server(take, path)
         self.config.env[LOG_SOCKET_ENV] = path
 
+    def _new_environment(self) -> Environment:
+        if self._fs is None:  # once per function (a LayerError is the caller's to see)
+            self._fs = prepare_filesystem(self.config, self._emit)
+        return Environment(
+            self.config, self.runtime_api, self._fs, self._faults, self._finished, self._emit
+        )
+
     def _prepare_spare(self) -> None:
         if self._spare is None:
             with contextlib.suppress(RuntimeStartError):  # reported when init needs it
-                self._spare = Sandbox(self.config, self.runtime_api, self._emit, self._api)
+                self._spare = self._new_environment()
 
-    async def _take_sandbox(self) -> Sandbox:
-        """The spare if it is still waiting at its gate, else a new one; its gate opened."""
-        sandbox, self._spare = self._spare, None
-        if sandbox is None or not sandbox.alive:
-            if sandbox is not None:
-                await sandbox.finish()
-            sandbox = Sandbox(self.config, self.runtime_api, self._emit, self._api)
-        await sandbox.start()
-        return sandbox
+    async def _take_spare(self) -> Environment:
+        """The spare if it is still waiting at its gate, else a new environment."""
+        env, self._spare = self._spare, None
+        if env is None or not env.alive:
+            if env is not None:
+                await env.discard()
+            env = self._new_environment()
+        return env
 
     def close(self) -> None:
         """Run the shutdown phase if an environment is up, then stop the servers."""
@@ -186,11 +201,11 @@ class LocalLambda:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
             self._loop.close()
-            self._thread = None
+            self._thread = self._loop = None
 
     async def _close_servers(self) -> None:
         if self._spare is not None:
-            await self._spare.kill()
+            await self._spare.discard()
             self._spare = None
         for server in self._servers:
             server.close()
@@ -211,14 +226,26 @@ class LocalLambda:
             )
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the local Lambda's event loop and wait for its result: for
+        driving :meth:`run` from synchronous code (e.g. many invocations at once)."""
+        self.open()
+        return self._call(coro)
+
     # the public API
+    @property
+    def filesystem(self) -> layers.Filesystem | None:
+        """The function's /opt and task root as the runtime sees them (None before the
+        first environment is made)."""
+        self.open()
+        return self._fs
+
     @property
     def filesystem_mode(self) -> str:
         """How /opt and the task root are provided: 'namespace' (read-only bind mounts at
         the real paths), 'directories' (read-only temporary directories) or 'host' (the
         function runs in place: no layers, no runtime given). See local_lambda/layers.py."""
-        self.open()
-        fs = self._api.filesystem
+        fs = self.filesystem
         return fs.mode if fs is not None else "host"
 
     @property
@@ -234,11 +261,12 @@ class LocalLambda:
 
     async def _start(self) -> float | None:
         async with self._lock:
-            if self._sandbox is None:
-                failure = await self._init(Invocation(b"", self.function_arn))
-                if failure is not None:
+            if self._env is None:
+                init = await self._init("")
+                if init.failure is not None:
                     return None
-            return self._init_duration_ms
+                self._init_ms = init.duration_ms
+            return self._init_ms
 
     def invoke(
         self,
@@ -259,72 +287,49 @@ class LocalLambda:
         thread, so it must be quick) instead of being kept in ``InvokeResult.payload``.
         """
         self.open()
-        if isinstance(event, bytes):
-            payload = event
-        elif isinstance(event, str):
-            payload = event.encode()
-        else:
-            payload = json.dumps(event).encode()
-        context = (
-            client_context
-            if isinstance(client_context, str) or client_context is None
-            else json.dumps(client_context)
-        )
-        identity = json.dumps(cognito_identity) if cognito_identity else ""
-        result = self._call(
-            self._invoke_new(
-                payload,
-                trace_id or protocol.new_trace_id(),
-                context or "",
-                tenant_id or "",
-                identity,
-                on_chunk,
+        inv = PendingInvoke(
+            _event_bytes(event),
+            self.function_arn,
+            trace_id=trace_id or protocol.new_trace_id(),
+            client_context=(
+                client_context
+                if isinstance(client_context, str) or client_context is None
+                else json.dumps(client_context)
             )
+            or "",
+            tenant_id=tenant_id or "",
+            cognito_identity=json.dumps(cognito_identity) if cognito_identity else "",
         )
+        if on_chunk is None:
+            result = self._call(self.run(inv))
+        else:
+            take = on_chunk
+
+            async def send(chunk: bytes) -> None:
+                take(chunk)
+
+            result = self._call(self.run_streamed(inv, send))
         if log_tail:
             result.log_result = self.log_tail(result)
         return result
 
-    async def _invoke_new(
-        self,
-        payload: bytes,
-        trace_id: str,
-        client_context: str,
-        tenant_id: str,
-        identity: str,
-        on_chunk: Callable[[bytes], None] | None = None,
-    ) -> InvokeResult:
-        inv = Invocation(
-            payload,
-            self.function_arn,
-            trace_id=trace_id,
-            client_context=client_context,
-            tenant_id=tenant_id,
-            cognito_identity=identity,
-        )
-        if on_chunk is None:
-            return await self.run(inv)
-
-        async def take(chunk: bytes) -> None:
-            on_chunk(chunk)
-
-        return await self.run_streamed(inv, take)
-
     async def run_streamed(
-        self, inv: Invocation, on_chunk: Callable[[bytes], Awaitable[None]]
+        self,
+        inv: PendingInvoke,
+        on_chunk: Callable[[bytes], Awaitable[None]],
+        on_start: Callable[[str], None] = lambda content_type: None,
     ) -> InvokeResult:
         """Run ``inv``, awaiting ``on_chunk`` with each byte of a successful response as it
         arrives: a streamed response chunk by chunk (reading from the runtime waits while
-        ``on_chunk`` does), a buffered one in one piece. The result's payload then holds
-        only an error's body."""
-        run = asyncio.ensure_future(self.run(inv))
-        either: set[asyncio.Future[Any]] = {run, inv.stream}
-        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-        if inv.stream.done():
-            chunks = inv.stream.result()
+        ``on_chunk`` does; ``on_start`` gets its content type first), a buffered one in one
+        piece. The result's payload then holds only an error's body."""
+
+        async def read(chunks: ResponseChunks) -> None:
+            on_start(chunks.content_type)
             while (chunk := await chunks.next_chunk()) is not None:
                 await on_chunk(chunk)
-        result = await run
+
+        result = await self.run(inv, read)
         if result.function_error is None and result.payload:
             await on_chunk(result.payload)
             result.payload = b""
@@ -346,9 +351,24 @@ class LocalLambda:
             raise ValueError(f"unknown endpoint {endpoint!r}: use one of {', '.join(allowed)}")
         fault = Fault(endpoint, status, body, drop, times)
         if self._loop is None:
-            self._pending_faults.append(fault)
+            self._faults.append(fault)
         else:
-            self._loop.call_soon_threadsafe(self._pending_faults.append, fault)
+            self._loop.call_soon_threadsafe(self._faults.append, fault)
+
+    def interrupt(self, force: bool = False) -> None:
+        """The user pressed Ctrl-C (or sent SIGTERM): end the environment now, even in the
+        middle of an invocation, which then fails as the runtime exits. SIGTERM, the shutdown
+        budget (Lambda's 500 ms, 2,000 ms with external extensions), then SIGKILL; ``force``:
+        SIGKILL at once (a second Ctrl-C). Does nothing while no init or invocation runs
+        (``shutdown`` then does it as Lambda would). Thread-safe; ``close`` still follows."""
+        env = self._env
+        busy = self._lock.locked() or bool(self._sinks)  # an init, or invocations in flight
+        if self._loop is None or env is None or not (force or busy):
+            return
+        if force:
+            self._kill_leftover()
+            return
+        self._call(env.interrupt())
 
     def shutdown(self) -> ShutdownResult:
         """The shutdown phase: SIGTERM then SIGKILL if an extension registered, else SIGKILL at once."""
@@ -357,44 +377,23 @@ class LocalLambda:
         return self._call(self._shutdown())
 
     async def _shutdown(self) -> ShutdownResult:
-        async with self._lock:
-            sandbox = self._sandbox
-            if sandbox is None:
-                return ShutdownResult([], None, 0.0, ran=False)
-            self._sandbox = None
-            started = time.perf_counter()
-            signals: list[str] = []
-            told: list[str] = []
-            if self._api.has_external_extensions and sandbox.alive:
-                signals, told = await sandbox.shut_down_with_extensions(
-                    "spindown", self.config.shutdown_external_ms
-                )
-            elif self._api.extensions and sandbox.alive:
-                budget_ms = (
-                    self.config.shutdown_external_ms
-                    if self._api.has_external_extensions
-                    else self.config.shutdown_internal_ms
-                )
-                signals.append("SIGTERM")
-                sandbox.signal(signal.SIGTERM)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(sandbox.exited), budget_ms / 1000)
-            if sandbox.alive:
-                signals.append("SIGKILL")
-                status = await sandbox.kill()
-            else:
-                status = sandbox.exited.result()
-                await sandbox.finish()
-            return ShutdownResult(
-                signals, status, (time.perf_counter() - started) * 1000, shutdown_sent_to=told
-            )
+        slots = self.config.max_concurrency
+        for _ in range(slots):  # invocations in flight end first
+            await self._slots.acquire()
+        try:
+            async with self._lock:
+                env, self._env = self._env, None
+                if env is None:
+                    return ShutdownResult([], None, 0.0, ran=False)
+                return await env.shut_down("spindown", graceful=True)
+        finally:
+            for _ in range(slots):
+                self._slots.release()
 
     # logs
     def _emit(self, line: str) -> None:
         with self._output_lock:
             self._output.append(line)
-        if self._sink is not None:
-            self._sink.append(line)
         for sink in self._sinks:
             sink.append(line)
         if self.config.echo_logs:
@@ -403,233 +402,90 @@ class LocalLambda:
             self.config.log_listener(line)
 
     # init and invoke
-    async def _init(self, inv: Invocation) -> Outcome | None:
-        """Start a fresh environment and wait for init to end; an Outcome means it failed."""
-        self._api.reset()
-        self._api.timeout_s = self.config.timeout
-        self._emit(self._plog.init_start())
+    async def _init(self, request_id: str) -> InitResult:
+        """Make a fresh environment the serving one and wait for its init to end."""
         try:
-            sandbox = await self._take_sandbox()
+            env = await self._take_spare()
         except RuntimeStartError as exc:
+            self._emit(self._plog.init_start())
             self._emit(str(exc))
-            self._init_duration_ms = 0.0
-            self._failed_init_memory_mb = 0
-            return Outcome(
-                protocol.platform_error(inv.request_id, "Runtime.InvalidEntrypoint", str(exc)),
+            outcome = Outcome(
+                protocol.platform_error(request_id, "Runtime.InvalidEntrypoint", str(exc)),
                 "Unhandled",
                 "Runtime.InvalidEntrypoint",
                 "failure",
             )
-        self._sandbox = sandbox
-        api = self._api
-        await _first(self.config.init_timeout, api.init_ready, api.init_error, sandbox.exited)
-        elapsed_ms = (time.perf_counter_ns() - sandbox.started_ns) / 1e6
-        if api.init_ready.done():
-            self._init_duration_ms = (api.init_ready.result() - sandbox.started_ns) / 1e6
-            return None
-        self._sandbox = None
-        if api.init_error.done():
-            outcome = api.init_error.result()
-            # The runtime should exit after reporting; give it a moment, then reset.
-            await _first(1.0, sandbox.exited)
-        elif sandbox.exited.done():
-            detail = "Runtime exited with error: " + describe_exit(sandbox.exited.result())
-            outcome = Outcome(
-                protocol.platform_error(inv.request_id, "Runtime.ExitError", detail),
-                "Unhandled",
-                "Runtime.ExitError",
-                "error",
-            )
-        else:
-            detail = f"Init timed out after {self.config.init_timeout:.2f} seconds"
-            outcome = Outcome(
-                protocol.platform_error(inv.request_id, "Sandbox.Timedout", detail),
-                "Unhandled",
-                "Sandbox.Timedout",
-                "timeout",
-            )
-        self._failed_init_memory_mb = await sandbox.peak_memory_mb()
-        if sandbox.alive:
-            await sandbox.kill()
-        else:
-            await sandbox.finish()
-        self._emit(self._plog.init_report(elapsed_ms, outcome.status, outcome.error_type))
-        self._init_duration_ms = elapsed_ms
-        self._prepare_spare()
-        return outcome
+            return InitResult(outcome, 0.0)
+        self._env = self._last = env
+        self._plog.listener = env.api.telemetry.publish
+        self._emit(self._plog.init_start())
+        init = await env.init(request_id)
+        if init.failure is not None:
+            self._env = None
+            failure = init.failure
+            self._emit(self._plog.init_report(init.duration_ms, failure.status, failure.error_type))
+            self._prepare_spare()
+        return init
 
-    async def run(self, inv: Invocation) -> InvokeResult:
-        """Run one invocation to its end (queued behind any other, or with up to
-        ``max_concurrency`` at once in a Managed Instances environment)."""
-        if self.config.managed_instances:
-            return await self._run_concurrent(inv)
-        async with self._lock:
-            logs: list[str] = []
-            self._sink = logs
-            try:
-                return await self._run_locked(inv, logs)
-            finally:
-                self._sink = None
-
-    async def _run_locked(self, inv: Invocation, logs: list[str]) -> InvokeResult:
-        failed, init_ms = await self._begin(inv, logs)
-        if failed is not None:
-            return failed
-        sandbox = self._sandbox
-        assert sandbox is not None  # else _begin answered
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.timeout
-        self._api.deliver(inv)
-        await _first(self.config.timeout, inv.outcome, sandbox.exited)
-        if inv.outcome.done():
-            outcome = inv.outcome.result()
-            # The invoke ends for the platform when the runtime asks for the next one.
-            await _first(max(deadline - loop.time(), 0.0), inv.following_next, sandbox.exited)
-            if sandbox.alive:
-                sandbox.drain()  # what it wrote before asking for the next event is this invoke's
-            memory = await sandbox.peak_memory_mb()
-            self._api.forget(inv, "done")
-            ext_failure = self._api.extension_failure
-            if not inv.following_next.done() or ext_failure:
-                # It (or an extension) crashed or hung after answering: start afresh.
-                if ext_failure is None and sandbox.alive:  # still busy at the deadline
-                    self._emit(PlatformLog.timed_out(inv.request_id, self.config.timeout))
-                    outcome = dataclasses.replace(
-                        outcome, status="timeout", error_type="Sandbox.Timedout"
-                    )
-                elif ext_failure is not None:
-                    outcome = dataclasses.replace(outcome, status="error", error_type=ext_failure)
-                await self._reset(sandbox, "failure" if ext_failure else "timeout")
-            end_ns = inv.timings.result_received_ns
-        elif sandbox.exited.done():
-            outcome = self._exit_outcome(inv, sandbox)
-            memory = await sandbox.peak_memory_mb()
-            self._api.forget(inv, "done")
-            await self._reset(sandbox)
-            end_ns = time.perf_counter_ns()
-        else:
-            memory = await sandbox.peak_memory_mb()
-            self._api.forget(inv, "timeout")
-            await self._reset(sandbox, "timeout")
-            outcome = self._timeout_outcome(inv)
-            end_ns = 0
-        start_ns = inv.timings.next_answered_ns
-        if end_ns and start_ns:
-            duration_ms = (end_ns - start_ns) / 1e6
-        else:
-            duration_ms = self.config.timeout * 1000 if outcome.status == "timeout" else 0.0
-        return self._finish(inv, outcome, duration_ms, init_ms, memory, logs)
-
-    async def _run_concurrent(self, inv: Invocation) -> InvokeResult:
-        """Managed Instances: invocations share one environment, N in flight. A timeout
-        ends only its invocation (a late post gets 410); a crash ends them all."""
+    async def run(self, inv: PendingInvoke, on_stream: StreamReader | None = None) -> InvokeResult:
+        """Run one invocation to its end: init first if no environment serves, then the
+        invocation (queued behind others when ``max_concurrency`` are in flight); a
+        streamed response's chunks go to ``on_stream`` as they arrive."""
         async with self._slots:
             logs: list[str] = []
             self._sinks.append(logs)
             try:
-                return await self._run_in_shared_env(inv, logs)
+                return await self._run(inv, on_stream, logs)
             finally:
                 self._sinks = [sink for sink in self._sinks if sink is not logs]
 
-    async def _run_in_shared_env(self, inv: Invocation, logs: list[str]) -> InvokeResult:
-        async with self._lock:  # one init for all
-            failed, init_ms = await self._begin(inv, logs)
-        if failed is not None:
-            return failed
-        sandbox = self._sandbox
-        assert sandbox is not None  # else _begin answered
-        self._api.deliver(inv)
-        await _first(self.config.timeout, inv.outcome, sandbox.exited)
-        if inv.outcome.done():
-            outcome = inv.outcome.result()
-            if sandbox.alive:
-                sandbox.drain()
-            self._api.forget(inv, "done")
-            end_ns = inv.timings.result_received_ns
-        elif sandbox.exited.done():
-            outcome = self._exit_outcome(inv, sandbox)
-            self._api.forget(inv, "done")
-            if self._sandbox is sandbox:
-                await self._reset(sandbox)
-            end_ns = time.perf_counter_ns()
-        else:
-            self._api.forget(inv, "timeout")
-            outcome = self._timeout_outcome(inv)
-            end_ns = 0
-        memory = await sandbox.peak_memory_mb()
-        start_ns = inv.timings.next_answered_ns
-        if end_ns and start_ns:
-            duration_ms = (end_ns - start_ns) / 1e6
-        else:
-            duration_ms = self.config.timeout * 1000 if outcome.status == "timeout" else 0.0
-        result = self._finish(inv, outcome, duration_ms, init_ms, memory, logs)
-        # Lines of the other invocations in flight are not this one's (JSON records and
-        # platform lines carry their request id).
-        result.log_events = [line for line in logs if inv.request_id in line]
-        result.logs = "".join(line + "\n" for line in result.log_events)
+    async def _run(
+        self, inv: PendingInvoke, on_stream: StreamReader | None, logs: list[str]
+    ) -> InvokeResult:
+        init_ms: float | None = None
+        async with self._lock:
+            env = self._env
+            if env is not None and env.must_go is not None:
+                await self._reset(env, env.must_go)
+                env = None
+            if env is None:
+                init = await self._init(inv.request_id)
+                init_ms = self._init_ms = init.duration_ms
+                if init.failure is not None:
+                    self._emit(self._plog.start(inv.request_id, inv.tenant_id or None))
+                    return self._finish(inv, init.failure, 0.0, init_ms, init.memory_mb, logs)
+                env = self._env
+                assert env is not None
+        self._emit(self._plog.start(inv.request_id, inv.tenant_id or None))
+        ending = await env.invoke(inv, on_stream)
+        result = self._finish(
+            inv, ending.outcome, ending.duration_ms, init_ms, ending.memory_mb, logs
+        )
+        if env.must_go is not None:
+            async with self._lock:
+                if self._env is env:
+                    await self._reset(env, env.must_go)
         return result
 
-    async def _begin(
-        self, inv: Invocation, logs: list[str]
-    ) -> tuple[InvokeResult | None, float | None]:
-        """Init if there is no environment, then log START. Returns the invocation's result
-        when init failed (else None) and the Init Duration to report (cold starts only)."""
-        cold = self._sandbox is None
-        failure = await self._init(inv) if cold else None
-        init_ms = self._init_duration_ms if cold else None
-        self._emit(self._plog.start(inv.request_id, inv.tenant_id or None))
-        if failure is None and self._sandbox is not None:
-            return None, init_ms
-        outcome = failure or Outcome(b"", "Unhandled", "Runtime.Unknown", "failure")
-        memory = self._failed_init_memory_mb
-        return self._finish(inv, outcome, 0.0, init_ms, memory, logs), init_ms
-
-    def _exit_outcome(self, inv: Invocation, sandbox: Sandbox) -> Outcome:
-        """The runtime exited during ``inv``: logged, and Runtime.ExitError for the invoker."""
-        detail = "Runtime exited with error: " + describe_exit(sandbox.exited.result())
-        self._emit(f"RequestId: {inv.request_id} Error: {detail}")
-        self._emit("Runtime.ExitError")
-        return Outcome(
-            protocol.platform_error(inv.request_id, "Runtime.ExitError", detail),
-            "Unhandled",
-            "Runtime.ExitError",
-            "error",
-        )
-
-    def _timeout_outcome(self, inv: Invocation) -> Outcome:
-        """``inv`` ran past its timeout: logged, and Sandbox.Timedout for the invoker."""
-        self._emit(PlatformLog.timed_out(inv.request_id, self.config.timeout))
-        detail = f"Task timed out after {self.config.timeout:.2f} seconds"
-        return Outcome(
-            protocol.platform_error(inv.request_id, "Sandbox.Timedout", detail),
-            "Unhandled",
-            "Sandbox.Timedout",
-            "timeout",
-        )
-
-    async def _reset(self, sandbox: Sandbox, reason: str = "failure") -> None:
+    async def _reset(self, env: Environment, reason: str) -> None:
         """End a failed environment; the next invoke starts a fresh one. External extensions
         get SHUTDOWN with ``reason`` (timeout or failure) first, as on Lambda."""
-        if self._sandbox is sandbox:
-            self._sandbox = None
-        if sandbox.alive and self._api.has_external_extensions:
-            await sandbox.shut_down_with_extensions(reason, self.config.shutdown_external_ms)
-        elif sandbox.alive:
-            await sandbox.kill()
-        else:
-            await sandbox.finish()
+        if self._env is env:
+            self._env = None
+        await env.shut_down(reason, graceful=False)
         self._prepare_spare()
 
     def _finish(
         self,
-        inv: Invocation,
+        inv: PendingInvoke,
         outcome: Outcome,
         duration_ms: float,
         init_ms: float | None,
         memory_mb: int,
         logs: list[str],
     ) -> InvokeResult:
-        billed = math.ceil(duration_ms + (init_ms or 0.0))  # custom runtimes bill init too
+        # Custom runtimes are billed for init too: Init Duration + the first Duration.
+        billed = math.ceil(duration_ms + (init_ms or 0.0))
         report = Report(
             inv.request_id, duration_ms, max(billed, 1), self.config.memory_mb, memory_mb, init_ms
         )
@@ -637,6 +493,10 @@ class LocalLambda:
             self._plog.end(inv.request_id, outcome.status, duration_ms, len(outcome.payload))
         )
         self._emit(self._plog.report(report, outcome.status, outcome.error_type))
+        if self.config.managed_instances:
+            # Lines of the other invocations in flight are not this one's (JSON records and
+            # platform lines carry their request id).
+            logs = [line for line in logs if inv.request_id in line]
         return InvokeResult(
             request_id=inv.request_id,
             payload=outcome.payload,
@@ -653,9 +513,12 @@ class LocalLambda:
         return base64.b64encode(result.logs.encode()[-protocol.LOG_TAIL_BYTES :]).decode()
 
 
-async def _first(timeout: float, *futures: asyncio.Future[Any]) -> None:
-    """Wait until one of ``futures`` is done or ``timeout`` seconds have passed."""
-    await asyncio.wait(set(futures), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+def _event_bytes(event: Any) -> bytes:
+    if isinstance(event, bytes):
+        return event
+    if isinstance(event, str):
+        return event.encode()
+    return json.dumps(event).encode()
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

@@ -12,10 +12,8 @@ import asyncio
 import contextlib
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-from .memory import MemoryMeter
 
 # Variables an extension does not get (spec §5 "Extension environment"); every _X too.
 _NOT_FOR_EXTENSIONS = (
@@ -81,7 +79,7 @@ class ExtensionProcess:
         cwd: Path,
         env: dict[str, str],
         pgid: int,
-        memory: MemoryMeter,
+        join: Callable[[int], Awaitable[None]],
         on_line: Callable[[str], None],
         on_exit: Callable[[ExtensionProcess, int], None],
     ) -> None:
@@ -103,7 +101,7 @@ class ExtensionProcess:
         finally:
             os.close(write_fd)
         self.pid = self.process.pid
-        self._memory = memory
+        self._join = join
         self._on_exit = on_exit
         self.output = LineReader(read_fd, on_line)
         loop = asyncio.get_running_loop()
@@ -112,8 +110,8 @@ class ExtensionProcess:
         loop.add_reader(self._pidfd, self._reap)
 
     async def start(self) -> None:
-        """Join the environment's memory cgroup, then open the gate."""
-        await asyncio.get_running_loop().run_in_executor(None, self._memory.adopt, self.pid)
+        """Join the environment's cgroups (``join``), then open the gate."""
+        await self._join(self.pid)
         gate = self.process.stdin
         assert gate is not None
         with contextlib.suppress(OSError):

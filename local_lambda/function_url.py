@@ -23,7 +23,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from .httpserver import HttpServer, Request, serve
-from .runtime_api import Invocation
+from .model import PendingInvoke
 
 if TYPE_CHECKING:
     from .emulator import LocalLambda
@@ -55,7 +55,7 @@ class FunctionUrl:
     def open(self) -> str:
         self._lam.open()
         if self._server is None:
-            self._server = self._lam._call(
+            self._server = self._lam.call(
                 serve(self.handle, self._host, self._port, _MAX_REQUEST_BODY, time.perf_counter_ns)
             )
             self.url = "http://" + self._server.address
@@ -64,7 +64,7 @@ class FunctionUrl:
     def close(self) -> None:
         if self._server is not None:
             server, self._server = self._server, None
-            self._lam._call(_close(server))
+            self._lam.call(_close(server))
 
     def handle(self, request: Request) -> None:
         task = asyncio.ensure_future(self._answer(request))
@@ -72,9 +72,9 @@ class FunctionUrl:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, request: Request) -> None:
-        inv = Invocation(json.dumps(_event(request)).encode(), self._lam.function_arn)
-        reply = _Reply(request, inv)
-        result = await self._lam.run_streamed(inv, reply.chunk)
+        inv = PendingInvoke(json.dumps(_event(request)).encode(), self._lam.function_arn)
+        reply = _Reply(request)
+        result = await self._lam.run_streamed(inv, reply.chunk, reply.streamed)
         if result.function_error is not None:
             if request.answered:  # failed mid-stream: the client sees the body end
                 request.end_stream()
@@ -91,22 +91,25 @@ async def _close(server: HttpServer) -> None:
 class _Reply:
     """Turns the function's bytes into one HTTP response, streamed."""
 
-    def __init__(self, request: Request, inv: Invocation) -> None:
+    def __init__(self, request: Request) -> None:
         self._request = request
-        self._inv = inv
+        self._content_type: str | None = None  # set when the response is streamed
         self._prelude = b""
         self._mode = ""  # "integration" | "raw" | "buffered", fixed by the first chunk
+
+    def streamed(self, content_type: str) -> None:
+        self._content_type = content_type
 
     async def chunk(self, data: bytes) -> None:
         request = self._request
         if not self._mode:
-            if not self._inv.stream.done():
+            if self._content_type is None:
                 self._mode = "buffered"
-            elif self._inv.stream.result().content_type == HTTP_INTEGRATION:
+            elif self._content_type == HTTP_INTEGRATION:
                 self._mode = "integration"
             else:
                 self._mode = "raw"
-                request.start_stream(200, [], self._inv.stream.result().content_type)
+                request.start_stream(200, [], self._content_type)
         if self._mode == "buffered":
             self._prelude += data  # a buffered answer arrives in one piece
             return
@@ -176,7 +179,7 @@ def _event(request: Request) -> dict[str, Any]:
         body, encoded = raw.decode(), False
     except UnicodeDecodeError:
         body, encoded = base64.b64encode(raw).decode(), True
-    headers = dict(request.headers)
+    headers = dict(request.headers)  # repeated headers arrive joined with "," (no space)
     cookies = [c.strip() for c in headers.pop("cookie", "").split(";") if c.strip()]
     now = datetime.datetime.now(datetime.UTC)
     event: dict[str, Any] = {
@@ -210,7 +213,10 @@ def _event(request: Request) -> dict[str, Any]:
     if request.query:
         from urllib.parse import parse_qsl
 
-        event["queryStringParameters"] = dict(parse_qsl(request.query, keep_blank_values=True))
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(request.query, keep_blank_values=True):
+            query[key] = f"{query[key]},{value}" if key in query else value  # as Lambda joins
+        event["queryStringParameters"] = query
     if raw:
         event["body"] = body
     return event

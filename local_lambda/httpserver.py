@@ -87,6 +87,7 @@ class Request:
     )
 
     def __init__(self, conn: _Connection, method: str, url: bytes) -> None:
+        # ``headers``: lower-case names; a repeated header's values joined with "," (Cookie: "; ")
         self._conn = conn
         self.method = method
         path, _, query = url.decode("latin-1").partition("?")
@@ -285,7 +286,10 @@ class _Connection(asyncio.Protocol):
             self._refuse_headers()
         key = name.decode("latin-1").lower()
         target = self._current.trailers if self._in_trailers else self._current.headers
-        target[key] = value.decode("latin-1")
+        text = value.decode("latin-1")
+        if key in target:  # a repeated field: one value, joined as RFC 9110 allows
+            text = target[key] + ("; " if key == "cookie" else ",") + text
+        target[key] = text
 
     def on_headers_complete(self) -> None:
         self._in_trailers = True  # any header fields after this point are trailers

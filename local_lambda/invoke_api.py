@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from . import protocol
 from .httpserver import Request
-from .model import FunctionConfig, InvokeResult
-from .runtime_api import CONTENT_JSON, Invocation
+from .model import FunctionConfig, InvokeResult, PendingInvoke
+from .runtime_api import CONTENT_JSON
 from .streaming import invoke_complete, payload_chunk
 
 # InvokeWithResponseStream: POST /2021-11-15/functions/{name}/response-streaming-invocations
@@ -35,10 +35,13 @@ class Invoker(Protocol):
     config: FunctionConfig
     function_arn: str
 
-    async def run(self, inv: Invocation) -> InvokeResult: ...
+    async def run(self, inv: PendingInvoke) -> InvokeResult: ...
 
     async def run_streamed(
-        self, inv: Invocation, on_chunk: Callable[[bytes], Awaitable[None]]
+        self,
+        inv: PendingInvoke,
+        on_chunk: Callable[[bytes], Awaitable[None]],
+        on_start: Callable[[str], None] = ...,
     ) -> InvokeResult: ...
 
     def log_tail(self, result: InvokeResult) -> str: ...
@@ -107,7 +110,7 @@ class InvokeApi:
                     "Client context must be a valid Base64-encoded JSON object.",
                 )
                 return
-        inv = Invocation(
+        inv = PendingInvoke(
             request.body,
             lam.function_arn,
             trace_id=headers.get("x-amzn-trace-id") or protocol.new_trace_id(),
@@ -131,7 +134,7 @@ class InvokeApi:
                 request,
                 400,
                 "InvalidParameterValueException",
-                f"Invalid InvocationType {kind!r}: use RequestResponse, Event or DryRun",
+                f"Invalid PendingInvokeType {kind!r}: use RequestResponse, Event or DryRun",
             )
 
     def _names_function(self, name: str) -> bool:
@@ -149,10 +152,10 @@ class InvokeApi:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run_quietly(self, inv: Invocation) -> None:
+    async def _run_quietly(self, inv: PendingInvoke) -> None:
         await self._lam.run(inv)
 
-    async def _run_and_answer(self, request: Request, inv: Invocation, tail: bool) -> None:
+    async def _run_and_answer(self, request: Request, inv: PendingInvoke, tail: bool) -> None:
         result = await self._lam.run(inv)
         headers = {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": "$LATEST"}
         if result.function_error:
@@ -161,16 +164,14 @@ class InvokeApi:
             headers["X-Amz-Log-Result"] = self._lam.log_tail(result)
         request.respond(200, result.payload, headers)
 
-    async def _stream_and_answer(self, request: Request, inv: Invocation, tail: bool) -> None:
+    async def _stream_and_answer(self, request: Request, inv: PendingInvoke, tail: bool) -> None:
         """InvokeWithResponseStream: each chunk is passed on as an event as soon as the
         runtime sends it (and no faster than the caller reads); the last event says how
         the invocation ended."""
         headers = {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": "$LATEST"}
 
-        def begin() -> None:
+        def begin(content_type: str = CONTENT_JSON) -> None:
             if not request.answered:
-                streamed = inv.stream.done()
-                content_type = inv.stream.result().content_type if streamed else CONTENT_JSON
                 request.start_stream(200, headers, content_type)
 
         async def send(chunk: bytes) -> None:
@@ -178,7 +179,7 @@ class InvokeApi:
             request.write_chunk(payload_chunk(chunk))
             await request.drain()
 
-        result = await self._lam.run_streamed(inv, send)
+        result = await self._lam.run_streamed(inv, send, begin)
         begin()
         error_code = error_details = None
         if result.function_error is not None:

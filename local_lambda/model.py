@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,33 @@ class Timings:
         if not (self.next_answered_ns and self.following_next_ns):
             return 0
         return self.following_next_ns - self.next_answered_ns
+
+
+@dataclass
+class PendingInvoke:
+    """One invoke on its way to a runtime (the platform's side: what ``/next`` will carry).
+    Not the runtime's ``Invocation``; it holds no futures, so it can be built anywhere."""
+
+    event: bytes
+    function_arn: str
+    content_type: str = "application/json"
+    trace_id: str = ""
+    client_context: str = ""
+    cognito_identity: str = ""
+    tenant_id: str = ""
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invocation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    timings: Timings = field(default_factory=Timings)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an invocation ended, as the invoker sees it."""
+
+    payload: bytes
+    function_error: str | None = None
+    error_type: str | None = None
+    status: str = "success"  # success | error | timeout | failure (telemetry's statuses)
 
 
 @dataclass

@@ -1,9 +1,11 @@
-"""The Runtime API (2018-06-01) and the minimal Extensions API (2020-01-01): AWS's state machine.
+"""The Runtime API (2018-06-01) and the Extensions API's server side: the HTTP driver of
+:mod:`local_lambda.lifecycle`.
 
-One :class:`RuntimeApi` serves every environment a :class:`~local_lambda.LocalLambda`
-starts (the address stays the same across re-inits); :meth:`RuntimeApi.reset` begins a new
-environment. It answers the runtime's requests with the spec's status codes and RIE's
-bodies, and tells the emulator what happened through futures on :class:`Invocation`.
+One :class:`RuntimeApi` serves one execution environment. It turns each request into an
+event of the environment's :class:`~local_lambda.lifecycle.Lifecycle` and carries out the
+actions that come back: answer a request, settle an invocation (through the futures of
+its :class:`Watch`), freeze or thaw the processes (through ``on_freeze``). What a request
+means is decided there, in one table; here is only how it is read and answered.
 """
 
 from __future__ import annotations
@@ -12,64 +14,30 @@ import asyncio
 import base64
 import binascii
 import time
-import uuid
-from collections import OrderedDict, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
-from . import protocol
+from . import lifecycle, protocol
 from .extensions_api import Extension, ExtensionsApi
 from .httpserver import Request
-from .layers import Filesystem
-from .model import Timings
+from .model import Outcome, PendingInvoke
 from .streaming import H_RESPONSE_MODE, MAX_STREAM_BYTES, ResponseChunks, is_streamed_response
 from .telemetry import Telemetry
 
 CONTENT_JSON = "application/json"
-_FORGET_AFTER = 1000  # how many finished request ids are remembered (for 403/410 answers)
 
 
-@dataclass
-class Outcome:
-    """How an invocation ended, as the invoker sees it."""
+class Watch:
+    """What the emulator awaits for one invocation. Made by :meth:`RuntimeApi.submit`, on
+    the event loop (never in a dataclass default)."""
 
-    payload: bytes
-    function_error: str | None = None
-    error_type: str | None = None
-    status: str = "success"  # success | error | timeout | failure (telemetry's statuses)
-
-
-@dataclass
-class Invocation:
-    """One invoke on its way through the Runtime API."""
-
-    event: bytes
-    function_arn: str
-    content_type: str = CONTENT_JSON
-    trace_id: str = ""
-    client_context: str = ""
-    cognito_identity: str = ""
-    tenant_id: str = ""
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    invocation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    deadline_ms: int = 0
-    timings: Timings = field(default_factory=Timings)
-    outcome: asyncio.Future[Outcome] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-    following_next: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-    # Resolves when the runtime begins a streamed response (its chunks come through it).
-    stream: asyncio.Future[ResponseChunks] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-
-    def settle(self, outcome: Outcome) -> bool:
-        if self.outcome.done():
-            return False
-        self.outcome.set_result(outcome)
-        return True
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.outcome: asyncio.Future[Outcome] = loop.create_future()
+        # Resolves when the invocation is over for the platform (Duration's end).
+        self.ended: asyncio.Future[lifecycle.Ended] = loop.create_future()
+        # Resolves when the runtime begins a streamed response (its chunks come through it).
+        self.stream: asyncio.Future[ResponseChunks] = loop.create_future()
 
 
 @dataclass
@@ -83,86 +51,81 @@ class Fault:
     times: int = 1
 
 
+@dataclass
+class ApiSettings:
+    """What a Runtime API needs to know of its function."""
+
+    function_name: str
+    handler: str
+    timeout_s: float = 3.0
+    concurrency: int = 1  # invocations in flight at once (Managed Instances)
+    initialization_type: str = "on-demand"
+    freezes: bool = True  # frozen between invocations (Lambda); Managed Instances keep running
+
+
 class RuntimeApi:
-    """Request handler for the address in AWS_LAMBDA_RUNTIME_API."""
+    """Request handler for the address in AWS_LAMBDA_RUNTIME_API, for one environment."""
 
     def __init__(
-        self, function_name: str, handler: str, clock: Callable[[], int] = time.perf_counter_ns
+        self,
+        settings: ApiSettings,
+        faults: list[Fault] | None = None,
+        finished: OrderedDict[str, str] | None = None,
+        clock: Callable[[], int] = time.perf_counter_ns,
     ) -> None:
-        self.function_name = function_name
-        self.handler = handler
+        self.settings = settings
         self.clock = clock
-        self.timeout_s = 3.0
-        # Invocations in flight at once (Managed Instances: AWS_LAMBDA_MAX_CONCURRENCY).
-        self.concurrency = 1
-        self.initialization_type = "on-demand"
-        self.faults: list[Fault] = []
-        self._finished: OrderedDict[str, str] = OrderedDict()  # request id -> "done" | "timeout"
-        self.ext_api = ExtensionsApi(function_name, handler)
+        self.faults: list[Fault] = faults if faults is not None else []
+        managed = settings.concurrency > 1
+        self.machine = lifecycle.Lifecycle(
+            settings.concurrency,
+            int(settings.timeout_s * 1000),
+            clock,
+            lambda: int(time.time() * 1000),
+            connected=_connected,
+            resets_on_timeout=not managed,
+            freezes=settings.freezes,
+            finished=finished,
+        )
+        self.ext_api = ExtensionsApi(settings.function_name, settings.handler)
+        self.ext_api.invoke_events_allowed = not managed  # SHUTDOWN only on LMI (spec §4.1)
         self.ext_api.on_change = self._extensions_changed
         self.ext_api.on_failure = self.fail_extension
         self.telemetry = Telemetry(self.ext_api)
-        # The function's /opt and task root, prepared by the first sandbox (layers.py).
-        self.filesystem: Filesystem | None = None
-        self.reset()
-
-    def reset(self) -> None:
-        """Begin a new environment: registration open, nothing delivered yet."""
         loop = asyncio.get_running_loop()
-        self.ext_api.reset()
-        self.telemetry.reset()
-        # An extension's failure after init (exit/error, crash): the environment must reset.
-        self.extension_failure: str | None = None
-        self._answered: Invocation | None = None  # its runtime waits again; extensions may not
-        self.init_started_ns = 0  # set by the sandbox when init begins
-        self.runtime_ready_ns = 0
+        self._loop = loop
+        self.init_started_ns = 0  # set when init begins
         self.init_ready: asyncio.Future[int] = loop.create_future()
         self.init_error: asyncio.Future[Outcome] = loop.create_future()
-        self.pending: Invocation | None = None
-        self.current: Invocation | None = None
-        self._parked_next: Request | None = None
-        # At concurrency > 1: invocations by request id, those waiting for a /next, and
-        # the /next polls waiting for an invocation.
-        self.in_flight: dict[str, Invocation] = {}
-        self._queued: deque[Invocation] = deque()
-        self._parked: deque[Request] = deque()
+        # Set when the environment must go (an extension failed, or a timeout on Lambda).
+        self.shutdown_reason: str | None = None
+        self.extension_failure: str | None = None
+        # Freeze (True) or thaw (False) the environment's processes.
+        self.on_freeze: Callable[[bool], None] = lambda frozen: None
+        self._watched: dict[str, tuple[PendingInvoke, Watch]] = {}
 
     # what the emulator calls
-    def deliver(self, invocation: Invocation) -> None:
-        """Hand ``invocation`` to the runtime: now if it is waiting on /next, else at its next /next."""
-        if self.concurrency > 1:
-            self._queued.append(invocation)
-            self._dispatch_many()
-            return
-        self.pending = invocation
-        parked = self._parked_next
-        if parked is not None and parked.connected:
-            self._parked_next = None
-            self._send(parked, invocation)
+    def submit(self, inv: PendingInvoke) -> Watch:
+        """Queue ``inv`` for the runtime: delivered now if it waits on /next, else at its next."""
+        watch = Watch(self._loop)
+        self._watched[inv.request_id] = (inv, watch)
+        self._run(self.machine.submitted(inv.request_id))
+        return watch
 
-    def forget(self, invocation: Invocation, how: str) -> None:
-        """The invocation is over (``how`` = 'done' or 'timeout'); later posts for it get 403 or 410."""
-        self._finished[invocation.request_id] = how
-        while len(self._finished) > _FORGET_AFTER:
-            self._finished.popitem(last=False)
-        if self.current is invocation:
-            self.current = None
-        if self.pending is invocation:
-            self.pending = None
-        self.in_flight.pop(invocation.request_id, None)
-        if invocation in self._queued:
-            self._queued.remove(invocation)
-        if invocation.stream.done():
-            invocation.stream.result().end()
+    def deadline_passed(self, inv: PendingInvoke) -> None:
+        self._run(self.machine.deadline_passed(inv.request_id))
 
-    def _dispatch_many(self) -> None:
-        """Concurrency > 1: pair queued invocations with waiting /next polls, once init is over."""
-        if not self.init_ready.done():
-            return
-        while self._queued and self._parked:
-            parked = self._parked.popleft()
-            if parked.connected:
-                self._send(parked, self._queued.popleft())
+    def runtime_exited(self) -> None:
+        self._run(self.machine.runtime_exited())
+
+    def shutdown_started(self) -> None:
+        self._run(self.machine.shutdown_started())
+
+    def release(self, inv: PendingInvoke) -> None:
+        """The emulator is done with ``inv``: a stream still open is ended."""
+        entry = self._watched.pop(inv.request_id, None)
+        if entry is not None and entry[1].stream.done():
+            entry[1].stream.result().end()
 
     def is_early(self, request: Request) -> bool:
         """For the HTTP server: a streamed /response is handled as its body arrives."""
@@ -173,39 +136,92 @@ class RuntimeApi:
         return self.ext_api.extensions
 
     @property
-    def registration_open(self) -> bool:
-        return self.ext_api.registration_open
-
-    @property
     def has_external_extensions(self) -> bool:
         return any(ext.external for ext in self.extensions.values())
 
-    def _extensions_changed(self) -> None:
-        self._check_init()
-        self._maybe_end()
-
     def fail_extension(self, error_type: str, message: str) -> None:
-        """An extension reported init/exit error or crashed: init fails, or the environment
-        resets once the current invocation ends (spec §5 "Failures")."""
-        if not self.init_ready.done():
-            if not self.init_error.done():
-                body = protocol.error_body(error_type, message)
-                self.init_error.set_result(Outcome(body, "Unhandled", error_type, "failure"))
-            return
+        """An extension reported init/exit error or crashed (spec §5 "Failures")."""
         if self.ext_api.shutting_down:
             return
-        self.extension_failure = self.extension_failure or error_type  # the first one counts
-        for inv in (self.current, self._answered):
-            if inv is not None and not inv.following_next.done():
-                inv.following_next.set_result(None)
+        self._run(self.machine.extension_failed(error_type, message))
 
-    def _maybe_end(self) -> None:
-        """The invocation ends when its runtime and every extension wait for the next event."""
-        inv = self._answered
-        if inv is not None and self.ext_api.quiet:
-            self._answered = None
-            if not inv.following_next.done():
-                inv.following_next.set_result(None)
+    def _extensions_changed(self) -> None:
+        self._run(self.machine.extensions_changed(self.ext_api.all_polled, self.ext_api.quiet))
+
+    # carrying out the machine's actions
+    def _run(self, actions: list[lifecycle.Action]) -> None:
+        for action in actions:
+            match action:
+                case lifecycle.Respond(request, status, body):
+                    _request(request).respond(status, body)
+                case lifecycle.Deliver(request, request_id, deadline_ms):
+                    self._deliver(_request(request), request_id, deadline_ms)
+                case lifecycle.Settle(request_id, outcome):
+                    watch = self._watch(request_id)
+                    if watch is not None and not watch.outcome.done():
+                        watch.outcome.set_result(outcome)
+                case lifecycle.Ended(request_id):
+                    self._ended(action)
+                case lifecycle.InitDone(at_ns):
+                    self._init_done(at_ns)
+                case lifecycle.InitFailed(outcome):
+                    if not self.init_error.done():
+                        self.init_error.set_result(outcome)
+                case lifecycle.CloseRegistration():
+                    self.ext_api.close_registration()
+                case lifecycle.Freeze():
+                    self.on_freeze(True)
+                case lifecycle.Thaw():
+                    self.on_freeze(False)
+                case lifecycle.StartShutdown(reason):
+                    self.shutdown_reason = self.shutdown_reason or reason
+
+    def _watch(self, request_id: str) -> Watch | None:
+        entry = self._watched.get(request_id)
+        return entry[1] if entry is not None else None
+
+    def _ended(self, action: lifecycle.Ended) -> None:
+        if action.error_type is not None:
+            self.extension_failure = self.extension_failure or action.error_type
+        entry = self._watched.get(action.request_id)
+        if entry is None or entry[1].ended.done():
+            return
+        inv, watch = entry
+        if action.how == "done":
+            inv.timings.following_next_ns = action.at_ns
+        watch.ended.set_result(action)
+
+    def _deliver(self, request: Request, request_id: str, deadline_ms: int) -> None:
+        inv, _ = self._watched[request_id]
+        headers = {
+            protocol.H_REQUEST_ID: inv.request_id,
+            protocol.H_DEADLINE: str(deadline_ms),
+            protocol.H_FUNCTION_ARN: inv.function_arn,
+            protocol.H_INVOCATION_ID: inv.invocation_id,
+        }
+        if inv.trace_id:
+            headers[protocol.H_TRACE_ID] = inv.trace_id
+        if inv.client_context:
+            headers[protocol.H_CLIENT_CONTEXT] = inv.client_context
+        if inv.cognito_identity:
+            headers[protocol.H_COGNITO_IDENTITY] = inv.cognito_identity
+        if inv.tenant_id:
+            headers[protocol.H_TENANT_ID] = inv.tenant_id
+        request.respond(200, inv.event, headers, inv.content_type or CONTENT_JSON)
+        inv.timings.next_answered_ns = self.clock()
+        self.ext_api.invoke(inv.request_id, deadline_ms, inv.function_arn, inv.trace_id)
+        self._extensions_changed()  # those that took the INVOKE event are busy now
+
+    def _init_done(self, at_ns: int) -> None:
+        self.init_ready.set_result(at_ns)
+        self.telemetry.close_subscriptions()
+        kind = self.settings.initialization_type
+        record = {"initializationType": kind, "phase": "init", "status": "success"}
+        self.telemetry.publish("platform", "platform.initRuntimeDone", record)
+        if self.init_started_ns:
+            ms = (at_ns - self.init_started_ns) / 1e6
+            metrics = {"metrics": {"durationMs": round(ms, 3)}}
+            self.telemetry.publish("platform", "platform.initReport", {**record, **metrics})
 
     # the HTTP handler
     def handle(self, request: Request) -> None:
@@ -226,7 +242,7 @@ class RuntimeApi:
     def _runtime(self, request: Request, rest: str) -> None:
         if rest == "/invocation/next" and request.method == "GET":
             if not self._fault(request, "next"):
-                self._next(request)
+                self._run(self.machine.next_polled(request, request.received_ns))
         elif rest.startswith("/invocation/") and request.method == "POST":
             request_id, _, kind = rest[len("/invocation/") :].rpartition("/")
             if kind not in ("response", "error"):
@@ -237,7 +253,9 @@ class RuntimeApi:
                 self._result(request, request_id, kind)
         elif rest == "/init/error" and request.method == "POST":
             if not self._fault(request, "init_error"):
-                self._init_error(request)
+                error_type = _valid_error_type(request.headers.get(protocol.H_ERROR_TYPE, ""))
+                outcome = Outcome(request.body, "Unhandled", error_type, "error")
+                self._run(self.machine.init_error_posted(request, outcome))
         else:
             request.respond(
                 404,
@@ -260,85 +278,12 @@ class RuntimeApi:
                 return True
         return False
 
-    def _next(self, request: Request) -> None:
-        if not self.runtime_ready_ns:
-            self.runtime_ready_ns = request.received_ns
-            self.ext_api.close_registration()
-            self._check_init()
-        if self.concurrency > 1:  # several polls wait at once; a poll says nothing of the others
-            self._parked.append(request)
-            self._dispatch_many()
-            return
-        current = self.current
-        if current is not None:
-            current.timings.following_next_ns = request.received_ns
-            if current.settle(
-                Outcome(
-                    protocol.platform_error(
-                        current.request_id,
-                        "Runtime.MissingResponse",
-                        "the runtime asked for the next invocation without posting a response or an error",
-                    ),
-                    "Unhandled",
-                    "Runtime.MissingResponse",
-                    "error",
-                )
-            ):
-                self.forget(current, "done")
-            self.current = None
-            self._answered = current
-            self._maybe_end()
-        parked = self._parked_next
-        if parked is not None and parked.connected:
-            request.respond(403, protocol.invalid_state("InvocationNext", "InvocationNext"))
-            return
-        if self.pending is not None and self.init_ready.done():
-            self._send(request, self.pending)
-        else:
-            self._parked_next = request
-
-    def _send(self, request: Request, inv: Invocation) -> None:
-        if self.concurrency > 1:
-            self.in_flight[inv.request_id] = inv
-        else:
-            self.pending = None
-            self.current = inv
-        inv.deadline_ms = int(time.time() * 1000 + self.timeout_s * 1000)
-        headers = {
-            protocol.H_REQUEST_ID: inv.request_id,
-            protocol.H_DEADLINE: str(inv.deadline_ms),
-            protocol.H_FUNCTION_ARN: inv.function_arn,
-            protocol.H_INVOCATION_ID: inv.invocation_id,
-        }
-        if inv.trace_id:
-            headers[protocol.H_TRACE_ID] = inv.trace_id
-        if inv.client_context:
-            headers[protocol.H_CLIENT_CONTEXT] = inv.client_context
-        if inv.cognito_identity:
-            headers[protocol.H_COGNITO_IDENTITY] = inv.cognito_identity
-        if inv.tenant_id:
-            headers[protocol.H_TENANT_ID] = inv.tenant_id
-        request.respond(200, inv.event, headers, inv.content_type or CONTENT_JSON)
-        inv.timings.next_answered_ns = self.clock()
-        self.ext_api.invoke(inv.request_id, inv.deadline_ms, inv.function_arn, inv.trace_id)
-
     def _result(self, request: Request, request_id: str, kind: str) -> None:
-        inv = self.in_flight.get(request_id) if self.concurrency > 1 else self.current
-        if inv is None or inv.request_id != request_id:
-            how = self._finished.get(request_id)
-            if how == "timeout":
-                request.respond(410, protocol.INVOKE_TIMEOUT)
-            elif how == "done":
-                request.respond(
-                    403, protocol.invalid_state("InvocationResponse", "InvocationResponse")
-                )
-            else:
-                request.respond(400, protocol.INVALID_REQUEST_ID)
+        rejection = self.machine.check_post(request, request_id)
+        if rejection:
+            self._run(rejection)
             return
-        # Answered, or a streamed response in progress: only that stream's end settles it.
-        if inv.outcome.done() or inv.stream.done():
-            request.respond(403, protocol.invalid_state("InvocationResponse", "InvocationResponse"))
-            return
+        inv, _ = self._watched[request_id]
         if request.streaming:
             self._streamed_result(request, inv)
             return
@@ -355,11 +300,15 @@ class RuntimeApi:
             request.respond(202, protocol.ACCEPTED)
             outcome = _outcome_of(request, kind)
         inv.timings.accepted_written_ns = self.clock()
-        inv.settle(outcome)
-        # Answered: a second post for this id gets 403, also after the runtime's next /next.
-        self._finished[inv.request_id] = "done"
+        self._run(self.machine.result_posted(request_id, outcome))
 
-    def _streamed_result(self, request: Request, inv: Invocation) -> None:
+    def _fail(self, inv: PendingInvoke, error_type: str, detail: str) -> None:
+        """End ``inv`` with a platform-made error (the runtime's post was unusable)."""
+        body = protocol.platform_error(inv.request_id, error_type, detail)
+        outcome = Outcome(body, "Unhandled", error_type, "error")
+        self._run(self.machine.result_posted(inv.request_id, outcome))
+
+    def _streamed_result(self, request: Request, inv: PendingInvoke) -> None:
         """A streamed /response (spec §2): chunks go on as they arrive; trailers carry an error."""
         mode = request.headers.get(H_RESPONSE_MODE, "")
         if mode != "streaming":
@@ -369,11 +318,12 @@ class RuntimeApi:
                     "InvalidFunctionResponseMode", f"Unsupported response mode {mode!r}"
                 ),
             )
-            _fail(inv, "Runtime.InvalidResponseModeHeader", f"invalid response mode {mode!r}")
+            self._fail(inv, "Runtime.InvalidResponseModeHeader", f"invalid response mode {mode!r}")
             return
         content_type = request.headers.get("content-type") or "application/octet-stream"
         chunks = ResponseChunks(content_type, request.pause_reading, request.resume_reading)
-        inv.stream.set_result(chunks)
+        self._watched[inv.request_id][1].stream.set_result(chunks)
+        self.machine.stream_started(inv.request_id)
 
         def on_chunk(data: bytes) -> None:
             if request.answered or chunks.ended:
@@ -381,7 +331,7 @@ class RuntimeApi:
             if chunks.size + len(data) > MAX_STREAM_BYTES:
                 request.respond(413, protocol.TOO_LARGE)
                 chunks.end()
-                _fail(
+                self._fail(
                     inv,
                     "Function.ResponseSizeTooLarge",
                     f"Response payload size exceeded maximum allowed payload size "
@@ -394,11 +344,11 @@ class RuntimeApi:
             chunks.end()
             if request.answered:
                 return
-            if self._finished.get(inv.request_id) == "timeout":
+            if self.machine.finished.get(inv.request_id) == "timeout":
                 request.respond(410, protocol.INVOKE_TIMEOUT)
                 return
             if not complete:
-                _fail(
+                self._fail(
                     inv,
                     "Runtime.TruncatedResponse",
                     "the runtime's connection closed before the streamed response ended",
@@ -410,54 +360,9 @@ class RuntimeApi:
             if outcome.function_error is None:
                 outcome = Outcome(chunks.joined())
             inv.timings.accepted_written_ns = self.clock()
-            inv.settle(outcome)
-            self._finished[inv.request_id] = "done"
+            self._run(self.machine.result_posted(inv.request_id, outcome))
 
         request.receive(on_chunk, on_end)
-
-    def _init_error(self, request: Request) -> None:
-        if self.runtime_ready_ns or self.init_error.done():
-            request.respond(403, protocol.invalid_state("InitError", "InitError"))
-            return
-        error_type = _valid_error_type(request.headers.get(protocol.H_ERROR_TYPE, ""))
-        request.respond(202, protocol.ACCEPTED)
-        self.init_error.set_result(Outcome(request.body, "Unhandled", error_type, "error"))
-
-    def _check_init(self) -> None:
-        if self.init_ready.done() or not self.runtime_ready_ns:
-            return
-        if self.ext_api.all_polled:
-            self.init_ready.set_result(self.clock())
-            self.telemetry.close_subscriptions()
-            self.telemetry.publish(
-                "platform",
-                "platform.initRuntimeDone",
-                {
-                    "initializationType": self.initialization_type,
-                    "phase": "init",
-                    "status": "success",
-                },
-            )
-            if self.init_started_ns:
-                ms = (self.init_ready.result() - self.init_started_ns) / 1e6
-                self.telemetry.publish(
-                    "platform",
-                    "platform.initReport",
-                    {
-                        "initializationType": self.initialization_type,
-                        "phase": "init",
-                        "status": "success",
-                        "metrics": {"durationMs": round(ms, 3)},
-                    },
-                )
-            if (
-                self.pending is not None
-                and self._parked_next is not None
-                and self._parked_next.connected
-            ):
-                parked, self._parked_next = self._parked_next, None
-                self._send(parked, self.pending)
-            self._dispatch_many()
 
     # Extensions API (see extensions_api.py); faults are injected here
     def _extension(self, request: Request, rest: str) -> None:
@@ -466,6 +371,15 @@ class RuntimeApi:
         if rest == "/event/next" and request.method == "GET" and self._fault(request, "event_next"):
             return
         self.ext_api.handle(request, rest)
+
+
+def _request(token: Hashable) -> Request:
+    assert isinstance(token, Request)
+    return token
+
+
+def _connected(token: Hashable) -> bool:
+    return _request(token).connected
 
 
 def _outcome_of(request: Request, kind: str) -> Outcome:
@@ -487,12 +401,6 @@ def _outcome_of(request: Request, kind: str) -> Outcome:
             "error",
         )
     return Outcome(request.body)
-
-
-def _fail(inv: Invocation, error_type: str, detail: str) -> None:
-    """End ``inv`` with a platform-made error (the runtime's post was unusable)."""
-    body = protocol.platform_error(inv.request_id, error_type, detail)
-    inv.settle(Outcome(body, "Unhandled", error_type, "error"))
 
 
 def _valid_error_type(value: str) -> str:

@@ -9,6 +9,10 @@ are attributed to that invocation.
 The runtime sees the file system :mod:`local_lambda.layers` prepares (layers merged at
 ``/opt``, the function at ``/var/task``), and the external extensions found in
 ``/opt/extensions`` start before it (:mod:`local_lambda.extension_process`).
+
+A sandbox is processes only: it knows nothing of the Runtime API. What it sees (output
+lines, an extension's exit) it reports through the callbacks it is given, and the
+environment around it (``local_lambda.environment``) decides what that means.
 """
 
 from __future__ import annotations
@@ -20,23 +24,15 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from dataclasses import dataclass
 
 from . import layers, log_frames, log_level
 from .extension_process import ExtensionProcess, LineReader
-from .extensions_api import deadline_in
+from .freezer import Freezer
 from .memory import MemoryMeter
 from .model import FunctionConfig
-
-if TYPE_CHECKING:
-    from .runtime_api import RuntimeApi
-
-# Of the shutdown budget with external extensions, the runtime's share before SIGKILL
-# (spec §5: 300 ms; 500 ms when an internal extension is registered).
-RUNTIME_SHUTDOWN_SHARE_MS = 300
 
 # Host variables passed through: the rest of the host's environment stays out.
 _HOST_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -88,20 +84,31 @@ def lambda_environment(
     return env
 
 
+@dataclass
+class Listeners:
+    """Where a sandbox reports what its processes do (the seam for their output).
+    ``function_line`` gets each event of the function's output with its level when the
+    runtime framed one (the telemetry log descriptor), else None."""
+
+    function_line: Callable[[str, int | None], None]
+    extension_line: Callable[[str], None]
+    extension_exited: Callable[[str, int], None] = lambda name, status: None
+
+
 class Sandbox:
-    """A runtime process, held at its gate until :meth:`start`. ``exited`` resolves with its
-    wait status (negative: killed by that signal) when it ends."""
+    """A runtime process, held at its gate until :meth:`open_gate`. ``exited`` resolves
+    with its wait status (negative: killed by that signal) when it ends."""
 
     def __init__(
         self,
         config: FunctionConfig,
         runtime_api: str,
-        on_line: Callable[[str], None],
-        api: RuntimeApi | None = None,
+        fs: layers.Filesystem,
+        listeners: Listeners,
     ) -> None:
         self.config = config
-        self.api = api
-        self.fs = _filesystem(config, api, on_line)
+        self.fs = fs
+        self.listeners = listeners
         try:
             command, extra = layers.runtime_command(
                 config.runtime, config.command, config.handler, self.fs, config.env
@@ -109,14 +116,14 @@ class Sandbox:
         except layers.LayerError as exc:
             raise RuntimeStartError(str(exc)) from exc
         _check_command(command, self.fs)
+        name = f"lambdaboot-{uuid.uuid4().hex[:12]}"
         try:
-            self.memory = MemoryMeter(f"lambdaboot-{uuid.uuid4().hex[:12]}", config.memory_measure)
+            self.memory = MemoryMeter(name, config.memory_measure)
         except OSError as exc:
             raise RuntimeStartError(str(exc)) from exc
-        self.started_ns = 0  # set by start()
-        self._on_line = on_line
+        self.freezer = Freezer(name)
+        self.started_ns = 0  # set by open_gate()
         self.env = lambda_environment(config, runtime_api, self.fs, extra)
-        self._app_level = log_level.threshold(config.log_format, config.log_level)
         # Managed python3.x runtimes also get Lambda's telemetry log descriptor.
         self.telemetry_log = (
             log_frames.TelemetryLogPipe() if log_frames.wanted(config.runtime) else None
@@ -141,14 +148,16 @@ class Sandbox:
             if self.telemetry_log is not None:
                 self.telemetry_log.close()
             self.memory.close()
+            self.freezer.close()
             raise RuntimeStartError(f"cannot start the runtime {command!r}: {exc}") from exc
         finally:
             os.close(write_fd)
         self.pid = self.process.pid
         self.memory.watch(self.pid)
+        self.freezer.watch(self.pid)
         loop = asyncio.get_running_loop()
-        self._adopted = loop.run_in_executor(None, self.memory.adopt, self.pid)
-        self.output = LineReader(read_fd, self._function_line)
+        self._adopted = asyncio.ensure_future(self._join(self.pid))
+        self.output = LineReader(read_fd, lambda line: listeners.function_line(line, None))
         if self.telemetry_log is not None:
             self.telemetry_log.start(self._function_frame)
         self.exited: asyncio.Future[int] = loop.create_future()
@@ -158,48 +167,27 @@ class Sandbox:
             self._sample_memory()
 
     def _function_frame(self, frame: log_frames.Frame) -> None:
-        self._function_line(frame.event, frame.level)
+        self.listeners.function_line(frame.event, frame.level)
 
-    def _function_line(self, line: str, level: int | None = None) -> None:
-        """One event of the function's output, unless Lambda's log level drops it."""
-        if log_level.keeps(line, level, self._app_level):
-            self._on_line(line)
-        if self.api is not None:
-            self.api.telemetry.function_line(line)
+    async def _join(self, pid: int) -> None:
+        """Put ``pid`` in the environment's memory and freezer groups (in parallel: each
+        join waits out an RCU grace period)."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            loop.run_in_executor(None, self.memory.adopt, pid),
+            loop.run_in_executor(None, self.freezer.adopt, pid),
+        )
 
-    def _extension_line(self, line: str) -> None:
-        self._on_line(line)
-        if self.api is not None:
-            self.api.telemetry.extension_line(line)
-
-    async def start(self) -> None:
-        """Start the external extensions, wait for them to register, then let the runtime
-        command run (see layers._GATE). Init starts now."""
+    async def ready(self) -> None:
+        """Wait until the runtime is in its groups (done ahead of time for a spare)."""
         await self._adopted
-        self.started_ns = time.perf_counter_ns()
-        if self.api is not None:
-            self.api.init_started_ns = self.started_ns
-            go = await self._start_extensions()
-        else:
-            go = True
-        gate = self.process.stdin
-        assert gate is not None
-        if go:  # else an extension failed: init has failed, and the gate closes unopened
-            with contextlib.suppress(OSError):
-                gate.write(b"go\n")
-                gate.flush()
-        with contextlib.suppress(OSError):
-            gate.close()
 
-    async def _start_extensions(self) -> bool:
-        """Start /opt/extensions/* and wait until each has registered; False if one failed."""
-        api = self.api
-        assert api is not None
-        paths = self.fs.extensions()
-        if not paths:
-            return True
-        api.ext_api.launched = {p.name for p in paths}
-        for path in paths:
+    def extension_names(self) -> set[str]:
+        return {path.name for path in self.fs.extensions()}
+
+    async def start_extensions(self) -> None:
+        """Start /opt/extensions/* at their gates, then open them (init has begun)."""
+        for path in self.fs.extensions():
             seen = self.fs.opt + "/extensions/" + path.name
             try:
                 ext = ExtensionProcess(
@@ -208,34 +196,35 @@ class Sandbox:
                     self.fs.cwd,
                     self.env,
                     self.pid,
-                    self.memory,
-                    self._extension_line,
+                    self._join,
+                    self.listeners.extension_line,
                     self._extension_exited,
                 )
             except OSError as exc:
-                api.fail_extension("Extension.LaunchError", f"cannot start {path.name}: {exc}")
-                return False
+                raise ExtensionLaunchError(f"cannot start {path.name}: {exc}") from exc
             self.extensions.append(ext)
         await asyncio.gather(*(ext.start() for ext in self.extensions))
-        registered = api.ext_api.wait_registered(len(paths))
-        await asyncio.wait(
-            {registered, cast("asyncio.Future[None]", api.init_error)}, timeout=self.config.init_timeout,
-            return_when=asyncio.FIRST_COMPLETED,
-        )  # fmt: skip
-        return registered.done() and not api.init_error.done()
+
+    def open_gate(self, go: bool = True) -> None:
+        """Let the runtime command run (see layers._GATE), or with ``go=False`` close the
+        gate unopened (init failed before the runtime started)."""
+        gate = self.process.stdin
+        assert gate is not None
+        if go:
+            with contextlib.suppress(OSError):
+                gate.write(b"go\n")
+                gate.flush()
+        with contextlib.suppress(OSError):
+            gate.close()
 
     def _extension_exited(self, ext: ExtensionProcess, status: int) -> None:
-        if self.api is None or self.api.ext_api.shutting_down:
-            return
-        self._on_line(f"EXTENSION {ext.name} exited: {describe_exit(status)}")
-        self.api.fail_extension(
-            "Extension.Crash", f"Extension {ext.name} exited: {describe_exit(status)}"
-        )
+        self.listeners.extension_exited(ext.name, status)
 
     def _sample_memory(self) -> None:
         """Without a cgroup, PSS is sampled every 50 ms while the runtime lives."""
         if self.alive:
-            self.memory.sample()
+            if not self.freezer.frozen:
+                self.memory.sample()
             asyncio.get_running_loop().call_later(0.05, self._sample_memory)
 
     def drain(self) -> None:
@@ -245,6 +234,24 @@ class Sandbox:
         self.output.drain()
         for ext in self.extensions:
             ext.output.drain()
+
+    def freeze(self, frozen: bool) -> None:
+        """Freeze (True) or thaw (False) every process of the environment."""
+        if not self.alive:
+            return
+        if frozen:
+            self.freezer.freeze()
+        else:
+            self.freezer.thaw()
+
+    async def awake(self, timeout_s: float = 0.1) -> None:
+        """Thaw, and wait (briefly) until the runtime's main thread has run again, so that a
+        signal sent next reaches it (see ``Freezer.thread_running``)."""
+        self.freezer.thaw()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout_s
+        while self.alive and self.freezer.thread_running(self.pid) and loop.time() < until:
+            await asyncio.sleep(0.001)
 
     def _reap(self) -> None:
         loop = asyncio.get_running_loop()
@@ -261,46 +268,34 @@ class Sandbox:
 
     def signal(self, signum: int) -> None:
         """Send ``signum`` to the runtime process alone (the shutdown phase's SIGTERM)."""
+        self.freezer.thaw()
         if self.alive:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signum)
 
-    async def shut_down_with_extensions(
-        self, reason: str, budget_ms: float
-    ) -> tuple[list[str], list[str]]:
-        """The shutdown phase with external extensions (spec §5): SIGTERM to the runtime,
-        SIGKILL after its share; then SHUTDOWN to the extensions, and SIGKILL for the whole
-        environment when the budget is spent. Returns (signals sent, extensions told)."""
-        assert self.api is not None
-        api = self.api
-        started = time.monotonic()
-        has_internal = any(not e.external for e in api.extensions.values())
-        share_ms = self.config.shutdown_internal_ms if has_internal else RUNTIME_SHUTDOWN_SHARE_MS
-        signals = ["SIGTERM"]
-        self.signal(signal.SIGTERM)
+    async def wait_exited(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the runtime to exit; True if it has."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self.exited), share_ms / 1000)
-        if self.alive:
-            signals.append("SIGKILL")
-            self.signal(signal.SIGKILL)
-            await self.exited
-        await api.telemetry.flush_all(timeout=0.2)
-        remaining_ms = max(budget_ms - (time.monotonic() - started) * 1000, 0.0)
-        told = api.ext_api.shutdown(reason, deadline_in(remaining_ms))
-        # Those that took SHUTDOWN may use the rest of the budget; the others are killed.
-        running = {ext.exited for ext in self.extensions if ext.alive and ext.name in told}
-        if running:
-            await asyncio.wait(running, timeout=remaining_ms / 1000)
-        if any(ext.alive for ext in self.extensions):
-            signals.append("SIGKILL")
-        await self.finish()
-        return signals, told
+            await asyncio.wait_for(asyncio.shield(self.exited), timeout_s)
+        return not self.alive
 
-    async def kill(self) -> int:
-        """SIGKILL the whole environment and wait for the runtime to be reaped."""
+    async def wait_extensions(self, names: list[str], timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the extensions ``names`` to exit; True if none is left."""
+        running = {ext.exited for ext in self.extensions if ext.alive and ext.name in names}
+        if running:
+            await asyncio.wait(running, timeout=timeout_s)
+        return not any(ext.alive for ext in self.extensions)
+
+    def kill_all(self) -> None:
+        """SIGKILL every process of the environment (without waiting)."""
+        self.freezer.thaw()  # a frozen process takes its SIGKILL only once thawed
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         self.memory.kill_members()
+
+    async def kill(self) -> int:
+        """SIGKILL the whole environment and wait for the runtime to be reaped."""
+        self.kill_all()
         status = await self.exited
         await self._close_group()
         return status
@@ -312,6 +307,7 @@ class Sandbox:
 
     async def _close_group(self) -> None:
         await self._adopted  # or the group could gain a member after it was emptied
+        self.freezer.thaw()
         if self.process.stdin is not None:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
@@ -331,27 +327,27 @@ class Sandbox:
         if self.telemetry_log is not None:
             self.telemetry_log.close()
         self.memory.close()
+        self.freezer.close()
 
     async def finish(self) -> None:
         """Release what is left once the runtime has exited on its own."""
+        self.freezer.thaw()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         await self._close_group()
 
 
-def _filesystem(
-    config: FunctionConfig, api: RuntimeApi | None, on_line: Callable[[str], None]
-) -> layers.Filesystem:
-    """The function's file system, prepared once per Runtime API (that is, per LocalLambda);
-    a log line says which mode it uses."""
-    if api is not None and api.filesystem is not None:
-        return api.filesystem
+def prepare_filesystem(config: FunctionConfig, on_line: Callable[[str], None]) -> layers.Filesystem:
+    """The function's file system (prepared once per function); a log line says which
+    mode it uses."""
     fs = layers.prepare(config.task_root, list(config.layers), config.runtime, config.filesystem)
     if fs.mode != "host":
         on_line(f"LOCAL_LAMBDA filesystem: {fs.mode} ({layers.describe(fs)})")
-    if api is not None:
-        api.filesystem = fs
     return fs
+
+
+class ExtensionLaunchError(Exception):
+    """An external extension could not be started."""
 
 
 class RuntimeStartError(Exception):

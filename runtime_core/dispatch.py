@@ -8,6 +8,12 @@ unserialisable result all come back as an ``Outcome`` to post. That includes an
 ``asyncio.CancelledError`` an ``async def`` handler raises itself (it is a
 ``BaseException``): only a cancellation of the engine's own making goes on up.
 
+A plain ``def`` handler that returns an awaitable (what a synchronous decorator, such as
+Powertools' ``inject_lambda_context``, makes of an ``async def``) has it awaited, on a
+persistent loop: the async engine's own loop, or on the blocking engine one made the
+first time an awaitable shows up (so asyncio is imported only then). awslambdaric fails
+such a handler with ``Runtime.MarshalError``; this is a deliberate difference.
+
 Two exceptions pass through on purpose, as in awslambdaric: ``SystemExit`` and
 ``KeyboardInterrupt`` raised by a handler end the process (Lambda then reports
 ``Runtime.ExitError`` for the invocation), since ``sys.exit()`` in a handler means it.
@@ -18,6 +24,8 @@ imported on the first call that needs them.
 """
 
 from __future__ import annotations
+
+import sys
 
 from runtime_core.context import ContextUnmarshalError, LambdaContext
 from runtime_core.errors import (
@@ -50,7 +58,21 @@ __all__ = [
     "call_sync",
     "is_async",
     "load_handler",
+    "use_loop",
 ]
+
+
+#: The loop that awaits what sync handlers return: the async engine's (``use_loop``), or
+#: one of the blocking engine's own, made on first need. None until then.
+_engine_loop: Any = None
+_own_loop: Any = None
+
+
+def use_loop(loop: Any) -> None:
+    """Await sync handlers' awaitables on ``loop`` (the async engine's, running on another
+    thread than the handlers), so that what they create lives on one loop across calls."""
+    global _engine_loop
+    _engine_loop = loop
 
 
 def call_sync(handler: Callable[..., Any], invocation: Invocation) -> Outcome:
@@ -60,9 +82,35 @@ def call_sync(handler: Callable[..., Any], invocation: Invocation) -> Outcome:
         return prepared
     try:
         result = handler(*prepared)
+        if hasattr(result, "__await__"):  # a sync wrapper around an async def
+            result = _await(result)
     except Exception as exc:
         return exception_outcome(exc, invocation.request_id)
+    except BaseException as exc:
+        # A CancelledError from the awaitable (a BaseException) is the handler's error, as
+        # on the async engine; SystemExit and KeyboardInterrupt go on up.
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is None or not isinstance(exc, asyncio.CancelledError):
+            raise
+        return exception_outcome(exc, invocation.request_id)
     return _finish(result, invocation.request_id)
+
+
+def _await(awaitable: Any) -> Any:
+    """The awaitable's result, awaited on the persistent loop (see ``_engine_loop``)."""
+    import asyncio
+
+    if _engine_loop is not None:  # a worker thread of the async engine: its loop runs it
+        return asyncio.run_coroutine_threadsafe(_awaited(awaitable), _engine_loop).result()
+    global _own_loop
+    if _own_loop is None:
+        # Not the thread's current loop: a later handler may still call asyncio.run().
+        _own_loop = asyncio.new_event_loop()
+    return _own_loop.run_until_complete(awaitable)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 async def call_async(handler: Callable[..., Any], invocation: Invocation) -> Outcome:
@@ -97,11 +145,11 @@ async def call_streaming(
     try:
         await run(handler, *prepared, stream)
     except Exception as exc:
-        return exception_outcome(exc, invocation.request_id)
+        return exception_outcome(exc, invocation.request_id, streamed=True)
     except BaseException as exc:
         if not _cancelled_by_handler(exc):
             raise
-        return exception_outcome(exc, invocation.request_id)
+        return exception_outcome(exc, invocation.request_id, streamed=True)
     return STREAMED
 
 
@@ -124,11 +172,13 @@ def _prepare(invocation: Invocation) -> tuple[Any, LambdaContext] | Outcome:
     try:
         context = LambdaContext(invocation)
     except ContextUnmarshalError as exc:
-        return fault_outcome(LAMBDA_CONTEXT_UNMARSHAL_ERROR, str(exc), invocation.request_id)
+        return fault_outcome(
+            LAMBDA_CONTEXT_UNMARSHAL_ERROR, str(exc), invocation.request_id, header=False
+        )
     try:
         event = decode_event(invocation.body, invocation.content_type)
     except UnmarshalError as exc:
-        return fault_outcome(UNMARSHAL_ERROR, str(exc), invocation.request_id)
+        return fault_outcome(UNMARSHAL_ERROR, str(exc), invocation.request_id, header=False)
     return event, context
 
 
@@ -136,8 +186,8 @@ def _finish(result: Any, request_id: str) -> Outcome:
     try:
         body, content_type = encode_result(result)
     except MarshalError as exc:
-        return fault_outcome(MARSHAL_ERROR, str(exc), request_id)
+        return fault_outcome(MARSHAL_ERROR, str(exc), request_id, header=False)
     except Exception as exc:  # e.g. an _asdict() that raises while encoding
         message = f"Unable to marshal response: {exception_message(exc)}"
-        return fault_outcome(MARSHAL_ERROR, message, request_id)
+        return fault_outcome(MARSHAL_ERROR, message, request_id, header=False)
     return Outcome(False, body, content_type)

@@ -1,10 +1,19 @@
 """Error payloads: the body, the error-type header and the X-Ray cause of a failed invocation.
 
-The shapes follow awslambdaric 4.2.2, so tools that parse Lambda errors keep working:
-body ``{"errorMessage", "errorType", "requestId", "stackTrace"}`` with the stack trace
-as ``traceback.format_list`` lines of the user's frames only (the runtime's own frames
-and importlib's are cut from the top), and the X-Ray cause as ``working_directory``,
+The bytes are awslambdaric 4.2.2's, so callers that compare error strings (Step
+Functions' ``Cause``, tests, alarms) see the same text: the body is
+``{"errorMessage", "errorType", "requestId", "stackTrace"}`` written by
+``serialize.encode_error`` (simplejson's separators and escaping), the stack trace is
+``traceback.format_list`` of the frames below the runtime's own (importlib's frames stay,
+as awslambdaric keeps them), and the X-Ray cause is ``working_directory``,
 ``exceptions[{message, type, stack[{label, path, line}]}]`` and ``paths``.
+
+Headers, as awslambdaric sends them: ``/error`` goes without
+``Lambda-Runtime-Function-Error-Type`` (Lambda then records ``Runtime.Unknown``, as for
+AWS's own Python runtime); ``/init/error`` carries the body's ``errorType``. Only the
+failures that exist in lambdaboot alone carry a type of their own on ``/error``
+(``Function.DeadlineExceeded``, ``Runtime.InternalError``), and a streamed response that
+fails after its first byte says ``Function.<ExceptionName>`` in its trailers, which need one.
 
 Everything here runs only when something failed, so it may import ``traceback`` lazily.
 """
@@ -29,11 +38,11 @@ __all__ = [
     "UNMARSHAL_ERROR",
     "USER_CODE_SYNTAX_ERROR",
     "InitError",
-    "error_type_header",
     "exception_message",
     "exception_outcome",
     "fault_outcome",
     "init_error_from_exception",
+    "log_init_error",
     "user_frames",
 ]
 
@@ -51,17 +60,19 @@ XRAY_CAUSE_LIMIT = 1024 * 1024
 #: The X-Ray exception type awslambdaric reports for the runtime's own (``Runtime.*``) faults.
 _VALIDATION_FAULT = "LambdaValidationError"
 
-# Frames from these places are the runtime's, not the user's: they are cut from the top.
+# Frames from here are the runtime's, not the user's: they are cut from the top. So are
+# asyncio's, which lead when a sync handler's awaitable was awaited for it (dispatch).
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_IMPORTLIB_FILE = os.path.join("importlib", "__init__.py")
+_ASYNCIO_DIR = os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "asyncio") + os.sep
 
 
 class InitError(Exception):
     """The handler could not be loaded. The engine posts ``body`` to ``/init/error`` with
     ``error_type`` as the ``Lambda-Runtime-Function-Error-Type`` header, then exits.
 
-    ``error_type`` is the header (always ``Runtime.*`` or ``Function.*``); the body's
-    ``errorType`` is awslambdaric's (a ``Runtime.*`` type, or the exception's class name).
+    ``error_type`` is the header: the body's ``errorType`` (a ``Runtime.*`` type, or the
+    exception's class name), as awslambdaric sends it, unless ``body_type`` says otherwise
+    (lambdaboot's own ``Function.Native*`` init errors).
     """
 
     def __init__(
@@ -76,48 +87,33 @@ class InitError(Exception):
         self.body = _error_body(message, self.body_type, stack, "")
 
 
-def error_type_header(exception_name: str) -> str:
-    """``Function.<Name>`` when Lambda accepts the name, else ``Function.Unhandled``.
-
-    The Runtime API keeps the header only if it matches ``(Runtime|Function)\\.[A-Z][a-zA-Z]+``
-    and turns anything else into ``Function.Unknown``; ``Unhandled`` says more than that.
-    """
-    name = exception_name
-    if len(name) >= 2 and name.isascii() and name.isalpha() and "A" <= name[0] <= "Z":
-        return "Function." + name
-    return "Function.Unhandled"
-
-
-def user_frames(tb: TracebackType | None) -> list[tuple[str, int, str, str]]:
+def user_frames(tb: TracebackType | None) -> list[tuple[str, int, str, str | None]]:
     """(path, line, function, source) of each frame, without the runtime's frames on top.
 
-    If every frame is the runtime's (a bug in lambdaboot itself), all are kept.
+    Cut as awslambdaric cuts its ``bootstrap.py`` frames: the leading ones only, and if
+    every frame is the runtime's (a bug in lambdaboot itself), all are kept.
     """
     import traceback
 
-    frames = [
-        (f.filename, f.lineno or 0, f.name, (f.line or "").strip())
-        for f in traceback.extract_tb(tb)
-    ]
+    frames = [(f.filename, f.lineno or 0, f.name, f.line) for f in traceback.extract_tb(tb)]
     for i, (path, _line, _name, _source) in enumerate(frames):
-        if not _is_runtime_frame(path):
+        if not path.startswith((_RUNTIME_DIR, _ASYNCIO_DIR)):
             return frames[i:]
     return frames
 
 
-def format_frames(frames: list[tuple[str, int, str, str]]) -> list[str]:
-    """Stack-trace lines exactly as ``traceback.format_list`` writes them (no carets)."""
-    lines = []
-    for path, line, name, source in frames:
-        text = f'  File "{path}", line {line}, in {name}\n'
-        if source:
-            text += f"    {source}\n"
-        lines.append(text)
-    return lines
+def format_frames(frames: list[tuple[str, int, str, str | None]]) -> list[str]:
+    """Stack-trace entries as awslambdaric writes them: ``traceback.format_list``."""
+    import traceback
+
+    return traceback.format_list(frames)
 
 
-def exception_outcome(exc: BaseException, request_id: str) -> Outcome:
-    """The ``/error`` post for an exception the handler raised, logged as one record."""
+def exception_outcome(exc: BaseException, request_id: str, *, streamed: bool = False) -> Outcome:
+    """The ``/error`` post for an exception the handler raised, logged as one record.
+
+    ``streamed``: the error may end a streamed response, whose trailers must name a type.
+    """
     frames = user_frames(exc.__traceback__)
     name = type(exc).__name__
     message = exception_message(exc)
@@ -126,18 +122,24 @@ def exception_outcome(exc: BaseException, request_id: str) -> Outcome:
     return Outcome(
         True,
         _error_body(message, name, stack, request_id),
-        error_type=error_type_header(name),
+        error_type="Function." + name if streamed else None,
         xray_cause=_xray_cause(name, message, frames),
     )
 
 
-def fault_outcome(error_type: str, message: str, request_id: str) -> Outcome:
-    """The ``/error`` post for a runtime-detected fault (``Runtime.MarshalError`` and such)."""
+def fault_outcome(
+    error_type: str, message: str, request_id: str, *, header: bool = True
+) -> Outcome:
+    """The ``/error`` post for a runtime-detected fault (``Runtime.MarshalError`` and such).
+
+    ``header``: send ``error_type`` as the error-type header too; awslambdaric's own
+    faults (marshal, unmarshal, context) go without, as awslambdaric sends them.
+    """
     _log_error(error_type, message, [])
     return Outcome(
         True,
         _error_body(message, error_type, [], request_id),
-        error_type=error_type,
+        error_type=error_type if header else None,
         xray_cause=_xray_cause(_VALIDATION_FAULT, message, []),
     )
 
@@ -145,11 +147,13 @@ def fault_outcome(error_type: str, message: str, request_id: str) -> Outcome:
 def init_error_from_exception(exc: BaseException) -> InitError:
     """An ``InitError`` for an exception other than the classified ones, raised at import.
 
-    Like awslambdaric, the body's ``errorType`` is the exception's class name.
+    Like awslambdaric, the body's ``errorType`` is the exception's class name, and so is
+    the header (Lambda records a name without a ``Runtime.``/``Function.`` prefix as
+    ``Runtime.Unknown``).
     """
     name = type(exc).__name__
     stack = format_frames(user_frames(exc.__traceback__))
-    return InitError(error_type_header(name), exception_message(exc), stack, body_type=name)
+    return InitError(name, exception_message(exc), stack)
 
 
 def exception_message(exc: BaseException) -> str:
@@ -159,14 +163,6 @@ def exception_message(exc: BaseException) -> str:
         return str(exc)
     except Exception:
         return f"<unprintable {type(exc).__name__} object>"
-
-
-def _is_runtime_frame(path: str) -> bool:
-    return (
-        path.startswith(_RUNTIME_DIR)
-        or path.startswith("<frozen importlib.")
-        or path.endswith(_IMPORTLIB_FILE)
-    )
 
 
 def _error_body(message: str, error_type: str, stack: list[str], request_id: str) -> bytes:
@@ -183,15 +179,16 @@ def _error_body(message: str, error_type: str, stack: list[str], request_id: str
 
 
 def _xray_cause(
-    error_type: str, message: str, frames: list[tuple[str, int, str, str]]
+    error_type: str, message: str, frames: list[tuple[str, int, str, str | None]]
 ) -> str | None:
     """The X-Ray cause header, or None once it reaches 1 MiB (as awslambdaric leaves it out).
 
-    Written as ASCII JSON (non-ASCII escaped): it travels as an HTTP header value.
+    awslambdaric's JSON (its separators and key order), always ASCII: it travels as an HTTP
+    header value. The paths are listed once each, in the order they first appear.
     """
-    import json
+    from runtime_core.c_json import dumps
 
-    cause = json.dumps(
+    cause = dumps(
         {
             "working_directory": os.getcwd(),
             "exceptions": [
@@ -203,15 +200,33 @@ def _xray_cause(
             ],
             "paths": list(dict.fromkeys(p for p, _ln, _n, _s in frames)),
         },
-        separators=(",", ":"),
+        ensure_ascii=True,
+        compact=False,
     )
     if len(cause) >= XRAY_CAUSE_LIMIT:
         return None
     return cause
 
 
+#: The record awslambdaric logs (WARNING, from the root logger) before an init error.
+LAMBDA_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function "
+    "code. However, in rare cases, a Lambda runtime update can cause unexpected function "
+    "behavior. For functions using managed runtimes, runtime updates can be triggered by a "
+    "function change, or can be applied automatically. To determine if the runtime has been "
+    "updated, check the runtime version in the INIT_START log entry. If this error "
+    "correlates with a change in the runtime version, you may be able to mitigate this "
+    "error by temporarily rolling back to the previous runtime version. For more "
+    "information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
+)
+
+
 def log_init_error(error: InitError) -> None:
-    """Log an init failure as one record, as awslambdaric does before posting it."""
+    """Log an init failure as awslambdaric does before posting it: its LAMBDA_WARNING
+    record, then the error as one record."""
+    from runtime_core.logs import runtime_log
+
+    runtime_log("WARN", LAMBDA_WARNING, logger="root")
     _log_error(error.body_type, error.message, error.stack)
 
 

@@ -7,7 +7,8 @@ Failures are classified, with awslambdaric's message texts, as
 ``Runtime.MalformedHandlerName``, ``Runtime.BuiltInModuleConflict``,
 ``Runtime.ImportModuleError``, ``Runtime.UserCodeSyntaxError`` and
 ``Runtime.HandlerNotFound``; any other exception raised while importing the module is
-reported under its own class name, with the user's frames as the stack trace.
+reported under its own class name (``ValueError: Empty module name`` for ``.fn``, as under
+awslambdaric), with the frames below the runtime's as the stack trace.
 """
 
 from __future__ import annotations
@@ -59,8 +60,6 @@ def _load(spec: str, task_root: str) -> Callable[..., Any]:
             f"Bad handler '{spec}': not enough values to unpack (expected 2, got 1)",
             [],
         )
-    if not modname:
-        raise InitError(MALFORMED_HANDLER_NAME, f"Bad handler '{spec}': empty module name", [])
     if modname.split(".")[0] in sys.builtin_module_names:
         raise InitError(
             BUILT_IN_MODULE_CONFLICT,
@@ -71,11 +70,11 @@ def _load(spec: str, task_root: str) -> Callable[..., Any]:
     if task_root and task_root not in sys.path:
         sys.path.insert(0, task_root)
     try:
-        dotted = modname.replace("/", ".")
-        # __import__ rather than importlib.import_module: the same import, without loading
-        # the importlib package on the start-up path.
-        __import__(dotted)
-        module = sys.modules[dotted]
+        # importlib.import_module, as awslambdaric imports the module: an exception raised
+        # at import then has the same stack trace (importlib's frames included) under both.
+        import importlib
+
+        module = importlib.import_module(modname.replace("/", "."))
     except ImportError as exc:
         raise InitError(
             IMPORT_MODULE_ERROR, f"Unable to import module '{modname}': {exc}", []

@@ -39,7 +39,8 @@ __all__ = [
 USER_AGENT = "lambdaboot/" + __version__
 RUNTIME = "/2018-06-01/runtime"
 EXTENSION = "/2020-01-01/extension"
-ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
+#: What awslambdaric 4.2.2 sends with an error body (Lambda may hand it to the invoker).
+ERROR_CONTENT_TYPE = "application/json"
 # Response streaming (spec §2): the mode header and the trailers declared up front.
 STREAM_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 STREAM_ERROR_BODY = "Lambda-Runtime-Function-Error-Body"

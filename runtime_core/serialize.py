@@ -1,18 +1,24 @@
 """Events in, results out: JSON with orjson, compatible with what awslambdaric produces.
 
 orjson costs 8-16 ms to import (it loads uuid -> platform and dataclasses -> inspect, ast),
-more than the rest of the runtime's start-up, so it is kept off the cold start's critical
-path. Until it is loaded, the first invocation is served by the stdlib's C scanner and
-encoder (``_json``, what ``json.loads``/``json.dumps`` run, without ``json`` itself, whose
-``re`` and ``enum`` cost ~4 ms here): the event is parsed as ``json.loads`` parses it (the
-stdlib already parses long digit runs and words every error), and a result made only of
-JSON's own types (exact ``dict`` with exact ``str`` keys, ``list``, ``tuple``, ``str``,
-``bool``, ``None``, ``int`` within 64 bits, ``float`` written without an exponent) is
-written byte for byte as orjson writes it. Any other result imports orjson on the spot and
-takes the path below. The engines call ``preload()`` once the first response has been
-posted, before asking for the next invocation: the caller already has its answer, and
-orjson serves every later one. A function that imported orjson itself has it used from
-the first invocation.
+more than the rest of the runtime's start-up. Lambda bills a cold start as Init plus the
+first invocation's Duration, which runs until the runtime asks for the next invocation,
+and the environment is frozen while it waits: an import during Init, or after the first
+response, is billed all the same, and one started in the background would resume inside
+the next invocation. So orjson is imported only once it pays for itself.
+
+Until then the stdlib's C scanner and encoder serve (``runtime_core.c_json``: what
+``json.loads``/``json.dumps`` run, without importing ``json``): the event is parsed as
+``json.loads`` parses it, and a result made only of JSON's own types (exact ``dict`` with
+exact ``str`` keys, ``list``, ``tuple``, ``str``, ``bool``, ``None``, ``int`` within 64
+bits, ``float`` written without an exponent) is written byte for byte as orjson writes it.
+orjson is imported on the spot for a result of any other type, or an event of
+``_ORJSON_NOW`` bytes or more; otherwise each invocation the C codec serves adds what it
+cost over orjson (a few µs for a small event, more per KiB) to a running estimate, and
+``after_response()``, which the engines call between a response and the next ``/next``,
+imports orjson once that estimate reaches the import's cost: a short-lived environment
+never pays the import, a busy one pays it once, early (at most twice the best choice in
+hindsight). A function that imported orjson itself has it used from the first invocation.
 
 Compatibility with awslambdaric 4.2.2 (simplejson underneath) is kept where orjson differs:
 
@@ -34,7 +40,10 @@ rather than the invalid JSON tokens ``NaN``/``Infinity``.
 
 from __future__ import annotations
 
+import os
 import sys
+
+from runtime_core.c_json import MISS, dumps, scan
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,6 +54,7 @@ __all__ = [
     "JSON_CONTENT_TYPE",
     "MarshalError",
     "UnmarshalError",
+    "after_response",
     "decode_event",
     "encode_error",
     "encode_result",
@@ -85,15 +95,38 @@ class MarshalError(Exception):
     """The handler's result cannot be written as JSON (``Runtime.MarshalError``)."""
 
 
-def preload() -> None:
-    """Import orjson now, while no invocation waits on it (after the first response).
+#: An event this large is parsed by orjson from the start: the import pays within it.
+_ORJSON_NOW = 256 * 1024
+#: What importing orjson costs, in µs, and the running estimate of what serving without it
+#: has cost so far (µs): a fixed part per call, and a part per byte, as measured on
+#: x86_64 with Python 3.11-3.13 (the C codec's per-call setup ~3-5 µs each way; about
+#: 5 ns more per event byte and 30 ns more per result byte than orjson).
+_IMPORT_COST_US = 10_000.0
+_DECODE_CALL_US, _DECODE_BYTE_US = 4.0, 0.005
+_ENCODE_CALL_US, _ENCODE_BYTE_US = 5.0, 0.03
+_spent_us = 0.0
+
+
+def after_response() -> None:
+    """Import orjson now if serving without it has cost as much as the import (see the
+    module's docstring); the engines call it after posting each response.
 
     A failing import is not raised here, where it would end the engine: it is raised again
     by the first invocation that needs orjson, which reports it as that invocation's error.
     """
+    if _spent_us < _IMPORT_COST_US or _orjson is not None:
+        return
     try:
         _import_orjson()
     except Exception:  # raised again, and reported, by the next invocation that needs it
+        return
+
+
+def preload() -> None:
+    """Import orjson now (tests, and functions that want it from the start)."""
+    try:
+        _import_orjson()
+    except Exception:
         return
 
 
@@ -121,31 +154,39 @@ def decode_event(body: bytes, content_type: str | None) -> Any:
 
     As awslambdaric does, only ``application/json`` is parsed (an absent content type means
     JSON: the Runtime API's default); ``application/json; charset=...`` counts as JSON too.
+    A body that is not a JSON document raises ``UnmarshalError`` with awslambdaric's
+    message: the body must be UTF-8 (no other encoding is detected), and the error is
+    worded as simplejson words it.
     """
     if (
         content_type is not None
         and content_type.split(";", 1)[0].strip().lower() != JSON_CONTENT_TYPE
     ):
         return body
+    global _spent_us
     orjson = _orjson
     if orjson is None:
         orjson = _loaded_orjson()
         if orjson is None:
-            try:
-                return _first_loads(body)
-            except RecursionError:  # deeper than the stdlib's parser goes; orjson's goes
-                orjson = _import_orjson()  # to 1024 levels, and falls back as it always has
+            if len(body) < _ORJSON_NOW:
+                _spent_us += _DECODE_CALL_US + _DECODE_BYTE_US * len(body)
+                value = _first_loads(body)
+                if value is not MISS:
+                    return value
+                return _general_loads(body)
+            orjson = _import_orjson()
     return _orjson_loads(orjson, body)
 
 
 def _orjson_loads(orjson: Any, body: bytes) -> Any:
-    """The event as orjson parses it, with the stdlib for what orjson would get wrong."""
+    """The event as orjson parses it, with the general path for what orjson would get
+    wrong (integers beyond 64 bits) or refuses (then the general path says why)."""
     if not _may_hold_big_int(body):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
-            pass  # invalid: the stdlib words the error as simplejson (awslambdaric) does
-    return _stdlib_loads(body)
+            pass
+    return _general_loads(body)
 
 
 def _may_hold_big_int(body: bytes) -> bool:
@@ -191,51 +232,55 @@ def _may_hold_big_int(body: bytes) -> bool:
 
 def _first_loads(body: bytes) -> Any:
     """The event as ``json.loads`` parses it, by the same C scanner, without importing
-    ``json``: ``json.decoder`` imports ``re`` and ``enum`` (~4 ms at this point of a cold
-    start). Anything but a well-formed UTF-8 document goes to ``json.loads`` itself, so
-    every error, and every other encoding it detects, is exactly its own."""
-    # json.detect_encoding says UTF-8 for a body whose first two bytes are ASCII, non-NUL.
-    if body and 0 < body[0] < 0x80 and (len(body) < 2 or body[1]):
-        try:
-            from _json import make_scanner
-
-            text = body.decode("utf-8", "surrogatepass")
-            start = len(text) - len(text.lstrip(_JSON_SPACE))
-            value, end = make_scanner(_ScanSettings)(text, start)  # type: ignore[arg-type]
-            if end >= len(text.rstrip(_JSON_SPACE)):
-                return value
-        except (ImportError, StopIteration, ValueError):
-            pass  # json.loads below says what is wrong, in its own words
-    return _stdlib_loads(body)
+    ``json`` (``runtime_core.c_json``); ``MISS`` for anything but a well-formed UTF-8
+    document, which the general path then decides on."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return MISS
+    return scan(text)
 
 
-def _stdlib_loads(body: bytes) -> Any:
-    """The event as the stdlib parses it: the same value orjson gives where orjson is exact."""
+def _general_loads(body: bytes) -> Any:
+    """The event, or ``UnmarshalError`` with awslambdaric's words, for any body.
+
+    simplejson (awslambdaric's parser) decodes the bytes as strict UTF-8 (a UTF-16 body,
+    or UTF-8-encoded surrogates, are errors), skips one leading BOM, and refuses NaN and
+    Infinity; the stdlib parses what it accepts to the same values, exactly. A valid
+    document the stdlib cannot parse (nested deeper than its recursion limit) goes to
+    orjson, which parses 1024 levels.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnmarshalError(f"Unable to unmarshal input: {exc}") from None
     import json
 
     try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise UnmarshalError(f"Unable to unmarshal input: {exc}") from None
+        return json.loads(
+            text[1:] if text.startswith("\ufeff") else text, parse_constant=_refuse_constant
+        )
+    except (ValueError, RecursionError) as exc:
+        failure: BaseException = exc
+    if isinstance(failure, RecursionError):
+        # Nested deeper than the stdlib's parser goes: orjson goes to 1024 levels. Deeper
+        # still, simplejson fails too, on its recursion limit; the stdlib names the kind
+        # of value it was entering, as simplejson does, in nearly its words.
+        orjson = _orjson or _import_orjson()
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            message = str(failure).replace("from a unicode string", "from a string")
+    else:
+        from runtime_core.json_errors import describe
+
+        message = describe(text) or str(failure)
+    raise UnmarshalError(f"Unable to unmarshal input: {message}") from None
 
 
-def _reject_constant(token: str) -> Any:
+def _refuse_constant(token: str) -> Any:
     """NaN and Infinity are not JSON; awslambdaric's simplejson refuses them too."""
-    raise ValueError(f"Expecting value: {token} is not valid JSON")
-
-
-# JSON's whitespace, and what json.JSONDecoder hands the C scanner (make_scanner reads
-# these attributes; on a class, the function stays a plain function).
-_JSON_SPACE = " \t\n\r"
-
-
-class _ScanSettings:
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = _reject_constant
+    raise ValueError(f"{token} is not JSON")
 
 
 def encode_result(result: Any) -> tuple[bytes, str]:
@@ -245,12 +290,14 @@ def encode_result(result: Any) -> tuple[bytes, str]:
     """
     if isinstance(result, bytes):
         return result, BYTES_CONTENT_TYPE
+    global _spent_us
     orjson = _orjson
     if orjson is None:
         orjson = _loaded_orjson()
         if orjson is None:
             plain = _stdlib_dumps(result)
             if plain is not None:
+                _spent_us += _ENCODE_CALL_US + _ENCODE_BYTE_US * len(plain)
                 return plain, JSON_CONTENT_TYPE
             orjson = _import_orjson()
     return _orjson_dumps(orjson, result)
@@ -272,24 +319,25 @@ def _orjson_dumps(orjson: Any, result: Any) -> tuple[bytes, str]:
 
 
 def encode_error(payload: dict[str, Any]) -> bytes:
-    """JSON for an error body or X-Ray cause, whose strings come from arbitrary exceptions.
+    """An error body (``/error``, ``/init/error``) byte for byte as awslambdaric writes it.
 
-    A lone surrogate in an exception message is legal in a Python ``str`` but not in UTF-8;
-    orjson refuses it, so the stdlib writes it as an escape instead of losing the error.
+    awslambdaric's encoder is simplejson with its default separators (``", "`` and
+    ``": "``), keys in the order given, and non-ASCII text escaped, except in the
+    execution environments where it turns ``ensure_ascii`` off (``AWS_EXECUTION_ENV`` of
+    python3.12 and later): there it is written raw, as UTF-8. A lone surrogate (legal in a
+    Python ``str``, not in UTF-8) is written escaped rather than losing the error.
     """
-    orjson = _loaded_orjson()
-    if orjson is None:
-        plain = _stdlib_dumps(payload)
-        if plain is not None:
-            return plain
-        orjson = _import_orjson()
+    raw = os.environ.get("AWS_EXECUTION_ENV") in _RAW_UNICODE_ENVS
+    text = dumps(payload, ensure_ascii=not raw, compact=False)
     try:
-        body: bytes = orjson.dumps(payload)
-    except TypeError:
-        import json
+        return text.encode()
+    except UnicodeEncodeError:
+        return dumps(payload, ensure_ascii=True, compact=False).encode()
 
-        return json.dumps(payload).encode()
-    return body
+
+#: The execution environments in which awslambdaric 4.2.2 writes non-ASCII text raw
+#: (its ``lambda_runtime_marshaller.Encoder``).
+_RAW_UNICODE_ENVS = frozenset(f"AWS_Lambda_python3.{minor}" for minor in (12, 13, 14, 15))
 
 
 def _stdlib_dumps(value: Any) -> bytes | None:
@@ -297,30 +345,11 @@ def _stdlib_dumps(value: Any) -> bytes | None:
     made only of JSON's own types or its text is not UTF-8 (a lone surrogate)."""
     if not _is_plain(value, 0):
         return None
-    try:
-        from _json import encode_basestring, make_encoder
-    except ImportError:  # an interpreter without the C accelerator: json itself
-        import json
-
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    else:
-        # What json.dumps(value, ensure_ascii=False, separators=(",", ":")) runs, without
-        # importing json.encoder (and re); no circular check: plain values are bounded.
-        if type(value) is str:
-            text = encode_basestring(value)
-        else:
-            write = make_encoder(
-                None, _refuse, encode_basestring, None, ":", ",", False, False, True
-            )
-            text = "".join(write(value, 0))
+    text = dumps(value, ensure_ascii=False, compact=True)
     try:
         return text.encode()
     except UnicodeEncodeError:  # orjson refuses it too, with its own words: let it say so
         return None
-
-
-def _refuse(obj: Any) -> Any:
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
 def _is_plain(value: Any, depth: int) -> bool:

@@ -163,11 +163,17 @@ def streaming_response(handler: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def is_streaming(handler: Callable[..., Any]) -> bool:
-    """True for a handler that asked to stream: marked, or an ``async def`` generator."""
-    if getattr(handler, _MARK, False):
-        return True
-    code = getattr(handler, "__code__", None)
-    return code is not None and bool(code.co_flags & _CO_ASYNC_GENERATOR)
+    """True for a handler that asked to stream: marked, or an ``async def`` generator,
+    also behind a synchronous ``functools.wraps`` decorator (``__wrapped__``), whose
+    wrapper returns the generator."""
+    while handler is not None:
+        if getattr(handler, _MARK, False):
+            return True
+        code = getattr(handler, "__code__", None)
+        if code is not None and code.co_flags & _CO_ASYNC_GENERATOR:
+            return True
+        handler = getattr(handler, "__wrapped__", None)  # type: ignore[assignment]
+    return False
 
 
 def _takes_stream(handler: Callable[..., Any]) -> bool:

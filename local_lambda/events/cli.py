@@ -27,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def add_sources(parser: argparse.ArgumentParser) -> None:
-    sources = parser.add_subparsers(dest="trigger", metavar="SOURCE", required=True)
+    sources = parser.add_subparsers(
+        dest="trigger", metavar="SOURCE", required=True, help="the service the event comes from"
+    )
     for source in SOURCES.values():
         add_source(sources, source)
 

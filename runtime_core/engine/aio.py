@@ -29,7 +29,7 @@ from runtime_core.engine.aio_client import AsyncRuntimeClient
 from runtime_core.engine.report import log_lost, runtime_failure
 from runtime_core.invocation import Serving
 from runtime_core.protocol import ApiGone
-from runtime_core.serialize import preload
+from runtime_core.serialize import after_response
 from runtime_core.shutdown import exit_now, registered_hooks, run_hooks_async
 from runtime_core.streaming import is_streaming
 
@@ -110,7 +110,6 @@ async def _slot(
     handler_is_async = dispatch.is_async(handler)
     alone = concurrency == 1
     loop = asyncio.get_running_loop()
-    first = True
     while True:
         invocation = await next_invocation()
         if streaming:
@@ -127,9 +126,7 @@ async def _slot(
                 None, _call_sync, handler, invocation, margin, alone
             )
             await post(invocation, outcome)
-        if first:  # orjson now, as the blocking engine does: after the first answer
-            first = False
-            preload()
+        after_response()  # orjson once it pays, as on the blocking engine
 
 
 async def _shutdown() -> None:
@@ -141,6 +138,7 @@ async def _serve(
     address: str, handler: Callable[..., Any], concurrency: int, margin: float | None
 ) -> None:
     loop = asyncio.get_running_loop()
+    dispatch.use_loop(loop)  # sync handlers' awaitables run here, not on their threads
     loop.set_default_executor(
         ThreadPoolExecutor(max_workers=max(concurrency, 4), thread_name_prefix="lambdaboot")
     )

@@ -28,13 +28,11 @@ def serve(client: RuntimeClient, handler: Callable[..., Any], margin: float | No
     ``margin``: the deadline margin in seconds (``runtime_core.deadline``), None when off.
     """
     from runtime_core.dispatch import call_sync
-    from runtime_core.serialize import preload
+    from runtime_core.serialize import after_response
 
     client.pipeline()
-    post = client.post
     post_then_next = client.post_then_next
     watch = _deadline_watch(margin)
-    first = True
     invocation = client.next()
     while True:
         if watch is not None:
@@ -49,13 +47,9 @@ def serve(client: RuntimeClient, handler: Callable[..., Any], margin: float | No
         finally:
             if watch is not None:
                 watch.stop()
-        if first:  # orjson now: the first caller has its answer, the next one waits for none
-            first = False
-            post(invocation, outcome)
-            preload()
-            invocation = client.next()
-        else:  # GET /next pipelined behind the post (unless LAMBDABOOT_PIPELINE=0)
-            invocation = post_then_next(invocation, outcome)
+        # GET /next pipelined behind the post (unless LAMBDABOOT_PIPELINE=0); orjson, once
+        # it pays, is imported between the post's answer and reading the next invocation.
+        invocation = post_then_next(invocation, outcome, after_response)
 
 
 def _deadline_watch(margin: float | None) -> SyncWatch | None:

@@ -52,7 +52,7 @@ from runtime_core.transport import pipelining, transport_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any, Protocol
 
     from runtime_core.errors import InitError
@@ -152,8 +152,31 @@ class RuntimeClient:
             request = self.protocol.response(invocation, outcome.body, outcome.content_type)
             self._deliver("/response", request, invocation)
 
-    def post_then_next(self, invocation: Invocation, outcome: Outcome) -> Invocation:
-        """``post`` then ``next``, with ``GET /next`` pipelined behind the post."""
+    def post_then_next(
+        self, invocation: Invocation, outcome: Outcome, meanwhile: Callable[[], None]
+    ) -> Invocation:
+        """``post`` then ``next``, with ``GET /next`` pipelined behind the post;
+        ``meanwhile`` runs once the post is answered, before the next invocation is read."""
+        ahead = self._post_pipelined(invocation, outcome)
+        meanwhile()
+        if ahead is True:  # the GET went out on the connection, which is still open
+            try:
+                response = self.transport.receive("GET /next (pipelined)")  # type: ignore[attr-defined]
+            except Disconnected:
+                return self.next()
+            try:
+                return parse_invocation(response)
+            except InvalidInvocation as problem:
+                self.refuse(problem)
+                return self.next()
+        if ahead is False:
+            return self.next()
+        return ahead  # answered out of order: the invocation came before the post's answer
+
+    def _post_pipelined(self, invocation: Invocation, outcome: Outcome) -> Invocation | bool:
+        """Post ``outcome`` with ``GET /next`` behind it when that is safe. True when the
+        GET's answer is still to be read, False when ``next`` must ask (no pipelining, or
+        the connection was closed or lost), or the invocation itself if it came first."""
         send_pair = self._send_pair
         if (
             send_pair is None
@@ -163,7 +186,7 @@ class RuntimeClient:
             # A refusal that can be foreseen (413 too large, 410 too late) is logged before
             # Lambda hears from the runtime again, so the message stays with its invocation.
             self.post(invocation, outcome)
-            return self.next()
+            return False
         what = "/error" if outcome.is_error else "/response"
         request = self.protocol.post(invocation, outcome)
         try:
@@ -173,23 +196,13 @@ class RuntimeClient:
                 log_lost(f"invocation {invocation.request_id}: POST {what} was lost: {exc}")
             else:  # nothing came back: the post alone, once more, on a new connection
                 self._deliver_again(what, request, invocation)
-            return self.next()
+            return False
         if "lambda-runtime-aws-request-id" in answer.headers:
             return self._out_of_order(what, answer, invocation)
         problem = post_verdict(what, answer)
         if problem is not None:
             log_lost(f"invocation {invocation.request_id}: {problem}")
-        if not still_open:
-            return self.next()
-        try:
-            response = self.transport.receive("GET /next (pipelined)")  # type: ignore[attr-defined]
-        except Disconnected:
-            return self.next()
-        try:
-            return parse_invocation(response)
-        except InvalidInvocation as problem_invocation:
-            self.refuse(problem_invocation)
-            return self.next()
+        return bool(still_open)
 
     def _deliver_again(self, what: str, request: Request, invocation: Invocation) -> None:
         try:
@@ -203,7 +216,7 @@ class RuntimeClient:
 
     def _out_of_order(
         self, what: str, invocation_answer: Response, posted: Invocation
-    ) -> Invocation:
+    ) -> Invocation | bool:
         """The server answered the pipelined ``GET /next`` before the post: take the post's
         answer next, and send one request at a time from now on."""
         self._send_pair = None
@@ -219,7 +232,7 @@ class RuntimeClient:
             return parse_invocation(invocation_answer)
         except InvalidInvocation as problem_invocation:
             self.refuse(problem_invocation)
-            return self.next()
+            return False
 
     def post_error(self, invocation: Invocation, outcome: Outcome) -> None:
         request = self.protocol.error(

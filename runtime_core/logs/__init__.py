@@ -127,9 +127,12 @@ def log_invocation_error(error_type: str, message: str, stack_trace: list[str]) 
     )
 
 
-def runtime_log(level: str, message: str) -> None:
+def runtime_log(level: str, message: str, logger: str = "lambdaboot") -> None:
     """Log one of the runtime's own messages (logger ``lambdaboot``), filtered as a stdlib
-    logger would be (awslambdaric logs its own through the root logger)."""
+    logger would be (awslambdaric logs its own through the root logger).
+
+    ``logger`` names another logger for a record awslambdaric writes from it (``root``).
+    """
     name = level.upper()
     number = render.LEVELS.get(name, _WARNING)
     if number < logger_level():
@@ -137,6 +140,6 @@ def runtime_log(level: str, message: str) -> None:
     name = {"WARN": "WARNING", "FATAL": "CRITICAL", "TRACE": "DEBUG"}.get(name, name)
     request_id, tenant_id = invocation_ids()
     render.write(
-        render.render_record(name, time.time(), message, "lambdaboot", request_id, tenant_id),
+        render.render_record(name, time.time(), message, logger, request_id, tenant_id),
         number,
     )

@@ -186,16 +186,18 @@ def render_record(
     ``stack_info`` (``logging``'s ``stack_info=True``) follows a Text record's traceback.
     """
     if _json_mode:
-        record = _json_record(
-            created,
-            level,
-            {"message": message, "logger": logger, "requestId": request_id},
-            tenant_id,
-        )
+        # awslambdaric's JsonFormatter order: message, logger, the exception's stackTrace,
+        # errorType and errorMessage, requestId, location, tenantId, then the extras.
+        fields: dict[str, object] = {"message": message, "logger": logger}
         if exc_info is not None:
-            record.update(exc_info_fields(exc_info))
-            if location is not None:
-                record["location"] = location
+            exc = exc_info_fields(exc_info)
+            fields["stackTrace"] = exc["stackTrace"]
+            fields["errorType"] = exc["errorType"]
+            fields["errorMessage"] = exc["errorMessage"]
+        fields["requestId"] = request_id
+        if exc_info is not None and location is not None:
+            fields["location"] = location
+        record = _json_record(created, level, fields, tenant_id)
         if extra:
             for key, value in extra.items():
                 if key not in record and value is not None:
@@ -231,16 +233,19 @@ def render_error(
             "stackTrace": stack_trace,
         }
         return _encoder()(_json_record(time.time(), "ERROR", fields, tenant_id))
+    # awslambdaric's log_error: the head, then "Traceback (most recent call last):" even
+    # when there are no frames, then each entry's lines with leading spaces as NO-BREAK
+    # SPACEs (an empty entry stays an empty line).
     head = "[ERROR]"
     if error_type:
         head += " " + error_type
     if message:
         head += (": " if error_type else " ") + message
-    lines = [head]
-    if stack_trace:
-        lines.append("Traceback (most recent call last):")
-        for entry in stack_trace:
-            for line in entry.splitlines():
-                stripped = line.lstrip(" ")
-                lines.append(_TRACE_INDENT * (len(line) - len(stripped)) + stripped)
+    lines = [head, "Traceback (most recent call last):"]
+    for entry in stack_trace:
+        if not entry:
+            lines.append("")
+        for line in entry.splitlines():
+            stripped = line.lstrip(" ")
+            lines.append(_TRACE_INDENT * (len(line) - len(stripped)) + stripped)
     return "\n".join(lines)

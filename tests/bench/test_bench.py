@@ -85,6 +85,14 @@ def test_comparison_with_awslambdaric_writes_json_chart_and_table(tmp_path: Path
             strict=True,
         ):
             assert abs(init + first - total) < 1e-6
+        # billed cold start = Init + the first Duration, which ends at the next /next:
+        # never before the response arrived
+        for response, billed in zip(
+            phases["cold_round_trip_ms"]["samples"],
+            phases["billed_cold_start_ms"]["samples"],
+            strict=True,
+        ):
+            assert billed >= response
     # the import profile says what each init is made of
     assert "runtime_core" in lambdaboot["import_profile_ms"]
     assert (

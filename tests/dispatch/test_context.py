@@ -171,7 +171,7 @@ def test_malformed_header_is_a_context_unmarshal_error_and_the_runtime_goes_on(
 
     outcome = call_sync(handler, invocation(b'{"n": 1}', **{header: value}))
     assert outcome.is_error
-    assert outcome.error_type == "Runtime.LambdaContextUnmarshalError"
+    assert json.loads(outcome.body)["errorType"] == "Runtime.LambdaContextUnmarshalError"
     body = json.loads(outcome.body)
     assert body["errorType"] == "Runtime.LambdaContextUnmarshalError"
     assert body["errorMessage"].startswith(f"Unable to parse {name} JSON: ")

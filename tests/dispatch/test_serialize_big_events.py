@@ -36,7 +36,7 @@ def stdlib_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(body: bytes) -> Any:
         raise AssertionError(f"sent to the stdlib parser: {body[:120]!r}")
 
-    monkeypatch.setattr(serialize, "_stdlib_loads", refuse)
+    monkeypatch.setattr(serialize, "_general_loads", refuse)
 
 
 def _check(body: bytes) -> None:

@@ -1,11 +1,12 @@
 """The first invocation, served before orjson is imported, gives exactly what orjson gives.
 
 Until orjson is loaded, ``runtime_core.serialize`` parses events with the stdlib's C
-scanner and writes plain results with the stdlib's C encoder; the engines import orjson
-once the first response is posted. Differentially, over a fixed corpus and random values:
+scanner and writes plain results with the stdlib's C encoder; orjson is imported once it
+pays for itself (a big event at once; else between invocations, once the C codec's extra
+cost has added up to the import's). Differentially, over a fixed corpus and random values:
 the same bytes for every result, the same value (types and float bits included) or the
-same error for every event, whichever path serves it. End to end: the real runtime's first
-response does not wait for orjson, and the second invocation finds it loaded.
+same error for every event, whichever path serves it. End to end: the real runtime serves
+small invocations without orjson, and imports it once it pays.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ from typing import Any
 
 import orjson
 import pytest
+from awslambdaric.lambda_runtime_exception import FaultException
+from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
 
 from local_lambda import FunctionConfig, LocalLambda
-from runtime_core import serialize
+from runtime_core import c_json, serialize
 from runtime_core.serialize import MarshalError, UnmarshalError
 from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
 
 Point = collections.namedtuple("Point", "x y")
+RIC = LambdaMarshaller()  # awslambdaric's own event parser (simplejson)
 
 
 class Tag(str):
@@ -249,16 +253,22 @@ def test_random_floats_are_written_as_orjson_writes_them_or_left_to_it() -> None
             assert "e" in repr(value) or not math.isfinite(value), value
 
 
-def test_an_error_body_on_the_first_call_is_the_same_bytes(first_call: list[str]) -> None:
+def test_an_error_body_is_written_as_awslambdaric_writes_it(
+    first_call: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from awslambdaric.lambda_runtime_marshaller import to_json
+
     payload = {
-        "errorMessage": 'ünïcode 🐍 "quoted"',
+        "errorMessage": 'ünïcode 🐍 "quoted" \u2028 \x7f',
         "errorType": "ValueError",
         "requestId": "r-1",
         "stackTrace": ['  File "/var/task/app.py", line 3, in handler\n'],
     }
-    assert serialize.encode_error(payload) == orjson.dumps(payload)
-    assert first_call == []
-    lone = dict(payload, errorMessage="bad \ud800")  # orjson refuses it: the stdlib escapes it
+    for env in ("AWS_Lambda_python3.11", "AWS_Lambda_python3.12", "AWS_Lambda_python3.13"):
+        monkeypatch.setenv("AWS_EXECUTION_ENV", env)
+        assert serialize.encode_error(payload) == to_json(payload).encode(), env
+    assert first_call == []  # orjson was not needed
+    lone = dict(payload, errorMessage="bad \ud800")  # not UTF-8: written escaped
     assert json.loads(serialize.encode_error(lone))["errorMessage"] == "bad \ud800"
 
 
@@ -293,25 +303,31 @@ def _same(a: Any, b: Any) -> bool:
 
 def _decoded(decode: Any, body: bytes) -> tuple[str, Any]:
     try:
-        return "ok", decode(body)
-    except UnmarshalError as exc:
-        return "error", str(exc)
+        value = decode(body)
+    except (UnmarshalError, FaultException) as exc:
+        return "error", str(exc) if isinstance(exc, UnmarshalError) else exc.msg
     except RecursionError:
         return "too deep", None
+    return ("miss", None) if value is c_json.MISS else ("ok", value)
+
+
+def _first_call(body: bytes) -> tuple[str, Any]:
+    """The first invocation's path: the C scanner, and the general path where it misses."""
+    first = _decoded(serialize._first_loads, body)
+    return _decoded(serialize._general_loads, body) if first[0] == "miss" else first
 
 
 def _assert_same_decoding(body: bytes) -> None:
-    first = _decoded(serialize._first_loads, body)
+    """The first call's path, the orjson path and awslambdaric give the same value (types
+    and float bits included) or the same error message, byte for byte."""
+    first = _first_call(body)
     today = _decoded(lambda b: serialize._orjson_loads(orjson, b), body)
-    stdlib = _decoded(serialize._stdlib_loads, body)
-    if first[0] == "too deep":  # deeper than the stdlib goes: decode_event hands it to orjson
-        assert stdlib[0] == "too deep"
-        return
-    assert first[0] == today[0] == stdlib[0], (body, first, today)
+    theirs = _decoded(lambda b: RIC.unmarshal_request(b, "application/json"), body)
+    assert first[0] == today[0] == theirs[0], (body, first, today, theirs)
     if first[0] == "ok":
-        assert _same(first[1], today[1]) and _same(first[1], stdlib[1]), (body, first, today)
+        assert _same(first[1], today[1]) and _same(first[1], theirs[1]), (body, first, today)
     else:
-        assert first[1] == today[1] == stdlib[1], body
+        assert first[1] == today[1] == theirs[1], body
 
 
 EVENTS = [
@@ -401,7 +417,7 @@ def test_random_events_and_their_mutations_decode_alike() -> None:
 
 def test_first_call_decodes_without_importing_orjson(first_call: list[str]) -> None:
     assert serialize.decode_event(b'{"a": [1, 2.5, "\\u00e9"]}', None) == {"a": [1, 2.5, "é"]}
-    with pytest.raises(UnmarshalError, match="Expecting value: NaN is not valid JSON"):
+    with pytest.raises(UnmarshalError, match=r"Expecting value: line 1 column 2 \(char 1\)"):
         serialize.decode_event(b"[NaN]", "application/json")
     assert first_call == []
 
@@ -411,7 +427,7 @@ def test_an_event_too_deep_for_the_stdlib_goes_to_orjson_on_the_first_call(
 ) -> None:
     depth = 1020  # orjson's limit is 1024 levels; the stdlib's C scanner stops near 1000
     body = b"[" * depth + b"]" * depth
-    assert _decoded(serialize._first_loads, body)[0] == "too deep"
+    assert _decoded(serialize._first_loads, body)[0] == "miss"
     first, today = (
         _decoded(lambda b: serialize.decode_event(b, None), body),
         _decoded(lambda b: serialize._orjson_loads(orjson, b), body),
@@ -445,20 +461,42 @@ def recorder(function_dir: Path) -> Iterator[Path]:
 
 
 @pytest.mark.parametrize("handler", ["app.handler", "app.async_handler"], ids=["blocking", "async"])
-def test_the_first_response_does_not_wait_for_orjson(
+def test_orjson_is_imported_only_once_it_pays(
     runtime_python: Path, recorder: Path, handler: str
 ) -> None:
     env = bootstrap_env(runtime_python)
     config = FunctionConfig(command=[str(BOOTSTRAP)], task_root=recorder, handler=handler, env=env)
+    big = {"items": ["x" * 1000] * 200}  # ~200 KB: about 1 ms more each on the C codec
     with LocalLambda(config) as lam:
         first = lam.invoke(FIRST_EVENT)
         second = lam.invoke(FIRST_EVENT)
+        loaded = [lam.invoke(big).json()["orjson loaded"] for _ in range(12)]
+        after = lam.invoke(FIRST_EVENT)
         when = lam.invoke({"when": True})
     expected = {"event": FIRST_EVENT, "orjson loaded": False, "floats": [0.1, -0.0, 1e15]}
     assert first.function_error is None
     assert first.payload == orjson.dumps(expected)  # the bytes orjson would have written
-    assert second.payload == orjson.dumps(dict(expected, **{"orjson loaded": True}))
+    assert second.payload == first.payload  # small events: still no orjson, nothing billed
+    # Ten such events cost what the import costs: imported between two invocations.
+    assert loaded[0] is False and loaded[-1] is True
+    assert loaded == sorted(loaded)  # once loaded, it stays
+    assert after.payload == orjson.dumps(dict(expected, **{"orjson loaded": True}))
     assert when.json() == {"when": "2024-05-01T00:00:00+00:00", "loaded": True}
+
+
+def test_a_big_first_event_is_parsed_by_orjson_at_once(
+    runtime_python: Path, recorder: Path
+) -> None:
+    config = FunctionConfig(
+        command=[str(BOOTSTRAP)],
+        task_root=recorder,
+        handler="app.handler",
+        env=bootstrap_env(runtime_python),
+    )
+    event = {"blob": "y" * (256 * 1024)}
+    with LocalLambda(config) as lam:
+        result = lam.invoke(event)
+    assert result.json() == {"event": event, "orjson loaded": True, "floats": [0.1, -0.0, 1e15]}
 
 
 def test_a_first_result_orjson_must_write_is_written_by_orjson(
@@ -474,3 +512,90 @@ def test_a_first_result_orjson_must_write_is_written_by_orjson(
         result = lam.invoke({"when": True})
     assert result.function_error is None
     assert result.json() == {"when": "2024-05-01T00:00:00+00:00", "loaded": False}
+
+
+def test_every_truncation_of_a_real_event_fails_as_in_awslambdaric() -> None:
+    event = {
+        "resource": "/{proxy+}",
+        "headers": {"Accept": "*/*", "X-Name": "Zoë 🐍"},
+        "queryStringParameters": None,
+        "requestContext": {"requestTimeEpoch": 1428582896000, "ratio": -2.5e-3, "ok": True},
+        "body": '{"test": "body\\n"}',
+    }
+    body = json.dumps(event, ensure_ascii=False, indent=1).encode()
+    for end in range(len(body)):  # cut anywhere, even inside a UTF-8 sequence
+        _assert_same_decoding(body[:end])
+
+
+# --- the first invocation through the Runtime API, against awslambdaric --------------
+
+# Bodies the invoke API refuses, so only a Runtime API can hand them to a runtime; each is
+# the first invocation of a fresh process (before this was fixed, Python 3.11's C scanner
+# answered an invalid first event with a SystemError: Runtime.InternalError).
+FIRST_BODIES = [
+    b'{"key": ',
+    b"",
+    b"[1, 2,]",
+    b"\xff\xfe{\x00}\x00",
+    '{"a": 1}'.encode("utf-16"),
+    b'{"a": "\xed\xa0\x80"}',
+    b"\xef\xbb\xbf{}",
+    b'{"name": "Zo\xc3\xab", "n": 18446744073709551616}',
+]
+
+ECHO = """
+    def handler(event, context):
+        return {"event": event}
+"""
+
+
+@pytest.mark.parametrize("body", FIRST_BODIES, ids=range(len(FIRST_BODIES)))
+def test_the_first_event_is_decoded_as_awslambdaric_decodes_it(
+    runtime_python: Path, function_dir: Path, body: bytes
+) -> None:
+    from tests.dispatch.test_error_bytes import both_runtimes
+
+    write_function(function_dir, {"app.py": ECHO})
+    ours, theirs = both_runtimes(runtime_python, function_dir, "app.handler", [body])
+    (our,), (their,) = ours.posts, theirs.posts
+    assert our.path == their.path, (our.body, their.body)
+    if our.path.endswith("/error"):
+        assert our.body == their.body  # errorType and errorMessage, byte for byte
+        assert json.loads(our.body)["errorType"] == "Runtime.UnmarshalError"
+    else:  # the same value (results may be compact: compared as JSON)
+        assert json.loads(our.body) == json.loads(their.body)
+
+
+# A stand-in for the stdlib's private C codec that json itself copes with (it falls back
+# to its pure-Python parts when a name is None) but that cannot be called as the runtime
+# calls it: what a changed private API would do to the first invocation.
+STAND_IN_JSON = {
+    "None names": "make_encoder = make_scanner = scanstring = None\n"
+    "encode_basestring = encode_basestring_ascii = None\n",
+    "missing": "raise ImportError('no _json here')\n",
+}
+
+
+@pytest.mark.parametrize("variant", sorted(STAND_IN_JSON))
+def test_a_changed_private_json_codec_falls_back_and_serves(
+    runtime_python: Path, function_dir: Path, tmp_path: Path, variant: str
+) -> None:
+    from tests.dispatch.test_error_bytes import run_runtime
+
+    stand_in = tmp_path / "stand_in"
+    stand_in.mkdir()
+    (stand_in / "_json.py").write_text(STAND_IN_JSON[variant])
+    write_function(function_dir, {"app.py": ECHO})
+    bodies = [b'{"a": [1, 2.5, "\\u00e9"]}', b"[1, 2,]", b'{"b": null}']
+    normal = run_runtime([str(BOOTSTRAP)], runtime_python, function_dir, "app.handler", bodies)
+    changed = run_runtime(
+        [str(BOOTSTRAP)],
+        runtime_python,
+        function_dir,
+        "app.handler",
+        bodies,
+        {"PYTHONPATH": str(stand_in)},
+    )
+    assert [p.path.rsplit("/", 1)[1] for p in changed.posts] == ["response", "error", "response"]
+    assert [p.body for p in changed.posts] == [p.body for p in normal.posts]
+    assert json.loads(changed.posts[0].body) == {"event": {"a": [1, 2.5, "é"]}}

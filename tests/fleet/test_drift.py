@@ -86,7 +86,7 @@ def test_drift_against_an_expected_version(fleet: Fleet) -> None:
     assert f"{ACCOUNT}/eu-west-1 {fleet.fn('api')}:$LATEST: version 1, 1 behind 2" in two.stdout
 
 
-def test_drift_in_another_account_through_a_role(moto_endpoint: str) -> None:
+def test_drift_and_rollout_in_another_account_through_a_role(moto_endpoint: str) -> None:
     """moto maps credentials from AssumeRole to the role's account: a second account."""
     sts = client(moto_endpoint, "sts", "eu-west-1")
     assumed = sts.assume_role(
@@ -128,3 +128,11 @@ def test_drift_in_another_account_through_a_role(moto_endpoint: str) -> None:
     ]
     mine = fleet_cli(moto_endpoint, "drift", "shared-rt", "--region", "eu-west-1")
     assert mine.returncode == 0 and mine.stdout.startswith("0 of 0 ")
+    role = ["--region", "eu-west-1", "--role-arn", "arn:aws:iam::444455556666:role/auditor"]
+    rolled = fleet_cli(moto_endpoint, "rollout", "shared-rt", *role)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert "444455556666/eu-west-1 elsewhere: updated to version 2" in rolled.stdout.splitlines()
+    layers = lam.get_function_configuration(FunctionName="elsewhere")["Layers"]
+    assert [entry["Arn"] for entry in layers] == [versions[1]]
+    after = fleet_cli(moto_endpoint, "drift", "shared-rt", *role)
+    assert after.returncode == 0, after.stdout

@@ -108,3 +108,28 @@ def test_bad_publish_input(layer_zip: Path, tmp_path: Path) -> None:
     _one_line(done, "absent.zip: no such file")
     done = lambdaboot("publish", str(layer_zip), "--s3-bucket", "=x", "--region", "eu-west-1")
     _one_line(done, "--s3-bucket '=x': write REGION=BUCKET")
+    done = lambdaboot(
+        "publish", str(layer_zip), "--layer-name", "has space", "--region", "eu-west-1"
+    )
+    _one_line(done, "--layer-name 'has space': Lambda takes 1 to 140 letters, digits")
+
+
+def test_bad_endpoint_and_role(layer_zip: Path) -> None:
+    for command in _commands(layer_zip):
+        done = lambdaboot(
+            *command, "--region", "eu-west-1", "--endpoint-url", "localhost:1", env=TEST_CREDENTIALS
+        )
+        _one_line(done, "--endpoint-url 'localhost:1': give a URL, such as http://")
+        done = lambdaboot(
+            *command, "--region", "eu-west-1", "--role-arn", "admin", env=TEST_CREDENTIALS
+        )
+        _one_line(done, "--role-arn 'admin': give a role's ARN")
+
+
+def test_a_zip_over_fifty_megabytes_needs_a_bucket(layer_zip: Path, tmp_path: Path) -> None:
+    big = tmp_path / "big.zip"
+    with big.open("wb") as stream:  # sparse: 51 MB on paper, nothing on disk
+        stream.truncate(51 * 2**20)
+    big.with_suffix(".json").write_text(layer_zip.with_suffix(".json").read_text())
+    done = lambdaboot("publish", str(big), "--region", "eu-west-1", env=TEST_CREDENTIALS)
+    _one_line(done, "big.zip is 51.0 MB, over Lambda's 50.0 MB direct upload: give --s3-bucket")

@@ -403,3 +403,49 @@ def test_the_third_update_refused_mid_rollout_rolls_back_the_first_two(
     assert status[("us-east-2", fleet.fn("reports"))][0] == "not started"
     for (region, short), layers in fleet.layers.items():
         assert fleet.current_layers(region, short) == layers
+
+
+def test_an_interrupted_rollout_puts_back_what_it_changed(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or SIGTERM from a cancelled CI job, turned into the same) during the second
+    update: the first function is rolled back, the others are left as they were."""
+    from layer_build.aws import AwsOptions, targets
+    from layer_build.fleet import Selection, VersionSpec
+    from layer_build.rollout import ApplyOptions, apply, make_plan
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    fleet.publish_ours("VERSION = 3\n")
+    found = targets(AwsOptions(list(REGIONS), endpoint_url=fleet.endpoint))
+    plan = make_plan(fleet.layer, VersionSpec.parse("latest"), found, Selection())
+    updates = []
+
+    def interrupt_second(**kwargs: object) -> None:
+        updates.append(1)
+        if len(updates) == 2:
+            raise KeyboardInterrupt
+
+    for target in found:
+        target.client("lambda").meta.events.register(
+            "before-call.lambda.UpdateFunctionConfiguration", interrupt_second
+        )
+    assert apply(plan, {(t.account, t.region): t for t in found}, ApplyOptions()) is False
+    status = {c.function: c.status for c in plan.changes}
+    assert status[fleet.fn("api")] == "rolled back"
+    assert status[fleet.fn("reports")] == "not started"
+    for (region, short), layers in fleet.layers.items():
+        assert fleet.current_layers(region, short) == layers
+
+
+def test_a_numbered_version_is_planned_as_given(fleet: Fleet) -> None:
+    done = fleet_cli(fleet.endpoint, "rollout", fleet.layer, "--to", "2", "--dry-run", *REGION_ARGS)
+    assert done.returncode == 0, done.stderr
+    at = "123456789012/eu-west-1"
+    lines = done.stdout.splitlines()
+    assert f"{at} {fleet.fn('worker')}: already on version 2" in lines
+    assert any(line.startswith(f"{at} {fleet.fn('api')}: version 1 -> 2 ") for line in lines)
+    absent = fleet_cli(
+        fleet.endpoint, "rollout", fleet.layer, "--to", "9", "--dry-run", "--region", "eu-west-1"
+    )
+    assert f"{at} {fleet.fn('api')}: refused: {fleet.layer} has no version 9 here" in absent.stdout

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local_lambda import FunctionConfig, LocalLambda
+from local_lambda import LocalLambda
+from local_lambda.testing import LambdaFactory
 from tests.conftest import write_function
 
 AWSLAMBDARIC = [sys.executable, "-m", "awslambdaric"]
@@ -59,19 +60,10 @@ def record_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def open_lambda() -> Iterator[Callable[..., LocalLambda]]:
-    """Open LocalLambdas for a test and close them (shutdown phase included) after it."""
-    opened: list[LocalLambda] = []
-
-    def make(**kwargs: Any) -> LocalLambda:
-        lam = LocalLambda(FunctionConfig(**kwargs))
-        lam.open()
-        opened.append(lam)
-        return lam
-
-    yield make
-    for lam in opened:
-        lam.close()
+def open_lambda(local_lambda_factory: LambdaFactory) -> LambdaFactory:
+    """Open LocalLambdas for a test and close them (shutdown phase included) after it:
+    the users' fixture from ``local_lambda.testing``."""
+    return local_lambda_factory
 
 
 @pytest.fixture

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 LAMBDABOOT = str(Path(sys.executable).parent / "lambdaboot")
 
@@ -25,3 +32,154 @@ def test_serve_host_moves_only_the_invoke_api(function_dir: Path) -> None:
     assert shown["Invoke API"].startswith("http://0.0.0.0:")
     assert shown["Function URL"].startswith("http://0.0.0.0:")
     assert shown["Runtime API"].startswith("127.0.0.1:")  # and the Extensions API with it
+
+
+def test_every_subcommand_has_a_description_and_every_option_help() -> None:
+    from lambdaboot_cli.main import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = []
+    helps = {choice.dest: choice.help for choice in commands._choices_actions}
+    for name, sub in commands.choices.items():
+        if not (helps.get(name) and sub.description):
+            missing.append(f"{name}: no description")
+        for action in sub._actions:
+            if not action.help:
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert not missing, missing
+
+
+def test_version() -> None:
+    done = subprocess.run([LAMBDABOOT, "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and re.fullmatch(r"lambdaboot \d+\.\d+\.\d+\n", done.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["invoke", "FN", "--memory", "127"], "--memory: 127 is out of range: use 128-10240 MB"),
+        (["invoke", "FN", "--memory", "10241"], "out of range: use 128-10240 MB"),
+        (["invoke", "FN", "--timeout", "901"], "--timeout: 901 is out of range: use 1-900"),
+        (["invoke", "FN", "--timeout", "0.5"], "out of range: use 1-900 seconds"),
+        (["serve", "FN", "--port", "65536"], "--port: '65536' is not a port: use 1-65535"),
+        (["serve", "FN", "--function-url-port", "-1"], "is not a port"),
+        (["serve", "FN", "--host", "10.255.255.1"], "--host must be an address of this machine"),
+        (["serve", "FN", "--host", "no-such-host.invalid"], "check --host"),
+        (["invoke", "FN", "--runtime-cmd", "python 'x"], '--runtime-cmd "python \'x": No closing'),
+        (["invoke", "FN", "--event-file", "missing.json"], "--event-file missing.json: No such"),
+        (["invoke", "FN", "--event-file", "bad.json"], "--event-file bad.json is not valid JSON"),
+    ],
+)
+def test_bad_input_is_one_line_naming_it(
+    function_dir: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    (function_dir / "app.py").write_text("def handler(e, c):\n    return e\n")
+    (tmp_path / "bad.json").write_text("{")
+    argv = [str(function_dir) if a == "FN" else a for a in args]
+    done = subprocess.run(
+        [LAMBDABOOT, *argv], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_port_in_use_is_one_line(function_dir: Path) -> None:
+    (function_dir / "app.py").write_text("def handler(e, c):\n    return e\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [LAMBDABOOT, "serve", str(function_dir), "--port", str(port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2 and "choose another port" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_missing_aws_credentials_and_unreachable_endpoint_are_one_line(
+    tmp_path: Path, built_layer: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    env |= {"AWS_EC2_METADATA_DISABLED": "true"}
+    no_creds = subprocess.run(
+        [LAMBDABOOT, "publish", str(built_layer), "--region", "eu-west-1"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert no_creds.returncode in (1, 2) and "no AWS credentials found" in no_creds.stderr
+    assert "Traceback" not in no_creds.stderr
+    env |= {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+    env |= {"AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"}
+    unreachable = subprocess.run(
+        [LAMBDABOOT, "publish", str(built_layer), "--region", "eu-west-1",
+         "--endpoint-url", f"http://127.0.0.1:{_closed_port()}"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert unreachable.returncode in (1, 2), unreachable.stderr
+    assert "--endpoint-url" in unreachable.stderr
+    assert len(unreachable.stderr.strip().splitlines()) == 1, unreachable.stderr
+    bad_region = subprocess.run(
+        [LAMBDABOOT, "publish", str(built_layer), "--region", "not a region"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert bad_region.returncode in (1, 2), bad_region.stderr
+    assert "region" in bad_region.stderr and "Traceback" not in bad_region.stderr
+    assert len(bad_region.stderr.strip().splitlines()) == 1, bad_region.stderr
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_missing_extra_is_named(tmp_path: Path) -> None:
+    """As if rich were not installed: a stand-in that fails to import as a missing one does."""
+    (tmp_path / "rich").mkdir()
+    (tmp_path / "rich" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'rich'\", name='rich')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(
+        [LAMBDABOOT, "conform", "--list"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'lambdaboot[local]'" in done.stderr and "rich" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+ECHO = "import sys\n\ndef handler(event, context):\n    return {'event': event, 'python': sys.executable}\n"
+
+
+def test_an_empty_piped_stdin_sends_an_empty_object(function_dir: Path) -> None:
+    (function_dir / "app.py").write_text(ECHO)
+    done = subprocess.run(
+        [LAMBDABOOT, "invoke", str(function_dir)],
+        input="", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["event"] == {}
+
+
+def test_runtime_cmd_placeholders_name_the_runtimes_python_and_the_handler(
+    function_dir: Path, tmp_path: Path
+) -> None:
+    (function_dir / "main.py").write_text(ECHO)
+    done = subprocess.run(
+        [LAMBDABOOT, "invoke", str(function_dir), "--runtime", "python3.12", "--handler",
+         "main.handler", "--runtime-cmd", "{python} -m awslambdaric {handler}", "--event", "[1]"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["event"] == [1]
+    python = subprocess.run(
+        [seen["python"], "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert python.stdout.strip() == "3.12"

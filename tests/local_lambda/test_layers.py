@@ -82,7 +82,7 @@ def test_directories_mode_says_so(
     )
     assert lam.filesystem_mode == "directories"
     assert "LOCAL_LAMBDA filesystem: directories" in lam.output
-    fs = lam._api.filesystem
+    fs = lam.filesystem
     assert fs is not None and fs.opt_host is not None
     assert (fs.opt_host / "shared.txt").read_text() == "second"
     assert not os.stat(fs.opt_host / "shared.txt").st_mode & 0o222  # write bits removed

@@ -8,6 +8,7 @@ decodes the frames (one record = one event) and applies Lambda's log level.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -27,9 +28,12 @@ import logging, os, threading
 
 log = logging.getLogger("app")
 boto_like = logging.getLogger("botocore.credentials")
+verbose = logging.getLogger("verbose")
+verbose.setLevel(logging.DEBUG)  # below Lambda's level with JSON: Lambda drops its frames
 
 def handler(event, context):
     boto_like.info("Found credentials in environment variables.")
+    verbose.debug("a verbose logger's detail")
     log.debug("debug detail")
     log.info("hello %s", event["name"])
     log.warning("two\\nlines")
@@ -57,7 +61,7 @@ def app_events(events: list[str], request_id: str) -> list[Any]:
     JSON as values (lambdaboot's JSON is compact and has milliseconds, by design)."""
     out: list[Any] = []
     for event in events:
-        if event.startswith(("INIT_START", "START", "END", "REPORT", '{"time"')):
+        if event.startswith(("INIT_START", "INIT_REPORT", "START", "END", "REPORT", '{"time"')):
             continue
         if event.startswith("{"):
             record = json.loads(event)
@@ -107,7 +111,11 @@ def test_managed_runtime_logs_match_awslambdaric(
     if settings["log_format"] == "Text":
         texts = [e for e in ok_events if isinstance(e, str)]
         # Python's default level on AWS: no INFO lines from an unchanged handler or boto.
-        assert not any(e.startswith(("[INFO]", "[DEBUG]")) for e in texts)
+        assert not any(e.startswith("[INFO]") for e in texts)
+        # A logger set to DEBUG by the handler itself still writes (no level, no filter).
+        assert [e for e in texts if e.startswith("[DEBUG]")] == [
+            "[DEBUG]\t<time>\t<id>\ta verbose logger's detail"
+        ]
         traceback = [e for e in texts if "\tcaught\n" in e]
         assert len(traceback) == 1 and "\nKeyError: 'missing'" in traceback[0]  # one event
         assert "[WARNING]\t<time>\t<id>\ttwo\nlines" in texts
@@ -116,6 +124,8 @@ def test_managed_runtime_logs_match_awslambdaric(
         levels = [e["level"] for e in ok_events]
         want = "DEBUG" if settings.get("log_level") == "DEBUG" else "INFO"
         assert min(levels, key=["DEBUG", "INFO", "WARNING", "ERROR"].index) == want
+        verbose = [e for e in ok_events if e["logger"] == "verbose"]
+        assert len(verbose) == (1 if want == "DEBUG" else 0)  # awslambdaric's frame dropped
 
 
 def test_lambda_filters_json_lines_by_their_level(function_dir: Path) -> None:
@@ -197,3 +207,137 @@ def test_a_multi_line_record_reads_well_in_the_terminal(function_dir: Path) -> N
     lines = shown.stderr.splitlines()
     start = lines.index("[ERROR] ValueError: boom")
     assert lines[start + 1] == "Traceback (most recent call last):"
+
+
+BROKEN = """
+import logging
+logging.getLogger("app").warning("importing")
+raise RuntimeError("no config")
+"""
+
+ASYNC_APP = """
+import asyncio, logging
+log = logging.getLogger("app")
+
+async def handler(event, context):
+    await asyncio.sleep(0)
+    try:
+        raise KeyError("missing")
+    except KeyError:
+        log.exception("caught in a coroutine")
+    return "ok"
+"""
+
+
+def events_of(function_dir: Path, python: Path, source: str, lambdaboot: bool) -> list[Any]:
+    write_function(function_dir, {"app.py": source})
+    env = {"AWS_LAMBDA_EXEC_WRAPPER": WRAPPER} if lambdaboot else {}
+    runtime = f"python{version_of(python)}"
+    config = FunctionConfig(command=[], runtime=runtime, task_root=function_dir, env=env)
+    with LocalLambda(config) as lam:
+        result = lam.invoke({})
+    return app_events(result.log_events, result.request_id)
+
+
+def test_init_error_records_match_awslambdaric(function_dir: Path, runtime_python: Path) -> None:
+    ours = events_of(function_dir, runtime_python, BROKEN, lambdaboot=True)
+    theirs = events_of(function_dir, runtime_python, BROKEN, lambdaboot=False)
+    assert [e.split("\n")[0] for e in ours] == [e.split("\n")[0] for e in theirs]
+    assert any(
+        e.startswith("[WARNING]\t<time>\t\tLAMBDA_WARNING: Unhandled exception.") for e in ours
+    )
+    error = [e for e in ours if e.startswith("[ERROR] RuntimeError: no config\n")]
+    assert len(error) == 1 and "\nTraceback (most recent call last):" in error[0]
+
+
+def test_async_engine_records_are_one_event_each(function_dir: Path, runtime_python: Path) -> None:
+    events = events_of(function_dir, runtime_python, ASYNC_APP, lambdaboot=True)
+    [record] = [e for e in events if "caught in a coroutine" in e]
+    assert record.startswith("[ERROR]\t<time>\t<id>\tcaught in a coroutine\nTraceback")
+    assert record.endswith("KeyError: 'missing'")
+
+
+LMI_APP = """
+import logging, os, stat
+
+def handler(event, context):
+    logging.getLogger("app").info("served")
+    return {
+        "stdout_is_socket": stat.S_ISSOCK(os.fstat(1).st_mode),
+        "stderr_is_socket": stat.S_ISSOCK(os.fstat(2).st_mode),
+        "fd_left": "_LAMBDA_TELEMETRY_LOG_FD" in os.environ,
+    }
+"""
+
+
+@pytest.mark.parametrize(
+    ("lambdaboot", "source"),
+    [
+        (True, LMI_APP),
+        (True, LMI_APP.replace("def handler", "async def handler")),
+        (False, LMI_APP),
+    ],
+    ids=["lambdaboot-workers", "lambdaboot-async", "awslambdaric"],
+)
+def test_managed_instances_workers_log_through_the_provider_socket(
+    function_dir: Path, lambdaboot: bool, source: str
+) -> None:
+    write_function(function_dir, {"app.py": source})
+    env = {"AWS_LAMBDA_EXEC_WRAPPER": WRAPPER} if lambdaboot else {}
+    config = FunctionConfig(
+        command=[], runtime="python3.12", task_root=function_dir, env=env, max_concurrency=2
+    )
+    with LocalLambda(config) as lam:
+        result = lam.invoke({})
+    assert result.json() == {"stdout_is_socket": True, "stderr_is_socket": True, "fd_left": False}
+    [record] = [json.loads(e) for e in result.log_events if '"served"' in e]
+    assert (record["level"], record["requestId"]) == ("INFO", result.request_id)
+
+
+SUBSCRIBER = """
+ident = register(["INVOKE"])
+record(subscribed=subscribe(ident, os.environ["PORT"], timeoutMs=25)[0])
+while True:
+    next_event(ident)
+"""
+
+TRACEBACK_APP = """
+import logging
+
+def handler(event, context):
+    try:
+        raise KeyError("missing")
+    except KeyError:
+        logging.getLogger("app").exception("caught")
+    return "ok"
+"""
+
+
+def test_a_framed_record_is_one_telemetry_record_and_one_tail_event(
+    tmp_path: Path, function_dir: Path
+) -> None:
+    from tests.local_lambda.test_extensions_kit import TelemetryListener, extension, make_layer
+
+    write_function(function_dir, {"app.py": TRACEBACK_APP})
+    listener = TelemetryListener()
+    layer = make_layer(tmp_path / "layer.zip", {"extensions/subscriber": extension(SUBSCRIBER)})
+    env = {
+        "AWS_LAMBDA_EXEC_WRAPPER": WRAPPER,
+        "RECORD": str(tmp_path / "record.jsonl"),
+        "PORT": str(listener.port),
+    }
+    config = FunctionConfig(
+        command=[], runtime="python3.12", task_root=function_dir, layers=[layer], env=env
+    )
+    try:
+        with LocalLambda(config) as lam:
+            result = lam.invoke({}, log_tail=True)
+            listener.wait_for("platform.report", requestId=result.request_id)
+    finally:
+        listener.close()
+    function = [i["record"] for i in listener.records if i["type"] == "function"]
+    [caught] = [r for r in function if "\tcaught\n" in r]
+    assert caught.endswith("KeyError: 'missing'") and "\nTraceback" in caught
+    assert caught in result.log_events
+    assert result.log_result is not None
+    assert caught in base64.b64decode(result.log_result).decode()

@@ -102,7 +102,7 @@ def comparable(frames: list[Frame]) -> list[tuple[str, str]]:
         if f.is_json:
             record = json.loads(f.message)
             record.pop("timestamp")
-            text = json.dumps(record, sort_keys=True) + ("\n" if f.message.endswith("\n") else "")
+            text = json.dumps(record) + ("\n" if f.message.endswith("\n") else "")  # key order too
         else:
             text = TIMESTAMP.sub("<time>", f.message)
         out.append((hex(f.frame_type), text))

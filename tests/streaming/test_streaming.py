@@ -355,6 +355,6 @@ def test_lambdaboot_serve_streams_to_boto3_and_a_function_url(
         with urllib.request.urlopen(f"{function_url}?gate={gate}", timeout=60) as response:
             assert response.status == 202 and response.read() == b"firstsecond"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=30) == 130  # 128 + SIGINT
     finally:
         proc.kill()

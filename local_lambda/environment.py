@@ -1,0 +1,300 @@
+"""One execution environment: its Runtime API (the state) and its sandbox (the processes).
+
+An :class:`Environment` is what Lambda creates on a cold start and throws away on a reset:
+it inits once, runs invocations one after the other (or N at once on Managed Instances),
+and ends with a shutdown phase. A function (:class:`~local_lambda.emulator.LocalLambda`)
+owns its environments; nothing here knows about more than one, so a function may run
+several side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import layers, log_level, protocol
+from .extensions_api import deadline_in
+from .lifecycle import Ended
+from .model import FunctionConfig, Outcome, PendingInvoke, ShutdownResult
+from .platform_log import PlatformLog
+from .runtime_api import ApiSettings, Fault, RuntimeApi
+from .sandbox import ExtensionLaunchError, Listeners, Sandbox, describe_exit
+from .streaming import ResponseChunks
+
+# Of the shutdown budget with external extensions, the runtime's share before SIGKILL
+# (spec §5: 300 ms; 500 ms when an internal extension is registered).
+RUNTIME_SHUTDOWN_SHARE_MS = 300
+
+StreamReader = Callable[[ResponseChunks], Awaitable[None]]
+
+
+@dataclass
+class InitResult:
+    """How init went: ``failure`` is None on success."""
+
+    failure: Outcome | None
+    duration_ms: float
+    memory_mb: int = 0
+
+
+@dataclass
+class Ending:
+    """How one invocation ended for the platform: what the invoker gets, and the figures
+    of its REPORT line."""
+
+    outcome: Outcome
+    duration_ms: float
+    memory_mb: int
+
+
+class Environment:
+    """A runtime (with its extensions) and the Runtime API it talks to. Made ahead of time
+    (its processes wait at their gate, see ``layers._GATE``); :meth:`init` lets them run."""
+
+    def __init__(
+        self,
+        config: FunctionConfig,
+        address: str,
+        fs: layers.Filesystem,
+        faults: list[Fault],
+        finished: OrderedDict[str, str],
+        emit: Callable[[str], None],
+    ) -> None:
+        self.config = config
+        self._emit = emit
+        self.api = RuntimeApi(
+            ApiSettings(
+                config.function_name,
+                config.handler,
+                timeout_s=config.timeout,
+                concurrency=config.max_concurrency,
+                initialization_type=config.initialization_type,
+                freezes=not config.managed_instances,
+            ),
+            faults,
+            finished,
+        )
+        telemetry = self.api.telemetry
+        app_level = log_level.threshold(config.log_format, config.log_level)
+
+        def function_line(line: str, level: int | None) -> None:
+            """One event of the function's output, unless Lambda's log level drops it
+            (Telemetry subscribers get it either way)."""
+            if log_level.keeps(line, level, app_level):
+                emit(line)
+            telemetry.function_line(line)
+
+        def extension_line(line: str) -> None:
+            emit(line)
+            telemetry.extension_line(line)
+
+        self.sandbox = Sandbox(
+            config,
+            address,
+            fs,
+            Listeners(function_line, extension_line, self._extension_exited),
+        )
+        self.api.on_freeze = self.sandbox.freeze
+        self.sandbox.exited.add_done_callback(lambda _: self.api.runtime_exited())
+
+    @property
+    def alive(self) -> bool:
+        return self.sandbox.alive
+
+    def _extension_exited(self, name: str, status: int) -> None:
+        if self.api.ext_api.shutting_down:
+            return
+        self._emit(f"EXTENSION {name} exited: {describe_exit(status)}")
+        self.api.fail_extension(
+            "Extension.Crash", f"Extension {name} exited: {describe_exit(status)}"
+        )
+
+    # init
+    async def init(self, request_id: str) -> InitResult:
+        """Start the extensions, wait for them to register, open the runtime's gate and wait
+        for init to end (``request_id`` names the invocation that waits for it, if any)."""
+        api, sandbox, config = self.api, self.sandbox, self.config
+        await sandbox.ready()
+        sandbox.started_ns = api.init_started_ns = time.perf_counter_ns()
+        go = await self._start_extensions()
+        sandbox.open_gate(go)
+        await _first(config.init_timeout, api.init_ready, api.init_error, sandbox.exited)
+        elapsed_ms = (time.perf_counter_ns() - sandbox.started_ns) / 1e6
+        if api.init_ready.done():
+            return InitResult(None, (api.init_ready.result() - sandbox.started_ns) / 1e6)
+        if api.init_error.done():
+            outcome = api.init_error.result()
+            # The runtime should exit after reporting; give it a moment, then reset.
+            await _first(1.0, sandbox.exited)
+        elif sandbox.exited.done():
+            outcome = _platform_error(
+                request_id,
+                "Runtime.ExitError",
+                "Runtime exited with error: " + describe_exit(sandbox.exited.result()),
+            )
+        else:
+            detail = f"Init timed out after {config.init_timeout:.2f} seconds"
+            outcome = _platform_error(request_id, "Sandbox.Timedout", detail, "timeout")
+        memory = await sandbox.peak_memory_mb()
+        await self.discard()
+        return InitResult(outcome, elapsed_ms, memory)
+
+    async def _start_extensions(self) -> bool:
+        """Start /opt/extensions/* and wait until each has registered; False if one failed."""
+        api = self.api
+        names = self.sandbox.extension_names()
+        if not names:
+            return True
+        api.ext_api.launched = names
+        try:
+            await self.sandbox.start_extensions()
+        except ExtensionLaunchError as exc:
+            api.fail_extension("Extension.LaunchError", str(exc))
+            return False
+        registered = api.ext_api.wait_registered(len(names))
+        waiting: set[asyncio.Future[Any]] = {registered, api.init_error}
+        await asyncio.wait(waiting, timeout=self.config.init_timeout, return_when="FIRST_COMPLETED")
+        return registered.done() and not api.init_error.done()
+
+    # invoke
+    async def invoke(self, inv: PendingInvoke, on_stream: StreamReader | None = None) -> Ending:
+        """Run ``inv`` until it is over for the platform: the runtime (and every extension)
+        has asked for the next event, or the timeout, or the runtime's exit. Duration runs
+        from the event's delivery to that moment, which is what Lambda bills."""
+        api, sandbox, config = self.api, self.sandbox, self.config
+        watch = api.submit(inv)
+        reader: asyncio.Future[None] | None = None
+        if on_stream is not None:
+
+            def stream_started(future: asyncio.Future[ResponseChunks]) -> None:
+                nonlocal reader
+                if not future.cancelled():
+                    reader = asyncio.ensure_future(on_stream(future.result()))
+
+            watch.stream.add_done_callback(stream_started)
+        await _first(config.timeout, watch.ended, sandbox.exited)
+        if not watch.ended.done():
+            if sandbox.exited.done():
+                api.runtime_exited()
+            else:
+                api.deadline_passed(inv)
+        ended: Ended = watch.ended.result()
+        if sandbox.alive:
+            sandbox.drain()  # what it wrote before asking for the next event is this invoke's
+        answered = watch.outcome.result() if watch.outcome.done() else None
+        api.release(inv)
+        if reader is not None:
+            await reader
+        outcome = self._outcome(inv, ended, answered)
+        if ended.how == "timeout":
+            duration_ms = config.timeout * 1000.0  # Lambda reports the timeout itself
+        elif inv.timings.next_answered_ns:
+            duration_ms = (ended.at_ns - inv.timings.next_answered_ns) / 1e6
+        else:
+            duration_ms = 0.0
+        return Ending(outcome, max(duration_ms, 0.0), await sandbox.peak_memory_mb())
+
+    def _outcome(self, inv: PendingInvoke, ended: Ended, answered: Outcome | None) -> Outcome:
+        """What the invoker gets, given how the invocation ended."""
+        if ended.how == "timeout":
+            self._emit(PlatformLog.timed_out(inv.request_id, self.config.timeout))
+            if answered is not None:  # answered, then still busy at the deadline
+                return dataclasses.replace(
+                    answered, status="timeout", error_type="Sandbox.Timedout"
+                )
+            detail = f"Task timed out after {self.config.timeout:.2f} seconds"
+            return _platform_error(inv.request_id, "Sandbox.Timedout", detail, "timeout")
+        if ended.how == "failed" and answered is not None:
+            return dataclasses.replace(answered, status="error", error_type=ended.error_type)
+        if answered is not None:
+            return answered
+        detail = "Runtime exited with error: " + describe_exit(self.sandbox.exited.result())
+        self._emit(f"RequestId: {inv.request_id} Error: {detail}")
+        self._emit("Runtime.ExitError")
+        return _platform_error(inv.request_id, "Runtime.ExitError", detail)
+
+    @property
+    def must_go(self) -> str | None:
+        """Why this environment must be replaced before its next invocation, if it must."""
+        if not self.sandbox.alive:
+            return "failure"
+        return self.api.shutdown_reason
+
+    # the end
+    async def shut_down(self, reason: str, graceful: bool) -> ShutdownResult:
+        """The shutdown phase (spec §5). With external extensions: SIGTERM to the runtime,
+        SIGKILL after its share; SHUTDOWN to the extensions, SIGKILL for all when the budget
+        is spent. ``graceful`` (a spin-down, not a reset): the runtime also gets SIGTERM and
+        its budget when only internal extensions registered."""
+        api, sandbox, config = self.api, self.sandbox, self.config
+        api.shutdown_started()  # nothing more is delivered; the environment thaws
+        started = time.perf_counter()
+        await sandbox.awake()
+        signals: list[str] = []
+        told: list[str] = []
+        if api.has_external_extensions and sandbox.alive:
+            has_internal = any(not e.external for e in api.extensions.values())
+            share_ms = config.shutdown_internal_ms if has_internal else RUNTIME_SHUTDOWN_SHARE_MS
+            signals.append("SIGTERM")
+            sandbox.signal(signal.SIGTERM)
+            if not await sandbox.wait_exited(share_ms / 1000):
+                signals.append("SIGKILL")
+                sandbox.signal(signal.SIGKILL)
+                await sandbox.exited
+            await api.telemetry.flush_all(timeout=0.2)
+            budget_ms = config.shutdown_external_ms
+            remaining_ms = max(budget_ms - (time.perf_counter() - started) * 1000, 0.0)
+            told = api.ext_api.shutdown(reason, deadline_in(remaining_ms))
+            # Those that took SHUTDOWN may use the rest of the budget; the others are killed.
+            if not await sandbox.wait_extensions(told, remaining_ms / 1000):
+                signals.append("SIGKILL")
+        elif graceful and api.extensions and sandbox.alive:
+            signals.append("SIGTERM")
+            sandbox.signal(signal.SIGTERM)
+            await sandbox.wait_exited(config.shutdown_internal_ms / 1000)
+        if sandbox.alive:
+            signals.append("SIGKILL")
+            status = await sandbox.kill()
+        else:
+            status = sandbox.exited.result()
+            await sandbox.finish()
+        api.telemetry.reset()  # what is still buffered is sent
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        return ShutdownResult(signals, status, elapsed_ms, shutdown_sent_to=told)
+
+    async def interrupt(self) -> None:
+        """The user stopped the command: SIGTERM now, even mid-invocation, then SIGKILL for
+        the whole environment once the shutdown budget is spent (the invocation then ends
+        as the runtime exits)."""
+        config, sandbox = self.config, self.sandbox
+        external = self.api.has_external_extensions
+        budget_ms = config.shutdown_external_ms if external else config.shutdown_internal_ms
+        await sandbox.awake()
+        sandbox.signal(signal.SIGTERM)
+        if not await sandbox.wait_exited(budget_ms / 1000):
+            sandbox.kill_all()
+
+    async def discard(self) -> None:
+        """End an environment that never served (a spare, or a failed init)."""
+        if self.sandbox.alive:
+            await self.sandbox.kill()
+        else:
+            await self.sandbox.finish()
+
+
+def _platform_error(
+    request_id: str, error_type: str, detail: str, status: str = "error"
+) -> Outcome:
+    body = protocol.platform_error(request_id, error_type, detail)
+    return Outcome(body, "Unhandled", error_type, status)
+
+
+async def _first(timeout: float, *futures: asyncio.Future[Any]) -> None:
+    """Wait until one of ``futures`` is done or ``timeout`` seconds have passed."""
+    await asyncio.wait(set(futures), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

@@ -1,0 +1,268 @@
+"""The local Lambda's transition table, in process: events in, actions out, no sockets.
+
+Each test plays a sequence Lambda's documentation (and RIE) describes and checks the
+actions a driver would carry out. The subprocess tests beside this file run the same
+behaviour end to end through real runtimes.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from local_lambda import lifecycle, protocol
+from local_lambda.lifecycle import (
+    TRANSITIONS,
+    CloseRegistration,
+    Deliver,
+    Ended,
+    Event,
+    Freeze,
+    IllegalTransition,
+    InitDone,
+    InitFailed,
+    Lifecycle,
+    Respond,
+    Settle,
+    Slot,
+    StartShutdown,
+    Thaw,
+    next_state,
+)
+from local_lambda.model import Outcome
+
+OK = Outcome(b'{"ok": true}')
+
+
+class Clock:
+    """A clock the test moves by hand (nanoseconds)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def machine(slots: int = 1, **kwargs: bool) -> tuple[Lifecycle, Clock, set[str]]:
+    """A machine whose parked requests are strings; those in ``gone`` have disconnected."""
+    clock = Clock()
+    gone: set[str] = set()
+    m = Lifecycle(slots, 3000, clock, lambda: 1_700_000_000_000, lambda t: t not in gone, **kwargs)
+    return m, clock, gone
+
+
+def ready(m: Lifecycle, polls: int = 1) -> None:
+    for i in range(polls):
+        m.next_polled(f"poll-{i}", 10)
+
+
+def kinds(actions: list[lifecycle.Action]) -> list[type]:
+    return [type(a) for a in actions]
+
+
+def test_the_first_poll_closes_registration_and_ends_init_then_freezes() -> None:
+    m, _, _ = machine()
+    actions = m.next_polled("poll", 10)
+    assert kinds(actions) == [CloseRegistration, InitDone, Freeze]
+    assert m.states == [Slot.IDLE]
+
+
+def test_init_waits_for_every_extension_to_ask_for_its_first_event() -> None:
+    m, _, _ = machine()
+    m.extensions_changed(all_polled=False, quiet=False)
+    assert InitDone not in kinds(m.next_polled("poll", 10))
+    assert InitDone in kinds(m.extensions_changed(all_polled=True, quiet=True))
+
+
+def test_an_invocation_submitted_during_init_is_delivered_when_init_ends() -> None:
+    m, _, _ = machine()
+    assert m.submitted("r1") == []
+    actions = m.next_polled("poll", 10)
+    assert actions[-1] == Deliver("poll", "r1", 1_700_000_003_000)  # deadline: now + timeout
+    assert m.states == [Slot.INVOKING]
+
+
+def test_duration_ends_at_the_next_poll_not_at_the_posted_result() -> None:
+    m, _, _ = machine()
+    ready(m)
+    m.submitted("r1")  # thaws, then delivers
+    assert m.result_posted("r1", OK) == [Settle("r1", OK)]
+    assert m.states == [Slot.ANSWERED]  # answered, still billed
+    actions = m.next_polled("poll-2", 55)
+    assert Ended("r1", "done", 55) in actions
+    assert m.states == [Slot.IDLE]
+
+
+def test_with_a_busy_extension_the_invocation_ends_when_it_waits_again() -> None:
+    m, clock, _ = machine()
+    ready(m)
+    m.submitted("r1")
+    m.extensions_changed(all_polled=True, quiet=False)  # it took the INVOKE event
+    m.result_posted("r1", OK)
+    assert not [a for a in m.next_polled("poll-2", 55) if isinstance(a, Ended)]
+    assert m.states == [Slot.WRAPPING_UP]
+    clock.now = 99
+    assert Ended("r1", "done", 99) in m.extensions_changed(all_polled=True, quiet=True)
+    assert m.states == [Slot.IDLE]
+
+
+def test_a_frozen_environment_thaws_before_an_event_is_delivered() -> None:
+    m, _, _ = machine()
+    ready(m)
+    assert m.frozen
+    assert kinds(m.submitted("r1")) == [Thaw, Deliver]
+    m.result_posted("r1", OK)
+    assert kinds(m.next_polled("poll-2", 55))[-1] is Freeze
+
+
+def test_managed_instances_never_freeze() -> None:
+    m, _, _ = machine(slots=2, freezes=False, resets_on_timeout=False)
+    ready(m, polls=2)
+    assert Freeze not in kinds(m.submitted("r1"))
+
+
+def test_shutdown_thaws_and_refuses_further_polls() -> None:
+    m, _, _ = machine()
+    ready(m)
+    assert m.shutdown_started() == [Thaw()]
+    assert m.states == [Slot.SHUTTING_DOWN]
+    (reply,) = m.next_polled("late", 70)
+    assert isinstance(reply, Respond) and reply.status == 403
+
+
+def test_a_poll_without_a_result_is_a_missing_response() -> None:
+    m, _, _ = machine()
+    ready(m)
+    m.submitted("r1")
+    actions = m.next_polled("poll-2", 55)
+    (settle,) = [a for a in actions if isinstance(a, Settle)]
+    assert settle.outcome.error_type == "Runtime.MissingResponse"
+    assert Ended("r1", "done", 55) in actions
+
+
+def test_a_second_poll_while_one_waits_is_403() -> None:
+    m, _, _ = machine()
+    ready(m)
+    assert m.next_polled("again", 20) == [
+        Respond("again", 403, protocol.invalid_state("InvocationNext", "InvocationNext"))
+    ]
+
+
+def test_a_poll_whose_client_left_is_replaced() -> None:
+    m, _, gone = machine()
+    ready(m)
+    gone.add("poll-0")
+    m.next_polled("again", 20)
+    assert m.submitted("r1")[-1] == Deliver("again", "r1", 1_700_000_003_000)
+
+
+@pytest.mark.parametrize(
+    ("history", "status"),
+    [("unknown", 400), ("posted", 403), ("timed out", 410)],
+)
+def test_posts_for_ids_not_running_are_refused_as_rie_does(history: str, status: int) -> None:
+    m, _, _ = machine(resets_on_timeout=False)
+    ready(m)
+    m.submitted("r1")
+    if history == "posted":
+        m.result_posted("r1", OK)
+    elif history == "timed out":
+        m.deadline_passed("r1")
+    (reply,) = m.check_post("post", "r1" if history != "unknown" else "nope")
+    assert isinstance(reply, Respond) and reply.status == status
+
+
+def test_a_streamed_response_under_way_refuses_a_second_post() -> None:
+    m, _, _ = machine()
+    ready(m)
+    m.submitted("r1")
+    assert m.check_post("post", "r1") == []
+    m.stream_started("r1")
+    (reply,) = m.check_post("post-2", "r1")
+    assert isinstance(reply, Respond) and reply.status == 403
+
+
+def test_a_timeout_ends_the_environment_on_lambda_and_only_the_invocation_on_lmi() -> None:
+    m, clock, _ = machine()
+    ready(m)
+    m.submitted("r1")
+    clock.now = 3_000
+    assert m.deadline_passed("r1") == [Ended("r1", "timeout", 3_000), StartShutdown("timeout")]
+    lmi, clock, _ = machine(slots=2, freezes=False, resets_on_timeout=False)
+    ready(lmi, polls=2)
+    lmi.submitted("a")
+    lmi.submitted("b")
+    clock.now = 3_000
+    assert lmi.deadline_passed("a") == [Ended("a", "timeout", 3_000)]
+    assert lmi.state_of("b") is Slot.INVOKING
+
+
+def test_concurrent_slots_take_invocations_in_order_and_queue_the_rest() -> None:
+    m, _, _ = machine(slots=2, freezes=False, resets_on_timeout=False)
+    ready(m, polls=2)
+    delivered = [a for r in ("a", "b", "c") for a in m.submitted(r) if isinstance(a, Deliver)]
+    assert [(d.request, d.request_id) for d in delivered] == [("poll-0", "a"), ("poll-1", "b")]
+    assert list(m.queue) == ["c"]
+    m.result_posted("b", OK)
+    actions = m.next_polled("poll-2", 80)  # the worker that answered b asks again
+    assert Ended("b", "done", 80) in actions
+    assert Deliver("poll-2", "c", 1_700_000_003_000) in actions
+
+
+def test_an_init_error_fails_init_and_a_late_one_is_403() -> None:
+    m, _, _ = machine()
+    failure = Outcome(b"{}", "Unhandled", "Runtime.ImportModuleError", "error")
+    assert m.init_error_posted("post", failure) == [
+        Respond("post", 202, protocol.ACCEPTED),
+        InitFailed(failure),
+    ]
+    late, _, _ = machine()
+    ready(late)
+    (reply,) = late.init_error_posted("post", failure)
+    assert isinstance(reply, Respond) and reply.status == 403
+
+
+def test_an_extension_failure_ends_the_answered_invocation_and_the_environment() -> None:
+    m, clock, _ = machine()
+    ready(m)
+    m.submitted("r1")
+    m.extensions_changed(all_polled=True, quiet=False)
+    m.result_posted("r1", OK)
+    clock.now = 42
+    assert m.extension_failed("Extension.Crash", "boom") == [
+        Ended("r1", "failed", 42, "Extension.Crash"),
+        StartShutdown("failure"),
+    ]
+
+
+def test_the_runtime_exiting_ends_what_it_held() -> None:
+    m, clock, _ = machine()
+    ready(m)
+    m.submitted("r1")
+    clock.now = 7
+    assert m.runtime_exited() == [Ended("r1", "exited", 7)]
+    assert m.states == [Slot.ENDED]
+    assert m.runtime_exited() == []  # reported twice (callback and wait): no harm
+
+
+def test_restore_then_poll_is_idle_again() -> None:
+    m, _, _ = machine()
+    ready(m)
+    m.restore_started()
+    assert m.states == [Slot.RESTORING]
+    m.next_polled("after-restore", 30)
+    assert m.states == [Slot.IDLE]
+
+
+def test_every_move_the_table_lacks_is_refused() -> None:
+    """The table is the whole story: no state changes outside it."""
+    for state, event in itertools.product(Slot, Event):
+        if (state, event) in TRANSITIONS:
+            assert next_state(state, event) is TRANSITIONS[(state, event)]
+        else:
+            with pytest.raises(IllegalTransition):
+                next_state(state, event)
+    # and nothing can leave ENDED
+    assert not [key for key in TRANSITIONS if key[0] is Slot.ENDED]
