@@ -95,14 +95,16 @@ def test_server_error_in_the_local_lambda(make_lambda: MakeLambda, pipeline: str
     lam.inject_fault("response", status=500)
     result = lam.invoke({"n": 1})
     # One request at a time, Lambda sees the runtime exit; pipelined, it has already had
-    # the next GET /next without a result, and hands that GET the next invocation, which
-    # the exiting runtime takes down with it (the documented cost of pipelining when
-    # Lambda itself fails). Then the platform starts a fresh environment.
+    # the next GET /next without a result, and may hand that GET the next invocation
+    # before the runtime is gone, which the exiting runtime then takes down with it (the
+    # documented cost of pipelining when Lambda itself fails). Then the platform starts
+    # a fresh environment.
     if pipeline == "0":
         assert result.error_type == "Runtime.ExitError"
     else:
         assert result.error_type == "Runtime.MissingResponse"
-        assert lam.invoke({"n": 2}).error_type == "Runtime.ExitError"
+        second = lam.invoke({"n": 2})
+        assert second.error_type == "Runtime.ExitError" or second.json() == {"n": 2}
     assert lam.invoke({"n": 3}).json() == {"n": 3}
     assert "answered 500" in lam.output
 

@@ -142,7 +142,7 @@ def _python() -> str:
 
 
 def _serve_first(script: Script) -> None:
-    """The first invocation always goes one request at a time (orjson loads after it)."""
+    """One invocation served, and the runtime asking for the next (pipelined or not)."""
     assert script.request()[0] == NEXT
     script.send(script.event(1))
     line, body = script.request()
