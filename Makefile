@@ -23,7 +23,7 @@ venv: $(VENV)/.installed
 	@test -n "$(INTERP)" || (echo "make: Python $* is needed for the runtime tests" >&2; exit 1)
 	$(INTERP) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install -q --upgrade pip
-	.venv-$*/bin/python -m pip install -q uvloop httptools orjson structlog aws-lambda-powertools awslambdaric==4.2.2
+	.venv-$*/bin/python -m pip install -q uvloop httptools orjson structlog aws-lambda-powertools awslambdaric==4.2.2 snapshot-restore-py==1.0.0
 	touch $@
 
 runtime-venvs: $(foreach v,$(OTHER_PYTHONS),.venv-$(v)/.installed)
@@ -52,7 +52,15 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict runtime_core
 
-unit: venv runtime-venvs
+# arm64 layers' native libraries are stripped with Debian's cross binutils (the build
+# warns, naming the package, where they are missing and cannot be installed).
+.PHONY: cross-binutils
+cross-binutils:
+	@command -v aarch64-linux-gnu-strip >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get install -y -q binutils-aarch64-linux-gnu >/dev/null; } || \
+	echo "make: arm64 layers stay unstripped: install binutils-aarch64-linux-gnu" >&2
+
+unit: venv runtime-venvs cross-binutils
 	$(BIN)/pytest -q
 
 test: lint unit

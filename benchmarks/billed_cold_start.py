@@ -22,6 +22,8 @@ drift hits all alike, on one interpreter:
 - ``orjson-when-it-pays``: today's lambdaboot (the stdlib's C codec until orjson pays).
 
     python -m benchmarks.billed_cold_start [--runs 20] [--python PATH] [--before REV]
+        [--function DIR]   (a function directory with app.handler, e.g. examples/hello;
+                            default: a trivial handler)
 """
 
 from __future__ import annotations
@@ -160,15 +162,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--python", default=str(REPO / ".venv-3.12" / "bin" / "python"))
     parser.add_argument("--before", default=BEFORE)
+    parser.add_argument("--function", help="a function directory whose app.handler to run")
     parser.add_argument("--json", default=str(RESULTS / "billed_cold_start.json"))
     args = parser.parse_args(argv)
+    source = HANDLER
+    if args.function:
+        app = Path(args.function) / "app.py"
+        if not app.is_file():
+            parser.error(
+                f"--function {args.function}: no app.py there (the handler is app.handler)"
+            )
+        source = app.read_text()
     python = args.python
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         plain, with_orjson, old = root / "plain", root / "with_orjson", root / "old"
-        for task, source in ((plain, HANDLER), (with_orjson, "import orjson\n" + HANDLER)):
+        for task, text in ((plain, source), (with_orjson, "import orjson\n" + source)):
             task.mkdir()
-            (task / "app.py").write_text(source)
+            (task / "app.py").write_text(text)
         old.mkdir()
         old_bootstrap = _snapshot(args.before, old)
         boot_env = {"LAMBDABOOT_PYTHON": python}
@@ -203,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         ).stdout.strip(),
         "machine": platform.platform(),
         "runs": args.runs,
+        "function": args.function or "trivial handler",
         "before": args.before,
         "medians_ms": medians,
         "ratio_to_awslambdaric": {

@@ -3,7 +3,7 @@
 A check function gets a :class:`Session` factory and returns the reason it passed, or raises
 :class:`Failed` (the runtime broke the contract) or :class:`Skipped` (the check cannot run
 here, e.g. the runtime registered no extension, so Lambda would not send SIGTERM).
-Sections refer to ``../shared/spec/runtime-api.md``.
+Sections refer to ``docs/runtime-api.md``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 from . import functions
 from .checks import CHECKS, CheckSpec, Failed, Session, Skipped, Subject
 
-SPEC = "../shared/spec/runtime-api.md"
+SPEC = "docs/runtime-api.md"
 
 
 @dataclass(frozen=True)

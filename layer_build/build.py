@@ -23,6 +23,7 @@ from layer_build.targets import ELF_MACHINE, Target
 from layer_build.tree import copy_file, copy_tree, safe_relative, tree_size
 from layer_build.wheels import RUNTIME_LOCK, Vendored, default_cache, download, install, installed
 from layer_build.zipper import write_zip
+from local_lambda import assets
 
 REPO = Path(__file__).resolve().parent.parent
 WRAPPER_NAME = "lambdaboot-wrapper"
@@ -92,6 +93,7 @@ def _extras(target: Target, options: Options, stage: Path) -> tuple[dict[str, An
         src, dest = Path(src_text), stage / safe_relative(dest_text, "--include destination")
         if src.is_dir():
             copy_tree(src, dest)
+            trim.drop_bytecode(dest)  # e.g. a pip --target made by another Python
             dirs.append(dest.relative_to(stage))
         elif src.is_file():
             copy_file(src, dest)
@@ -101,6 +103,12 @@ def _extras(target: Target, options: Options, stage: Path) -> tuple[dict[str, An
     for binary in options.binaries:
         copied[binary.name] = binaries.add_binary(binary, stage, target, options.lib_paths)
     return {"binaries": copied}, dirs
+
+
+def _additions(options: Options) -> list[str]:
+    """What ``--binary``, ``--extension`` and ``--include`` add, by name (for the layer's name)."""
+    dests = [spec.partition(":")[2].rstrip("/").rsplit("/", 1)[-1] for spec in options.includes]
+    return [*(b.name for b in options.binaries), *(e.name for e in options.extensions), *dests]
 
 
 def _included_packages(stage: Path, dirs: list[Path]) -> list[Vendored]:
@@ -123,6 +131,12 @@ def _finish(
 ) -> Result:
     warnings: list[str] = []
     unstripped = trim.strip_native(stage, ELF_MACHINE[target.arch])
+    if unstripped and trim.strip_tool(ELF_MACHINE[target.arch]) is None:
+        package = trim.CROSS_PACKAGE.get(ELF_MACHINE[target.arch], "binutils")
+        warnings.append(
+            f"{len(unstripped)} native files left unstripped: no strip for {target.arch} on this"
+            f" machine (on Debian/Ubuntu: apt-get install {package})"
+        )
     size = tree_size(stage)
     if size > UNZIPPED_TOTAL:
         raise BuildError(
@@ -150,9 +164,9 @@ def _build_layer(target: Target, options: Options, stage: Path) -> Result:
             "--mode provided needs --python-dist: a python-build-standalone install_only "
             "tarball (or a directory of that layout) for the target"
         )
-    copy_file(REPO / "bootstrap", stage / "bootstrap")
+    copy_file(assets.BOOTSTRAP, stage / "bootstrap")
     if target.mode == "managed":
-        copy_file(REPO / "exec-wrapper", stage / WRAPPER_NAME)
+        copy_file(assets.EXEC_WRAPPER, stage / WRAPPER_NAME)
     home = stage / "lambdaboot"
     copy_tree(
         REPO / "runtime_core", home / "runtime_core", skip=lambda rel: rel.name == "__pycache__"
@@ -179,7 +193,7 @@ def _build_layer(target: Target, options: Options, stage: Path) -> Result:
         target,
         options,
         stage,
-        layer_name(target),
+        layer_name(target, _additions(options)),
         "layer",
         target.compatible_runtimes,
         packages,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
+import shlex
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,14 +16,24 @@ from layer_build.wheels import Vendored, sha256
 from layer_build.zipper import unzipped_size
 
 
-def layer_name(target: Target) -> str:
-    return f"lambdaboot-{target.name}".replace(".", "")
+def layer_name(target: Target, additions: list[str] | None = None) -> str:
+    """The layer's name (and its zip's): the target's, plus what was added to the runtime
+    (``--binary``, ``--extension``, ``--include``), so such a layer never overwrites the
+    plain runtime layer of the same target, in ``dist/`` or among published versions."""
+    name = f"lambdaboot-{target.name}".replace(".", "")
+    slugs = sorted({re.sub(r"[^a-z0-9]+", "-", a.lower()).strip("-") for a in additions or []})
+    suffix = "-".join(s for s in slugs if s)
+    if len(suffix) > 48:  # Lambda allows 140 characters; keep names readable
+        suffix = "custom-" + hashlib.sha256(suffix.encode()).hexdigest()[:8]
+    return f"{name}-plus-{suffix}" if suffix else name
 
 
 def sam_snippet(name: str, zip_name: str, runtimes: list[str], arch: str) -> str:
+    """A SAM resource for the layer (its logical id alphanumeric, as CloudFormation requires)."""
     runtime_lines = "".join(f"\n        - {r}" for r in runtimes)
+    logical_id = re.sub(r"[^A-Za-z0-9]", "", name.title())
     return (
-        f"{name.title().replace('-', '')}Layer:\n"
+        f"{logical_id}Layer:\n"
         f"  Type: AWS::Serverless::LayerVersion\n"
         f"  Properties:\n"
         f"    LayerName: {name}\n"
@@ -30,9 +44,11 @@ def sam_snippet(name: str, zip_name: str, runtimes: list[str], arch: str) -> str
     )
 
 
-def publish_command(name: str, zip_name: str, runtimes: list[str], arch: str) -> str:
+def publish_command(name: str, zip_path: Path, runtimes: list[str], arch: str) -> str:
+    """The AWS CLI command that publishes the layer, from any folder (the zip's full path)."""
     return (
-        f"aws lambda publish-layer-version --layer-name {name} --zip-file fileb://{zip_name} "
+        f"aws lambda publish-layer-version --layer-name {name}"
+        f" --zip-file fileb://{shlex.quote(os.fspath(zip_path.resolve()))} "
         f"--compatible-runtimes {' '.join(runtimes)} --compatible-architectures {arch} "
         f"--license-info Apache-2.0"
     )
@@ -66,7 +82,7 @@ def write_manifest(
     }
     if kind == "layer":
         data["sam"] = sam_snippet(name, zip_path.name, runtimes, target.arch)
-        data["publish_command"] = publish_command(name, zip_path.name, runtimes, target.arch)
+        data["publish_command"] = publish_command(name, zip_path, runtimes, target.arch)
     zip_path.with_suffix(".json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return data
 

@@ -1,7 +1,7 @@
 """What a package is built for: architecture, Python minor version, Amazon Linux release.
 
 Wheels and native binaries are judged against the target's glibc, never the build
-machine's: AL2023 ships glibc 2.34, AL2 ships 2.26 (../shared/spec/coldstart-and-layers.md).
+machine's: AL2023 ships glibc 2.34, AL2 ships 2.26 (the release notes of each Amazon Linux).
 """
 
 from __future__ import annotations

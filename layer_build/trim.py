@@ -6,6 +6,7 @@ Tests, type stubs, C sources and stale bytecode only cost bytes and unzip time;
 
 from __future__ import annotations
 
+import platform
 import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -48,9 +49,36 @@ def trim(root: Path, keep_dirs: frozenset[str] = frozenset()) -> None:
             path.unlink()
 
 
-def strip_file(path: Path) -> bool:
+#: The binutils strip for each ELF machine, by its GNU triplet name (Debian's cross
+#: binutils: ``binutils-aarch64-linux-gnu``, ``binutils-x86-64-linux-gnu``).
+_CROSS_STRIP = {183: "aarch64-linux-gnu-strip", 62: "x86_64-linux-gnu-strip"}
+_HOST_MACHINE = {"x86_64": 62, "aarch64": 183, "arm64": 183}.get(platform.machine())
+CROSS_PACKAGE = {183: "binutils-aarch64-linux-gnu", 62: "binutils-x86-64-linux-gnu"}
+
+
+def strip_tool(machine: int) -> str | None:
+    """The strip that handles ``machine``'s ELF files here: the host's own ``strip`` for
+    the host's machine, else the cross binutils' (None when not installed)."""
+    if machine == _HOST_MACHINE and shutil.which("strip"):
+        return shutil.which("strip")
+    return shutil.which(_CROSS_STRIP.get(machine, ""))
+
+
+def drop_bytecode(root: Path) -> None:
+    """Remove every pyc under ``root``, whatever version wrote it: the build compiles the
+    package's sources for the target's version, and a pyc of another version never loads."""
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_symlink():
+            continue
+        if path.is_dir() and path.name == "__pycache__":
+            shutil.rmtree(path)
+        elif path.is_file() and path.suffix in (".pyc", ".pyo"):
+            path.unlink()
+
+
+def strip_file(path: Path, machine: int | None = None) -> bool:
     """``strip --strip-unneeded`` one file in place; False when the tool is missing or fails."""
-    tool = shutil.which("strip")
+    tool = strip_tool(machine if machine is not None else elf.machine(path) or 0)
     if tool is None:
         return False
     return (
@@ -77,6 +105,6 @@ def strip_native(root: Path, machine: int) -> list[str]:
         rel = PurePosixPath(path.relative_to(root).as_posix())
         if _patched(rel):
             continue
-        if elf.machine(path) != machine or not strip_file(path):
+        if elf.machine(path) != machine or not strip_file(path, machine):
             skipped.append(rel.as_posix())  # e.g. no strip for that architecture on this machine
     return skipped

@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 # Submodules, not the package: this must work even where ``local_lambda`` resolves as a namespace.
+from local_lambda import assets, devloop_cli
 from local_lambda.emulator import LocalLambda
+from local_lambda.events.cli import event_from_words
 from local_lambda.interrupts import ending_on_signals
 from local_lambda.layers import MAX_LAYERS, LayerError, find_python
 from local_lambda.log_level import APPLICATION_LEVELS, TEXT_REFUSAL
 from local_lambda.model import FunctionConfig
 
 # lambdaboot's own bootstrap, referenced as a file (the local Lambda never imports runtime_core).
-DEFAULT_BOOTSTRAP = Path(__file__).resolve().parent.parent / "bootstrap"
+DEFAULT_BOOTSTRAP = assets.BOOTSTRAP
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source = invoke.add_mutually_exclusive_group()
     source.add_argument("--event", help="the event, as JSON text")
     source.add_argument("--event-file", type=Path, help="a file holding the event")
+    source.add_argument(
+        "--event-source",
+        metavar="'SOURCE [OPTIONS]'",
+        help="a sample event, as `lambdaboot event SOURCE [OPTIONS]` prints it",
+    )
+    devloop_cli.add_arguments(invoke, serving=False)
     invoke.set_defaults(func=run_invoke)
 
     serve = subparsers.add_parser("serve", help="serve a function's invoke API until Ctrl-C")
@@ -50,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PORT",
         help="also serve an HTTP front like a Function URL (0: any free port)",
     )
+    devloop_cli.add_arguments(serve, serving=True)
     serve.set_defaults(func=run_serve)
 
 
@@ -60,8 +69,9 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "function_dir",
         type=Path,
+        nargs="?",
         metavar="FUNCTION_DIR",
-        help="the function's code (LAMBDA_TASK_ROOT)",
+        help="the function's code (LAMBDA_TASK_ROOT); with --template: a function's logical id or name",
     )
     parser.add_argument(
         "--handler", default="app.handler", help="module.function (default app.handler)"
@@ -83,6 +93,13 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
         "--log-format", choices=["Text", "JSON"], default="Text", help="Lambda log format"
     )
     parser.add_argument(
+        "--no-freeze",
+        dest="freeze",
+        action="store_false",
+        help="keep the environment running between invocations (Lambda freezes it;"
+        " e.g. to attach a debugger)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=APPLICATION_LEVELS,
         help="application log level (JSON format only, as on Lambda; default INFO there)",
@@ -96,6 +113,12 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         metavar="N",
         help="Lambda Managed Instances: N invocations in flight in one environment (default 1)",
+    )
+    parser.add_argument(
+        "--snap-start",
+        action="store_true",
+        help="SnapStart: init and the before-snapshot hooks run once, each cold start is a fork"
+        " of that process running the after-restore hooks (no memory snapshot: docs/snapstart.md)",
     )
 
 
@@ -235,16 +258,35 @@ def runtime_and_env(
         raise UsageError(f"no runtime: neither {own}{DEFAULT_BOOTSTRAP} exists; pass --runtime-cmd")
     env: dict[str, str] = {}
     if command == [str(DEFAULT_BOOTSTRAP)]:
-        # lambdaboot's bootstrap takes its interpreter from $LAMBDABOOT_PYTHON: by default the
-        # one running this command, which has the runtime's dependencies installed.
-        env["LAMBDABOOT_PYTHON"] = os.environ.get("LAMBDABOOT_PYTHON", sys.executable)
+        env.update(_lambdaboot_python())
     env.update(env_pairs(args.env, "--env"))
     return command, env
+
+
+def _lambdaboot_python() -> dict[str, str]:
+    """lambdaboot's bootstrap takes its interpreter from $LAMBDABOOT_PYTHON: by default the
+    one running this command, which has the runtime's dependencies installed."""
+    return {"LAMBDABOOT_PYTHON": os.environ.get("LAMBDABOOT_PYTHON", sys.executable)}
+
+
+def devloop_options(args: argparse.Namespace) -> devloop_cli.Options:
+    """What the options of ``add_function_arguments`` say for every function of a template."""
+    return devloop_cli.Options(
+        default_command=[str(DEFAULT_BOOTSTRAP)],
+        default_env=_lambdaboot_python(),
+        runtime_cmd=runtime_command(args.runtime_cmd) if args.runtime_cmd else None,
+        env=env_pairs(args.env, "--env"),
+        log_format=args.log_format,
+    )
 
 
 def function_config(args: argparse.Namespace) -> FunctionConfig:
     """The ``FunctionConfig`` that ``add_function_arguments`` and ``add_layer_arguments``'s
     options describe; ``UsageError`` naming the option when one is wrong."""
+    if args.function_dir is None:
+        raise UsageError(
+            "give FUNCTION_DIR, the folder holding your handler's code (or --template)"
+        )
     root: Path = args.function_dir.resolve()
     layers: list[Path] = getattr(args, "layer", [])
     runtime: str | None = getattr(args, "runtime", None)
@@ -263,7 +305,11 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
     log_level = getattr(args, "log_level", None)
     if log_level and args.log_format != "JSON" and args.max_concurrency <= 1:
         raise UsageError(f"--log-level needs --log-format JSON (Lambda answers: {TEXT_REFUSAL})")
+    snap_start = bool(getattr(args, "snap_start", False))
+    if snap_start and args.max_concurrency > 1:
+        raise UsageError("--snap-start cannot be combined with --max-concurrency above 1")
     return FunctionConfig(
+        snap_start=snap_start,
         command=command,
         task_root=root,
         handler=args.handler,
@@ -277,11 +323,14 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
         layers=[layer.resolve() for layer in layers],
         runtime=runtime,
         max_concurrency=args.max_concurrency,
+        freeze=getattr(args, "freeze", True),
     )
 
 
 def _event(args: argparse.Namespace) -> bytes:
     text: str
+    if getattr(args, "event_source", None):
+        return event_from_words(args.event_source)
     if args.event is not None:
         text = args.event
     elif args.event_file is not None:
@@ -307,11 +356,28 @@ def _event(args: argparse.Namespace) -> bytes:
 
 def run_invoke(args: argparse.Namespace) -> int:
     try:
-        config = function_config(args)
+        if devloop_cli.wanted(args):
+            options = devloop_options(args)
+            config = devloop_cli.invoke_config(args, options, lambda: function_config(args))
+        else:
+            config = function_config(args)
         event = _event(args)
-    except (UsageError, ValueError) as exc:
+        if args.watch:
+            return devloop_cli.invoke_watch(
+                args,
+                options,
+                lambda: function_config(args),
+                config,
+                lambda c: _invoke_once(c, event),
+            )
+    except (UsageError, ValueError, *devloop_cli.ERRORS) as exc:
         print(f"lambdaboot invoke: {exc}", file=sys.stderr)
         return 2
+    return _invoke_once(config, event)
+
+
+def _invoke_once(config: FunctionConfig, event: bytes) -> int:
+    """Invoke ``config``'s function in a fresh environment; print the result and logs."""
     out = sys.stdout.buffer
 
     def print_chunk(chunk: bytes) -> None:  # a streamed response shows as it arrives
@@ -336,6 +402,13 @@ def run_invoke(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    if devloop_cli.wanted(args):
+        try:
+            options = devloop_options(args)
+        except UsageError as exc:
+            print(f"lambdaboot serve: {exc}", file=sys.stderr)
+            return 2
+        return devloop_cli.serve(args, options, lambda: function_config(args))
     try:
         config = function_config(args)
     except (UsageError, ValueError) as exc:

@@ -419,13 +419,25 @@ class LocalLambda:
         self._env = self._last = env
         self._plog.listener = env.api.telemetry.publish
         self._emit(self._plog.init_start())
+        env.on_snapshot = self._snapshot_taken
         init = await env.init(request_id)
-        if init.failure is not None:
-            self._env = None
-            failure = init.failure
+        failure = init.failure
+        if init.restore_ms is not None:  # SnapStart: this cold start's restore has ended
+            status, error_type = (
+                ("success", None) if failure is None else (failure.status, failure.error_type)
+            )
+            self._emit(self._plog.restore_report(init.restore_ms, status, error_type))
+        elif failure is not None:
             self._emit(self._plog.init_report(init.duration_ms, failure.status, failure.error_type))
+        if failure is not None:
+            self._env = None
             self._prepare_spare()
         return init
+
+    def _snapshot_taken(self, init_ms: float) -> None:
+        """SnapStart: init is over (INIT_REPORT) and the restore begins."""
+        self._emit(self._plog.init_report(init_ms, "success", None))
+        self._emit(self._plog.restore_start())
 
     async def run(self, inv: PendingInvoke, on_stream: StreamReader | None = None) -> InvokeResult:
         """Run one invocation to its end: init first if no environment serves, then the
@@ -443,6 +455,7 @@ class LocalLambda:
         self, inv: PendingInvoke, on_stream: StreamReader | None, logs: list[str]
     ) -> InvokeResult:
         init_ms: float | None = None
+        restore_ms: float | None = None
         async with self._lock:
             env = self._env
             if env is not None and env.must_go is not None:
@@ -451,15 +464,19 @@ class LocalLambda:
             if env is None:
                 init = await self._init(inv.request_id)
                 init_ms = self._init_ms = init.duration_ms
+                if init.restore_ms is not None:  # SnapStart: REPORT has the restore instead
+                    init_ms, restore_ms = None, init.restore_ms
                 if init.failure is not None:
                     self._emit(self._plog.start(inv.request_id, inv.tenant_id or None))
-                    return self._finish(inv, init.failure, 0.0, init_ms, init.memory_mb, logs)
+                    return self._finish(
+                        inv, init.failure, 0.0, init_ms, init.memory_mb, logs, restore_ms
+                    )
                 env = self._env
                 assert env is not None
         self._emit(self._plog.start(inv.request_id, inv.tenant_id or None))
         ending = await env.invoke(inv, on_stream)
         result = self._finish(
-            inv, ending.outcome, ending.duration_ms, init_ms, ending.memory_mb, logs
+            inv, ending.outcome, ending.duration_ms, init_ms, ending.memory_mb, logs, restore_ms
         )
         if env.must_go is not None:
             async with self._lock:
@@ -483,11 +500,19 @@ class LocalLambda:
         init_ms: float | None,
         memory_mb: int,
         logs: list[str],
+        restore_ms: float | None = None,
     ) -> InvokeResult:
         # Custom runtimes are billed for init too: Init Duration + the first Duration.
+        # (SnapStart bills the restore apart: REPORT's Billed Restore Duration.)
         billed = math.ceil(duration_ms + (init_ms or 0.0))
         report = Report(
-            inv.request_id, duration_ms, max(billed, 1), self.config.memory_mb, memory_mb, init_ms
+            inv.request_id,
+            duration_ms,
+            max(billed, 1),
+            self.config.memory_mb,
+            memory_mb,
+            init_ms,
+            restore_ms,
         )
         self._emit(
             self._plog.end(inv.request_id, outcome.status, duration_ms, len(outcome.payload))

@@ -25,6 +25,7 @@ from .model import FunctionConfig, Outcome, PendingInvoke, ShutdownResult
 from .platform_log import PlatformLog
 from .runtime_api import ApiSettings, Fault, RuntimeApi
 from .sandbox import ExtensionLaunchError, Listeners, Sandbox, describe_exit
+from .snapstart import credentials_body
 from .streaming import ResponseChunks
 
 # Of the shutdown budget with external extensions, the runtime's share before SIGKILL
@@ -41,6 +42,8 @@ class InitResult:
     failure: Outcome | None
     duration_ms: float
     memory_mb: int = 0
+    #: SnapStart: the restore's duration (``duration_ms`` is then init up to the snapshot).
+    restore_ms: float | None = None
 
 
 @dataclass
@@ -75,7 +78,7 @@ class Environment:
                 timeout_s=config.timeout,
                 concurrency=config.max_concurrency,
                 initialization_type=config.initialization_type,
-                freezes=not config.managed_instances,
+                freezes=config.freeze and not config.managed_instances,
             ),
             faults,
             finished,
@@ -101,6 +104,18 @@ class Environment:
             Listeners(function_line, extension_line, self._extension_exited),
         )
         self.api.on_freeze = self.sandbox.freeze
+        # SnapStart: told Init Duration when the snapshot is taken (for INIT_REPORT).
+        self.on_snapshot: Callable[[float], None] = lambda init_ms: None
+        snapshot = self.sandbox.snapshot
+        if snapshot is not None:
+
+            def take(port: int) -> bool:
+                self.on_snapshot((self.api.snapshot_ns - self.api.init_started_ns) / 1e6)
+                return snapshot.take(self.sandbox.pid, port)
+
+            self.api.on_snapshot = take
+            self.api.credentials = credentials_body(self.sandbox.credentials)
+            self.api.credentials_token = self.sandbox.env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
         self.sandbox.exited.add_done_callback(lambda _: self.api.runtime_exited())
 
     @property
@@ -121,13 +136,21 @@ class Environment:
         for init to end (``request_id`` names the invocation that waits for it, if any)."""
         api, sandbox, config = self.api, self.sandbox, self.config
         await sandbox.ready()
-        sandbox.started_ns = api.init_started_ns = time.perf_counter_ns()
+        started_ns = time.perf_counter_ns()
+        api.init_started(started_ns, sandbox.extension_names())
         go = await self._start_extensions()
         sandbox.open_gate(go)
         await _first(config.init_timeout, api.init_ready, api.init_error, sandbox.exited)
-        elapsed_ms = (time.perf_counter_ns() - sandbox.started_ns) / 1e6
+        elapsed_ms = (time.perf_counter_ns() - started_ns) / 1e6
+        restore_ms = None
+        if api.snapshot_ns:  # SnapStart: init ended at the snapshot, then the restore
+            elapsed_ms = (api.snapshot_ns - started_ns) / 1e6
+            ended_ns = api.init_ready.result() if api.init_ready.done() else time.perf_counter_ns()
+            restore_ms = (ended_ns - api.restore_started_ns) / 1e6
         if api.init_ready.done():
-            return InitResult(None, (api.init_ready.result() - sandbox.started_ns) / 1e6)
+            if restore_ms is not None:
+                return InitResult(None, elapsed_ms, restore_ms=restore_ms)
+            return InitResult(None, (api.init_ready.result() - started_ns) / 1e6)
         if api.init_error.done():
             outcome = api.init_error.result()
             # The runtime should exit after reporting; give it a moment, then reset.
@@ -143,7 +166,7 @@ class Environment:
             outcome = _platform_error(request_id, "Sandbox.Timedout", detail, "timeout")
         memory = await sandbox.peak_memory_mb()
         await self.discard()
-        return InitResult(outcome, elapsed_ms, memory)
+        return InitResult(outcome, elapsed_ms, memory, restore_ms)
 
     async def _start_extensions(self) -> bool:
         """Start /opt/extensions/* and wait until each has registered; False if one failed."""
@@ -151,7 +174,6 @@ class Environment:
         names = self.sandbox.extension_names()
         if not names:
             return True
-        api.ext_api.launched = names
         try:
             await self.sandbox.start_extensions()
         except ExtensionLaunchError as exc:

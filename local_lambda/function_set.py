@@ -68,17 +68,31 @@ class FunctionSet:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def replace(
-        self, functions: Iterable[ServedFunction], refusals: dict[str, str] | None = None
+        self,
+        functions: Iterable[ServedFunction],
+        refusals: dict[str, str] | None = None,
+        renew: set[str] | None = None,
     ) -> None:
-        """Serve ``functions`` from now on (names no longer served get a 404)."""
+        """Serve ``functions`` from now on; names no longer served get a 404. A function
+        that is unchanged and not in ``renew`` (logical ids; None: all) keeps its warm
+        environments."""
 
         async def swap() -> None:
-            old = set(self.router.pools.values())
+            current = {pool.name: pool for pool in self.router.pools.values()}
             pools: dict[str, Pool] = {}
             for function in functions:
-                pool = Pool(function.config, function.limit, function.names[0], self._on_log)
-                for name in function.names:
-                    pools[name] = pool
+                name = function.names[0]
+                pool = current.get(name)
+                same = pool is not None and (pool.config, pool.limit) == (
+                    function.config,
+                    function.limit,
+                )
+                if pool is None or not same or renew is None or name in renew:
+                    pool = Pool(function.config, function.limit, name, self._on_log)
+                for alias in function.names:
+                    pools[alias] = pool
+            kept = set(pools.values())
+            old = {pool for pool in current.values() if pool not in kept}
             self.router.pools = pools
             self.router.refusals = dict(refusals or {})
             for pool in old:
@@ -95,6 +109,14 @@ class FunctionSet:
             return [slot.label for slot in pool.slots] if pool is not None else []
 
         return self._call(labels())
+
+    def interrupt(self, force: bool = False) -> None:
+        """Ctrl-C: end every environment's init or invocation in flight now (``force``:
+        SIGKILL); ``close`` then runs the shutdown phases. Thread-safe."""
+        pools = {*self.router.pools.values(), *self._retired}
+        for pool in pools:
+            for slot in list(pool.slots):
+                slot.lam.interrupt(force=force)
 
     def close(self) -> None:
         """Shut every environment down (their shutdown phases), then stop the endpoint."""

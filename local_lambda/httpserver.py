@@ -111,6 +111,14 @@ class Request:
     def body(self) -> bytes:
         return b"".join(self._parts)
 
+    @property
+    def peer_port(self) -> int:
+        """The client's port (0 once it has gone): names the connection a request came on,
+        for a SnapStart snapshot (local_lambda.snapstart)."""
+        transport = self._conn._transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        return int(peer[1]) if peer else 0
+
     def respond(
         self,
         status: int,

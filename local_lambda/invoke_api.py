@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import json
+import re
 import urllib.parse
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
@@ -81,12 +82,18 @@ class InvokeApi:
             return
         name = urllib.parse.unquote(path[len(protocol.INVOKE_PREFIX) : -len("/invocations")])
         lam = self._lam
-        if not self._names_function(name):
+        refused = self._refuse_target(name, urllib.parse.parse_qs(request.query))
+        if refused is not None:
+            _aws_error(request, *refused)
+            return
+        kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
+        if kind == "Event" and request.body_size > protocol.MAX_ASYNC_REQUEST_BYTES:
             _aws_error(
                 request,
-                404,
-                "ResourceNotFoundException",
-                f"Function not found: {protocol.function_arn(lam.config.region, name)}",
+                413,
+                "RequestTooLargeException",
+                f"Request must be smaller than {protocol.MAX_ASYNC_REQUEST_BYTES} bytes for the"
+                " InvokeAsync operation",
             )
             return
         if request.body_size > protocol.MAX_INVOKE_REQUEST_BYTES:
@@ -110,14 +117,24 @@ class InvokeApi:
                     "Client context must be a valid Base64-encoded JSON object.",
                 )
                 return
+        payload = request.body or b"{}"  # no payload: the function gets {}, as on Lambda
+        try:
+            json.loads(payload)
+        except ValueError as exc:  # the function is not called
+            _aws_error(
+                request,
+                400,
+                "InvalidRequestContentException",
+                f"Could not parse request body into json: {exc}",
+            )
+            return
         inv = PendingInvoke(
-            request.body,
+            payload,
             lam.function_arn,
             trace_id=headers.get("x-amzn-trace-id") or protocol.new_trace_id(),
             client_context=client_context,
             tenant_id=headers.get("x-amz-tenant-id", ""),
         )
-        kind = headers.get("x-amz-invocation-type", "RequestResponse")
         if kind == "DryRun":
             request.respond(204, b"", {"x-amzn-RequestId": inv.request_id})
         elif kind == "RequestResponse" and streaming:
@@ -137,15 +154,48 @@ class InvokeApi:
                 f"Invalid PendingInvokeType {kind!r}: use RequestResponse, Event or DryRun",
             )
 
-    def _names_function(self, name: str) -> bool:
-        """A plain name, or an ARN (optionally with a $LATEST qualifier) of this function."""
+    def _refuse_target(self, name: str, query: dict[str, list[str]]) -> tuple[int, str, str] | None:
+        """Why ``name`` (and ``?Qualifier=``) does not reach this function, as AWS says it;
+        None when it does. The Invoke API reference's name formats: ``my-function``,
+        ``my-function:QUALIFIER``, ``123456789012:function:my-function[:QUALIFIER]`` and the
+        full ARN. Only ``$LATEST`` exists here (no versions or aliases): any other
+        qualifier is ResourceNotFoundException (404), as for a version that does not
+        exist. An ARN of another account is refused before any lookup, as AWS refuses a
+        caller without permission on that account's function: AccessDeniedException (403).
+        https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html"""
         config = self._lam.config
-        if name == config.function_name:
-            return True
-        base = name.removesuffix(":$LATEST")
-        return base == protocol.function_arn(config.region, config.function_name) or base.endswith(
-            f":function:{config.function_name}"
-        )
+        match = _FUNCTION_NAME.fullmatch(name)
+        qualifiers = {
+            q for q in [*(query.get("Qualifier") or []), match and match["qualifier"]] if q
+        }
+        own = protocol.function_arn(config.region, config.function_name)
+        if match is None:
+            return 400, "InvalidParameterValueException", f"Invalid function name {name!r}"
+        if match["account"] and match["account"] != protocol.ACCOUNT_ID:
+            target = f"arn:aws:lambda:{match['region'] or config.region}:{match['account']}:function:{match['name']}"
+            return (
+                403,
+                "AccessDeniedException",
+                f"User: arn:aws:iam::{protocol.ACCOUNT_ID}:root is not authorized to perform:"
+                f" lambda:InvokeFunction on resource: {target} because no resource-based policy"
+                " allows the lambda:InvokeFunction action",
+            )
+        wrong_region = match["region"] and match["region"] != config.region
+        if match["name"] != config.function_name or wrong_region:
+            return (
+                404,
+                "ResourceNotFoundException",
+                f"Function not found: {_arn_of(match, config.region)}",
+            )
+        if len(qualifiers) > 1:
+            return (
+                400,
+                "InvalidParameterValueException",
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            )
+        if qualifiers and qualifiers != {"$LATEST"}:
+            return 404, "ResourceNotFoundException", f"Function not found: {own}:{qualifiers.pop()}"
+        return None
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -193,3 +243,16 @@ class InvokeApi:
         """Wait for queued Event invokes before the servers stop."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30)
+
+
+# The Invoke API reference's FunctionName pattern, with the parts named.
+_FUNCTION_NAME = re.compile(
+    r"(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d):)?"
+    r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9-_.]+)"
+    r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+
+
+def _arn_of(match: re.Match[str], region: str) -> str:
+    arn = protocol.function_arn(match["region"] or region, match["name"])
+    return f"{arn}:{match['qualifier']}" if match["qualifier"] else arn

@@ -4,7 +4,9 @@ Lambda merges a function's layers into ``/opt`` in the order they are attached (
 layer's file wins) and mounts the function at ``/var/task``, both read-only. The local
 Lambda does the same in one of two modes, chosen once per function:
 
-- ``namespace`` (root, ``unshare -m`` works): each process of the environment (runtime and
+- ``namespace`` (root with ``unshare -m``, or any user where the kernel allows user
+  namespaces, with ``unshare -Urm``: the process is root only inside its own namespace):
+  each process of the environment (runtime and
   extensions) starts in a private mount namespace where the merged layers are bind-mounted
   read-only at the real ``/opt`` and the function at the real ``/var/task``. Nothing
   outside the environment sees them. ``/var/task`` is created (empty) as a mount point if
@@ -12,7 +14,9 @@ Lambda does the same in one of two modes, chosen once per function:
 - ``directories`` (anywhere else): the merged layers and the function are plain temporary
   directories with their write bits removed, and the environment is told their paths
   (``LAMBDA_TASK_ROOT``, ``PATH``, ``LD_LIBRARY_PATH``). Root ignores write bits, so this
-  mode does not stop root from writing: that is why root gets the namespace.
+  mode does not stop root from writing: that is why root gets the namespace. Paths under
+  ``/opt`` do not exist there, so an ``AWS_LAMBDA_EXEC_WRAPPER=/opt/...`` is refused with
+  a message saying why.
 
 Without layers and without a ``runtime`` the function runs where it is (``host`` mode), as
 before layers existed. Packages are read, checked against Lambda's quotas and extracted
@@ -22,16 +26,19 @@ outside its folder.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import package_rules, protocol
+from . import package_rules, protocol, pythons
 from .package_rules import MAX_LAYERS
 
 __all__ = ["MAX_LAYERS", "Filesystem", "LayerError", "prepare"]
@@ -90,7 +97,7 @@ class Filesystem:
             assert self.opt_host is not None
             script = _MOUNTS + _GATE
             return [
-                "unshare", "-m", "/bin/sh", "-c", script, "lambdaboot-gate",
+                *unshare_command(), "/bin/sh", "-c", script, "lambdaboot-gate",
                 os.fspath(self.opt_host), os.fspath(self.task_host), *command,
             ]  # fmt: skip
         return ["/bin/sh", "-c", _GATE, "lambdaboot-gate", *command]
@@ -171,25 +178,42 @@ def describe(fs: Filesystem) -> str:
     return f"read-only directories: /opt = {fs.opt_host}, task root = {fs.task_host}"
 
 
-_namespace_ok: bool | None = None
+_unshare: list[str] | None = None
+_namespace_lock = threading.Lock()  # environments of a pool start side by side
 
 
 def namespace_works() -> bool:
     """Can this machine give a process a private mount namespace with bind mounts? (cached)"""
-    global _namespace_ok
-    if _namespace_ok is None:
-        _namespace_ok = False
-        if os.geteuid() == 0 and shutil.which("unshare") and os.path.isdir(OPT):
-            try:
-                probe = subprocess.run(
-                    ["unshare", "-m", "/bin/sh", "-c", "mount --bind -o ro / /opt"],
-                    capture_output=True,
-                    timeout=10,
-                )
-                _namespace_ok = probe.returncode == 0
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-    return _namespace_ok
+    return bool(unshare_command())
+
+
+def unshare_command() -> list[str]:
+    """How to start a process in a private mount namespace here (cached): ``unshare -m`` for
+    root; for anyone else ``unshare -Urm``, a user namespace of their own in which they may
+    mount (where the kernel allows unprivileged user namespaces and /opt and /var/task
+    exist as mount points); [] when neither works."""
+    global _unshare
+    with _namespace_lock:
+        if _unshare is None:
+            _unshare = []
+            if shutil.which("unshare") and os.path.isdir(OPT):
+                root = os.geteuid() == 0
+                command = ["unshare", "-m"] if root else ["unshare", "-Urm"]
+                if root or os.path.isdir(TASK):
+                    _unshare = command if _probe(command) else []
+        return _unshare
+
+
+def _probe(command: list[str]) -> bool:
+    with tempfile.TemporaryDirectory(prefix="lambdaboot-probe-") as empty:
+        script = 'mount --bind -o ro "$1" /opt'
+        try:
+            done = subprocess.run(
+                [*command, "/bin/sh", "-c", script, "probe", empty], capture_output=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return done.returncode == 0
 
 
 def _check_quotas(function_size: int, layers: list[package_rules.Listing]) -> None:
@@ -214,16 +238,33 @@ def _remove_tree(path: Path) -> None:
 def find_python(version: str) -> Path:
     """The interpreter a ``python3.X`` managed runtime runs on here: the repository's venv
     for that version when there is one (it has the runtime's dependencies installed:
-    ``.venv`` for 3.11, ``.venv-3.X`` otherwise), else ``tools/find-python 3.X``."""
+    ``.venv`` for 3.11, ``.venv-3.X`` otherwise), else one on PATH or from pyenv."""
     venv = _REPO / (".venv" if version == "3.11" else f".venv-{version}") / "bin" / "python"
-    if venv.exists():
-        return venv
-    found = subprocess.run(
-        [os.fspath(_REPO / "tools" / "find-python"), version], capture_output=True, text=True
+    with contextlib.suppress(OSError):  # e.g. a venv another user cannot reach
+        if venv.exists() and os.access(venv, os.X_OK):
+            return venv
+    found = pythons.find(version)
+    if found is not None:
+        return found
+    raise LayerError(
+        f"no Python {version} found to run the python{version} runtime: install it (e.g."
+        f" `pyenv install {version}`, or your system's python{version} package) and put"
+        f" python{version} on PATH"
     )
-    if found.returncode != 0:
-        raise LayerError(found.stderr.strip() or f"no Python {version} found")
-    return Path(found.stdout.strip())
+
+
+@functools.cache
+def _check_client(python: Path, version: str) -> None:
+    """The managed runtime's start needs AWS's runtime client in that interpreter."""
+    probe = subprocess.run(
+        [os.fspath(python), "-c", "import awslambdaric"], capture_output=True, timeout=60
+    )
+    if probe.returncode != 0:
+        raise LayerError(
+            f"{python} has no awslambdaric, which the python{version} runtime starts:"
+            f" {python} -m pip install awslambdaric==4.2.2 (or set AWS_LAMBDA_EXEC_WRAPPER"
+            " to lambdaboot's wrapper, which does not need it)"
+        )
 
 
 def runtime_command(
@@ -252,10 +293,18 @@ def runtime_command(
         )
     version = runtime[len("python") :]
     python = find_python(version)
+    wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER")
+    if not wrapper:
+        _check_client(python, version)
+    elif fs.mode == "directories" and (wrapper == OPT or wrapper.startswith(OPT + "/")):
+        raise LayerError(
+            f"AWS_LAMBDA_EXEC_WRAPPER={wrapper} needs the layers at /opt, which this machine"
+            " cannot mount for a non-root user (no user namespaces: unshare -Urm fails); run as"
+            " root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
+        )
     managed = [os.fspath(python), "-m", "awslambdaric", handler]
     extra = {
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
         "PYTHONPATH": f"{fs.opt}/python/lib/python{version}/site-packages:{fs.opt}/python",
     }
-    wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER")
     return ([wrapper, *managed] if wrapper else managed), extra

@@ -241,22 +241,21 @@ class Lifecycle:
         if not self.runtime_ready_ns:
             self.runtime_ready_ns = at_ns
             actions.append(CloseRegistration())
-        slot = self._slot_for_poll(actions, at_ns)
+        slot = self._slot_for_poll(actions)
         if slot is None:
             return [
                 Respond(request, 403, protocol.invalid_state("InvocationNext", "InvocationNext"))
             ]
-        if slot.state is Slot.ANSWERED:
-            self._move(slot, Event.POLLED)
+        answered = slot.state is Slot.ANSWERED
+        self._move(slot, Event.POLLED)
+        if answered:  # its runtime is done with it: the invocation ends, or wraps up
             self._wrap_up(slot, actions, at_ns)
-        else:
-            self._move(slot, Event.POLLED)
         slot.poll = request
         self._check_init(actions)
         self._dispatch(actions)
         return actions
 
-    def _slot_for_poll(self, actions: list[Action], at_ns: int) -> _SlotState | None:
+    def _slot_for_poll(self, actions: list[Action]) -> _SlotState | None:
         """The slot a poll is for: the oldest answered one (its runtime is done), else one
         with no live poll, else the oldest invoking one (its runtime asked for more without
         answering: Runtime.MissingResponse)."""

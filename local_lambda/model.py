@@ -52,6 +52,13 @@ class FunctionConfig:
     # (AWS_LAMBDA_MAX_CONCURRENCY); above 1 the environment is an LMI one (JSON logs,
     # AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances, no reset on a timeout).
     max_concurrency: int = 1
+    # Freeze the environment's processes while it waits between invocations, as Lambda
+    # does (see docs/local_lambda.md); False keeps them running (e.g. to attach a
+    # debugger). Managed Instances environments are never frozen.
+    freeze: bool = True
+    # SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start): init and the before-snapshot
+    # hooks in one process, the restore path in a fork of it (local_lambda/snapstart.py).
+    snap_start: bool = False
 
     def __post_init__(self) -> None:
         if not self.command and self.runtime is None:
@@ -73,6 +80,10 @@ class FunctionConfig:
         self.layers = [Path(layer) for layer in self.layers]
         if self.max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, not {self.max_concurrency}")
+        if self.snap_start and self.managed_instances:
+            raise ValueError("snap_start cannot be combined with max_concurrency above 1")
+        if self.snap_start:
+            self.env = {"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", **self.env}
         if self.managed_instances:
             self.log_format = "JSON"  # LMI logs JSON only (spec §4.1)
             log_level.check(self.log_format, self.log_level)
@@ -97,6 +108,8 @@ class FunctionConfig:
     @property
     def initialization_type(self) -> str:
         """``AWS_LAMBDA_INITIALIZATION_TYPE`` and the platform records' ``initializationType``."""
+        if self.snap_start:
+            return "snap-start"
         return "lambda-managed-instances" if self.managed_instances else "on-demand"
 
     @property
@@ -114,6 +127,8 @@ class Report:
     memory_size_mb: int
     max_memory_used_mb: int
     init_duration_ms: float | None
+    #: SnapStart cold starts: the restore's duration (Init Duration is then None).
+    restore_duration_ms: float | None = None
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -112,6 +113,37 @@ class PlatformLog:
             return self._json("platform.runtimeDone", record)
         return f"END RequestId: {request_id}"
 
+    def restore_start(self) -> str:
+        """SnapStart: a cold start resumes the snapshot (in place of INIT_START)."""
+        record = {
+            "runtimeVersion": self.runtime_version,
+            "runtimeVersionArn": protocol.RUNTIME_VERSION_ARN,
+            "functionName": self.function_name,
+            "functionVersion": "$LATEST",
+        }
+        self._tell("platform.restoreStart", record)
+        if self.json_format:
+            return self._json("platform.restoreStart", record)
+        return (
+            f"RESTORE_START Runtime Version: {self.runtime_version}\t"
+            f"Runtime Version ARN: {protocol.RUNTIME_VERSION_ARN}"
+        )
+
+    def restore_report(self, duration_ms: float, status: str, error_type: str | None) -> str:
+        record: dict[str, Any] = {
+            "status": status,
+            "metrics": {"durationMs": round(duration_ms, 3)},
+        }
+        if error_type:
+            record["errorType"] = error_type
+        self._tell("platform.restoreReport", record)
+        if self.json_format:
+            return self._json("platform.restoreReport", record)
+        line = f"RESTORE_REPORT Restore Duration: {duration_ms:.2f} ms"
+        if status != "success":
+            line += f"\tStatus: {status}" + (f"\tError Type: {error_type}" if error_type else "")
+        return line
+
     def report(self, report: Report, status: str, error_type: str | None) -> str:
         metrics: dict[str, Any] = {
             "durationMs": round(report.duration_ms, 3),
@@ -121,6 +153,9 @@ class PlatformLog:
         }
         if report.init_duration_ms is not None:
             metrics["initDurationMs"] = round(report.init_duration_ms, 3)
+        if report.restore_duration_ms is not None:
+            metrics["restoreDurationMs"] = round(report.restore_duration_ms, 3)
+            metrics["billedRestoreDurationMs"] = math.ceil(report.restore_duration_ms)
         record: dict[str, Any] = {
             "requestId": report.request_id,
             "metrics": metrics,
@@ -140,6 +175,11 @@ class PlatformLog:
         )
         if report.init_duration_ms is not None:
             line += f"Init Duration: {report.init_duration_ms:.2f} ms\t"
+        if report.restore_duration_ms is not None:  # as Lambda prints it for SnapStart
+            line += (
+                f"Restore Duration: {report.restore_duration_ms:.2f} ms\t"
+                f"Billed Restore Duration: {math.ceil(report.restore_duration_ms)} ms\t"
+            )
         if status != "success" and error_type:
             line += f"Status: {status}\tError Type: {error_type}\t"
         elif status == "timeout":

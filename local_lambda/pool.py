@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .emulator import LocalLambda
+from .forward import Upstream
 from .model import FunctionConfig
 
 # Called with each log line of an environment and the environment's label ("Api#2").
@@ -30,6 +31,7 @@ class Slot:
     lam: LocalLambda
     label: str  # "<function>#<n>", n counting from 1 in the order environments were made
     busy: int = 0  # synchronous invocations in flight (at most 1: one at a time, as Lambda)
+    upstream: Upstream | None = None  # the router's connections to its invoke API
 
 
 class Pool:
@@ -104,11 +106,16 @@ class Pool:
     def _close_later(self, slot: Slot) -> None:
         if slot in self.slots:
             self.slots.remove(slot)
+            if slot.upstream is not None:
+                slot.upstream.close()
             asyncio.get_running_loop().run_in_executor(None, slot.lam.close)
 
     async def close(self) -> None:
         """The shutdown phase of every environment, side by side."""
         self._retired = True
         slots, self.slots = self.slots, []
+        for slot in slots:
+            if slot.upstream is not None:
+                slot.upstream.close()
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(None, s.lam.close) for s in slots))

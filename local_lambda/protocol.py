@@ -3,7 +3,7 @@
 They live here once for the whole local Lambda, and never in common with ``runtime_core``:
 the two sides are independent readings of the protocol (see CONTRIBUTING.md), so a
 misreading on one side shows up as a failing test instead of passing everywhere.
-Facts and bodies follow ../shared/spec/runtime-api.md (RIE's renderings).
+Facts and bodies follow docs/runtime-api.md (as AWS's emulator renders them).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ INVOKE_PREFIX = "/2015-03-31/functions/"
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024 + 100
 # AWS's limit on a synchronous invoke's request body.
 MAX_INVOKE_REQUEST_BYTES = 6 * 1024 * 1024
+# AWS's limit on an asynchronous (Event) invoke's request body.
+MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
 # The invoker's log tail (X-Amz-Log-Result) is the last 4 KB of the invocation's log.
 LOG_TAIL_BYTES = 4096
 # Lambda allows at most this many extensions per function.

@@ -22,11 +22,10 @@ import json
 import time
 import urllib.parse
 
-import httpx
-
 from . import protocol
+from .forward import Answer, Upstream, UpstreamError
 from .httpserver import HttpServer, Request, serve
-from .pool import Pool
+from .pool import Pool, Slot
 
 STREAM_PREFIX = "/2021-11-15/functions/"
 STREAM_SUFFIX = "/response-streaming-invocations"
@@ -74,22 +73,17 @@ class Router:
         self.region = region
         self.pools: dict[str, Pool] = {}  # by every name a function answers to
         self.refusals: dict[str, str] = {}  # names of functions that cannot run -> why
-        self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def open(self, host: str, port: int) -> HttpServer:
-        self._client = httpx.AsyncClient(
-            timeout=None, limits=httpx.Limits(max_keepalive_connections=64)
-        )
         return await serve(
             self.handle, host, port, protocol.MAX_INVOKE_REQUEST_BYTES + 1, time.perf_counter_ns
         )
 
     async def close(self) -> None:
+        """Wait for the invocations being passed on (Event ones included) to be answered."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30)
-        if self._client is not None:
-            await self._client.aclose()
 
     def find(self, name: str) -> Pool | None:
         """The pool of the function ``name`` stands for: a name, or an ARN with or without
@@ -137,63 +131,76 @@ class Router:
         request.respond(status, body, headers)
 
     async def _route(self, request: Request, pool: Pool, prefix: str) -> None:
+        if request.body_size > protocol.MAX_INVOKE_REQUEST_BYTES:  # its body was not kept
+            limit = protocol.MAX_INVOKE_REQUEST_BYTES
+            message = f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            self._refuse(request, 413, "RequestTooLargeException", message)
+            return
         kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
-        if kind == "RequestResponse":
-            slot = await pool.take()
-            if slot is None:
-                self._refuse(
-                    request,
-                    429,
-                    "TooManyRequestsException",
-                    "Rate Exceeded.",
-                    "ReservedFunctionConcurrentInvocationLimitExceeded",
-                )
-                return
-        else:
-            slot = await pool.any()
         try:
-            await self._forward(
-                request, slot.lam.endpoint, slot.lam.config.function_name, prefix, slot.label
+            slot = await (pool.take() if kind == "RequestResponse" else pool.any())
+        except Exception as exc:  # the environment could not even start (e.g. a bad layer)
+            self._refuse(request, 500, "ServiceException", f"{pool.name}: {exc}")
+            return
+        if slot is None:  # a synchronous invoke, every environment allowed busy
+            self._refuse(
+                request,
+                429,
+                "TooManyRequestsException",
+                "Rate Exceeded.",
+                "ReservedFunctionConcurrentInvocationLimitExceeded",
             )
+            return
+        try:
+            await self._forward(request, slot, prefix)
         finally:
             if kind == "RequestResponse":
                 pool.give_back(slot)
 
-    async def _forward(
-        self, request: Request, endpoint: str, function: str, prefix: str, label: str
-    ) -> None:
-        assert self._client is not None
+    async def _forward(self, request: Request, slot: Slot, prefix: str) -> None:
         suffix = STREAM_SUFFIX if prefix == STREAM_PREFIX else INVOKE_SUFFIX
-        url = f"{endpoint}{prefix}{urllib.parse.quote(function, safe='')}{suffix}"
-        if request.query:
-            url += "?" + request.query
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED}
-        headers["content-type"] = request.headers.get("content-type", "application/json")
-        upstream = self._client.build_request(
-            request.method, url, headers=headers, content=request.body
-        )
+        function = urllib.parse.quote(slot.lam.config.function_name, safe="")
+        target = f"{prefix}{function}{suffix}" + (f"?{request.query}" if request.query else "")
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED]
+        headers.append(("Content-Type", request.headers.get("content-type", "application/json")))
+        if slot.upstream is None:
+            slot.upstream = Upstream(slot.lam.endpoint.removeprefix("http://"))
+
+        def on_head(answer: Answer) -> None:
+            if answer.chunked:
+                request.start_stream(
+                    answer.status, self._answer_headers(answer, slot), _type(answer)
+                )
+
+        async def on_chunk(chunk: bytes) -> None:
+            request.write_chunk(chunk)
+            await request.drain()
+
         try:
-            response = await self._client.send(upstream, stream=True)
-        except httpx.HTTPError as exc:
+            answer = await slot.upstream.exchange(
+                f"{request.method} {target}", headers, request.body, on_head, on_chunk
+            )
+        except (UpstreamError, OSError) as exc:
+            if request.answered:  # mid-stream: the client sees the stream cut short
+                request.drop()
+                return
             body, err = error_body(
-                "ServiceException", f"the environment {label} did not answer: {exc}"
+                "ServiceException", f"the environment {slot.label} did not answer: {exc}"
             )
             request.respond(500, body, err)
             return
-        try:
-            answer = [
-                (k, v) for k, v in response.headers.items() if k.lower() not in _NOT_FORWARDED
-            ]
-            answer.append((ENVIRONMENT_HEADER, label))
-            content_type = response.headers.get("content-type", "application/json")
-            if "chunked" in response.headers.get("transfer-encoding", ""):
-                request.start_stream(response.status_code, answer, content_type)
-                async for chunk in response.aiter_raw():
-                    request.write_chunk(chunk)
-                    await request.drain()
-                request.end_stream()
-            else:
-                body = await response.aread()
-                request.respond(response.status_code, body, dict(answer), content_type)
-        finally:
-            await response.aclose()
+        if answer.chunked:
+            request.end_stream()
+        else:
+            request.respond(
+                answer.status, answer.body, dict(self._answer_headers(answer, slot)), _type(answer)
+            )
+
+    @staticmethod
+    def _answer_headers(answer: Answer, slot: Slot) -> list[tuple[str, str]]:
+        kept = [(k, v) for k, v in answer.headers if k.lower() not in _NOT_FORWARDED]
+        return [*kept, (ENVIRONMENT_HEADER, slot.label)]
+
+
+def _type(answer: Answer) -> str:
+    return next((v for k, v in answer.headers if k.lower() == "content-type"), "application/json")

@@ -22,10 +22,12 @@ from . import lifecycle, protocol
 from .extensions_api import Extension, ExtensionsApi
 from .httpserver import Request
 from .model import Outcome, PendingInvoke
+from .snapstart import CREDENTIALS_PATH
 from .streaming import H_RESPONSE_MODE, MAX_STREAM_BYTES, ResponseChunks, is_streamed_response
 from .telemetry import Telemetry
 
 CONTENT_JSON = "application/json"
+SNAP_START = "snap-start"
 
 
 class Watch:
@@ -99,12 +101,26 @@ class RuntimeApi:
         self.init_error: asyncio.Future[Outcome] = loop.create_future()
         # Set when the environment must go (an extension failed, or a timeout on Lambda).
         self.shutdown_reason: str | None = None
-        self.extension_failure: str | None = None
         # Freeze (True) or thaw (False) the environment's processes.
         self.on_freeze: Callable[[bool], None] = lambda frozen: None
+        # SnapStart: take the snapshot of the runtime waiting on restore/next from this
+        # client port; False when it cannot be forked (it is then restored in place).
+        self.on_snapshot: Callable[[int], bool] = lambda port: False
+        self.snapshot_ns = 0  # when init ended with restore/next (SnapStart)
+        self.restore_started_ns = 0
+        self._snapshot_request: Request | None = None  # left waiting, as in the snapshot
+        # SnapStart: what the container-credentials endpoint serves, and its token.
+        self.credentials: bytes | None = None
+        self.credentials_token = ""
         self._watched: dict[str, tuple[PendingInvoke, Watch]] = {}
 
-    # what the emulator calls
+    # what the environment calls
+    def init_started(self, at_ns: int, extensions: set[str]) -> None:
+        """Init begins now, with the external extensions ``extensions`` (file names in
+        /opt/extensions) about to start: only they may register as external."""
+        self.init_started_ns = at_ns
+        self.ext_api.launched = set(extensions)
+
     def submit(self, inv: PendingInvoke) -> Watch:
         """Queue ``inv`` for the runtime: delivered now if it waits on /next, else at its next."""
         watch = Watch(self._loop)
@@ -181,8 +197,6 @@ class RuntimeApi:
         return entry[1] if entry is not None else None
 
     def _ended(self, action: lifecycle.Ended) -> None:
-        if action.error_type is not None:
-            self.extension_failure = self.extension_failure or action.error_type
         entry = self._watched.get(action.request_id)
         if entry is None or entry[1].ended.done():
             return
@@ -215,6 +229,10 @@ class RuntimeApi:
     def _init_done(self, at_ns: int) -> None:
         self.init_ready.set_result(at_ns)
         self.telemetry.close_subscriptions()
+        if self.snapshot_ns:  # SnapStart: init was done at the snapshot; this ends the restore
+            record = {"status": "success"}
+            self.telemetry.publish("platform", "platform.restoreRuntimeDone", record)
+            return  # the emulator reports both phases (INIT_REPORT, RESTORE_REPORT)
         kind = self.settings.initialization_type
         record = {"initializationType": kind, "phase": "init", "status": "success"}
         self.telemetry.publish("platform", "platform.initRuntimeDone", record)
@@ -230,6 +248,8 @@ class RuntimeApi:
             self._runtime(request, path[len(protocol.RUNTIME_PREFIX) :])
         elif path.startswith(protocol.EXTENSION_PREFIX):
             self._extension(request, path[len(protocol.EXTENSION_PREFIX) :])
+        elif path == CREDENTIALS_PATH and self.settings.initialization_type == SNAP_START:
+            self._credentials(request)
         elif path == protocol.TELEMETRY_PATH:
             self.telemetry.handle(request, "telemetry")
         elif path == protocol.LOGS_PATH:
@@ -256,11 +276,54 @@ class RuntimeApi:
                 error_type = _valid_error_type(request.headers.get(protocol.H_ERROR_TYPE, ""))
                 outcome = Outcome(request.body, "Unhandled", error_type, "error")
                 self._run(self.machine.init_error_posted(request, outcome))
+        elif rest == "/restore/next" and request.method == "GET":
+            if not self._fault(request, "restore_next"):
+                self._restore_next(request)
+        elif rest == "/restore/error" and request.method == "POST":
+            if not self._fault(request, "restore_error"):
+                self._restore_error(request)
         else:
             request.respond(
                 404,
                 protocol.error_body("NotFound", f"No such path: {request.method} {request.path}"),
             )
+
+    # SnapStart (local_lambda.snapstart)
+    def _restore_next(self, request: Request) -> None:
+        """The first ``restore/next`` ends init: the snapshot is taken while it waits (it
+        is never answered). The restored copy asks again and is answered at once."""
+        if self.settings.initialization_type != SNAP_START or self.machine.runtime_ready_ns:
+            request.respond(403, protocol.invalid_state("Invoking", "RestoreNext"))
+            return
+        if self.snapshot_ns:
+            request.respond(200, b"")
+            return
+        self.snapshot_ns = request.received_ns
+        self.restore_started_ns = self.clock()
+        record = {"initializationType": SNAP_START, "phase": "init", "status": "success"}
+        self.telemetry.publish("platform", "platform.initRuntimeDone", record)
+        if self.on_snapshot(request.peer_port):
+            self._snapshot_request = request
+        else:
+            request.respond(200, b"")
+
+    def _restore_error(self, request: Request) -> None:
+        """An after-restore hook failed: the cold start fails as an init does."""
+        if not self.snapshot_ns:
+            request.respond(403, protocol.invalid_state("Invoking", "RestoreError"))
+            return
+        error_type = _valid_error_type(request.headers.get(protocol.H_ERROR_TYPE, ""))
+        outcome = Outcome(request.body, "Unhandled", error_type, "error")
+        self._run(self.machine.init_error_posted(request, outcome))
+
+    def _credentials(self, request: Request) -> None:
+        """The container-credentials endpoint: the keys, for the token given at init."""
+        if request.headers.get("authorization") != self.credentials_token:
+            request.respond(403, protocol.error_body("AccessDenied", "Invalid token"))
+        elif self.credentials is None:
+            request.respond(404, protocol.error_body("NoCredentials", "No credentials"))
+        else:
+            request.respond(200, self.credentials)
 
     def _fault(self, request: Request, endpoint: str) -> bool:
         for fault in self.faults:

@@ -33,6 +33,7 @@ from .extension_process import ExtensionProcess, LineReader
 from .freezer import Freezer
 from .memory import MemoryMeter
 from .model import FunctionConfig
+from .snapstart import Snapshot, credentials_environment
 
 # Host variables passed through: the rest of the host's environment stays out.
 _HOST_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -122,7 +123,6 @@ class Sandbox:
         except OSError as exc:
             raise RuntimeStartError(str(exc)) from exc
         self.freezer = Freezer(name)
-        self.started_ns = 0  # set by open_gate()
         self.env = lambda_environment(config, runtime_api, self.fs, extra)
         # Managed python3.x runtimes also get Lambda's telemetry log descriptor.
         self.telemetry_log = (
@@ -130,6 +130,12 @@ class Sandbox:
         )
         if self.telemetry_log is not None:
             self.env.update(self.telemetry_log.environment())
+        self.snapshot: Snapshot | None = None
+        self.credentials: dict[str, str] = {}
+        if config.snap_start:
+            self.credentials = credentials_environment(self.env, runtime_api)
+            self.snapshot = Snapshot()
+            self.env.update(self.snapshot.environment(self.env))
         self.extensions: list[ExtensionProcess] = []
         read_fd, write_fd = os.pipe()
         try:
@@ -326,6 +332,8 @@ class Sandbox:
         self.output.close()
         if self.telemetry_log is not None:
             self.telemetry_log.close()
+        if self.snapshot is not None:
+            self.snapshot.close()
         self.memory.close()
         self.freezer.close()
 

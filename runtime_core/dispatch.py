@@ -25,8 +25,6 @@ imported on the first call that needs them.
 
 from __future__ import annotations
 
-import sys
-
 from runtime_core.context import ContextUnmarshalError, LambdaContext
 from runtime_core.errors import (
     LAMBDA_CONTEXT_UNMARSHAL_ERROR,
@@ -86,14 +84,19 @@ def call_sync(handler: Callable[..., Any], invocation: Invocation) -> Outcome:
             result = _await(result)
     except Exception as exc:
         return exception_outcome(exc, invocation.request_id)
-    except BaseException as exc:
-        # A CancelledError from the awaitable (a BaseException) is the handler's error, as
-        # on the async engine; SystemExit and KeyboardInterrupt go on up.
-        asyncio = sys.modules.get("asyncio")
-        if asyncio is None or not isinstance(exc, asyncio.CancelledError):
-            raise
-        return exception_outcome(exc, invocation.request_id)
+    except _AwaitableCancelled as wrapped:
+        return exception_outcome(wrapped.cancelled, invocation.request_id)
     return _finish(result, invocation.request_id)
+
+
+class _AwaitableCancelled(BaseException):
+    """A CancelledError raised by a sync handler's awaitable (not by the handler itself,
+    which ends the process as under awslambdaric): the handler's error, as on the async
+    engine."""
+
+    def __init__(self, cancelled: BaseException) -> None:
+        super().__init__()
+        self.cancelled = cancelled
 
 
 def _await(awaitable: Any) -> Any:
@@ -106,7 +109,10 @@ def _await(awaitable: Any) -> Any:
     if _own_loop is None:
         # Not the thread's current loop: a later handler may still call asyncio.run().
         _own_loop = asyncio.new_event_loop()
-    return _own_loop.run_until_complete(awaitable)
+    try:
+        return _own_loop.run_until_complete(awaitable)
+    except asyncio.CancelledError as exc:
+        raise _AwaitableCancelled(exc) from None
 
 
 async def _awaited(awaitable: Any) -> Any:

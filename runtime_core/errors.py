@@ -37,6 +37,7 @@ __all__ = [
     "MARSHAL_ERROR",
     "UNMARSHAL_ERROR",
     "USER_CODE_SYNTAX_ERROR",
+    "FunctionError",
     "InitError",
     "exception_message",
     "exception_outcome",
@@ -64,6 +65,12 @@ _VALIDATION_FAULT = "LambdaValidationError"
 # asyncio's, which lead when a sync handler's awaitable was awaited for it (dispatch).
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _ASYNCIO_DIR = os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "asyncio") + os.sep
+
+
+class FunctionError(Exception):
+    """Base of the errors that exist only in lambdaboot (no awslambdaric counterpart, such
+    as a native program's failures): posted with ``Function.<ClassName>`` as their error
+    type, which Lambda's records then show, where a user's exception goes without one."""
 
 
 class InitError(Exception):
@@ -114,15 +121,16 @@ def exception_outcome(exc: BaseException, request_id: str, *, streamed: bool = F
 
     ``streamed``: the error may end a streamed response, whose trailers must name a type.
     """
-    frames = user_frames(exc.__traceback__)
     name = type(exc).__name__
+    own_type = streamed or isinstance(exc, FunctionError)
+    frames = user_frames(exc.__traceback__)
     message = exception_message(exc)
     stack = format_frames(frames)
     _log_error(name, message, stack)
     return Outcome(
         True,
         _error_body(message, name, stack, request_id),
-        error_type="Function." + name if streamed else None,
+        error_type="Function." + name if own_type else None,
         xray_cause=_xray_cause(name, message, frames),
     )
 
@@ -190,7 +198,7 @@ def _xray_cause(
 
     cause = dumps(
         {
-            "working_directory": os.getcwd(),
+            "working_directory": _working_directory(),
             "exceptions": [
                 {
                     "message": message,
@@ -235,3 +243,12 @@ def _log_error(error_type: str, message: str, stack: list[str]) -> None:
     from runtime_core.logs import log_invocation_error
 
     log_invocation_error(error_type, message, stack)
+
+
+def _working_directory() -> str:
+    """``os.getcwd()``, or ``LAMBDA_TASK_ROOT`` when the handler deleted the directory it
+    was in: the handler's error must still be reported (awslambdaric dies there)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return os.environ.get("LAMBDA_TASK_ROOT", "")

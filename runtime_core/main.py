@@ -6,7 +6,9 @@ that can serve the handler is chosen after it is loaded: a plain sync handler at
 concurrency 1 gets the blocking engine, which never imports asyncio; at
 ``AWS_LAMBDA_MAX_CONCURRENCY`` > 1 it gets a process per slot (``workers``), or threads on
 the uvloop engine when asked; ``async def`` and streaming handlers get the uvloop engine.
-Whatever ends the runtime ends it with one clear record and a non-zero status.
+With SnapStart, the snapshot's hooks run between loading the handler and the engine
+(``runtime_core.snapstart``). Whatever ends the runtime ends it with one clear record and
+a non-zero status.
 """
 
 from __future__ import annotations
@@ -88,8 +90,15 @@ def _run(environ: Mapping[str, str], spec: str) -> None:
         except ApiError as exc:
             _init_failed(address, InitError(EXTENSION_ERROR, str(exc), []))
             return
+    if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        from runtime_core.snapstart import around_snapshot  # only then: zero cost otherwise
+
+        around_snapshot(RuntimeClient(address))
     on_loop = is_async(handler) or is_streaming(handler)
     socket_path = environ.get(sink.PROVIDER_SOCKET_ENV)
+    if concurrency > 1:
+        # awslambdaric's record (DEBUG, from the root logger) before it starts its workers.
+        logs.runtime_log("DEBUG", _worker_pool_event(concurrency), logger="root")
     if concurrency > 1 and not on_loop and not threads:
         from runtime_core import workers
 
@@ -108,6 +117,14 @@ def _run(environ: Mapping[str, str], spec: str) -> None:
 
         install_sigterm_blocking()
         blocking.serve(RuntimeClient(address), handler, margin)
+
+
+def _worker_pool_event(concurrency: int) -> dict[str, object]:
+    return {
+        "event": "runtime_worker_pool_initializing",
+        "workerCount": concurrency,
+        "executionEnvironmentMaxConcurrency": concurrency,
+    }
 
 
 def _settings(environ: Mapping[str, str]) -> tuple[int, float | None, bool]:

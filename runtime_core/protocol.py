@@ -45,6 +45,8 @@ ERROR_CONTENT_TYPE = "application/json"
 STREAM_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 STREAM_ERROR_BODY = "Lambda-Runtime-Function-Error-Body"
 TELEMETRY = "/2022-07-01/telemetry"
+# SnapStart (runtime_core.snapstart): asked once the before-snapshot hooks have run.
+RESTORE_NEXT_PATH = RUNTIME + "/restore/next"
 TELEMETRY_SCHEMA = "2022-12-13"
 # Header names, once for the whole runtime (the extension client uses them too).
 H_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
@@ -202,12 +204,15 @@ class ResponseReader:
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Parse more bytes; each completed response is appended to ``done``.
 
-        Raises ``ApiError`` on bytes that are not HTTP.
+        Raises ``Disconnected`` (answered: it may have been an answer) on bytes that are
+        not HTTP: the connection is useless from there on, as if it had been cut.
         """
         try:
             self._parser.feed_data(data)
         except Exception as exc:  # httptools.HttpParserError and its subclasses
-            raise ApiError(f"the Runtime API sent a malformed HTTP response ({exc})") from None
+            raise Disconnected(
+                f"the Runtime API sent a malformed HTTP response ({exc})", answered=True
+            ) from None
 
     def feed_eof(self) -> bool:
         """The server closed the connection: complete a response whose body runs to the
@@ -311,6 +316,13 @@ class RuntimeProtocol:
     def init_error(self, body: bytes, error_type: str) -> Request:
         headers = [("Content-Type", ERROR_CONTENT_TYPE), (H_ERROR_TYPE, error_type)]
         return Request(self.host, "POST", RUNTIME + "/init/error", headers, body)
+
+    def restore_next(self) -> Request:
+        return Request(self.host, "GET", RESTORE_NEXT_PATH, [])
+
+    def restore_error(self, body: bytes, error_type: str) -> Request:
+        headers = [("Content-Type", ERROR_CONTENT_TYPE), (H_ERROR_TYPE, error_type)]
+        return Request(self.host, "POST", RUNTIME + "/restore/error", headers, body)
 
     def extension_register(self, name: str, events_json: bytes = b'{"events":[]}') -> Request:
         """``POST /extension/register``; ``events_json`` is the body (``{"events": [...]}``)."""

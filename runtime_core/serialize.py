@@ -30,8 +30,10 @@ Compatibility with awslambdaric 4.2.2 (simplejson underneath) is kept where orjs
   a minus sign and 19: orjson would silently turn it into a float) is parsed by the
   stdlib ``json`` module, which keeps such integers exact, as simplejson does. Long digit
   runs inside strings (Kinesis and DynamoDB Streams sequence numbers, DynamoDB ``N``
-  values) stay on orjson: see ``_may_hold_big_int``. Invalid JSON (including ``NaN``/``Infinity``, which simplejson refuses too) is
-  worded by the stdlib, whose messages are simplejson's.
+  values) stay on orjson: see ``_may_hold_big_int``.
+- invalid events: the body must be UTF-8 (simplejson detects no other encoding), ``NaN``
+  and ``Infinity`` are refused, and the error is worded as simplejson words it
+  (``runtime_core.json_errors``), in every path, the first invocation's included.
 
 Beyond awslambdaric: ``datetime``, ``date``, ``time``, ``UUID``, ``Enum`` and dataclasses
 are written (orjson's native forms), and float or ``Decimal`` NaN/infinity become ``null``
@@ -198,7 +200,7 @@ def _may_hold_big_int(body: bytes) -> bool:
     ``.``, ``e`` or ``E`` (that is a float, which both parsers read alike). So a run of
     digits and minus signs that touches one of those four bytes on either side is no big
     integer, whatever escapes the strings hold (an invalid body is refused by orjson and
-    worded by the stdlib): the 56-digit ``"sequenceNumber"`` of Kinesis, its ``eventID``
+    worded as simplejson words it): the 56-digit ``"sequenceNumber"`` of Kinesis, its ``eventID``
     ``"shardId-...:4959..."``, DynamoDB's ``"N"`` values, an S3 key ``".../4959....csv"``.
     Only a long run touching none of them sends the body to the stdlib; inside a string
     that is rare, and the stdlib is exact anyway.

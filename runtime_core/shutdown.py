@@ -13,6 +13,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
+    from typing import NoReturn
 
     ShutdownHook = Callable[[], None] | Callable[[], Awaitable[None]]
 
@@ -137,7 +138,7 @@ async def run_hooks_async(budget_s: float = BUDGET_S) -> None:
         _report_overrun(budget_s)
 
 
-def exit_now(code: int) -> None:
+def exit_now(code: int) -> NoReturn:
     """Flush stdio and end the process at once, whatever threads are still running."""
     import os
 

@@ -8,19 +8,36 @@ on the blocking engine. Threads on the async engine are the opt-in
 
 Unlike awslambdaric (which spawns N fresh interpreters, each importing the function), the
 workers are forked after the handler is loaded: init runs once, and its memory is shared
-copy-on-write until a worker writes to it. The parent only supervises: if a worker ends,
-the others are stopped and the parent exits with its status, so Lambda resets the
-environment as it would for a crashed runtime.
+copy-on-write until a worker writes to it. The parent only supervises, by these rules
+(docs/reliability.md states them for users):
+
+- A worker that cannot reach the Runtime API any more (its client's bounded backoff ran
+  out) ends with ``EXIT_API_GONE`` and its slot is abandoned; the siblings serve on. The
+  runtime exits (status 1) when every slot is abandoned.
+- A worker that ends any other way (the handler called ``os._exit``, a signal, a crash)
+  is replaced at once by a new fork of the parent. The parent is the state right after
+  init, never touched by an invocation, so the replacement runs no init again and
+  cannot fail one (there is no valid ``/init/error`` after init, and none is needed).
+  The invocation the dead worker had in flight gets ``Runtime.ExitError`` from the
+  parent, which reads its request id from a small memory page it shares with the worker. A slot whose workers keep
+  dying within ``CRASH_LOOP_S`` of starting is abandoned after ``CRASH_LOOP_LIMIT`` tries.
+- A worker that got an answer saying the environment is broken (500) ends with
+  ``EXIT_API_BROKEN``: the parent stops the others and exits 1, as Lambda asked.
+- SIGTERM (the shutdown phase) is passed on to every worker and all are waited for.
 """
 
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import signal
+import time
 
 from runtime_core.engine import blocking
 from runtime_core.engine.client import RuntimeClient
+from runtime_core.engine.report import log_lost
+from runtime_core.protocol import ApiError, ApiGone
 from runtime_core.shutdown import exit_now, install_sigterm_blocking
 
 TYPE_CHECKING = False
@@ -28,9 +45,17 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["THREADS_ENV", "serve", "wants_threads"]
+__all__ = ["EXIT_API_BROKEN", "EXIT_API_GONE", "THREADS_ENV", "serve", "wants_threads"]
 
 THREADS_ENV = "LAMBDABOOT_SYNC_THREADS"
+#: A worker's status when the API cannot be reached from it: its slot is abandoned.
+EXIT_API_GONE = 3
+#: A worker's status when the API said the environment is broken: the runtime exits.
+EXIT_API_BROKEN = 4
+#: A worker that dies this soon after starting, this many times in a row, loses its slot.
+CRASH_LOOP_S = 1.0
+CRASH_LOOP_LIMIT = 3
+_PAGE = 256  # a request id is a UUID (36 bytes); the first byte is the length
 
 
 def wants_threads(environ: Any) -> bool:
@@ -57,52 +82,142 @@ def serve(
     and leaving those workers serving on, never told. It is blocked on this thread while
     forking so that a worker, until it has its own handling, cannot run the parent's.
     """
-    children: list[int] = []
-    told: set[int] = set()
-    terminating: list[int] = []
-
-    def forward(signum: int, frame: object) -> None:
-        terminating.append(signum)
-        for pid in children:
-            if pid not in told:
-                told.add(pid)
-                _signal(pid, signal.SIGTERM)
-
+    supervisor = _Supervisor(address, handler, margin)
     held = {signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    signal.signal(signal.SIGTERM, forward)
-    for _ in range(concurrency):
-        if terminating:  # (run on this thread even while blocked here, if another took it)
+    signal.signal(signal.SIGTERM, supervisor.forward)
+    for slot in range(concurrency):
+        if supervisor.terminating:  # (run on this thread even while blocked, if another took it)
             break
+        supervisor.start(slot, held)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, held)  # one held back is forwarded now
+    supervisor.supervise(held)
+
+
+class _Worker:
+    __slots__ = ("page", "pid", "slot", "started", "strikes")
+
+    def __init__(self, pid: int, slot: int, page: mmap.mmap, started: float, strikes: int):
+        self.pid = pid
+        self.slot = slot
+        #: Shared with the worker: the request id it is serving (empty between invocations).
+        self.page = page
+        self.started = started
+        self.strikes = strikes
+
+
+class _Supervisor:
+    def __init__(self, address: str, handler: Callable[..., Any], margin: float | None) -> None:
+        self.address = address
+        self.handler = handler
+        self.margin = margin
+        self.workers: dict[int, _Worker] = {}
+        self.told: set[int] = set()
+        self.terminating: list[int] = []
+
+    def forward(self, signum: int, frame: object) -> None:
+        self.terminating.append(signum)
+        for pid in list(self.workers):
+            if pid not in self.told:
+                self.told.add(pid)
+                _signal(pid, signal.SIGTERM)
+
+    def start(self, slot: int, held: set[signal.Signals], strikes: int = 0) -> None:
+        page = mmap.mmap(-1, _PAGE)  # anonymous and shared: the child writes, we read
         pid = os.fork()
         if pid == 0:  # a worker: the blocking engine, with a connection of its own
             install_sigterm_blocking()
             signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-            blocking.serve(RuntimeClient(address), handler, margin)
-            exit_now(0)  # not reached: serve returns only by raising
-        children.append(pid)
-        if terminating:  # it came between the fork and the line above
-            forward(signal.SIGTERM, None)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, held)  # one held back is forwarded now
-    _supervise(children, terminating)
+            _work(self.address, self.handler, self.margin, page)
+        self.workers[pid] = _Worker(pid, slot, page, time.monotonic(), strikes)
+        if self.terminating:  # it came between the fork and the line above
+            self.forward(signal.SIGTERM, None)
+
+    def supervise(self, held: set[signal.Signals]) -> None:
+        """Wait for the workers and apply the module's rules to each one that ends."""
+        while self.workers:
+            pid, status = os.wait()
+            worker = self.workers.pop(pid, None)
+            if worker is None:
+                continue
+            in_flight = _in_flight(worker.page)
+            worker.page.close()
+            if self.terminating:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            if code == EXIT_API_BROKEN:
+                self._stop_all()
+                exit_now(1)
+            if in_flight is not None:
+                self._answer_for_dead_worker(in_flight, code)
+            if code == EXIT_API_GONE:
+                continue  # its slot is abandoned; the others serve on
+            quick = time.monotonic() - worker.started < CRASH_LOOP_S
+            strikes = worker.strikes + 1 if quick else 0
+            if strikes >= CRASH_LOOP_LIMIT:
+                log_lost(
+                    f"worker slot {worker.slot} abandoned: its workers ended {strikes} times "
+                    f"within {CRASH_LOOP_S:.0f} s of starting (last status {code})"
+                )
+                continue
+            signal.pthread_sigmask(signal.SIG_BLOCK, held)
+            try:
+                self.start(worker.slot, held, strikes)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+        if self.terminating:
+            exit_now(0)
+        log_lost("lambdaboot is exiting: no worker slot is left")
+        exit_now(1)
+
+    def _answer_for_dead_worker(self, request_id: str, code: int) -> None:
+        """``Runtime.ExitError`` for the invocation a dead worker had in flight."""
+        import json
+
+        from runtime_core.invocation import Invocation
+        from runtime_core.outcome import Outcome
+
+        message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"
+        body = json.dumps({"errorMessage": message, "errorType": "Runtime.ExitError"}).encode()
+        client = RuntimeClient(self.address)
+        try:
+            client.post_error(
+                Invocation(request_id, 0, "", b""),
+                Outcome(True, body, None, "Runtime.ExitError"),
+            )
+        except ApiError as exc:
+            log_lost(f"invocation {request_id}: could not report its worker's exit: {exc}")
+        finally:
+            client.close()
+
+    def _stop_all(self) -> None:
+        for pid in self.workers:
+            _signal(pid, signal.SIGKILL)
 
 
-def _supervise(children: list[int], terminating: list[int]) -> None:
-    """Wait for the workers. SIGTERM (the shutdown phase) is passed on and all of them are
-    waited for; any other end of a worker stops the rest and exits with its status."""
-    if not children:  # SIGTERM came before the first fork
-        exit_now(0)
-    pid, status = os.wait()
-    if terminating:
-        with contextlib.suppress(ChildProcessError):
-            while True:
-                os.wait()
-        exit_now(0)
-    for other in children:
-        if other != pid:
-            _signal(other, signal.SIGKILL)
-    code = os.waitstatus_to_exitcode(status)
-    exit_now(code if code > 0 else 1)
+def _work(address: str, handler: Callable[..., Any], margin: float | None, page: mmap.mmap) -> None:
+    """A worker's life: serve, keeping the request id in flight on the shared page."""
+
+    def track(request_id: str | None) -> None:
+        data = (request_id or "").encode()[: _PAGE - 1]
+        page[1 : 1 + len(data)] = data
+        page[0] = len(data)  # written last: the parent never reads half an id
+
+    try:
+        blocking.serve(RuntimeClient(address), handler, margin, track)
+    except ApiGone as exc:
+        log_lost(f"a worker is exiting: {exc}")
+        exit_now(EXIT_API_GONE)
+    except ApiError as exc:
+        log_lost(f"lambdaboot is exiting: {exc}")
+        exit_now(EXIT_API_BROKEN)
+    exit_now(0)  # not reached: serve returns only by raising
+
+
+def _in_flight(page: mmap.mmap) -> str | None:
+    """The request id a worker was serving when it ended, or None."""
+    length = page[0]
+    return page[1 : 1 + length].decode("utf-8", "replace") if length else None
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from runtime_core import dispatch
 from runtime_core.engine.aio_client import AsyncRuntimeClient
-from runtime_core.engine.report import log_lost, runtime_failure
+from runtime_core.engine.report import log_exit, log_lost, runtime_failure
 from runtime_core.invocation import Serving
 from runtime_core.protocol import ApiGone
 from runtime_core.serialize import after_response
@@ -58,6 +58,8 @@ def _call_sync(
             return dispatch.call_sync(handler, invocation)
     except Exception as exc:  # dispatch's own failure: still answer the invocation
         return runtime_failure(exc, invocation)
+    except SystemExit as exc:  # exit here: raised through the loop, asyncio would log it again
+        exit_now(log_exit(exc, invocation))
     finally:
         if watch is not None:
             watch.stop()
@@ -74,6 +76,8 @@ async def _guarded(
         return await guard_async(call, invocation, margin)
     except Exception as exc:
         return runtime_failure(exc, invocation)
+    except SystemExit as exc:  # exit here: raised through the loop, asyncio would log it again
+        exit_now(log_exit(exc, invocation))
 
 
 async def _serve_streaming(

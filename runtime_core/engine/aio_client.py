@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from runtime_core.engine.client import BACKOFF_S
+from runtime_core.engine.client import BACKOFF_S, stream_lost
 from runtime_core.engine.report import log_lost
 from runtime_core.protocol import (
     ApiGone,
@@ -136,9 +136,7 @@ class AsyncRuntimeClient:
 
     def stream(self, invocation: Invocation) -> AsyncStreamedResponse:
         """A streamed ``/response`` for ``invocation``, on a connection of its own."""
-        return AsyncStreamedResponse(
-            AsyncTransport(self.transport.address), self.protocol, invocation
-        )
+        return AsyncStreamedResponse(AsyncTransport(self.transport.address), self, invocation)
 
     async def register_extension(
         self, name: str, events_json: bytes = b'{"events":[]}'
@@ -159,10 +157,11 @@ class AsyncStreamedResponse:
     same reason: its body cannot be sent twice."""
 
     def __init__(
-        self, transport: AsyncTransport, protocol: RuntimeProtocol, invocation: Invocation
+        self, transport: AsyncTransport, client: AsyncRuntimeClient, invocation: Invocation
     ) -> None:
         self._transport = transport
-        self._protocol = protocol
+        self._client = client
+        self._protocol = client.protocol
         self._invocation = invocation
 
     async def begin(self, content_type: str) -> None:
@@ -179,6 +178,8 @@ class AsyncStreamedResponse:
             response = await self._transport.finish(end)
         except Disconnected as exc:
             log_lost(f"invocation {request_id}: the streamed response was lost: {exc}")
+            if not exc.answered:  # never taken, or taken and the copy is refused 4xx
+                await self._client.post_error(self._invocation, stream_lost(exc))
             return
         finally:
             # "Close the underlying connection after it has successfully written the response."

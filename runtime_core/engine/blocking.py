@@ -8,7 +8,7 @@ slots (``next``, ``Serving``, call, ``post``), through the blocking twin of its 
 
 from __future__ import annotations
 
-from runtime_core.engine.report import runtime_failure
+from runtime_core.engine.report import log_exit, runtime_failure
 from runtime_core.invocation import Serving
 
 TYPE_CHECKING = False
@@ -22,10 +22,17 @@ if TYPE_CHECKING:
 __all__ = ["serve"]
 
 
-def serve(client: RuntimeClient, handler: Callable[..., Any], margin: float | None = None) -> None:
+def serve(
+    client: RuntimeClient,
+    handler: Callable[..., Any],
+    margin: float | None = None,
+    track: Callable[[str | None], None] | None = None,
+) -> None:
     """Serve invocations until the Runtime API fails (``ApiError``) or the process is ended.
 
     ``margin``: the deadline margin in seconds (``runtime_core.deadline``), None when off.
+    ``track``: told each request id before its handler runs and None once it is posted
+    (a worker process tells its parent, ``runtime_core.workers``).
     """
     from runtime_core.dispatch import call_sync
     from runtime_core.serialize import after_response
@@ -35,6 +42,8 @@ def serve(client: RuntimeClient, handler: Callable[..., Any], margin: float | No
     watch = _deadline_watch(margin)
     invocation = client.next()
     while True:
+        if track is not None:
+            track(invocation.request_id)
         if watch is not None:
             watch.start(invocation)
         # One invocation in the whole process: ``alone``, so threads the handler starts
@@ -44,6 +53,9 @@ def serve(client: RuntimeClient, handler: Callable[..., Any], margin: float | No
                 outcome = call_sync(handler, invocation)
         except Exception as exc:  # call_sync reports handler errors itself; this is its own failure
             outcome = runtime_failure(exc, invocation)
+        except SystemExit as exc:
+            log_exit(exc, invocation)
+            raise
         finally:
             if watch is not None:
                 watch.stop()

@@ -69,12 +69,13 @@ if TYPE_CHECKING:
 
 __all__ = ["BACKOFF_S", "BlockingStreamedResponse", "RuntimeClient", "make_transport"]
 
+#: Lambda's limit for a buffered response (6 MB): a larger one is answered 413.
+RESPONSE_LIMIT = 6 * 1024 * 1024
+#: The error type posted for a streamed response lost before any answer.
+STREAM_LOST = "Runtime.StreamLost"
 #: The waits between attempts to reach the API again, seconds (~1.6 s in all): long
 #: enough to ride out a restart of the API's listener, short enough that a runtime whose
 #: API is gone exits promptly. No busy loop: each attempt is a connect, then a sleep.
-#: Lambda's limit for a buffered response (6 MB): a larger one is answered 413.
-RESPONSE_LIMIT = 6 * 1024 * 1024
-
 BACKOFF_S = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5)
 
 
@@ -253,21 +254,30 @@ class RuntimeClient:
 
     def post_init_error(self, error: InitError) -> None:
         """Report a failed init; the caller exits next, so any answer is only logged."""
+        self._report("/init/error", self.protocol.init_error(error.body, error.error_type))
+
+    def post_restore_error(self, error: InitError) -> None:
+        """Report a failed after-restore hook (SnapStart), as ``post_init_error``."""
+        self._report("/restore/error", self.protocol.restore_error(error.body, error.error_type))
+
+    def _report(self, what: str, request: Request) -> None:
         try:
-            response, resent = self.send(self.protocol.init_error(error.body, error.error_type))
+            response, resent = self.send(request)
         except Disconnected as exc:
-            log_lost(f"POST /init/error was lost: {exc}")
+            log_lost(f"POST {what} was lost: {exc}")
             return
         if response.status not in (200, 202) and not (resent and response.status < 500):
-            log_lost(f"POST /init/error answered {response.status}")
+            log_lost(f"POST {what} answered {response.status}")
+
+    def restore_next(self) -> Response:
+        """``GET /restore/next`` (SnapStart): answered once the snapshot is restored."""
+        return self.send(self.protocol.restore_next())[0]
 
     def stream(self, invocation: Invocation) -> BlockingStreamedResponse:
         """A streamed ``/response`` for ``invocation``, on a connection of its own."""
         from runtime_core.transport.blocking import BlockingTransport
 
-        return BlockingStreamedResponse(
-            BlockingTransport(self.transport.address), self.protocol, invocation
-        )
+        return BlockingStreamedResponse(BlockingTransport(self.transport.address), self, invocation)
 
     def register_extension(self, name: str, events_json: bytes = b'{"events":[]}') -> Response:
         return self.send(self.protocol.extension_register(name, events_json))[0]
@@ -279,6 +289,19 @@ class RuntimeClient:
         self.transport.close()
 
 
+def stream_lost(failure: Disconnected) -> Outcome:
+    """The error posted for a streamed response whose connection failed with no answer:
+    its bytes cannot be sent twice, so the invocation gets this error instead (a 4xx
+    for it means the stream had been taken after all)."""
+    import json
+
+    from runtime_core.outcome import Outcome
+
+    message = f"the streamed response was lost on its way to the Runtime API: {failure}"
+    body = json.dumps({"errorMessage": message, "errorType": STREAM_LOST, "stackTrace": []})
+    return Outcome(True, body.encode(), None, STREAM_LOST)
+
+
 class BlockingStreamedResponse:
     """One streamed ``/response``: ``begin`` sends the head (with the first bytes, so an
     error before them can still be an ordinary ``/error``), ``write`` each chunk, and
@@ -288,9 +311,10 @@ class BlockingStreamedResponse:
     start on a keep-alive connection the server may be closing.
     """
 
-    def __init__(self, transport: Any, protocol: RuntimeProtocol, invocation: Invocation) -> None:
+    def __init__(self, transport: Any, client: RuntimeClient, invocation: Invocation) -> None:
         self._transport = transport
-        self._protocol = protocol
+        self._client = client
+        self._protocol = client.protocol
         self._invocation = invocation
 
     def begin(self, content_type: str) -> None:
@@ -307,6 +331,8 @@ class BlockingStreamedResponse:
             response = self._transport.finish(end, "POST /response (streamed)")
         except Disconnected as exc:
             log_lost(f"invocation {request_id}: the streamed response was lost: {exc}")
+            if not exc.answered:  # never taken, or taken and the copy is refused 4xx
+                self._client.post_error(self._invocation, stream_lost(exc))
             return
         finally:
             self._transport.close()

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from runtime_core.invocation import Invocation
     from runtime_core.outcome import Outcome
 
-__all__ = ["log_lost", "runtime_failure"]
+__all__ = ["log_exit", "log_lost", "runtime_failure"]
 
 
 def log_lost(message: str) -> None:
@@ -43,3 +43,16 @@ def runtime_failure(exc: Exception, invocation: Invocation) -> Outcome:
         }
     ).encode()
     return Outcome(True, body, None, "Runtime.InternalError")
+
+
+def log_exit(exc: SystemExit, invocation: Invocation) -> int:
+    """The one record for a handler that raised ``SystemExit`` (``sys.exit()``): the
+    process then exits with its status, as under awslambdaric, and Lambda reports
+    ``Runtime.ExitError`` for the invocation; without this line the log would not say why.
+    Returns the status Python would exit with."""
+    log_lost(
+        f"invocation {invocation.request_id}: the handler raised SystemExit({exc.code!r}); "
+        "the runtime exits with it"
+    )
+    code = exc.code
+    return code if isinstance(code, int) else (0 if code is None else 1)  # as Python does

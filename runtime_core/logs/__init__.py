@@ -127,11 +127,12 @@ def log_invocation_error(error_type: str, message: str, stack_trace: list[str]) 
     )
 
 
-def runtime_log(level: str, message: str, logger: str = "lambdaboot") -> None:
+def runtime_log(level: str, message: object, logger: str = "lambdaboot") -> None:
     """Log one of the runtime's own messages (logger ``lambdaboot``), filtered as a stdlib
     logger would be (awslambdaric logs its own through the root logger).
 
     ``logger`` names another logger for a record awslambdaric writes from it (``root``).
+    A ``dict`` message stays a JSON object in the JSON format.
     """
     name = level.upper()
     number = render.LEVELS.get(name, _WARNING)

@@ -1,7 +1,8 @@
 """Why a native program failed, as exceptions whose class names are the error types.
 
-The dispatcher reports a handler's exception as ``Function.<ClassName>``, so each failure
-kind here is its own class and the invoker sees ``Function.NativeExitError``,
+They derive from ``errors.FunctionError``, which the dispatcher posts with
+``Function.<ClassName>`` as the error type, so each failure kind here is its own class
+and Lambda's records show ``Function.NativeExitError``,
 ``Function.NativeSignal`` and so on. Messages name the program, what happened and, where
 the program said something on stderr, the last lines it said: the first thing a person
 debugging a legacy binary needs.
@@ -10,6 +11,8 @@ debugging a legacy binary needs.
 from __future__ import annotations
 
 import os
+
+from runtime_core.errors import FunctionError
 
 __all__ = [
     "NativeBadOutput",
@@ -29,7 +32,7 @@ __all__ = [
 _LOADER_MARKER = "error while loading shared libraries: "
 
 
-class NativeError(Exception):
+class NativeError(FunctionError):
     """Base of every native-program failure; ``program`` is the path that was run."""
 
     def __init__(self, program: str, message: str) -> None:

@@ -15,7 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["PIPELINE_ENV", "TRANSPORT_ENV", "pipelining", "transport_kind"]
+__all__ = ["PIPELINE_ENV", "TRANSPORT_ENV", "keep_stdio", "pipelining", "transport_kind"]
 
 TRANSPORT_ENV = "LAMBDABOOT_TRANSPORT"
 PIPELINE_ENV = "LAMBDABOOT_PIPELINE"
@@ -42,3 +42,20 @@ def pipelining(environ: Mapping[str, str] = os.environ) -> bool:
     if value not in ("", "0", "1"):
         raise ValueError(f"{PIPELINE_ENV} must be 1 or 0 (or unset for 1), got {value!r}")
     return value != "0"
+
+
+def keep_stdio() -> None:
+    """Reopen any of fds 0-2 the handler closed on ``/dev/null``, before a new connection.
+
+    A socket takes the lowest free descriptor: with fd 1 closed, the next connection
+    would be fd 1, and every log line (``print``, the runtime's own records) would be
+    written into the Runtime API. Called only when connecting, so it costs nothing warm.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:  # the lowest free fd is this one unless a lower one was free too
+                os.dup2(null, fd)
+                os.close(null)

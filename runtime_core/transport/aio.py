@@ -19,6 +19,7 @@ import asyncio
 from typing import cast
 
 from runtime_core.protocol import ApiError, Disconnected, Request, Response, ResponseReader
+from runtime_core.transport import keep_stdio
 from runtime_core.transport.blocking import split_address
 
 __all__ = ["AsyncTransport"]
@@ -99,6 +100,7 @@ class AsyncTransport:
         self._connection: _Connection | None = None
 
     async def _connect(self) -> _Connection:
+        keep_stdio()
         loop = asyncio.get_running_loop()
         try:
             _, connection = await loop.create_connection(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import _socket
 
 from runtime_core.protocol import ApiError, Disconnected, Request, Response, ResponseReader
+from runtime_core.transport import keep_stdio
 
 __all__ = ["BlockingTransport", "split_address"]
 
@@ -48,6 +49,7 @@ class BlockingTransport:
         self._view = memoryview(self._buffer)
 
     def _connect(self) -> _socket.socket:
+        keep_stdio()
         host, port = self._socket_address
         error: OSError | None = None
         try:

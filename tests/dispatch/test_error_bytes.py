@@ -261,3 +261,34 @@ def test_init_errors_are_awslambdarics_bytes(
     # The LAMBDA_WARNING record, then the error record: the same lines, times aside.
     assert ours.warning_records() == theirs.warning_records()
     assert ours.error_records() == theirs.error_records() != []
+
+
+def test_json_error_records_hold_awslambdarics_fields_in_its_order(
+    runtime_python: Path, function: Path
+) -> None:
+    bodies = [b'{"kind": "value", "value": 7}', b'{"kind": "unicode"}', b'{"kind": "set"}', b"{"]
+    runs = []
+    for command in (
+        [str(runtime_python), "-m", "awslambdaric", "app.handler"],
+        [str(BOOTSTRAP)],
+    ):
+        run = run_runtime(
+            command,
+            runtime_python,
+            function,
+            "app.handler",
+            bodies,
+            {"AWS_LAMBDA_LOG_FORMAT": "JSON"},
+        )
+        records = [
+            json.loads(line)
+            for line in run.output.split("\n")
+            if '"level": "ERROR"' in line or '"level":"ERROR"' in line
+        ]
+        for record in records:
+            record.pop("timestamp")  # whole seconds under awslambdaric, milliseconds here
+        runs.append(records)
+    theirs, ours = runs
+    assert len(ours) == len(bodies)
+    assert [list(r) for r in ours] == [list(r) for r in theirs]
+    assert ours == theirs

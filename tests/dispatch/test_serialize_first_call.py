@@ -599,3 +599,48 @@ def test_a_changed_private_json_codec_falls_back_and_serves(
     assert [p.path.rsplit("/", 1)[1] for p in changed.posts] == ["response", "error", "response"]
     assert [p.body for p in changed.posts] == [p.body for p in normal.posts]
     assert json.loads(changed.posts[0].body) == {"event": {"a": [1, 2.5, "é"]}}
+
+
+# The same first events through the hostile Runtime API: the /next answer comes byte by
+# byte, after interim 1xx responses, or in HTTP/1.0 up to the close; each invalid body is
+# still the first invocation's one Runtime.UnmarshalError, in awslambdaric's bytes.
+HOSTILE_NEXT = [("slow", {"delay": 0.001}), ("interim", {}), ("close_delimited", {})]
+
+
+@pytest.mark.parametrize(("fault", "options"), HOSTILE_NEXT, ids=[f for f, _ in HOSTILE_NEXT])
+def test_a_bad_first_event_through_a_hostile_api_is_awslambdarics_error(
+    runtime_python: Path, function_dir: Path, fault: str, options: dict[str, Any]
+) -> None:
+    import os
+    import subprocess
+
+    from awslambdaric.bootstrap import make_error
+    from awslambdaric.lambda_runtime_marshaller import to_json
+
+    from tests.hostile_api import HostileApi
+
+    write_function(function_dir, {"app.py": ECHO})
+    api = HostileApi()
+    body = b'{"key": [1, 2,], "x": "\xed\xa0\x80"}'
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_LAMBDA_RUNTIME_API": api.address,
+        "LAMBDA_TASK_ROOT": str(function_dir),
+        "_HANDLER": "app.handler",
+        **bootstrap_env(runtime_python),
+    }
+    api.fault("next", fault, **options)
+    rid = api.invoke(raw=body)
+    process = subprocess.Popen([str(BOOTSTRAP)], env=env, cwd=function_dir)
+    try:
+        api.wait_answered(1)
+    finally:
+        process.kill()
+        process.wait()
+        api.close()
+    with pytest.raises(FaultException) as theirs:
+        RIC.unmarshal_request(body, "application/json")
+    expected = to_json(make_error(theirs.value.msg, theirs.value.exception_type, [], rid))
+    assert api.answers_per_invocation() == {rid: 1}
+    (answer,) = api.accepted[rid]
+    assert answer.path.endswith("/error") and answer.body == expected.encode()

@@ -55,8 +55,9 @@ def test_managed_mode_environment_is_awslambdarics(
     def managed(env: dict[str, str]) -> dict[str, Any]:
         return seen(FunctionConfig(command=[], runtime=runtime, task_root=function_dir, env=env))
 
-    theirs = managed({})
-    ours = managed({"AWS_LAMBDA_EXEC_WRAPPER": str(REPO / "exec-wrapper")})
+    own = {"python": "mine", "here": "there"}  # names a shell script might use for itself
+    theirs = managed(own)
+    ours = managed({**own, "AWS_LAMBDA_EXEC_WRAPPER": str(REPO / "exec-wrapper")})
     assert ours["env"].pop("AWS_LAMBDA_EXEC_WRAPPER") == str(REPO / "exec-wrapper")
     assert ours["env"] == theirs["env"]
     assert not [name for name in ours["env"] if name.startswith("LAMBDABOOT_")]
@@ -68,12 +69,18 @@ def test_managed_mode_environment_is_awslambdarics(
 
 def test_provided_mode_environment_is_lambdas(function_dir: Path, runtime_python: Path) -> None:
     write_function(function_dir, {"app.py": APP})
-    env = bootstrap_env(runtime_python)
+    # Names a shell script might use for itself: the function's own values must arrive.
+    env = {**bootstrap_env(runtime_python), "python": "mine", "here": "there", "need": "x"}
     ours = seen(FunctionConfig(command=[str(BOOTSTRAP)], task_root=function_dir, env=env))
     awslambdaric = [str(runtime_python), "-m", "awslambdaric", "app.handler"]
     theirs = seen(FunctionConfig(command=awslambdaric, task_root=function_dir, env=env))
     assert ours["env"] == theirs["env"]
     assert "PYTHONPATH" not in ours["env"]  # an OS-only runtime is given none
+    assert (ours["env"]["python"], ours["env"]["here"], ours["env"]["need"]) == (
+        "mine",
+        "there",
+        "x",
+    )
     assert ours["child_pythonpath"] == "<unset>"
     assert ours["path"][0] == str(function_dir)
     assert ours["path"].index("/opt/python") > 0

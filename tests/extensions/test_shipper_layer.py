@@ -22,7 +22,7 @@ from tests.extensions.conftest import Sink
 from tests.layer_build.conftest import WRAPPER_ENV, lambdaboot
 
 EXAMPLE = REPO / "examples" / "telemetry-shipper"
-LAYER_ZIP = "lambdaboot-managed-py312-al2023-x86_64.zip"
+LAYER_ZIP = "lambdaboot-managed-py312-al2023-x86_64-plus-python-telemetry-shipper.zip"
 
 
 @pytest.fixture(scope="module")

@@ -74,9 +74,11 @@ def invoke(
     event: Any = None,
     env: dict[str, str] | None = None,
     handler: str = "app.handler",
+    snap_start: bool = False,
 ) -> tuple[Any, str, str | None]:
     """One cold invoke: (decoded payload, the environment's log text, function error)."""
     config = FunctionConfig(
+        snap_start=snap_start,
         command=[],
         task_root=task_root.resolve(),
         handler=handler,

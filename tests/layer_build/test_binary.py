@@ -72,7 +72,8 @@ def test_packaged_program_loads_its_packaged_library(
         str(wheel_cache),
     )
     assert done.returncode == 0, done.stderr
-    layer = tmp_path / "dist" / "lambdaboot-managed-py312-al2023-x86_64.zip"
+    layer = tmp_path / "dist" / "lambdaboot-managed-py312-al2023-x86_64-plus-prog.zip"
+    assert not (tmp_path / "dist" / "lambdaboot-managed-py312-al2023-x86_64.zip").exists()
     assert json.loads(layer.with_suffix(".json").read_text())["binaries"] == {"prog": [SONAME]}
     with zipfile.ZipFile(layer) as archive:
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in archive.infolist()}

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import stat
+import subprocess
+import sys
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -112,6 +115,13 @@ def test_arm64_layer_has_aarch64_native_code_and_wheels(tmp_path: Path, wheel_ca
             header = archive.read(name)[:20]
             assert int.from_bytes(header[18:20], "little") == 183, f"{name} is not aarch64"
             assert "aarch64" in name or "abi3" in name or ".cpython-313" in name
+    # stripped with the cross binutils (the Makefile installs them), so nothing is left
+    assert manifest["unstripped"] == [] and manifest["warnings"] == [], manifest["warnings"]
+    symbols = subprocess.run(
+        ["aarch64-linux-gnu-nm", "--defined-only", "-a", str(_extract_one(zip_path, natives[0], tmp_path))],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert "no symbols" in symbols.stderr or ".debug" not in symbols.stdout
 
 
 def test_several_targets_in_one_call(tmp_path: Path, wheel_cache: Path) -> None:
@@ -137,7 +147,23 @@ def test_several_targets_in_one_call(tmp_path: Path, wheel_cache: Path) -> None:
         "lambdaboot-managed-py313-al2023-arm64.zip",
         "lambdaboot-managed-py313-al2023-x86_64.zip",
     ]
-    assert len(list(tmp_path.glob("*.json"))) == 4
+    manifests = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*.json"))]
+    assert len(manifests) == 4
+    # Every architecture's SAM snippet is a valid resource (cfn-lint, with SAM's transform)...
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n" + "".join(textwrap.indent(m["sam"], "  ") for m in manifests)
+    )
+    linted = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(template)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    # ... and the publish command names the zip wherever it is run from.
+    for manifest in manifests:
+        zip_arg = manifest["publish_command"].split("--zip-file fileb://", 1)[1].split()[0]
+        assert Path(zip_arg).is_absolute() and Path(zip_arg).is_file()
 
 
 def test_libraries_rewritten_by_patchelf_are_not_stripped(tmp_path: Path) -> None:
@@ -219,6 +245,34 @@ def test_extensions_and_includes_land_where_asked(tmp_path: Path, wheel_cache: P
         str(wheel_cache),
     )
     assert done.returncode == 0, done.stderr
-    modes = _modes(tmp_path / "dist" / "lambdaboot-managed-py312-al2023-x86_64.zip")
+    # a name of its own: the plain runtime layer of the target is never overwritten
+    assert [p.name for p in (tmp_path / "dist").glob("*.zip")] == [
+        "lambdaboot-managed-py312-al2023-x86_64-plus-app-my-extension.zip"
+    ]
+    modes = _modes(
+        tmp_path / "dist" / "lambdaboot-managed-py312-al2023-x86_64-plus-app-my-extension.zip"
+    )
     assert modes["extensions/my-extension"] == 0o755
     assert modes["etc/app/nested/settings.json"] == 0o644
+
+
+def _extract_one(zip_path: Path, name: str, where: Path) -> Path:
+    with zipfile.ZipFile(zip_path) as archive:
+        return Path(archive.extract(name, where / "one"))
+
+
+def test_include_drops_bytecode_of_other_pythons(tmp_path: Path, wheel_cache: Path) -> None:
+    pkg = tmp_path / "vendored" / "pkg"
+    (pkg / "__pycache__").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("x = 1\n")
+    (pkg / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"stale")
+    (pkg / "__pycache__" / "__init__.cpython-313.pyc").write_bytes(b"stale")
+    done = lambdaboot(
+        "build", "--include", f"{tmp_path / 'vendored'}:python", "--out", str(tmp_path / "dist"),
+        "--wheel-cache", str(wheel_cache),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (layer,) = (tmp_path / "dist").glob("*-plus-python.zip")
+    names = zipfile.ZipFile(layer).namelist()
+    assert "python/pkg/__pycache__/__init__.cpython-312.pyc" in names  # compiled for the target
+    assert not [n for n in names if "cpython-311" in n or "cpython-313" in n]

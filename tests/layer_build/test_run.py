@@ -65,14 +65,43 @@ def test_wrapper_chains_to_another_layers_wrapper(
     assert payload["runtime"] == "/opt/lambdaboot/runtime_core/__init__.py"
 
 
-def test_wrapper_refuses_snapstart_with_a_clear_message(
+SNAPSHOT_HOOKS = """
+    import os, sys
+    from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+    SEEN = []
+    INIT_PID = os.getpid()
+    register_before_snapshot(lambda: SEEN.append(("before", os.getpid())))
+    register_after_restore(lambda: SEEN.append(("after", os.getpid())))
+
+    def handler(event, context):
+        import runtime_core
+        return {
+            "seen": SEEN,
+            "init_pid": INIT_PID,
+            "pid": os.getpid(),
+            "runtime": runtime_core.__file__,
+            "ric_loaded": "awslambdaric" in sys.modules,
+        }
+"""
+
+
+def test_wrapper_keeps_snapstart_on_the_python312_runtime(
     built_layer: Path, function_dir: Path
 ) -> None:
-    write_function(function_dir, {"app.py": WHO})
-    env = {**WRAPPER_ENV, "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}
-    _, logs, error = invoke(function_dir, [built_layer], "python3.12", env=env)
-    assert error is not None
-    assert "SnapStart is not supported" in logs and "turn SnapStart off" in logs
+    """Managed mode with SnapStart on: lambdaboot (not awslambdaric) runs the hooks, the
+    before-snapshot one in the process that ran init, the after-restore one in its fork."""
+    write_function(function_dir, {"app.py": SNAPSHOT_HOOKS})
+    payload, logs, error = invoke(
+        function_dir, [built_layer], "python3.12", env=WRAPPER_ENV, snap_start=True
+    )
+    assert error is None, logs
+    assert payload["runtime"] == "/opt/lambdaboot/runtime_core/__init__.py"
+    assert payload["ric_loaded"] is False
+    init_pid, pid = payload["init_pid"], payload["pid"]
+    assert pid != init_pid
+    assert payload["seen"] == [["before", init_pid], ["after", pid]]
+    assert "Restore Duration: " in logs
 
 
 def test_function_package_with_dependencies_runs_read_only(

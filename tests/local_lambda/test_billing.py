@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from local_lambda import LocalLambda
+from local_lambda.testing import LambdaFactory
+from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
 from tests.local_lambda.conftest import read_records
 
 # Answers at once, then works 0.4 s before asking for the next event.
@@ -109,3 +111,61 @@ def test_an_environment_started_eagerly_is_frozen_until_its_first_invocation(
     lam.invoke({})
     (seen,) = read_records(record_file)
     assert seen["ticks_while_idle"] == 0, seen
+
+
+def test_freeze_false_keeps_the_environment_running(
+    scripted_lambda: Callable[..., LocalLambda], record_file: Path
+) -> None:
+    lam = scripted_lambda(TICKER, freeze=False)
+    lam.invoke({})
+    time.sleep(1.5)
+    lam.invoke({})
+    (seen,) = read_records(record_file)
+    assert seen["ticks_while_idle"] > 0, seen  # the thread went on while it waited
+
+
+# A Python handler under lambdaboot's own bootstrap: a background thread started at import
+# ticks; each invocation says how many ticks fell in the idle time since the last one.
+TICKING_HANDLER = """
+import threading, time
+
+ticks = []
+last = {}
+
+
+def tick():
+    while True:
+        ticks.append(time.monotonic())
+        time.sleep(0.002)
+
+
+threading.Thread(target=tick, daemon=True).start()
+
+
+def handler(event, context):
+    now = time.monotonic()
+    since = last.get("returned")
+    idle = [t for t in list(ticks) if since is not None and since + 0.25 < t < now - 0.25]
+    last["returned"] = time.monotonic()
+    return {"ticks_while_idle": len(idle), "idle_s": None if since is None else now - since}
+"""
+
+
+def test_lambdaboot_under_a_frozen_environment(
+    runtime_python: Path, function_dir: Path, local_lambda_factory: LambdaFactory
+) -> None:
+    """Through the real bootstrap on each Python: billed as Lambda bills a custom runtime,
+    and no background work between invocations."""
+    write_function(function_dir, {"app.py": TICKING_HANDLER})
+    lam = local_lambda_factory(
+        command=[str(BOOTSTRAP)], task_root=function_dir, env=bootstrap_env(runtime_python)
+    )
+    cold = lam.invoke({})
+    assert cold.function_error is None, cold.payload
+    report = cold.report
+    assert report is not None and report.init_duration_ms is not None
+    assert report.billed_duration_ms == math.ceil(report.init_duration_ms + report.duration_ms)
+    time.sleep(1.5)
+    warm = lam.invoke({})
+    assert warm.json()["idle_s"] >= 1.5
+    assert warm.json()["ticks_while_idle"] == 0, warm.json()

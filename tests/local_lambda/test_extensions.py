@@ -97,6 +97,8 @@ def test_the_invocation_ends_when_every_extension_waits_again(
     )
     result = lam.invoke({})
     assert {"who": "slow", "finished": result.request_id} in records()
+    # and Duration (what is billed) runs until the extension waits again
+    assert result.report is not None and result.report.duration_ms >= 300
 
 
 def test_an_extension_that_never_waits_again_times_the_invocation_out(

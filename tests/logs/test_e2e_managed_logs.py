@@ -341,3 +341,33 @@ def test_a_framed_record_is_one_telemetry_record_and_one_tail_event(
     assert caught in result.log_events
     assert result.log_result is not None
     assert caught in base64.b64decode(result.log_result).decode()
+
+
+@pytest.mark.parametrize("lambdaboot", [True, False], ids=["lambdaboot", "awslambdaric"])
+def test_managed_instances_worker_pool_record_at_debug(
+    function_dir: Path, lambdaboot: bool
+) -> None:
+    write_function(function_dir, {"app.py": LMI_APP})
+    env = {"AWS_LAMBDA_EXEC_WRAPPER": WRAPPER} if lambdaboot else {}
+    config = FunctionConfig(
+        command=[], runtime="python3.12", task_root=function_dir, env=env, max_concurrency=2,
+        log_level="DEBUG",
+    )  # fmt: skip
+    with LocalLambda(config) as lam:
+        lam.invoke({})
+        output = lam.output
+    records = [json.loads(line) for line in output.splitlines() if "worker_pool" in line]
+    for record in records:
+        record.pop("timestamp")
+    assert records == [
+        {
+            "level": "DEBUG",
+            "message": {
+                "event": "runtime_worker_pool_initializing",
+                "workerCount": 2,
+                "executionEnvironmentMaxConcurrency": 2,
+            },
+            "logger": "root",
+            "requestId": "",
+        }
+    ]

@@ -185,16 +185,18 @@ def test_function_shipping_an_incompatible_orjson(
     api: FakeRuntimeApi, start_runtime: Start
 ) -> None:
     """An orjson without the API the runtime needs: each invocation that uses it gets one
-    clear error, no crash. The first one is served before orjson is loaded (the stdlib
-    writes a plain result, see ``runtime_core.serialize``), so it is answered."""
+    clear error, no crash. Plain results are written without orjson (the stdlib's C
+    encoder, see ``runtime_core.serialize``), so those are answered."""
     runtime = start_runtime(
         {
             "orjson/__init__.py": "__version__ = 'broken'\n",
-            "app.py": "def handler(event, context):\n    return 1\n",
+            "app.py": "import datetime\n"
+            "def handler(event, context):\n"
+            "    return datetime.date(2024, 1, 1) if event.get('date') else 1\n",
         }
     )
     first = api.invoke({"a": 1})
-    second = api.invoke({"a": 1})
+    second = api.invoke({"date": True})
     [answered] = api.wait_for("/response")
     assert first in answered.path and answered.body == b"1"
     [result] = api.wait_for("/error")

@@ -1,0 +1,127 @@
+"""`lambdaboot invoke` with the development loop's options: --template, --event-source,
+--env-file, --sam-local, --watch; and the one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.devloop.conftest import Project
+
+WAIT_S = 60
+
+
+def _lambdaboot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lambdaboot_cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_invoke_a_template_function_with_a_sample_event(project: Project) -> None:
+    (project.root / "src/api/app.py").write_text(
+        "import os\ndef handler(event, context):\n"
+        "    return {'path': event['path'], 'method': event['httpMethod'],"
+        " 'sam': os.environ.get('AWS_SAM_LOCAL'), 'stage': os.environ.get('STAGE')}\n"
+    )
+    env_file = project.root / "env.json"
+    env_file.write_text(json.dumps({"Parameters": {"STAGE": "all"}, "Api": {"STAGE": "api"}}))
+    done = _lambdaboot(
+        "invoke", "--template", "template.yaml", "Api",
+        "--event-source", "apigw-rest --method POST --path /orders",
+        "--env-file", "env.json",
+        cwd=project.root,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "path": "/orders",
+        "method": "POST",
+        "sam": "true",
+        "stage": "api",
+    }
+    assert "REPORT RequestId:" in done.stderr
+
+
+def test_aws_sam_local_is_set_only_when_asked(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(
+        "import os\ndef handler(event, context):\n    return os.environ.get('AWS_SAM_LOCAL')\n"
+    )
+    plain = _lambdaboot("invoke", str(tmp_path), "--event", "{}", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout) is None  # AWS does not set it, neither do we by default
+    marked = _lambdaboot("invoke", str(tmp_path), "--event", "{}", "--sam-local", cwd=tmp_path)
+    assert marked.returncode == 0, marked.stderr
+    assert json.loads(marked.stdout) == "true"
+
+
+def test_bad_input_is_one_line(project: Project) -> None:
+    cases = [
+        (
+            ("invoke", "--template", "template.yaml", "Nope"),
+            "the template has no function Nope: use one of Api, Stream, WithExtension",
+        ),
+        (
+            ("invoke", "--template", "template.yaml"),
+            "name the function to invoke: one of Api, Stream, WithExtension",
+        ),
+        (
+            ("invoke", "--template", "template.yaml", "Api", "--event-source", "sqs --count 0"),
+            "--count 0: give a number of records from 1 to 10000",
+        ),
+        (
+            ("invoke", "--template", "template.yaml", "Api", "--parameter-overrides", "Gate"),
+            "--parameter-overrides 'Gate' is not NAME=VALUE",
+        ),
+        (
+            ("serve", "--template", "template.yaml", "--max-environments", "0"),
+            "--max-environments 0: give at least 1",
+        ),
+        (
+            ("serve", "--template", "template.yaml", "--env-file", "missing.env"),
+            "--env-file missing.env: cannot read it",
+        ),
+        (("invoke",), "give FUNCTION_DIR, the folder holding your handler's code (or --template)"),
+    ]
+    for args, complaint in cases:
+        done = _lambdaboot(*args, cwd=project.root)
+        assert done.returncode == 2, (args, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and complaint in lines[0], (args, done.stderr)
+
+
+def test_invoke_watch_invokes_again_after_a_change(project: Project, tmp_path: Path) -> None:
+    console = tmp_path / "console.txt"
+    command = ["invoke", "--template", "template.yaml", "Stream", "--watch", "--event", "{}"]
+    with console.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lambdaboot_cli", *command],
+            cwd=project.root,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "part 0;part 1;part 2;\n", console.read_text()
+        deadline = time.monotonic() + WAIT_S
+        while "Watching" not in console.read_text():
+            assert time.monotonic() < deadline, console.read_text()
+            time.sleep(0.05)
+        (project.root / "src/stream/app.py").write_text(
+            "async def handler(event, context):\n    yield 'changed'\n"
+        )
+        assert process.stdout.readline() == "changed\n", console.read_text()
+        assert "Reloaded Stream: src/stream/app.py changed" in console.read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=WAIT_S)
+    assert process.returncode == 128 + 15  # ended by SIGTERM

@@ -1,0 +1,231 @@
+"""Every fault of a hostile Runtime API, against both engines and at concurrency 8.
+
+Each test asserts what the promise says: every invocation the runtime received got
+exactly one result or error (``answers_per_invocation``), the runtime is still serving
+afterwards, and it does not spin while it waits (CPU time, not wall time).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.hostile_api import HostileApi, cpu_seconds
+from tests.runtime.conftest import RuntimeProcess, Start
+
+SYNC = {
+    "app.py": """
+    import time
+
+    def handler(event, context):
+        time.sleep(event.get("sleep", 0))
+        if event.get("fail"):
+            raise ValueError("asked to fail")
+        return event
+"""
+}
+ASYNC = {
+    "app.py": """
+    import asyncio
+
+    async def handler(event, context):
+        await asyncio.sleep(event.get("sleep", 0))
+        if event.get("fail"):
+            raise ValueError("asked to fail")
+        return event
+"""
+}
+STREAMING = {
+    "app.py": """
+    import asyncio
+    from runtime_core import streaming_response
+
+    @streaming_response
+    async def handler(event, stream, context):
+        await asyncio.sleep(event.get("sleep", 0))
+        if event.get("fail"):
+            raise ValueError("asked to fail")
+        await stream.write(b"part one, ")
+        await stream.write(b"part two")
+"""
+}
+#: (id, handler files, AWS_LAMBDA_MAX_CONCURRENCY)
+ENGINES = [
+    ("blocking", SYNC, 1),
+    ("uvloop", ASYNC, 1),
+    ("uvloop-x8", ASYNC, 8),
+    ("processes-x8", SYNC, 8),
+]
+
+# (request kind, fault, options, event fields): the fault hits the first request of that
+# kind after the runtime is warm. Events sleep where the fault needs the handler running.
+FAULTS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
+    ("next", "reset", {}, {}),
+    ("next", "reset_mid_answer", {}, {}),
+    ("next", "close_after", {}, {}),
+    ("next", "close_later", {"delay": 0.05}, {"sleep": 0.3}),
+    ("next", "interim", {}, {}),
+    ("next", "slow", {"delay": 0.5}, {}),
+    ("next", "malformed", {}, {}),
+    ("next", "unsolicited", {"delay": 0.05}, {"sleep": 0.3}),
+    ("next", "close_delimited", {}, {}),
+    ("response", "reset", {}, {}),
+    ("response", "reset", {"taken": True}, {}),
+    ("response", "reset_mid_answer", {}, {}),
+    ("response", "close_after", {}, {}),
+    ("response", "interim", {}, {}),
+    ("response", "slow", {"delay": 0.5}, {}),
+    ("response", "close_delimited", {}, {}),
+    ("error", "reset", {"taken": True}, {"fail": True}),
+    ("error", "close_after", {}, {"fail": True}),
+]
+
+
+@pytest.fixture
+def runtime_python() -> Path:
+    """The suite's own interpreter only: the fault handling is the same Python code on
+    every version, and the other versions are covered by the rest of tests/runtime."""
+    return Path(sys.executable)
+
+
+@pytest.fixture
+def api() -> Iterator[HostileApi]:
+    """Overrides tests.runtime.conftest's ``api``: ``start_runtime`` points at this one."""
+    server = HostileApi()
+    yield server
+    server.close()
+
+
+def _start(start_runtime: Start, files: dict[str, str], concurrency: int) -> RuntimeProcess:
+    env = {"AWS_LAMBDA_MAX_CONCURRENCY": str(concurrency)} if concurrency > 1 else {}
+    return start_runtime(files, env=env)
+
+
+def _warm(api: HostileApi, concurrency: int) -> str:
+    """One invocation answered and every slot parked on /next: the fault then hits a
+    reused keep-alive connection."""
+    request_id = api.invoke({"warm": True})
+    api.wait_answered(1)
+    api.wait_parked(concurrency + 1)
+    return request_id
+
+
+def assert_idle_without_spinning(runtime: RuntimeProcess) -> None:
+    """While it waits for work, the runtime (and its workers) use almost no CPU."""
+    before = cpu_seconds(runtime.process.pid)
+    time.sleep(0.5)
+    used = cpu_seconds(runtime.process.pid) - before
+    assert used < 0.2, f"the runtime used {used:.2f} s of CPU in 0.5 s of waiting: a busy loop"
+
+
+def assert_one_answer_each(api: HostileApi, count: int) -> None:
+    api.wait_answered(count)
+    answers = api.answers_per_invocation()
+    assert len(answers) == count, answers
+    assert set(answers.values()) == {1}, answers  # exactly one result or error each
+
+
+@pytest.mark.parametrize(("engine", "files", "concurrency"), ENGINES, ids=[e[0] for e in ENGINES])
+@pytest.mark.parametrize(
+    ("kind", "fault", "options", "event"),
+    FAULTS,
+    ids=[f"{k}-{f}{'-taken' if o.get('taken') else ''}" for k, f, o, _ in FAULTS],
+)
+def test_every_invocation_is_answered_once_through_the_fault(
+    api: HostileApi,
+    start_runtime: Start,
+    engine: str,
+    files: dict[str, str],
+    concurrency: int,
+    kind: str,
+    fault: str,
+    options: dict[str, Any],
+    event: dict[str, Any],
+) -> None:
+    runtime = _start(start_runtime, files, concurrency)
+    warm = _warm(api, concurrency)
+    api.fault(kind, fault, **options)
+    count = 1 + max(3, concurrency)
+    for n in range(count - 1):
+        api.invoke({"n": n, **event})
+    assert_one_answer_each(api, count)
+    expected = "error" if event.get("fail") else "response"
+    kinds = {posted.kind for rid, (posted,) in api.accepted.items() if rid != warm}
+    assert kinds == {expected}
+    assert runtime.process.poll() is None, runtime.output()
+    assert_idle_without_spinning(runtime)
+
+
+@pytest.mark.parametrize(("engine", "files", "concurrency"), ENGINES, ids=[e[0] for e in ENGINES])
+def test_a_bad_deadline_is_answered_with_an_error_and_the_loop_goes_on(
+    api: HostileApi, start_runtime: Start, engine: str, files: dict[str, str], concurrency: int
+) -> None:
+    runtime = _start(start_runtime, files, concurrency)
+    bad = api.invoke({"n": 0}, Lambda_Runtime_Deadline_Ms="soon")
+    good = api.invoke({"n": 1})
+    assert_one_answer_each(api, 2)
+    (error,) = api.accepted[bad]
+    assert error.kind == "error"
+    assert error.headers["lambda-runtime-function-error-type"] == "Runtime.InvalidDeadline"
+    assert error.json()["errorType"] == "Runtime.InvalidDeadline"
+    assert api.accepted[good][0].json() == {"n": 1}
+    assert runtime.process.poll() is None
+
+
+@pytest.mark.parametrize(("engine", "files", "concurrency"), ENGINES, ids=[e[0] for e in ENGINES])
+@pytest.mark.parametrize(
+    "header", ["Lambda-Runtime-Client-Context", "Lambda-Runtime-Cognito-Identity"]
+)
+def test_a_malformed_context_header_is_answered_with_awslambdarics_error(
+    api: HostileApi,
+    start_runtime: Start,
+    engine: str,
+    files: dict[str, str],
+    concurrency: int,
+    header: str,
+) -> None:
+    runtime = _start(start_runtime, files, concurrency)
+    bad = api.invoke({"n": 0}, **{header.replace("-", "_"): "{not json"})
+    api.invoke({"n": 1})
+    assert_one_answer_each(api, 2)
+    (error,) = api.accepted[bad]
+    assert error.json()["errorType"] == "Runtime.LambdaContextUnmarshalError"  # as awslambdaric
+    assert runtime.process.poll() is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "fault"), [("stream", "reset"), ("stream", "close_after"), ("next", "close_later")]
+)
+def test_streamed_responses_survive_the_fault(
+    api: HostileApi, start_runtime: Start, kind: str, fault: str
+) -> None:
+    runtime = start_runtime(STREAMING)
+    _warm(api, 1)
+    api.fault(kind, fault, delay=0.05)
+    for n in range(3):
+        api.invoke({"n": n, "sleep": 0.2 if fault == "close_later" else 0})
+    api.wait_answered(4)
+    answers = api.answers_per_invocation()
+    assert set(answers.values()) == {1}, answers
+    if fault != "reset":  # a reset stream cannot be sent again: it is reported, once
+        for (posted,) in api.accepted.values():
+            assert posted.body == b"part one, part two"
+    assert runtime.process.poll() is None
+
+
+@pytest.mark.parametrize(("engine", "files", "concurrency"), ENGINES, ids=[e[0] for e in ENGINES])
+def test_the_runtime_exits_only_when_the_api_is_gone_for_every_slot(
+    api: HostileApi, start_runtime: Start, engine: str, files: dict[str, str], concurrency: int
+) -> None:
+    runtime = _start(start_runtime, files, concurrency)
+    _warm(api, concurrency)
+    api.close()
+    assert runtime.wait(timeout=30) == 1
+    output = runtime.output()
+    assert "cannot be reached" in output
+    assert "Traceback" not in output
