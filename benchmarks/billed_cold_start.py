@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         source = app.read_text()
     python = args.python
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         plain, with_orjson, old = root / "plain", root / "with_orjson", root / "old"
@@ -213,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             text=True,
         ).stdout.strip(),
         "machine": platform.platform(),
+        # A shared machine: its load scales every figure; the ratios are what carry over.
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "runs": args.runs,
         "function": args.function or "trivial handler",
         "before": args.before,

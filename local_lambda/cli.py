@@ -154,7 +154,11 @@ def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["provided.al2023", "provided.al2", "python3.11", "python3.12", "python3.13"],
         help="emulate this Lambda runtime: provided.* starts the function's or /opt's bootstrap,"
         " python3.X the managed runtime (honouring AWS_LAMBDA_EXEC_WRAPPER); the function"
-        " (a directory or a zip) and the layers are then mounted read-only at /var/task and /opt",
+        " (a directory or a zip) and the layers are then mounted read-only at /var/task and /opt."
+        " Without it (the default), the function runs in place, writable, under lambdaboot's"
+        " bootstrap and the interpreter running this command; for Lambda's own behaviour give"
+        " --runtime python3.12 --layer <lambdaboot's layer>"
+        " --env AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaboot-wrapper (what `make run` does)",
     )
 
 
@@ -191,7 +195,7 @@ def port_number(text: str) -> int:
 
 def runtime_command(
     text: str,
-    handler: str = "app.handler",
+    handler: str | None = None,
     runtime: str | None = None,
     option: str = "--runtime-cmd",
 ) -> list[str]:
@@ -208,7 +212,9 @@ def runtime_command(
         raise UsageError(f"{option} {text!r}: {exc}; check its quotes") from None
     python = _python_of(runtime, option) if "{python}" in text else ""
     for index, part in enumerate(command):
-        part = part.replace("{python}", python).replace("{handler}", handler)
+        part = part.replace("{python}", python)
+        if handler is not None:  # else left for the caller (conform: each check's handler)
+            part = part.replace("{handler}", handler)
         if "/" in part and not Path(part).is_absolute() and Path(part).exists():
             part = str(Path(part).absolute())
         command[index] = part
@@ -244,9 +250,7 @@ def runtime_and_env(
     bootstrap; else lambdaboot's, with the interpreter running this command."""
     runtime: str | None = getattr(args, "runtime", None)
     if args.runtime_cmd:
-        command = runtime_command(
-            args.runtime_cmd, getattr(args, "handler", "app.handler"), runtime
-        )
+        command = runtime_command(args.runtime_cmd, getattr(args, "handler", None), runtime)
     elif runtime:
         command = []
     elif task_root is not None and (task_root / "bootstrap").is_file():
@@ -356,12 +360,12 @@ def _event(args: argparse.Namespace) -> bytes:
 
 def run_invoke(args: argparse.Namespace) -> int:
     try:
+        event = _event(args)  # first: a bad event is then the only line printed
         if devloop_cli.wanted(args):
             options = devloop_options(args)
             config = devloop_cli.invoke_config(args, options, lambda: function_config(args))
         else:
             config = function_config(args)
-        event = _event(args)
         if args.watch:
             return devloop_cli.invoke_watch(
                 args,

@@ -15,6 +15,8 @@ import os
 import threading
 import time
 
+from runtime_core.setting_names import MARGIN_ENV
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Mapping
@@ -32,7 +34,6 @@ __all__ = [
     "seconds_left",
 ]
 
-MARGIN_ENV = "LAMBDABOOT_DEADLINE_MARGIN_MS"
 #: The error type posted for a cancelled handler (it matches ``(Runtime|Function)\.[A-Z][a-zA-Z]+``).
 DEADLINE_ERROR = "Function.DeadlineExceeded"
 

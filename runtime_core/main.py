@@ -22,6 +22,7 @@ from runtime_core.engine.client import RuntimeClient
 from runtime_core.errors import log_init_error
 from runtime_core.logs import sink
 from runtime_core.protocol import ApiError
+from runtime_core.setting_names import MARGIN_ENV
 from runtime_core.shutdown import exit_now, register_internal_extension, registered_hooks
 from runtime_core.streaming import is_streaming
 from runtime_core.transport import pipelining, transport_kind
@@ -36,9 +37,6 @@ __all__ = ["CONFIG_ERROR", "EXTENSION_ERROR", "main"]
 CONFIG_ERROR = "Runtime.ConfigError"
 #: The init error when the internal extension (for shutdown hooks) cannot be registered.
 EXTENSION_ERROR = "Runtime.ExtensionRegistrationError"
-_MARGIN_ENV = (
-    "LAMBDABOOT_DEADLINE_MARGIN_MS"  # runtime_core.deadline.MARGIN_ENV, without its import
-)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,7 +135,7 @@ def _settings(environ: Mapping[str, str]) -> tuple[int, float | None, bool]:
     transport_kind(environ)  # the engines read it again when they make their drivers
     pipelining(environ)  # and the blocking client this one
     margin = None
-    if environ.get(_MARGIN_ENV):
+    if environ.get(MARGIN_ENV):
         from runtime_core.deadline import margin_seconds
 
         margin = margin_seconds(environ)

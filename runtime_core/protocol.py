@@ -3,20 +3,18 @@
 Keeping the protocol sans-IO (as h11 does) lets three drivers (blocking socket, uvloop,
 httpx) share one reading of the API, and lets the tests check it byte for byte. This
 module is on the blocking engine's start-up path, so it imports almost nothing: not
-``typing`` (~9 ms) and not the ``httptools`` package's ``__init__``, only its C parser.
+``typing`` (~9 ms) and not the ``httptools`` package's ``__init__``, only its C parser
+(``runtime_core.startup`` has that trick and its fallback).
 """
 
 from __future__ import annotations
 
-import sys
-
 from runtime_core.invocation import Invocation
+from runtime_core.startup import response_parser_class
 from runtime_core.version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from importlib.machinery import PathFinder
-
     from httptools.parser.parser import HttpResponseParser
 
     from runtime_core.outcome import Outcome
@@ -132,52 +130,6 @@ class Response:
         self.keep_alive = keep_alive
 
 
-class _AnyAnnotation:
-    """Stands in for ``typing.Optional`` while httptools' C parser loads: it is subscripted
-    once per annotation at import time and never used again."""
-
-    def __getitem__(self, item: object) -> _AnyAnnotation:
-        return self
-
-
-def _load_parser_class() -> type[HttpResponseParser]:
-    """httptools' C response parser, without the ~7 ms of ``typing`` it imports for one name.
-
-    ``import httptools`` runs two package ``__init__`` modules that import ``typing`` (for a
-    Protocol class we do not use), and the C module itself runs ``from typing import
-    Optional`` only to build annotations. So the C module is loaded under two empty
-    package stand-ins and a one-name ``typing`` stand-in; all three are removed from
-    ``sys.modules`` at once, so a later ``import httptools`` or ``import typing`` by user
-    code gets the real modules (and reuses this C module).
-    """
-    if "typing" in sys.modules or "httptools" in sys.modules:
-        from httptools.parser.parser import HttpResponseParser as parser_class
-
-        return parser_class
-    # The import system's own PathFinder, already loaded: ``importlib.machinery`` would
-    # import ``importlib`` and ``warnings`` for it.
-    path_finder: type[PathFinder] = sys.modules["_frozen_importlib_external"].PathFinder
-    spec = path_finder.find_spec("httptools")
-    if spec is None or not spec.submodule_search_locations:
-        raise ApiError("httptools is not installed: the runtime's packages are incomplete")
-    module_type = type(sys)
-    package = module_type("httptools")
-    package.__path__ = list(spec.submodule_search_locations)
-    subpackage = module_type("httptools.parser")
-    subpackage.__path__ = [location + "/parser" for location in package.__path__]
-    typing_stand_in = module_type("typing")
-    typing_stand_in.Optional = _AnyAnnotation()  # type: ignore[attr-defined]
-    stand_ins = {"httptools": package, "httptools.parser": subpackage, "typing": typing_stand_in}
-    sys.modules.update(stand_ins)
-    try:
-        from httptools.parser.parser import HttpResponseParser as parser_class
-    finally:
-        for name, module in stand_ins.items():
-            if sys.modules.get(name) is module:
-                del sys.modules[name]
-    return parser_class
-
-
 class ResponseReader:
     """Turns the bytes of one keep-alive connection into ``Response`` values.
 
@@ -192,7 +144,7 @@ class ResponseReader:
     def __init__(self) -> None:
         cls = ResponseReader._parser_class
         if cls is None:
-            cls = ResponseReader._parser_class = _load_parser_class()
+            cls = ResponseReader._parser_class = response_parser_class()
         self._parser = cls(self)
         self._headers: dict[str, str] = {}
         self._chunks: list[bytes] = []

@@ -4,7 +4,7 @@ Imported only when ``AWS_LAMBDA_INITIALIZATION_TYPE`` is ``snap-start`` (Lambda 
 while it initialises a function version whose snapshot it will keep), so every other
 cold start pays nothing for it. Between loading the handler and the first ``/next``:
 
-1. the hooks users (and Powertools) registered with ``snapshot_restore_py`` to run before
+1. the hooks the function (or a library) registered with ``snapshot_restore_py`` to run before
    the snapshot, in reverse order of registration, then ``GET /runtime/restore/next``:
    Lambda takes the snapshot while that request waits and answers it once restored. A
    failure of either is posted to ``/runtime/init/error`` as ``Runtime.BeforeSnapshotError``
@@ -30,33 +30,35 @@ from runtime_core.shutdown import exit_now
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable
+    from typing import Any, Protocol
 
     from runtime_core.engine.client import RuntimeClient
+
+    Hook = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+    class Registry(Protocol):
+        """What ``snapshot_restore_py`` offers the runtime: its two lists, live."""
+
+        def get_before_snapshot(self) -> list[Hook]: ...
+        def get_after_restore(self) -> list[Hook]: ...
+
 
 __all__ = [
     "AFTER_RESTORE_ERROR",
     "AFTER_RESTORE_EXIT",
     "BEFORE_SNAPSHOT_ERROR",
     "BEFORE_SNAPSHOT_EXIT",
-    "INITIALIZATION_TYPE",
     "LambdaRuntimeClientError",
     "around_snapshot",
-    "wanted",
 ]
 
-INITIALIZATION_TYPE = "snap-start"
 BEFORE_SNAPSHOT_ERROR = "Runtime.BeforeSnapshotError"
 AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"
 #: awslambdaric's exit statuses for the two failures.
 BEFORE_SNAPSHOT_EXIT = 64
 AFTER_RESTORE_EXIT = 65
 _REGISTRY = "snapshot_restore_py"
-
-
-def wanted(environ: Mapping[str, str]) -> bool:
-    """Whether Lambda runs this init for a snapshot."""
-    return environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == INITIALIZATION_TYPE
 
 
 def around_snapshot(client: RuntimeClient) -> None:
@@ -92,7 +94,7 @@ def _restore_next(client: RuntimeClient) -> None:
         )
 
 
-def _hooks() -> object | None:
+def _hooks() -> Registry | None:
     """The registry module, if the function imported it: hooks can only have been
     registered through it, so a function that never did has none (and none is imported)."""
     return sys.modules.get(_REGISTRY)
@@ -102,8 +104,8 @@ def _before_snapshot() -> None:
     registry = _hooks()
     if registry is None:
         return
-    pending = registry.get_before_snapshot()  # type: ignore[attr-defined]
-    while pending:  # last registered first; a hook may register more
+    pending = registry.get_before_snapshot()
+    while pending:  # last registered first; a hook may register more (they run too)
         func, args, kwargs = pending.pop()
         func(*args, **kwargs)
 
@@ -112,7 +114,7 @@ def _after_restore() -> None:
     registry = _hooks()
     if registry is None:
         return
-    for func, args, kwargs in registry.get_after_restore():  # type: ignore[attr-defined]
+    for func, args, kwargs in registry.get_after_restore():  # in order, the live list
         func(*args, **kwargs)
 
 

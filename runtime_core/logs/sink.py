@@ -121,7 +121,10 @@ def write(record: str, level: int = 0, error: bool = False) -> None:
             level = 0
         else:
             level = min(50, max(0, level)) // 10 * 10
-        data = frame(FRAME_TYPES[_json, level], record.encode(), time.time_ns() // 1000)
+        # backslashreplace: a lone surrogate (legal in a str, e.g. an exception message)
+        # must not make the record, or the invocation reporting it, fail.
+        text = record.encode("utf-8", "backslashreplace")
+        data = frame(FRAME_TYPES[_json, level], text, time.time_ns() // 1000)
         with _lock:
             try:
                 while data:
@@ -134,7 +137,10 @@ def write(record: str, level: int = 0, error: bool = False) -> None:
         line = line.replace("\n", "\r")
     stream = sys.stdout
     try:
-        stream.write(line + "\n")
+        try:
+            stream.write(line + "\n")
+        except UnicodeEncodeError:  # a lone surrogate: written escaped, not lost
+            stream.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
         stream.flush()
     except (OSError, ValueError, AttributeError):
         pass

@@ -12,6 +12,7 @@ indented with NO-BREAK SPACEs), with the ``LAMBDA_WARNING`` record before an ini
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -133,6 +134,7 @@ def run_runtime(
     handler: str,
     bodies: list[bytes],
     extra_env: dict[str, str] | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> Run:
     """Run ``command`` as the runtime for ``bodies`` (one invocation each, request ids
     ``request-N``), until it asks for one more or exits; what it posted and logged."""
@@ -155,7 +157,12 @@ def run_runtime(
             **(extra_env or {}),
         }
         process = subprocess.Popen(
-            command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            command,
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=pass_fds,
         )
         try:
             if bodies:
@@ -292,3 +299,38 @@ def test_json_error_records_hold_awslambdarics_fields_in_its_order(
     assert len(ours) == len(bodies)
     assert [list(r) for r in ours] == [list(r) for r in theirs]
     assert ours == theirs
+
+
+def test_a_lone_surrogate_in_a_message_is_posted_and_logged(
+    runtime_python: Path, function_dir: Path
+) -> None:
+    """awslambdaric crashes writing this record (nothing posted: Runtime.ExitError), on
+    stdout and on Lambda's telemetry descriptor alike; lambdaboot posts the error and logs
+    the record with the surrogate escaped, on both."""
+    write_function(
+        function_dir,
+        {"app.py": "def handler(event, context):\n    raise ValueError('bad \\ud800')\n"},
+    )
+    bodies = [b"{}", b"{}"]
+    stdout = run_runtime([str(BOOTSTRAP)], runtime_python, function_dir, "app.handler", bodies)
+    read_end, write_end = os.pipe()
+    try:
+        framed = run_runtime(
+            [str(BOOTSTRAP)],
+            runtime_python,
+            function_dir,
+            "app.handler",
+            bodies,
+            {"_LAMBDA_TELEMETRY_LOG_FD": str(write_end)},
+            pass_fds=(write_end,),
+        )
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            frames = pipe.read()
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(write_end)
+    for run in (stdout, framed):
+        assert [json.loads(p.body)["errorMessage"] for p in run.posts] == ["bad \ud800"] * 2
+    assert stdout.output.count("[ERROR] ValueError: bad \\ud800") == 2
+    assert frames.count(b"[ERROR] ValueError: bad \\ud800") == 2

@@ -78,6 +78,13 @@ START_UP_EXTRAS = {
     "httptools.parser.parser",
     "httptools.parser.errors",
     "cython_runtime",
+    # importlib.machinery finds httptools' C parser (runtime_core.startup: the private
+    # PathFinder saved under 1 ms, and importlib is loaded anyway to import the handler).
+    "importlib",
+    "importlib._bootstrap",
+    "importlib._bootstrap_external",
+    "importlib.machinery",
+    "warnings",
 }
 
 

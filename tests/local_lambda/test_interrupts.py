@@ -134,3 +134,44 @@ def test_sigterm_during_a_served_invocation_ends_it_and_serve(
 def _post_quietly(url: str, body: bytes) -> None:
     with contextlib.suppress(OSError):  # the server goes away mid-invocation: the point
         urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=120)
+
+
+COUNTER = """
+import os
+
+with open(os.path.join(os.environ["PID_DIR"], str(os.getpid())), "w"):
+    pass
+
+def handler(event, context):
+    return {}
+"""
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_during_bench_ends_it_and_leaves_no_runtime(
+    tmp_path: Path, signum: int, status: int
+) -> None:
+    fn = tmp_path / "fn"
+    fn.mkdir()
+    (fn / "app.py").write_text(COUNTER)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    proc = subprocess.Popen(
+        [LAMBDABOOT, "bench", str(fn), "--cold", "10000", "--warm", "1", "--no-profile",
+         "--env", f"PID_DIR={pids}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        for _ in range(6000):  # until a few cold starts have run (60 s at most)
+            if len(list(pids.iterdir())) >= 3:
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.01)
+        proc.send_signal(signum)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == status, err
+    assert "Traceback" not in err
+    started = [int(p.name) for p in pids.iterdir()]
+    assert started and not [pid for pid in started if _alive(pid)]

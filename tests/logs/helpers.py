@@ -18,9 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 #: Snippet prelude that makes the code run "inside" an invocation, as an engine would.
 IN_INVOCATION = (
-    "from runtime_core.invocation import Invocation, _current\n"
-    "_current.set(Invocation('req-1', 0, 'arn:aws:lambda:us-east-1:1:function:f', b'',"
-    " tenant_id=TENANT))\n"
+    "from runtime_core.invocation import Invocation, Serving\n"
+    "Serving(Invocation('req-1', 0, 'arn:aws:lambda:us-east-1:1:function:f', b'',"
+    " tenant_id=TENANT)).__enter__()\n"
 )
 
 

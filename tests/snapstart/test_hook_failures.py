@@ -134,3 +134,39 @@ def handler(event, context):
     (result,) = api.wait_for(f"/{request_id}/response")
     assert result.json() == {"loaded": []}
     assert not [s for s in api.seen if "/restore/" in s.path]
+
+
+ODD_HOOKS = """
+import os, sys
+from snapshot_restore_py import register_before_snapshot, register_after_restore
+
+def late():
+    print("late hook ran", flush=True)
+    sys.exit(3)
+
+def first():
+    print("first hook ran", flush=True)
+    register_before_snapshot(late)  # registered while the hooks run: still run, next
+
+register_before_snapshot(first)
+
+def handler(event, context):
+    return event
+"""
+
+
+@PYTHONS
+@KINDS
+def test_hooks_registered_by_a_hook_run_and_sys_exit_is_a_hook_failure(
+    api: FakeRuntimeApi, start_runtime: Start, runtime_python: Path, kind: str
+) -> None:
+    command = None
+    if kind == "awslambdaric":
+        command = [os.fspath(runtime_python), "-m", "awslambdaric", "app.handler"]
+    runtime = start_runtime({"app.py": ODD_HOOKS}, env=SNAP, command=command)
+    assert runtime.wait() == 64  # not the hook's 3: the runtime reports it and exits 64
+    (posted,) = api.wait_for("/init/error")
+    assert posted.headers["lambda-runtime-function-error-type"] == "Runtime.BeforeSnapshotError"
+    assert (posted.json()["errorType"], posted.json()["errorMessage"]) == ("SystemExit", "3")
+    output = runtime.output()
+    assert output.index("first hook ran") < output.index("late hook ran")

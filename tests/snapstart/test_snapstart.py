@@ -254,3 +254,27 @@ def test_telemetry_has_the_restore_records(function_dir: Path, tmp_path: Path) -
         assert "initDurationMs" not in metrics
     finally:
         listener.close()
+
+
+@PYTHONS
+def test_an_async_handler_is_served_by_the_restored_process(
+    function_dir: Path, tmp_path: Path, python: str
+) -> None:
+    """The uvloop engine starts after the restore, on its own connection."""
+    write_function(
+        function_dir,
+        {
+            "app.py": """
+            import os
+            INIT_PID = os.getpid()
+
+            async def handler(event, context):
+                return {"pid": os.getpid(), "init_pid": INIT_PID}
+            """
+        },
+    )
+    command, extra = _runtime("lambdaboot", python)
+    config = FunctionConfig(command=command, task_root=function_dir, snap_start=True, env=extra)
+    with LocalLambda(config) as lam:
+        first, second = lam.invoke({}).json(), lam.invoke({}).json()
+    assert first["pid"] != first["init_pid"] and first == second, lam.output
