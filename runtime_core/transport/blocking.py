@@ -31,6 +31,9 @@ __all__ = ["BlockingTransport", "split_address"]
 _BUFFER_SIZE = 256 * 1024
 #: A connection idle longer than this is checked before it is used again.
 _IDLE_S = 0.001
+#: Up to this size, a pipelined pair goes out as one buffer (one segment, one syscall);
+#: beyond it, as two sends, so a big body is not copied.
+_COALESCE = 64 * 1024
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -101,6 +104,26 @@ class BlockingTransport:
         self.begin(request.raw)
         return self._read(request.method + " " + request.path)
 
+    def send_pair(self, first: Request, second: Request) -> tuple[Response, bool]:
+        """Send ``first`` and right behind it ``second`` (HTTP/1.1 pipelining), and wait for
+        the answer to ``first``. True with it when the connection stays open, so the answer
+        to ``second`` can be read with ``receive``; False when the server closed it (the
+        caller then sends ``second`` again itself)."""
+        first_raw, second_raw = first.raw, second.raw
+        if len(first_raw) <= _COALESCE:
+            self.begin(first_raw + second_raw)  # one segment, one syscall
+        else:
+            self.begin(first_raw)  # no copy of a big body
+            self.write(second_raw)
+        response = self._read(first.method + " " + first.path, pipelined=True)
+        return response, self._socket is not None
+
+    def receive(self, what: str) -> Response:
+        """The answer to the second request of ``send_pair``."""
+        if self._socket is None:
+            raise Disconnected(self._lost(what, "not connected"), answered=False)
+        return self._read(what)
+
     def begin(self, data: bytes) -> None:
         """Start a request with ``data`` (its head, or all of it)."""
         sock = self._ready()
@@ -127,7 +150,7 @@ class BlockingTransport:
             self.write(data)
         return self._read(what)
 
-    def _read(self, what: str) -> Response:
+    def _read(self, what: str, pipelined: bool = False) -> Response:
         sock = self._socket
         assert sock is not None
         reader = self._reader
@@ -155,9 +178,10 @@ class BlockingTransport:
             raise
         response = done.pop(0)
         self._answered_at = time.monotonic()
-        if done or reader.partial or not response.keep_alive:
+        if not response.keep_alive or (not pipelined and (done or reader.partial)):
             # More than one answer to one request: the extra one is unsolicited, so the
-            # connection's answers can no longer be matched to requests.
+            # connection's answers can no longer be matched to requests. (Behind a
+            # pipelined request, the next answer may well have begun to arrive.)
             self.close()
         return response
 
