@@ -165,7 +165,8 @@ def test_a_failing_function_is_reported_not_measured(tmp_path: Path) -> None:
     done = bench(str(root), "--cold", "1", "--warm", "0", "--no-profile")
     assert done.returncode == 1
     assert (
-        "lambdaboot bench: lambdaboot: the invocation failed" in done.stderr and "not today" in done.stderr
+        "lambdaboot bench: lambdaboot: the invocation failed" in done.stderr
+        and "not today" in done.stderr
     )
 
 
