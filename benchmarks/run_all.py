@@ -82,6 +82,7 @@ SUITES = (
     "warm_path",
     "event_sizes",
     "startup_ladder",
+    "import_anatomy",
     "runtime_overhead",
     "layer_coldstart",
     "streaming",
