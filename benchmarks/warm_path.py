@@ -44,25 +44,42 @@ FLOOR = "c-loop"
 TARGETS = {"held": 1.15, "cpu": 1.3}
 
 
-def contenders(version: str, smoke: bool = False) -> list[Contender]:
-    """The C floor, lambdaboot (and its warm-path modes), and awslambdaric.
+def contenders(version: str, smoke: bool = False, modes: bool = True) -> list[Contender]:
+    """The C floor, lambdaboot (with ``modes``, its one-request-at-a-time mode too), and
+    awslambdaric.
 
     ``smoke``: both Python runtimes on this interpreter, with no package installs (what
     the tests use to keep the suite working).
     """
     if smoke:
         python = sys.executable
+        shipped = Contender("lambdaboot", [str(REPO / "bootstrap")], {"LAMBDABOOT_PYTHON": python})
+        ours = [shipped, one_at_a_time(shipped)] if modes else [shipped]
         return [
             c_loop(),
-            Contender("lambdaboot", [str(REPO / "bootstrap")], {"LAMBDABOOT_PYTHON": python}),
+            *ours,
             Contender("awslambdaric", [python, "-s", "-m", "awslambdaric", HANDLER]),
         ]
-    return [c_loop(), *lambdaboot_modes(version), awslambdaric(HANDLER, version)]
+    ours = lambdaboot_modes(version) if modes else [lambdaboot(version)]
+    return [c_loop(), *ours, awslambdaric(HANDLER, version)]
 
 
 def lambdaboot_modes(version: str) -> list[Contender]:
-    """lambdaboot as it ships; the warm-path settings it offers each get a contender."""
-    return [lambdaboot(version)]
+    """lambdaboot as it ships (``GET /next`` pipelined behind each post), and one request
+    at a time (``LAMBDABOOT_PIPELINE=0``)."""
+    shipped = lambdaboot(version)
+    return [shipped, one_at_a_time(shipped)]
+
+
+def one_at_a_time(contender: Contender) -> Contender:
+    return Contender(
+        contender.name + "-one-at-a-time",
+        contender.command,
+        {**contender.env, PIPELINE_OFF[0]: PIPELINE_OFF[1]},
+    )
+
+
+PIPELINE_OFF = ("LAMBDABOOT_PIPELINE", "0")
 
 
 def interleave(pairs: list[Pair], blocks: int, size: int) -> dict[str, list[Block]]:

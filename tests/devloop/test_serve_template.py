@@ -62,7 +62,11 @@ def test_three_functions_by_logical_id_and_name(serve: Any, project: Project) ->
     assert {"type": "INVOKE", "requestId": request_id} in records
     assert records[-1]["type"] == "SHUTDOWN"  # the shutdown phase ran on Ctrl-C/SIGTERM
     console = served.log()
-    assert re.search(r"^\[Stream#1\] REPORT RequestId: ", console, re.M)
+    streamed = re.search(
+        r"^\[Stream#1\] REPORT RequestId: \S+\tDuration: ([\d.]+) ms", console, re.M
+    )
+    assert streamed is not None, console
+    assert float(streamed.group(1)) >= 150  # from the event's delivery to the stream's end
     assert re.search(rf"^\[WithExtension#1\] START RequestId: {request_id}", console, re.M)
 
 
