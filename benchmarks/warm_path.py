@@ -52,17 +52,32 @@ def contenders(version: str, smoke: bool = False) -> list[Contender]:
     """
     if smoke:
         python = sys.executable
+        shipped = Contender("lambdaboot", [str(REPO / "bootstrap")], {"LAMBDABOOT_PYTHON": python})
         return [
             c_loop(),
-            Contender("lambdaboot", [str(REPO / "bootstrap")], {"LAMBDABOOT_PYTHON": python}),
+            shipped,
+            one_at_a_time(shipped),
             Contender("awslambdaric", [python, "-s", "-m", "awslambdaric", HANDLER]),
         ]
     return [c_loop(), *lambdaboot_modes(version), awslambdaric(HANDLER, version)]
 
 
 def lambdaboot_modes(version: str) -> list[Contender]:
-    """lambdaboot as it ships; the warm-path settings it offers each get a contender."""
-    return [lambdaboot(version)]
+    """lambdaboot as it ships (``GET /next`` pipelined behind each post), and one request
+    at a time (``LAMBDABOOT_PIPELINE=0``)."""
+    shipped = lambdaboot(version)
+    return [shipped, one_at_a_time(shipped)]
+
+
+def one_at_a_time(contender: Contender) -> Contender:
+    return Contender(
+        contender.name + "-one-at-a-time",
+        contender.command,
+        {**contender.env, PIPELINE_OFF[0]: PIPELINE_OFF[1]},
+    )
+
+
+PIPELINE_OFF = ("LAMBDABOOT_PIPELINE", "0")
 
 
 def interleave(pairs: list[Pair], blocks: int, size: int) -> dict[str, list[Block]]:

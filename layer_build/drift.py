@@ -16,11 +16,12 @@ from layer_build.aws import Target
 from layer_build.fleet import (
     Selection,
     VersionSpec,
-    check_named,
+    check_found,
+    check_layer,
+    find_ours,
     functions_using,
+    layer_arns,
     layer_versions,
-    names_layer,
-    parse_layer_arn,
 )
 
 
@@ -59,6 +60,7 @@ def find_drift(
     layer: str, expect: VersionSpec, targets: list[Target], selection: Selection
 ) -> list[Finding]:
     """Every qualifier of every function that uses the layer, with how far behind it is."""
+    check_layer(layer)
     findings: list[Finding] = []
     all_found = []
     for target in targets:
@@ -81,18 +83,14 @@ def find_drift(
                     config = client.get_function_configuration(
                         FunctionName=fn.name, Qualifier=version
                     )
-                    used = _version_used(layer, config)
-                    findings.append(_finding(where, alias["Name"], version, used, expected))
-    check_named(selection, all_found, layer)
+                    used = find_ours(layer, layer_arns(config))
+                    findings.append(
+                        _finding(
+                            where, alias["Name"], version, used.version if used else None, expected
+                        )
+                    )
+    check_found(layer, targets, selection, all_found)
     return findings
-
-
-def _version_used(layer: str, config: dict[str, Any]) -> int | None:
-    for entry in config.get("Layers") or []:
-        ref = parse_layer_arn(entry["Arn"])
-        if ref and names_layer(layer, ref):
-            return ref.version
-    return None
 
 
 def _finding(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,12 @@ def names_layer(layer: str, ref: LayerRef) -> bool:
     return ref.base == layer if layer.startswith("arn:") else ref.name == layer
 
 
+def find_ours(layer: str, arns: list[str]) -> LayerRef | None:
+    """The entry of a layer list that is a version of LAYER (None: the function does not use it)."""
+    refs = [r for r in map(parse_layer_arn, arns) if r and names_layer(layer, r)]
+    return refs[0] if refs else None
+
+
 @dataclass
 class Selection:
     """Which functions a command looks at: all, or by explicit name, name glob and tags."""
@@ -60,14 +67,60 @@ class Selection:
         return not self.globs or any(fnmatch.fnmatchcase(name, g) for g in self.globs)
 
 
-def check_named(selection: Selection, found: list[FleetFunction], layer: str) -> None:
-    """An explicitly named function found nowhere is a mistake, not an empty plan."""
+def check_layer(layer: str) -> None:
+    """LAYER is a name or an *unversioned* ARN: a versioned one would match no function."""
+    if layer.startswith("arn:"):
+        if parse_layer_arn(f"{layer}:1") is None:
+            raise AwsError(
+                f"{layer!r}: give the layer's name or its unversioned ARN, "
+                "arn:aws:lambda:REGION:ACCOUNT:layer:NAME"
+            )
+    elif not re.fullmatch(r"[A-Za-z0-9_-]{1,140}", layer):
+        raise AwsError(f"{layer!r}: a layer name is 1 to 140 letters, digits, '-' and '_'")
+
+
+def check_found(
+    layer: str, targets: list[Target], selection: Selection, found: list[FleetFunction]
+) -> None:
+    """Nothing found must mean an empty fleet, never a typo passing a CI check forever:
+    a function named with ``--function`` and found nowhere is an error, and so is a layer
+    that no function uses and that has no version in any account and region visited."""
     missing = sorted(set(selection.names) - {f.name for f in found})
     if missing:
         raise AwsError(
             f"--function {', '.join(missing)}: no such function uses layer {layer} "
             "in the regions and accounts given"
         )
+    if found or not targets or any(_has_versions(t, layer) for t in targets):
+        return
+    where = ", ".join(t.label(len({t.account for t in targets})) for t in targets)
+    raise AwsError(
+        f"layer {layer}: no function uses it and it has no version in {where}: "
+        "check the name (and --region, --role-arn)"
+    )
+
+
+def _has_versions(target: Target, layer: str) -> bool:
+    ref = parse_layer_arn(f"{layer}:1") if layer.startswith("arn:") else None
+    if ref is not None and ref.account != target.account:
+        return True  # another account's layer cannot be listed from here: assume it exists
+    if ref is not None and ref.region != target.region:
+        return False
+    from layer_build.aws import is_not_found
+
+    client = target.client("lambda")
+    try:
+        answer = client.list_layer_versions(LayerName=ref.name if ref else layer, MaxItems=1)
+    except Exception as exc:
+        if is_not_found(exc):
+            return False
+        raise
+    return bool(answer.get("LayerVersions"))
+
+
+def layer_arns(config: dict[str, Any]) -> list[str]:
+    """A function configuration's layer list, as ARNs in their order."""
+    return [entry["Arn"] for entry in config.get("Layers") or []]
 
 
 @dataclass
@@ -93,9 +146,9 @@ def functions_using(target: Target, layer: str, selection: Selection) -> list[Fl
             name = config["FunctionName"]
             if not selection.admits_name(name):
                 continue
-            layers = [entry["Arn"] for entry in config.get("Layers") or []]
-            refs = [r for r in map(parse_layer_arn, layers) if r and names_layer(layer, r)]
-            if not refs:
+            layers = layer_arns(config)
+            ours = find_ours(layer, layers)
+            if ours is None:
                 continue
             if selection.tags:
                 tags = client.list_tags(Resource=config["FunctionArn"]).get("Tags", {})
@@ -110,7 +163,7 @@ def functions_using(target: Target, layer: str, selection: Selection) -> list[Fl
                     architectures=config.get("Architectures") or ["x86_64"],
                     layers=layers,
                     revision_id=config.get("RevisionId"),
-                    ours=refs[0],
+                    ours=ours,
                 )
             )
     return sorted(found, key=lambda f: f.name)
@@ -167,7 +220,14 @@ class VersionSpec:
             }
         except (ValueError, AttributeError, KeyError, TypeError):
             raise AwsError(f"{path}: not a versions file written by `lambdaboot publish`") from None
+        if not by_region:
+            raise AwsError(f"{path} names no published version (did every region fail?)")
         return cls(text, by_region)
+
+    @property
+    def regions(self) -> list[str]:
+        """The regions a versions file names (none for ``latest`` or a number)."""
+        return sorted(self.by_region or {})
 
     def wanted(self, region: str) -> int | None:
         """The version named for ``region``; None for ``latest`` (or a region the file lacks)."""

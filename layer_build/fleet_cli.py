@@ -8,6 +8,7 @@ well, 1 when something in the fleet failed or drifts (every outcome is still pri
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import signal
@@ -150,6 +151,22 @@ def _selection(args: argparse.Namespace) -> Any:
     return Selection(names=args.function, globs=args.match, tags=tags)
 
 
+def _targets(args: argparse.Namespace, regions: list[str]) -> list[Any]:
+    """The targets of the AWS options; without ``--region``, the regions the versions file
+    (or saved plan) names come before the AWS configuration's one: they are where the work is."""
+    options = aws_options(args)
+    if not options.regions and regions:
+        options = dataclasses.replace(options, regions=regions)
+    return targets(options)
+
+
+def _check_outputs(*paths: Path | None) -> None:
+    """An output file that cannot be written fails before any work, not after it."""
+    for path in paths:
+        if path is not None and not path.parent.is_dir():
+            raise BuildError(f"{path}: its folder {path.parent} does not exist")
+
+
 def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
     if args.json:
         print(json.dumps(data, indent=2, sort_keys=True))
@@ -177,6 +194,7 @@ def _publish(args: argparse.Namespace) -> int:
         sharing=Sharing(args.grant_account, args.grant_org, args.public),
         force=args.force,
     )
+    _check_outputs(args.versions_out)
     found = targets(aws_options(args))
     accounts = len({t.account for t in found})
     with LiveLines([t.label(accounts) for t in found]) as live:
@@ -216,14 +234,17 @@ def _rollout(args: argparse.Namespace) -> int:
         json.loads(event_bytes)
     except ValueError:
         raise BuildError("the canary event is not JSON") from None
-    found = targets(aws_options(args))
+    _check_outputs(args.plan_out, args.report)
     if args.plan:
         try:
             plan = Plan.from_json(json.loads(args.plan.read_text()))
         except (OSError, ValueError) as exc:
             raise BuildError(f"--plan {args.plan}: {exc}") from None
+        found = _targets(args, sorted({c.region for c in plan.changes}))
     else:
-        plan = make_plan(args.layer, VersionSpec.parse(args.to), found, _selection(args))
+        to = VersionSpec.parse(args.to)
+        found = _targets(args, to.regions)
+        plan = make_plan(args.layer, to, found, _selection(args))
     dry = args.dry_run or bool(args.plan_out)
     if args.plan_out:
         args.plan_out.write_text(json.dumps(plan.as_json(), indent=2) + "\n")
@@ -270,9 +291,8 @@ def _drift(args: argparse.Namespace) -> int:
     from layer_build.drift import find_drift
     from layer_build.fleet import VersionSpec
 
-    findings = find_drift(
-        args.layer, VersionSpec.parse(args.expect), targets(aws_options(args)), _selection(args)
-    )
+    expect = VersionSpec.parse(args.expect)
+    findings = find_drift(args.layer, expect, _targets(args, expect.regions), _selection(args))
     drifting = [f for f in findings if f.drifts]
     summary = f"{len(drifting)} of {len(findings)} function qualifiers use an older {args.layer}"
     _emit(

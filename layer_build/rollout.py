@@ -23,8 +23,10 @@ from layer_build.fleet import (
     FleetFunction,
     Selection,
     VersionSpec,
-    check_named,
+    check_found,
+    check_layer,
     functions_using,
+    layer_arns,
     layer_versions,
 )
 
@@ -76,10 +78,11 @@ class Plan:
 
 def make_plan(layer: str, to: VersionSpec, targets: list[Target], selection: Selection) -> Plan:
     """Read the fleet and decide, per function, update, current or refused."""
+    check_layer(layer)
     found: list[FleetFunction] = []
     for target in targets:
         found.extend(functions_using(target, layer, selection))
-    check_named(selection, found, layer)
+    check_found(layer, targets, selection, found)
     versions_cache: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
     changes = []
     for fn in found:
@@ -219,7 +222,7 @@ def _update(change: Change, target: Target, options: ApplyOptions, say: Any) -> 
     try:
         say(change, "checking it is as planned")
         config = client.get_function_configuration(FunctionName=change.function)
-        layers = [entry["Arn"] for entry in config.get("Layers") or []]
+        layers = layer_arns(config)
         revision = config.get("RevisionId")
         if layers != change.layers_before or (
             change.revision_id and revision != change.revision_id
@@ -334,7 +337,7 @@ def _roll_back(change: Change, target: Target, options: ApplyOptions, say: Any) 
         for alias, (before, _after) in change.aliases.items():
             client.update_alias(FunctionName=change.function, Name=alias, FunctionVersion=before)
         config = client.get_function_configuration(FunctionName=change.function)
-        layers = [entry["Arn"] for entry in config.get("Layers") or []]
+        layers = layer_arns(config)
         if layers != change.layers_after:
             raise AwsError("changed by someone else after this run's update: left as it is")
         update: dict[str, Any] = {"FunctionName": change.function, "Layers": change.layers_before}

@@ -195,7 +195,7 @@ def port_number(text: str) -> int:
 
 def runtime_command(
     text: str,
-    handler: str = "app.handler",
+    handler: str | None = None,
     runtime: str | None = None,
     option: str = "--runtime-cmd",
 ) -> list[str]:
@@ -212,7 +212,9 @@ def runtime_command(
         raise UsageError(f"{option} {text!r}: {exc}; check its quotes") from None
     python = _python_of(runtime, option) if "{python}" in text else ""
     for index, part in enumerate(command):
-        part = part.replace("{python}", python).replace("{handler}", handler)
+        part = part.replace("{python}", python)
+        if handler is not None:  # else left for the caller (conform: each check's handler)
+            part = part.replace("{handler}", handler)
         if "/" in part and not Path(part).is_absolute() and Path(part).exists():
             part = str(Path(part).absolute())
         command[index] = part
@@ -248,9 +250,7 @@ def runtime_and_env(
     bootstrap; else lambdaboot's, with the interpreter running this command."""
     runtime: str | None = getattr(args, "runtime", None)
     if args.runtime_cmd:
-        command = runtime_command(
-            args.runtime_cmd, getattr(args, "handler", "app.handler"), runtime
-        )
+        command = runtime_command(args.runtime_cmd, getattr(args, "handler", None), runtime)
     elif runtime:
         command = []
     elif task_root is not None and (task_root / "bootstrap").is_file():
@@ -360,12 +360,12 @@ def _event(args: argparse.Namespace) -> bytes:
 
 def run_invoke(args: argparse.Namespace) -> int:
     try:
+        event = _event(args)  # first: a bad event is then the only line printed
         if devloop_cli.wanted(args):
             options = devloop_options(args)
             config = devloop_cli.invoke_config(args, options, lambda: function_config(args))
         else:
             config = function_config(args)
-        event = _event(args)
         if args.watch:
             return devloop_cli.invoke_watch(
                 args,

@@ -167,7 +167,7 @@ class InvokeApi:
         caller without permission on that account's function: AccessDeniedException (403).
         https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html"""
         config = self._lam.config
-        match = _FUNCTION_NAME.fullmatch(name)
+        match = FUNCTION_NAME.fullmatch(name)
         qualifiers = {
             q for q in [*(query.get("Qualifier") or []), match and match["qualifier"]] if q
         }
@@ -258,8 +258,9 @@ class InvokeApi:
             await asyncio.wait(set(self._tasks), timeout=30)
 
 
-# The Invoke API reference's FunctionName pattern, with the parts named.
-_FUNCTION_NAME = re.compile(
+# The Invoke API reference's FunctionName pattern, with the parts named (the router reads
+# names with it too, so that every form reaches a function as it reaches one environment).
+FUNCTION_NAME = re.compile(
     r"(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d):)?"
     r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9-_.]+)"
     r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?"

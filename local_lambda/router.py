@@ -1,13 +1,16 @@
 """One invoke endpoint for many functions, as ``sam local start-lambda`` offers.
 
 ``POST /2015-03-31/functions/{name}/invocations`` (and the response-streaming path) is
-routed by name (a logical id, a FunctionName, or an ARN ending in either) to that
-function's :class:`~local_lambda.pool.Pool`, which picks the environment. The request
-is then passed on unchanged to that environment's own invoke API and its answer passed
-back as it comes, streamed bodies included, so every header and error of the invoke API
-(log tail, client context, FunctionError, Event, DryRun) behaves exactly as with one
-function. Only two answers are the router's own: 404 ``ResourceNotFoundException`` for
-a name no function has, and 429 ``TooManyRequestsException`` (reason
+routed by the function name in it (a logical id or a FunctionName, in any form the
+Invoke API takes: bare, ``name:QUALIFIER``, ``ACCOUNT:function:name``, the full ARN) to
+that function's :class:`~local_lambda.pool.Pool`, which picks the environment. The
+request is then passed on to that environment's own invoke API in the same form (only
+the name part becomes the function's name there), and its answer passed back as it
+comes, streamed bodies included, so every header and error of the invoke API (log tail,
+client context, FunctionError, Event, DryRun, a qualifier, another account's or
+Region's ARN) behaves exactly as with one function. The router's own answers: 400 for
+a name that is not a function name, 404 ``ResourceNotFoundException`` for a name no
+function has, and 429 ``TooManyRequestsException`` (reason
 ``ReservedFunctionConcurrentInvocationLimitExceeded``, as Lambda says it) when every
 environment the function may have is busy with a synchronous invoke.
 
@@ -25,6 +28,7 @@ import urllib.parse
 from . import protocol
 from .forward import Answer, Upstream, UpstreamError
 from .httpserver import HttpServer, Request, serve
+from .invoke_api import FUNCTION_NAME
 from .pool import Pool, Slot
 
 STREAM_PREFIX = "/2021-11-15/functions/"
@@ -85,15 +89,6 @@ class Router:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30)
 
-    def find(self, name: str) -> Pool | None:
-        """The pool of the function ``name`` stands for: a name, or an ARN with or without
-        the ``$LATEST`` qualifier."""
-        base = name.removesuffix(":$LATEST")
-        if base in self.pools:
-            return self.pools[base]
-        _, marker, function = base.rpartition(":function:")
-        return self.pools.get(function) if marker else None
-
     def handle(self, request: Request) -> None:
         found = function_in_path(request.path)
         if found is None:
@@ -105,17 +100,27 @@ class Router:
             )
             return
         name, prefix = found
-        pool = self.find(name)
+        match = FUNCTION_NAME.fullmatch(name)
+        if match is None:
+            message = f"Invalid function name {name!r}"
+            self._refuse(request, 400, "InvalidParameterValueException", message)
+            return
+        pool = self.pools.get(match["name"])
         if pool is None:
-            shown = name.removesuffix(":$LATEST").rpartition(":function:")[2] or name
-            why = self.refusals.get(shown)
+            why = self.refusals.get(match["name"])
             detail = f" ({why})" if why else ""
-            arn = name if name.startswith("arn:") else protocol.function_arn(self.region, name)
+            arn = protocol.function_arn(match["region"] or self.region, match["name"])
+            if match["qualifier"]:
+                arn += f":{match['qualifier']}"
             self._refuse(
                 request, 404, "ResourceNotFoundException", f"Function not found: {arn}{detail}"
             )
             return
-        task = asyncio.ensure_future(self._route(request, pool, prefix))
+        # The environment's invoke API reads the rest of the name (qualifier, account,
+        # Region) as one function's would; only the name part is its own.
+        start, end = match.span("name")
+        target = name[:start] + pool.config.function_name + name[end:]
+        task = asyncio.ensure_future(self._route(request, pool, prefix, target))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -130,7 +135,7 @@ class Router:
         body, headers = error_body(error_type, message, reason)
         request.respond(status, body, headers)
 
-    async def _route(self, request: Request, pool: Pool, prefix: str) -> None:
+    async def _route(self, request: Request, pool: Pool, prefix: str, target: str) -> None:
         if request.body_size > protocol.MAX_INVOKE_REQUEST_BYTES:  # its body was not kept
             limit = protocol.MAX_INVOKE_REQUEST_BYTES
             message = f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
@@ -152,14 +157,14 @@ class Router:
             )
             return
         try:
-            await self._forward(request, slot, prefix)
+            await self._forward(request, slot, prefix, target)
         finally:
             if kind == "RequestResponse":
                 pool.give_back(slot)
 
-    async def _forward(self, request: Request, slot: Slot, prefix: str) -> None:
+    async def _forward(self, request: Request, slot: Slot, prefix: str, name: str) -> None:
         suffix = STREAM_SUFFIX if prefix == STREAM_PREFIX else INVOKE_SUFFIX
-        function = urllib.parse.quote(slot.lam.config.function_name, safe="")
+        function = urllib.parse.quote(name, safe="")
         target = f"{prefix}{function}{suffix}" + (f"?{request.query}" if request.query else "")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED]
         headers.append(("Content-Type", request.headers.get("content-type", "application/json")))

@@ -25,7 +25,7 @@ from runtime_core.protocol import ApiError
 from runtime_core.setting_names import MARGIN_ENV
 from runtime_core.shutdown import exit_now, register_internal_extension, registered_hooks
 from runtime_core.streaming import is_streaming
-from runtime_core.transport import transport_kind
+from runtime_core.transport import pipelining, transport_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -133,6 +133,7 @@ def _settings(environ: Mapping[str, str]) -> tuple[int, float | None, bool]:
     settings that are set, so the blocking engine's start-up pays for none of them."""
     concurrency = _concurrency(environ.get("AWS_LAMBDA_MAX_CONCURRENCY"))
     transport_kind(environ)  # the engines read it again when they make their drivers
+    pipelining(environ)  # and the blocking client this one
     margin = None
     if environ.get(MARGIN_ENV):
         from runtime_core.deadline import margin_seconds

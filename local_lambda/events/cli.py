@@ -103,9 +103,15 @@ def event_from_words(text: str) -> bytes:
         sub = sources.add_parser(source.name, add_help=False)
         for option in options_of(source):
             add_option(sub, option)
-    words = shlex.split(text)
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:  # "No closing quotation"
+        raise ValueError(f"--event-source {text!r}: {exc}; check its quotes") from None
     if not words or words[0] not in SOURCES:
         first = words[0] if words else ""
         raise ValueError(f"unknown event source {first!r}: use one of {', '.join(SOURCES)}")
-    args = parser.parse_args(words)
+    try:
+        args = parser.parse_args(words)
+    except ValueError as exc:  # argparse's own words, e.g. "unrecognized arguments: --x"
+        raise ValueError(f"--event-source {text!r}: {exc}") from None
     return json.dumps(sample_event(args.trigger, **values_of(args))).encode()

@@ -37,11 +37,11 @@ def serve(
     from runtime_core.dispatch import call_sync
     from runtime_core.serialize import after_response
 
-    next_invocation = client.next
-    post = client.post
+    client.pipeline()
+    post_then_next = client.post_then_next
     watch = _deadline_watch(margin)
+    invocation = client.next()
     while True:
-        invocation = next_invocation()
         if track is not None:
             track(invocation.request_id)
         if watch is not None:
@@ -59,8 +59,9 @@ def serve(
         finally:
             if watch is not None:
                 watch.stop()
-        post(invocation, outcome)
-        after_response()  # orjson, once it pays: between the answer and the next /next
+        # GET /next pipelined behind the post (unless LAMBDABOOT_PIPELINE=0); orjson, once
+        # it pays, is imported between the post's answer and reading the next invocation.
+        invocation = post_then_next(invocation, outcome, after_response)
 
 
 def _deadline_watch(margin: float | None) -> SyncWatch | None:

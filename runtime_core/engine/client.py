@@ -16,10 +16,24 @@ Delivery rules (issue "No invocation lost to a connection fault"), the same in b
   and the loop goes on (the next ``next`` finds out whether the API is still there).
 - An invocation ``/next`` could not describe (``protocol.InvalidInvocation``) gets an
   ``/error`` for its request id, and ``next`` waits for the following one.
+
+Pipelining (``post_then_next``, on unless ``LAMBDABOOT_PIPELINE=0``): ``GET /next`` goes
+out right behind the post on the same connection, so the server has it the moment it has
+answered the post. The post's answer is read first and judged exactly as ``post`` judges
+it; when the server closes the connection after it, or the connection fails, the client
+falls back to ``next``'s own rules; when the answers come out of order (an invocation
+first), both are used as what they are and pipelining stops for this process. A post
+Lambda will refuse for sure (over 6 MB, or past the deadline) goes alone, so its logged
+refusal comes before Lambda ends the invocation; an unforeseen refusal (400, 403, or a
+413/410 the runtime could not predict) is logged just after Lambda has seen the next
+``GET /next``, i.e. after that invocation's REPORT line. A 500 on a post (Lambda's own
+failure: the runtime exits) can take down the invocation Lambda had already handed to
+the pipelined ``GET /next``; ``LAMBDABOOT_PIPELINE=0`` is the mode without either effect.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from runtime_core.engine.report import log_lost
@@ -34,10 +48,11 @@ from runtime_core.protocol import (
     stream_chunk,
     stream_end,
 )
-from runtime_core.transport import transport_kind
+from runtime_core.transport import pipelining, transport_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any, Protocol
 
     from runtime_core.errors import InitError
@@ -54,11 +69,13 @@ if TYPE_CHECKING:
 
 __all__ = ["BACKOFF_S", "BlockingStreamedResponse", "RuntimeClient", "make_transport"]
 
+#: Lambda's limit for a buffered response (6 MB): a larger one is answered 413.
+RESPONSE_LIMIT = 6 * 1024 * 1024
+#: The error type posted for a streamed response lost before any answer.
+STREAM_LOST = "Runtime.StreamLost"
 #: The waits between attempts to reach the API again, seconds (~1.6 s in all): long
 #: enough to ride out a restart of the API's listener, short enough that a runtime whose
 #: API is gone exits promptly. No busy loop: each attempt is a connect, then a sleep.
-#: The error type posted for a streamed response lost before any answer.
-STREAM_LOST = "Runtime.StreamLost"
 BACKOFF_S = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5)
 
 
@@ -79,6 +96,14 @@ class RuntimeClient:
     def __init__(self, address: str, transport: SyncTransport | None = None) -> None:
         self.protocol = RuntimeProtocol(address)
         self.transport = transport or make_transport(address)
+        #: The driver's ``send_pair`` once ``pipeline`` turned pipelining on.
+        self._send_pair: Any = None
+
+    def pipeline(self, environ: Mapping[str, str] = os.environ) -> None:
+        """Pipeline ``GET /next`` behind posts from now on, unless ``LAMBDABOOT_PIPELINE=0``
+        (start-up has checked the setting) or the driver cannot (httpx)."""
+        if pipelining(environ):
+            self._send_pair = getattr(self.transport, "send_pair", None)
 
     def send(self, request: Request) -> tuple[Response, bool]:
         """Send ``request``; once more on a new connection if the first try got no answer.
@@ -127,6 +152,88 @@ class RuntimeClient:
         else:
             request = self.protocol.response(invocation, outcome.body, outcome.content_type)
             self._deliver("/response", request, invocation)
+
+    def post_then_next(
+        self, invocation: Invocation, outcome: Outcome, meanwhile: Callable[[], None]
+    ) -> Invocation:
+        """``post`` then ``next``, with ``GET /next`` pipelined behind the post;
+        ``meanwhile`` runs once the post is answered, before the next invocation is read."""
+        ahead = self._post_pipelined(invocation, outcome)
+        meanwhile()
+        if ahead is True:  # the GET went out on the connection, which is still open
+            try:
+                response = self.transport.receive("GET /next (pipelined)")  # type: ignore[attr-defined]
+            except Disconnected:
+                return self.next()
+            try:
+                return parse_invocation(response)
+            except InvalidInvocation as problem:
+                self.refuse(problem)
+                return self.next()
+        if ahead is False:
+            return self.next()
+        return ahead  # answered out of order: the invocation came before the post's answer
+
+    def _post_pipelined(self, invocation: Invocation, outcome: Outcome) -> Invocation | bool:
+        """Post ``outcome`` with ``GET /next`` behind it when that is safe. True when the
+        GET's answer is still to be read, False when ``next`` must ask (no pipelining, or
+        the connection was closed or lost), or the invocation itself if it came first."""
+        send_pair = self._send_pair
+        if (
+            send_pair is None
+            or len(outcome.body) >= RESPONSE_LIMIT
+            or not invocation.remaining_ms()
+        ):
+            # A refusal that can be foreseen (413 too large, 410 too late) is logged before
+            # Lambda hears from the runtime again, so the message stays with its invocation.
+            self.post(invocation, outcome)
+            return False
+        what = "/error" if outcome.is_error else "/response"
+        request = self.protocol.post(invocation, outcome)
+        try:
+            answer, still_open = send_pair(request, self.protocol.next_request)
+        except Disconnected as exc:
+            if exc.answered:
+                log_lost(f"invocation {invocation.request_id}: POST {what} was lost: {exc}")
+            else:  # nothing came back: the post alone, once more, on a new connection
+                self._deliver_again(what, request, invocation)
+            return False
+        if "lambda-runtime-aws-request-id" in answer.headers:
+            return self._out_of_order(what, answer, invocation)
+        problem = post_verdict(what, answer)
+        if problem is not None:
+            log_lost(f"invocation {invocation.request_id}: {problem}")
+        return bool(still_open)
+
+    def _deliver_again(self, what: str, request: Request, invocation: Invocation) -> None:
+        try:
+            response = self.transport.send(request)
+        except Disconnected as exc:
+            log_lost(f"invocation {invocation.request_id}: POST {what} was lost: {exc}")
+            return
+        problem = post_verdict(what, response, resent=True)
+        if problem is not None:
+            log_lost(f"invocation {invocation.request_id}: {problem}")
+
+    def _out_of_order(
+        self, what: str, invocation_answer: Response, posted: Invocation
+    ) -> Invocation | bool:
+        """The server answered the pipelined ``GET /next`` before the post: take the post's
+        answer next, and send one request at a time from now on."""
+        self._send_pair = None
+        try:
+            verdict = self.transport.receive(f"POST {what} (pipelined)")  # type: ignore[attr-defined]
+        except Disconnected as exc:
+            log_lost(f"invocation {posted.request_id}: POST {what} got no answer: {exc}")
+        else:
+            problem = post_verdict(what, verdict)
+            if problem is not None:
+                log_lost(f"invocation {posted.request_id}: {problem}")
+        try:
+            return parse_invocation(invocation_answer)
+        except InvalidInvocation as problem_invocation:
+            self.refuse(problem_invocation)
+            return False
 
     def post_error(self, invocation: Invocation, outcome: Outcome) -> None:
         request = self.protocol.error(

@@ -15,9 +15,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["TRANSPORT_ENV", "keep_stdio", "transport_kind"]
+__all__ = ["PIPELINE_ENV", "TRANSPORT_ENV", "keep_stdio", "pipelining", "transport_kind"]
 
 TRANSPORT_ENV = "LAMBDABOOT_TRANSPORT"
+PIPELINE_ENV = "LAMBDABOOT_PIPELINE"
 
 
 def transport_kind(environ: Mapping[str, str] = os.environ) -> str:
@@ -31,6 +32,16 @@ def transport_kind(environ: Mapping[str, str] = os.environ) -> str:
             f"{TRANSPORT_ENV} must be socket or httpx (or unset for socket), got {value!r}"
         )
     return kind
+
+
+def pipelining(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the blocking engine sends ``GET /next`` right behind each ``POST /response``
+    on the same connection (``LAMBDABOOT_PIPELINE``: ``1``, the default, or ``0`` for one
+    request at a time). Anything else is a ``ValueError`` saying what is accepted."""
+    value = environ.get(PIPELINE_ENV, "").strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(f"{PIPELINE_ENV} must be 1 or 0 (or unset for 1), got {value!r}")
+    return value != "0"
 
 
 def keep_stdio() -> None:

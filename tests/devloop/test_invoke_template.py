@@ -89,6 +89,14 @@ def test_bad_input_is_one_line(project: Project) -> None:
             "--env-file missing.env: cannot read it",
         ),
         (("invoke",), "give FUNCTION_DIR, the folder holding your handler's code (or --template)"),
+        (
+            ("invoke", "--template", "template.yaml", "Api", "--event-source", "s3 --nope x"),
+            "--event-source 's3 --nope x': unrecognized arguments: --nope x",
+        ),
+        (
+            ("invoke", "--template", "template.yaml", "Api", "--event-source", "s3 --key 'a"),
+            '--event-source "s3 --key \'a": No closing quotation; check its quotes',
+        ),
     ]
     for args, complaint in cases:
         done = _lambdaboot(*args, cwd=project.root)
@@ -125,3 +133,19 @@ def test_invoke_watch_invokes_again_after_a_change(project: Project, tmp_path: P
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=WAIT_S)
     assert process.returncode == 128 + 15  # ended by SIGTERM
+
+
+def test_a_bad_event_is_the_only_line_even_when_the_template_has_notes(tmp_path: Path) -> None:
+    """The notes about a template (a variable left out) are not printed before the error."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Table: {Type: AWS::DynamoDB::Table}\n  Fn:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: src\n      Handler: app.handler\n"
+        "      Environment: {Variables: {TABLE: !Ref Table}}\n"
+    )
+    for event in (("--event", "{bad"), ("--event-source", "nope")):
+        done = _lambdaboot("invoke", "--template", "template.yaml", "Fn", *event, cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "TABLE left out" not in done.stderr

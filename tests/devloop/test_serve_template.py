@@ -66,6 +66,49 @@ def test_three_functions_by_logical_id_and_name(serve: Any, project: Project) ->
     assert re.search(rf"^\[WithExtension#1\] START RequestId: {request_id}", console, re.M)
 
 
+def test_every_name_form_reaches_a_function_as_it_reaches_one_environment(
+    serve: Any,
+) -> None:
+    """The Invoke API's name forms (API_Invoke.html): bare, name:QUALIFIER, a partial and a
+    full ARN, and ?Qualifier=; by logical id or FunctionName. Only $LATEST exists locally."""
+    client = serve().client()
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:"
+    reached = [
+        {"FunctionName": "Api:$LATEST"},
+        {"FunctionName": "local-api:$LATEST"},
+        {"FunctionName": "local-api", "Qualifier": "$LATEST"},
+        {"FunctionName": "123456789012:function:Api"},
+        {"FunctionName": f"{arn}local-api:$LATEST"},
+        {"FunctionName": f"{arn}Api", "Qualifier": "$LATEST"},
+    ]
+    for form in reached:
+        response = client.invoke(Payload=b"{}", **form)
+        assert _json(response)["greeting"] == "hello", form
+        assert response["ResponseMetadata"]["HTTPHeaders"]["x-lambdaboot-environment"] == "Api#1"
+    stream = client.invoke_with_response_stream(FunctionName=f"{arn}Stream:$LATEST")
+    assert list(stream["EventStream"])[-1] == {"InvokeComplete": {}}
+
+    refused = [
+        ({"FunctionName": "Api:prod"}, 404, "ResourceNotFoundException", f"{arn}local-api:prod"),
+        ({"FunctionName": "Api", "Qualifier": "1"}, 404, "ResourceNotFoundException", ":1"),
+        ({"FunctionName": "arn:aws:lambda:eu-west-1:123456789012:function:Api"}, 404,
+         "ResourceNotFoundException", "eu-west-1"),
+        ({"FunctionName": "arn:aws:lambda:us-east-1:999999999999:function:Api"}, 403,
+         "AccessDeniedException", "999999999999:function:local-api"),
+        ({"FunctionName": "Api:$LATEST", "Qualifier": "1"}, 400,
+         "InvalidParameterValueException", "does not match"),
+        ({"FunctionName": "not a name!"}, 400, "InvalidParameterValueException", "not a name!"),
+        ({"FunctionName": "Nope:$LATEST"}, 404, "ResourceNotFoundException", "function:Nope:$LATEST"),
+    ]  # fmt: skip
+    for form, status, code, message in refused:
+        with pytest.raises(ClientError) as caught:
+            client.invoke(Payload=b"{}", **form)
+        error = caught.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == status, form
+        assert error["Error"]["Code"] == code, form
+        assert message in error["Error"]["Message"], form
+
+
 def _wait_for(condition: Any, what: str) -> None:
     deadline = time.monotonic() + WAIT_S
     while not condition():

@@ -126,8 +126,9 @@ def test_drift_and_rollout_in_another_account_through_a_role(moto_endpoint: str)
     assert _drifting(done.stdout) == [
         "444455556666/eu-west-1 elsewhere:$LATEST: version 1, 1 behind 2"
     ]
+    # Without the role, the layer is nowhere to be seen: a mistake, not an empty fleet.
     mine = fleet_cli(moto_endpoint, "drift", "shared-rt", "--region", "eu-west-1")
-    assert mine.returncode == 0 and mine.stdout.startswith("0 of 0 ")
+    assert mine.returncode == 2 and "layer shared-rt: no function uses it" in mine.stderr
     role = ["--region", "eu-west-1", "--role-arn", "arn:aws:iam::444455556666:role/auditor"]
     rolled = fleet_cli(moto_endpoint, "rollout", "shared-rt", *role)
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
@@ -136,3 +137,26 @@ def test_drift_and_rollout_in_another_account_through_a_role(moto_endpoint: str)
     assert [entry["Arn"] for entry in layers] == [versions[1]]
     after = fleet_cli(moto_endpoint, "drift", "shared-rt", *role)
     assert after.returncode == 0, after.stdout
+
+
+def test_an_unknown_layer_is_an_error_not_an_empty_fleet(moto_endpoint: str) -> None:
+    """A typo in LAYER must not pass a scheduled drift check forever: a layer with no
+    version and no function using it is one line, exit 2; an unused layer is an empty fleet."""
+    for command in (["drift"], ["rollout", "--dry-run"], ["rollout"]):
+        done = fleet_cli(moto_endpoint, *command, "lambdabot-typo", *REGION_ARGS)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr == (
+            f"lambdaboot {command[0]}: layer lambdabot-typo: no function uses it and it has no "
+            "version in eu-west-1, us-east-2: check the name (and --region, --role-arn)\n"
+        )
+    versioned = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:layer:lambdaboot:3"
+    done = fleet_cli(moto_endpoint, "drift", versioned, *REGION_ARGS)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "give the layer's name or its unversioned ARN" in done.stderr
+    client(moto_endpoint, "lambda", "us-east-2").publish_layer_version(
+        LayerName="unused-rt", Content={"ZipFile": tiny_zip("1")}
+    )
+    for layer in ("unused-rt", f"arn:aws:lambda:us-east-2:{ACCOUNT}:layer:unused-rt"):
+        unused = fleet_cli(moto_endpoint, "drift", layer, *REGION_ARGS)
+        assert unused.returncode == 0, unused.stderr
+        assert unused.stdout == f"0 of 0 function qualifiers use an older {layer}\n"

@@ -133,3 +133,35 @@ def test_a_zip_over_fifty_megabytes_needs_a_bucket(layer_zip: Path, tmp_path: Pa
     big.with_suffix(".json").write_text(layer_zip.with_suffix(".json").read_text())
     done = lambdaboot("publish", str(big), "--region", "eu-west-1", env=TEST_CREDENTIALS)
     _one_line(done, "big.zip is 51.0 MB, over Lambda's 50.0 MB direct upload: give --s3-bucket")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("not json", "not a versions file written by `lambdaboot publish`"),
+        ('{"eu-west-1": 3}', "not a versions file written by `lambdaboot publish`"),
+        ('{"eu-west-1": {"status": "failed", "version": null}}', "names no published version"),
+    ],
+)
+def test_a_malformed_versions_file_is_one_line(tmp_path: Path, text: str, words: str) -> None:
+    versions = tmp_path / "versions.json"
+    versions.write_text(text)
+    for command in (["rollout", "small", "--to"], ["drift", "small", "--expect"]):
+        done = lambdaboot(*command, str(versions), "--region", "eu-west-1", env=TEST_CREDENTIALS)
+        _one_line(done, f"{versions}")
+        assert words in done.stderr
+
+
+def test_an_output_file_in_a_missing_folder_fails_before_any_work(
+    layer_zip: Path, tmp_path: Path
+) -> None:
+    """Checked up front: after a rollout the report would be lost, after a publish the
+    versions file that rollout needs."""
+    missing = tmp_path / "nowhere" / "out.json"
+    for command in (
+        ["publish", str(layer_zip), "--versions-out", str(missing)],
+        ["rollout", "small", "--report", str(missing)],
+        ["rollout", "small", "--plan-out", str(missing)],
+    ):
+        done = lambdaboot(*command, "--region", "eu-west-1", env=NO_CREDENTIALS)
+        _one_line(done, f"{missing}: its folder {missing.parent} does not exist")

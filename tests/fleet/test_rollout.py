@@ -182,6 +182,9 @@ def test_publish_over_s3_then_roll_out_with_a_canary_publish_and_alias(
             "1",
             "--canary-event",
             '{"probe": 7}',
+            # lambdaboot serve has only $LATEST (any other qualifier is a 404, as on AWS).
+            "--canary-qualifier",
+            "$LATEST",
             "--invoke-endpoint-url",
             invoke_url,
             "--concurrency",
@@ -449,3 +452,38 @@ def test_a_numbered_version_is_planned_as_given(fleet: Fleet) -> None:
         fleet.endpoint, "rollout", fleet.layer, "--to", "9", "--dry-run", "--region", "eu-west-1"
     )
     assert f"{at} {fleet.fn('api')}: refused: {fleet.layer} has no version 9 here" in absent.stdout
+
+
+def test_a_versions_file_names_the_regions_when_no_region_is_given(
+    fleet: Fleet, built_layer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The docs' sequence as written: publish --region A --region B --versions-out FILE,
+    then rollout/drift --to/--expect FILE without --region act on A and B."""
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    versions = tmp_path / "versions.json"
+    published = fleet_cli(
+        fleet.endpoint,
+        "publish",
+        str(built_layer),
+        "--layer-name",
+        fleet.layer,
+        "--versions-out",
+        str(versions),
+        *REGION_ARGS,
+    )
+    assert published.returncode == 0, published.stderr
+    no_config = {"AWS_CONFIG_FILE": "/nonexistent"}
+    plan = fleet_cli(
+        fleet.endpoint, "rollout", fleet.layer, "--to", str(versions), "--dry-run", env=no_config
+    )
+    assert plan.returncode == 0, plan.stderr
+    regions = {line.split()[0].split("/")[1] for line in plan.stdout.splitlines()}
+    assert regions == set(REGIONS)
+    drift = fleet_cli(
+        fleet.endpoint, "drift", fleet.layer, "--expect", str(versions), env=no_config
+    )
+    assert drift.returncode == 1, drift.stderr
+    assert f"123456789012/us-east-2 {fleet.fn('reports')}:$LATEST: version 1, 2 behind 3" in (
+        drift.stdout
+    )

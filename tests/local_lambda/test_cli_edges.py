@@ -183,3 +183,18 @@ def test_runtime_cmd_placeholders_name_the_runtimes_python_and_the_handler(
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert python.stdout.strip() == "3.12"
+
+
+def test_conform_keeps_handler_for_each_check_and_passes_lambdaboot(tmp_path: Path) -> None:
+    """conform fills {handler} per check itself: the shared parser must leave it alone."""
+    from local_lambda.cli import runtime_command
+
+    assert runtime_command("{python} -m awslambdaric {handler}")[1:] == [
+        "-m", "awslambdaric", "{handler}",
+    ]  # fmt: skip
+    done = subprocess.run(
+        [LAMBDABOOT, "conform", "--check", "invoke-success", "--check", "error-shape",
+         "--runtime-cmd", "{python} -m awslambdaric {handler}"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -38,8 +38,10 @@ def test_refused_response_is_logged_and_the_next_invocation_served(
     lam.inject_fault("response", status=status)
     lost = lam.invoke({"n": 1})
     assert lost.function_error == "Unhandled"  # the platform never got a result
-    assert f"answered {status}" in lam.output
     assert lam.invoke({"n": 2}).json() == {"n": 2}
+    # Logged before the next invocation is served (with GET /next pipelined behind the
+    # post, Lambda may end the lost invocation just before the line is written).
+    assert f"answered {status}" in lam.output
 
 
 @ENGINES
@@ -86,14 +88,25 @@ def test_server_error_makes_the_runtime_exit_promptly(
     assert len(api.wait_for("/invocation/next", 1, timeout=1)) == 1  # it did not ask for more
 
 
-def test_server_error_in_the_local_lambda(make_lambda: MakeLambda) -> None:
-    lam = make_lambda(ECHO)
+@pytest.mark.parametrize("pipeline", ["0", "1"], ids=["one-at-a-time", "pipelined"])
+def test_server_error_in_the_local_lambda(make_lambda: MakeLambda, pipeline: str) -> None:
+    lam = make_lambda(ECHO, env={"LAMBDABOOT_PIPELINE": pipeline})
     lam.invoke({"n": 0})
     lam.inject_fault("response", status=500)
     result = lam.invoke({"n": 1})
-    assert result.error_type == "Runtime.ExitError"
+    # One request at a time, Lambda sees the runtime exit; pipelined, it has already had
+    # the next GET /next without a result, and may hand that GET the next invocation
+    # before the runtime is gone, which the exiting runtime then takes down with it (the
+    # documented cost of pipelining when Lambda itself fails). Then the platform starts
+    # a fresh environment.
+    if pipeline == "0":
+        assert result.error_type == "Runtime.ExitError"
+    else:
+        assert result.error_type in ("Runtime.MissingResponse", "Runtime.ExitError")
+        second = lam.invoke({"n": 2})
+        assert second.error_type == "Runtime.ExitError" or second.json() == {"n": 2}
+    assert lam.invoke({"n": 3}).json() == {"n": 3}
     assert "answered 500" in lam.output
-    assert lam.invoke({"n": 2}).json() == {"n": 2}  # the platform starts a fresh environment
 
 
 @ENGINES

@@ -112,3 +112,21 @@ def test_sigterm_without_hooks_ends_the_runtime_with_status_0(
     api.wait_parked(2)
     os.kill(runtime.process.pid, signal.SIGTERM)
     assert runtime.wait(timeout=20) == 0
+
+
+def test_a_worker_crash_loop_abandons_its_slots_and_answers_every_invocation(
+    api: HostileApi, start_runtime: Start
+) -> None:
+    """Process per slot: a worker that dies is replaced (its invocation gets
+    ``Runtime.ExitError`` from the parent); one whose replacements keep dying at once
+    loses its slot, and with no slot left the runtime exits 1, saying so."""
+    runtime = start_runtime(
+        {"app.py": "import os\n\ndef handler(event, context):\n    os._exit(7)\n"},
+        env={"AWS_LAMBDA_MAX_CONCURRENCY": "2"},
+    )
+    ids = [api.invoke({"n": n}) for n in range(6)]  # 2 slots x 3 quick deaths each
+    assert runtime.wait(timeout=30) == 1
+    answered = api.answers_per_invocation()
+    assert all(answered.get(rid) == 1 for rid in ids), answered
+    assert {api.accepted[rid][0].json()["errorType"] for rid in ids} == {"Runtime.ExitError"}
+    assert "no worker slot is left" in runtime.output()

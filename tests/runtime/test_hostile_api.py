@@ -229,3 +229,33 @@ def test_the_runtime_exits_only_when_the_api_is_gone_for_every_slot(
     output = runtime.output()
     assert "cannot be reached" in output
     assert "Traceback" not in output
+
+
+HOOKED = {
+    "app.py": """
+    from runtime_core import on_shutdown
+
+    @on_shutdown
+    def bye():
+        pass
+
+    def handler(event, context):
+        return event
+"""
+}
+
+
+@pytest.mark.parametrize("fault", ["reset", "close_after", "interim"])
+def test_the_shutdown_extensions_calls_survive_the_fault(
+    api: HostileApi, start_runtime: Start, fault: str
+) -> None:
+    """Extension calls go through the same client: a register reset before any answer is
+    sent again, and the runtime then serves as usual."""
+    api.fault("register", fault)
+    runtime = start_runtime(HOOKED)
+    request_id = api.invoke({"n": 1})
+    api.wait_answered(1)
+    assert api.accepted[request_id][0].json() == {"n": 1}
+    registers = [s for s in api.seen if s.kind == "register"]
+    assert len(registers) == (2 if fault == "reset" else 1)
+    assert runtime.process.poll() is None
