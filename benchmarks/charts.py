@@ -52,7 +52,10 @@ def bars_with_ratios(
             [max(m - lo, 0.0) for m, lo in zip(medians, lows, strict=True)],
             [max(hi - m, 0.0) for m, hi in zip(medians, highs, strict=True)],
         ]
-    colors = ["#7f7f7f" if name == baseline else f"C{i}" for i, name in enumerate(names)]
+    palette = [f"C{i}" for i in range(10) if i != 7]  # C7 is the baseline's grey
+    colors = [
+        "#7f7f7f" if name == baseline else palette[i % len(palette)] for i, name in enumerate(names)
+    ]
     axis.bar(positions, medians, yerr=errors, capsize=4, color=colors)
     axis.set_xticks(list(positions), names, rotation=12)
     top = max((h for h in (highs or medians)), default=0.0)
@@ -84,3 +87,31 @@ def save(fig: Any, path: Path) -> None:
 
 
 __all__ = ["bars_with_ratios", "pyplot", "ratio_text", "save", "suptitle"]
+
+
+def boxes_with_ratios(
+    axis: Any,
+    samples: dict[str, list[float]],
+    baseline: str,
+    fmt: str = "{:.1f}",
+    showfliers: bool = False,
+) -> None:
+    """One box per configuration (by name), its median written beside it and, for all
+    but the baseline, its median over the baseline's."""
+    import statistics
+
+    names = list(samples)
+    axis.boxplot([samples[n] or [0.0] for n in names], showfliers=showfliers)
+    axis.set_xticks(range(1, len(names) + 1), names, rotation=10)
+    base = statistics.median(samples[baseline]) if samples.get(baseline) else None
+    for x, name in enumerate(names, start=1):
+        if not samples[name]:
+            continue
+        median = statistics.median(samples[name])
+        text = fmt.format(median)
+        if base and name != baseline:
+            text += "\n" + ratio_text(median / base, baseline)
+        axis.annotate(
+            text, (x, median), xytext=(18, 0), textcoords="offset points", fontsize=8, va="center"
+        )
+    axis.grid(axis="y", alpha=0.3)

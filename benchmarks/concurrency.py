@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import charts
 from benchmarks.contenders import Contender, awslambdaric, lambdaboot
 from benchmarks.environments import REPO, compile_repo_sources
 from local_lambda import FunctionConfig, LocalLambda
@@ -164,12 +165,8 @@ def _cpus() -> int:
 
 
 def _plot(points: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    plt = charts.pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
     for name in ("lambdaboot", "awslambdaric"):
         mine = [p for p in points if p["contender"] == name]
         ns = [p["n"] for p in mine]
@@ -179,21 +176,36 @@ def _plot(points: list[dict[str, Any]], path: Path) -> None:
     if ideal:
         base = ideal[0]["throughput_per_s"] / ideal[0]["n"]
         left.plot([p["n"] for p in ideal], [base * p["n"] for p in ideal], "k:", label="N x (N=1)")
-    left.set(
-        xlabel="invocations in flight (N)",
-        ylabel="invocations / s",
-        title="50 ms I/O-bound handler",
-    )
+    theirs = {p["n"]: p for p in points if p["contender"] == "awslambdaric"}
+    for p in ideal:  # the ratio at each N, on lambdaboot's points
+        other = theirs.get(p["n"])
+        if other and other["max_memory_used_mb"]:
+            ratio = p["max_memory_used_mb"] / other["max_memory_used_mb"]
+            right.annotate(
+                charts.ratio_text(ratio, "awslambdaric"),
+                (p["n"], p["max_memory_used_mb"]),
+                xytext=(0, 6),
+                textcoords="offset points",
+                fontsize=7,
+                ha="center",
+            )
+    left.set(xlabel="invocations in flight (N)", ylabel="invocations / s", title="Throughput")
     right.set(
         xlabel="invocations in flight (N)",
         ylabel="Max Memory Used (MB)",
-        title="environment memory",
+        title="Environment memory",
     )
     for axes in (left, right):
         axes.set_xscale("log", base=2)
         axes.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+        axes.grid(alpha=0.3)
+    charts.suptitle(
+        fig,
+        "Concurrency (Lambda Managed Instances): 50 ms I/O-bound async handler",
+        runtime="lambdaboot (one process, uvloop) vs awslambdaric (a process per slot)",
+        n="each N measured over a fixed batch of invocations",
+    )
+    charts.save(fig, path)
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ def measure_size(
         event_file.write_bytes(event)
         pairs = [
             Pair(server, contender, event_file, work, HANDLER)
-            for contender in contenders(version, smoke)
+            for contender in contenders(version, smoke, modes=False)
         ]
         try:
             expected = json.loads(event)

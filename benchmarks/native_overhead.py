@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import charts
 from benchmarks.environments import REPO
 from benchmarks.stats import ratios, summarize
 from local_lambda import FunctionConfig, InvokeResult, LocalLambda
@@ -164,21 +165,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _plot(figures: dict[str, dict[str, list[float]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = charts.pyplot()
     names = list(figures)
-    fig, axis = plt.subplots(figsize=(7, 4.5))
-    axis.boxplot([figures[n]["holding_us"] for n in names], showfliers=False)
-    axis.set_xticks(range(1, len(names) + 1), names)
+    fig, axis = plt.subplots(figsize=(8, 5))
+    charts.boxes_with_ratios(axis, {n: figures[n]["holding_us"] for n in names}, baseline=names[0])
     axis.set_yscale("log")
     axis.set_ylabel("µs per warm invocation (runtime holding time, log scale)")
-    axis.set_title("Native handler overhead: same work, three ways")
-    axis.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    n = len(figures[names[0]]["holding_us"]) if names else 0
+    charts.suptitle(
+        fig,
+        "Native handler overhead: the same work as Python, exec and co-process",
+        runtime="lambdaboot's bootstrap in the local Lambda",
+        n=f"{n} warm invocations each; ratio to {names[0]}",
+    )
+    charts.save(fig, path)
 
 
 if __name__ == "__main__":

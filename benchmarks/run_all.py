@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import event_sizes
+from benchmarks import event_sizes, startup_ladder
 from benchmarks.contenders import awslambdaric, lambdaboot
 from benchmarks.environments import REPO, compile_repo_sources
 from lambdaboot_bench import report, runner
@@ -81,6 +81,8 @@ def conformance(smoke: bool, out: Path, command: str) -> dict[str, Any]:
 SUITES = (
     "warm_path",
     "event_sizes",
+    "startup_ladder",
+    "import_anatomy",
     "runtime_overhead",
     "layer_coldstart",
     "streaming",
@@ -89,7 +91,14 @@ SUITES = (
     "native_overhead",
 )
 # Results this script writes or tabulates itself; every other JSON is listed as a suite.
-OWN_TABLES = {"cold_start", "runtime_overhead", "conformance", "warm_path", "event_sizes"}
+OWN_TABLES = {
+    "cold_start",
+    "runtime_overhead",
+    "conformance",
+    "warm_path",
+    "event_sizes",
+    "startup_ladder",
+}
 
 
 def run_suites() -> list[str]:
@@ -148,6 +157,13 @@ def readme_tables(results: Path) -> str:
         parts.append(
             f"### Event size (`event_sizes.json`; echo handler, {data['server']}; "
             f"{data['runs']['rounds']} interleaved rounds, medians)\n\n{event_sizes.table(data)}\n"
+        )
+    ladder_file = results / "startup_ladder.json"
+    if ladder_file.exists():
+        data = json.loads(ladder_file.read_text())
+        parts.append(
+            f"### Start-up ladder (`startup_ladder.json`; {data['runs']} cold starts per rung, "
+            f"medians)\n\n{startup_ladder.table(data)}\n"
         )
     overhead_file = results / "runtime_overhead.json"
     if overhead_file.exists():

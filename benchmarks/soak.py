@@ -127,8 +127,9 @@ def chart(results: list[dict[str, object]], path: Path) -> None:
             step = part["count"] / max(1, len(samples))
             axis.plot([step * (i + 1) for i in range(len(samples))], samples, label=result["name"])
             axis.set_title(f"{key} events: RSS (MB) by invocations served")
-            axis.set_ylim(bottom=0)
-            axis.legend()
+    for axis in axes:
+        axis.set_ylim(0, axis.get_ylim()[1] * 1.1)
+        axis.legend(loc="lower right")
     figure.tight_layout()
     figure.savefig(path)
 

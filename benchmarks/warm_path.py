@@ -44,8 +44,9 @@ FLOOR = "c-loop"
 TARGETS = {"held": 1.15, "cpu": 1.3}
 
 
-def contenders(version: str, smoke: bool = False) -> list[Contender]:
-    """The C floor, lambdaboot (and its warm-path modes), and awslambdaric.
+def contenders(version: str, smoke: bool = False, modes: bool = True) -> list[Contender]:
+    """The C floor, lambdaboot (with ``modes``, its one-request-at-a-time mode too), and
+    awslambdaric.
 
     ``smoke``: both Python runtimes on this interpreter, with no package installs (what
     the tests use to keep the suite working).
@@ -53,13 +54,14 @@ def contenders(version: str, smoke: bool = False) -> list[Contender]:
     if smoke:
         python = sys.executable
         shipped = Contender("lambdaboot", [str(REPO / "bootstrap")], {"LAMBDABOOT_PYTHON": python})
+        ours = [shipped, one_at_a_time(shipped)] if modes else [shipped]
         return [
             c_loop(),
-            shipped,
-            one_at_a_time(shipped),
+            *ours,
             Contender("awslambdaric", [python, "-s", "-m", "awslambdaric", HANDLER]),
         ]
-    return [c_loop(), *lambdaboot_modes(version), awslambdaric(HANDLER, version)]
+    ours = lambdaboot_modes(version) if modes else [lambdaboot(version)]
+    return [c_loop(), *ours, awslambdaric(HANDLER, version)]
 
 
 def lambdaboot_modes(version: str) -> list[Contender]:

@@ -49,7 +49,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--warm", type=int, default=100, help="warm invocations per configuration (default 100)"
     )
     bench.add_argument("--no-profile", action="store_true", help="skip the import-time profile")
-    bench.add_argument("--label", default="A", help="name of the configuration in the output")
+    bench.add_argument(
+        "--label",
+        help="name of the configuration in the output (default: its runtime, e.g. lambdaboot)",
+    )
     vs = bench.add_argument_group("comparison (configuration B = A with these changes)")
     vs.add_argument("--vs-runtime-cmd", help="B's runtime command")
     vs.add_argument("--vs-function-dir", type=Path, help="B's function code (dir or zip)")
@@ -70,7 +73,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="NAME",
         help="a variable of A's that B lacks",
     )
-    vs.add_argument("--vs-label", default="B", help="name of configuration B")
+    vs.add_argument(
+        "--vs-label", help="name of configuration B (default: what differs, e.g. awslambdaric)"
+    )
     bench.add_argument("--json", metavar="PATH", help="write every figure as JSON (- for stdout)")
     bench.add_argument("--chart", type=Path, metavar="PATH", help="write a PNG chart")
     bench.add_argument("--quiet", action="store_true", help="no progress bar or table")
@@ -105,7 +110,8 @@ def targets(args: argparse.Namespace, stack: ExitStack) -> list[runner.Target]:
     if not (args.layer or args.runtime):  # with those the local Lambda mounts a zip itself
         args.function_dir = _unpacked(args.function_dir, stack)
     a = dataclasses.replace(function_config(args), echo_logs=False)
-    found = [runner.Target(args.label, a)]
+    label = args.label or _name_of(args.runtime_cmd, args.runtime, bool(args.layer))
+    found = [runner.Target(label, a)]
     changes = (
         args.vs_runtime_cmd,
         args.vs_runtime,
@@ -133,10 +139,49 @@ def targets(args: argparse.Namespace, stack: ExitStack) -> list[runner.Target]:
             b = _with_layers(b, args.vs_layer or [])
         env = {k: v for k, v in b.env.items() if k not in args.vs_unset}
         b = dataclasses.replace(b, env={**env, **env_pairs(args.vs_env, "--vs-env")})
-        if args.vs_label == args.label:
-            raise UsageError("--label and --vs-label must differ")
-        found.append(runner.Target(args.vs_label, b))
+        vs_label = args.vs_label or _name_of_change(args)
+        if vs_label == label:
+            if args.vs_label:
+                raise UsageError("--label and --vs-label must differ")
+            vs_label += " (B)"
+        found.append(runner.Target(vs_label, b))
     return found
+
+
+def _command_name(command: str) -> str:
+    """``python -m awslambdaric app.handler`` -> ``awslambdaric``; ``/x/bootstrap`` -> ``bootstrap``."""
+    words = command.split()
+    if "-m" in words[:-1]:
+        return words[words.index("-m") + 1]
+    return Path(words[0]).name if words else command
+
+
+def _name_of(runtime_cmd: str | None, runtime: str | None, layers: bool) -> str:
+    """Configuration A's default name: its runtime command, emulated runtime, or lambdaboot."""
+    if runtime_cmd:
+        return _command_name(runtime_cmd)
+    name = runtime or "lambdaboot"
+    return f"{name} + layers" if layers and runtime else name
+
+
+def _name_of_change(args: argparse.Namespace) -> str:
+    """Configuration B's default name: what it changes."""
+    parts = []
+    if args.vs_runtime_cmd:
+        parts.append(_command_name(args.vs_runtime_cmd))
+    if args.vs_runtime:
+        parts.append(args.vs_runtime)
+    if args.vs_function_dir:
+        parts.append(f"code from {Path(args.vs_function_dir).name}")
+    if args.vs_no_layers:
+        parts.append("no layers")
+    elif args.vs_layer:
+        parts.append("other layers")
+    if args.vs_unset:
+        parts.append("without " + ", ".join(args.vs_unset))
+    if args.vs_env:
+        parts.append("with " + ", ".join(pair.split("=", 1)[0] for pair in args.vs_env))
+    return ", ".join(parts)
 
 
 def _event(text: str) -> bytes:

@@ -143,8 +143,22 @@ def profile_table(result: dict[str, Any]) -> Any:
     return table
 
 
+def _describe(config: dict[str, Any]) -> str:
+    """A configuration in a few words: its runtime command (or emulated runtime) and layers."""
+    command = config.get("runtime_cmd") or []
+    words = [Path(command[0]).name if command else "emulated runtime"]
+    if "-m" in command[:-1]:
+        words = [command[command.index("-m") + 1]]
+    if config.get("layers"):
+        words.append(f"+ {len(config['layers'])} layer(s)")
+    return " ".join(words)
+
+
 def chart(result: dict[str, Any], path: Path) -> None:
-    """A PNG: one box plot per phase (configurations side by side) and the import profile."""
+    """A PNG: one box plot per measured phase (configurations side by side, by name, with
+    B/A pair by pair) and the import profile; the title says what was run and how often."""
+    import math
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,34 +166,62 @@ def chart(result: dict[str, Any], path: Path) -> None:
 
     configs = result["configs"]
     labels = list(configs)
-    fig, axes = plt.subplots(2, 4, figsize=(19, 8.5))
-    for axis, phase in zip(axes.flat, PHASES, strict=False):
-        data = [configs[label]["phases"][phase]["samples"] for label in labels]
-        if any(data):
-            axis.boxplot([d or [0.0] for d in data], showfliers=True)
-            axis.set_xticks(range(1, len(labels) + 1), labels)
+    comparison = result.get("comparison")
+    phases = [
+        phase
+        for phase in PHASES
+        if any(configs[label]["phases"][phase]["samples"] for label in labels)
+    ]
+    profiled = [label for label in labels if configs[label]["import_profile_ms"]]
+    panels = len(phases) + (1 if profiled else 0)
+    columns = min(4, max(panels, 1))
+    rows = max(1, math.ceil(panels / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(4.8 * columns, 4.2 * rows), squeeze=False)
+    flat = list(axes.flat)
+    for axis, phase in zip(flat, phases, strict=False):
+        data = [configs[label]["phases"][phase]["samples"] or [0.0] for label in labels]
+        axis.boxplot(data, showfliers=True)
+        axis.set_xticks(range(1, len(labels) + 1), labels, rotation=10)
+        for x, label in enumerate(labels, start=1):
+            median = configs[label]["phases"][phase]["summary"].get("median", 0.0)
+            text = f"{median:.2f}"
+            if comparison and label == comparison["b"]:
+                ratio = comparison["phases"][phase]["summary"].get("median")
+                if ratio:
+                    text += f"\n{ratio:.2f}x {comparison['a']}"
+            axis.annotate(text, (x, median), xytext=(14, 0), textcoords="offset points", fontsize=8)
         axis.set_title(f"{TITLES[phase]}\n{MEANINGS[phase]}", fontsize=10)
         axis.set_ylabel(UNITS[phase])
         axis.grid(axis="y", alpha=0.3)
-    profile_axis = axes.flat[len(PHASES)]
-    height = 0.8 / max(len(labels), 1)
-    names: list[str] = []
-    for label in labels:
-        for name in importtime.top(configs[label]["import_profile_ms"], 10):
-            if name not in names:
-                names.append(name)
-    for index, label in enumerate(labels):
-        shown = importtime.top(configs[label]["import_profile_ms"], 10)
-        positions = [row + index * height for row in range(len(names))]
-        profile_axis.barh(positions, [shown.get(n, 0.0) for n in names], height, label=label)
-    profile_axis.set_yticks([row + 0.4 - height / 2 for row in range(len(names))], names)
-    profile_axis.invert_yaxis()
-    profile_axis.set_xlabel("ms of import self time, cold start (init + first invocation)")
-    profile_axis.set_title("Import profile")
-    if len(labels) > 1:
+    if profiled:
+        profile_axis = flat[len(phases)]
+        height = 0.8 / len(profiled)
+        names: list[str] = []
+        for label in profiled:
+            for name in importtime.top(configs[label]["import_profile_ms"], 10):
+                if name not in names:
+                    names.append(name)
+        for index, label in enumerate(profiled):
+            shown = importtime.top(configs[label]["import_profile_ms"], 10)
+            positions = [row + index * height for row in range(len(names))]
+            profile_axis.barh(positions, [shown.get(n, 0.0) for n in names], height, label=label)
+        profile_axis.set_yticks([row + 0.4 - height / 2 for row in range(len(names))], names)
+        profile_axis.invert_yaxis()
+        profile_axis.set_xlabel("ms of import self time, cold start (init + first invocation)")
+        profile_axis.set_title("Import profile")
         profile_axis.legend()
-    for unused in axes.flat[len(PHASES) + 1 :]:
-        unused.set_visible(False)
+    for unused in flat[panels:]:
+        fig.delaxes(unused)
+    first = configs[labels[0]]
+    function = f"{Path(first['function']).name} ({first['handler']})"
+    runtimes = "; ".join(f"{label}: {_describe(configs[label])}" for label in labels)
+    runs = result["runs"]
+    fig.suptitle(
+        f"lambdaboot bench: {function}, {first['memory_mb']} MB\n{runtimes} · "
+        f"{runs['cold']} cold starts and {runs['warm']} warm invocations per configuration"
+        + (" (interleaved; ratio = pair by pair)" if comparison else ""),
+        fontsize=10,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

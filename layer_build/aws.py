@@ -92,8 +92,12 @@ class Target:
             return self._clients[key]
 
     def label(self, accounts: int) -> str:
-        """How output names this target: the region, with the account when there are several."""
-        return self.region if accounts == 1 else f"{self.account}/{self.region}"
+        return label(self.account, self.region, accounts)
+
+
+def label(account: str, region: str, accounts: int) -> str:
+    """How output names a place: the region, with the account when there are several."""
+    return region if accounts == 1 else f"{account}/{region}"
 
 
 def _config() -> Any:
@@ -214,6 +218,7 @@ def is_not_found(exc: BaseException) -> bool:
 
     return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
         "ResourceNotFoundException",
+        "NoSuchBucket",
         "NoSuchKey",
         "404",
         "NotFound",

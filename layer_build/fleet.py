@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from layer_build.aws import AwsError, Target
+from layer_build.aws import AwsError, Target, is_not_found
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,6 @@ def _has_versions(target: Target, layer: str) -> bool:
         return True  # another account's layer cannot be listed from here: assume it exists
     if ref is not None and ref.region != target.region:
         return False
-    from layer_build.aws import is_not_found
-
     client = target.client("lambda")
     try:
         answer = client.list_layer_versions(LayerName=ref.name if ref else layer, MaxItems=1)
@@ -174,8 +172,6 @@ def layer_versions(target: Target, ref: LayerRef, spec: VersionSpec) -> dict[int
 
     A named version is read alone (GetLayerVersion by ARN, which another account's shared
     layer allows); ``latest`` lists the layer's versions, which only its own account can."""
-    from layer_build.aws import is_not_found
-
     client = target.client("lambda")
     wanted = spec.wanted(target.region)
     if wanted is not None:

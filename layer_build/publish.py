@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from layer_build.aws import AwsError, Target, aws_errors, describe
+from layer_build.aws import AwsError, Target, aws_errors, describe, label
 from layer_build.errors import BuildError
 from layer_build.limits import DIRECT_UPLOAD_ZIPPED, mb
 from layer_build.live import LiveLines
@@ -73,8 +73,9 @@ class Outcome:
             "account": self.account,
             "region": self.region,
             "status": self.status,
+            "arn": self.arn,
+            "version": self.version,
         }
-        entry |= {"arn": self.arn, "version": self.version}
         if self.error:
             entry["error"] = self.error
         if self.s3_uri:
@@ -243,9 +244,7 @@ def _share(client: Any, layer: str, version: int, sharing: Sharing) -> None:
 def versions_json(outcomes: list[Outcome]) -> dict[str, dict[str, Any]]:
     """``--versions-out``: label (the region, ``ACCOUNT/REGION`` with several accounts) -> outcome."""
     accounts = len({o.account for o in outcomes})
-    return {
-        (o.region if accounts == 1 else f"{o.account}/{o.region}"): o.as_json() for o in outcomes
-    }
+    return {label(o.account, o.region, accounts): o.as_json() for o in outcomes}
 
 
 def write_versions(outcomes: list[Outcome], out: Path) -> None:

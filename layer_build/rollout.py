@@ -301,6 +301,9 @@ def _canary(change: Change, target: Target, options: ApplyOptions, say: Any) -> 
     """Invoke the updated function once with the test event; a function error stops the run."""
     client = target.client("lambda", options.invoke_endpoint_url)
     qualifier = options.canary_qualifier or change.published_version
+    if qualifier in options.aliases and qualifier not in change.aliases:
+        # One of the --alias names, which this function does not have: through its new version.
+        qualifier = change.published_version
     say(change, f"canary invocation{f' of {qualifier}' if qualifier else ''}")
     try:
         answer = client.invoke(

@@ -72,8 +72,11 @@ def bucket_region(target: Target, bucket: str) -> str:
     try:
         location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
     except Exception as exc:
-        if is_not_found(exc) or "NoSuchBucket" in str(exc):
-            raise AwsError(f"bucket {bucket} does not exist (for {target.region})") from None
+        if is_not_found(exc):
+            raise AwsError(
+                f"bucket {bucket} does not exist: create it in {target.region} "
+                "or name another with --s3-bucket"
+            ) from None
         raise
     named = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
     return str(named)
@@ -107,7 +110,7 @@ def upload(
         if int(head["ContentLength"]) == size:
             return False  # content-addressed: same key, same size, same bytes
     except Exception as exc:
-        if not (is_not_found(exc) or "Not Found" in str(exc)):
+        if not is_not_found(exc):
             raise
     done = 0
     lock = threading.Lock()

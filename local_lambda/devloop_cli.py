@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
+import shlex
 import sys
 import threading
 from collections.abc import Callable
@@ -52,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser, serving: bool) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a template parameter's value (repeatable)",
+        help="template parameters, as sam's: 'Stage=prod Size=2' or"
+        " ParameterKey=Stage,ParameterValue=prod (repeatable)",
     )
     parser.add_argument(
         "--env-file",
@@ -104,13 +107,30 @@ def _options(args: argparse.Namespace, base: Options) -> Options:
     return dataclasses.replace(base, env_file=env_file, sam_local=sam_local, max_environments=limit)
 
 
+# SAM CLI's long form of one override (``sam deploy --parameter-overrides`` prints it).
+_SAM_OVERRIDE = re.compile(r"ParameterKey=([^,]+),ParameterValue=(.*)", re.S)
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    """``--parameter-overrides`` as SAM CLI users write them: ``Name=Value`` or
+    ``ParameterKey=Name,ParameterValue=Value``, several in one argument separated by
+    spaces (quotes keep spaces in a value), and the option repeatable. Without the split,
+    ``'Stage=prod Size=2'`` would quietly set Stage to ``prod Size=2``."""
     found = {}
     for item in args.parameter_overrides:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise DevloopError(f"--parameter-overrides {item!r} is not NAME=VALUE")
-        found[name] = value
+        try:
+            words = shlex.split(item)
+        except ValueError as exc:  # "No closing quotation"
+            raise DevloopError(f"--parameter-overrides {item!r}: {exc}; check its quotes") from None
+        for word in words:
+            sam = _SAM_OVERRIDE.fullmatch(word)
+            name, sep, value = (sam[1], "=", sam[2]) if sam else word.partition("=")
+            if not sep or not name:
+                raise DevloopError(
+                    f"--parameter-overrides {word!r} is not NAME=VALUE"
+                    " (or ParameterKey=NAME,ParameterValue=VALUE)"
+                )
+            found[name] = value
     return found
 
 

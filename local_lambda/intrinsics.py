@@ -72,6 +72,12 @@ class Stack:
             raise Unresolvable(
                 f"parameter {name} has no Default: give it with --parameter-overrides {name}=VALUE"
             )
+        allowed = declared.get("AllowedValues")
+        if isinstance(allowed, list) and str(value) not in map(str, allowed):
+            shown = ", ".join(map(str, allowed))
+            raise Unresolvable(
+                f"parameter {name} is {value!r}, not one of its AllowedValues {shown}"
+            )
         kind = str(declared.get("Type", "String"))
         if kind == "CommaDelimitedList" or kind.startswith("List<"):
             return [part.strip() for part in value.split(",")] if isinstance(value, str) else value

@@ -72,6 +72,7 @@ def plan_template(found: TemplateFunctions, options: Options) -> Plan:
         except ValueError as exc:
             plan.refusals[spec.logical_id] = str(exc)
             continue
+        plan.notes = [n for n in plan.notes if not _given_after_all(n, spec.logical_id, config)]
         names = tuple(dict.fromkeys((spec.logical_id, spec.name)))
         limit = options.max_environments
         if spec.reserved_concurrency is not None:
@@ -80,6 +81,13 @@ def plan_template(found: TemplateFunctions, options: Options) -> Plan:
         plan.sources[spec.logical_id] = spec.sources
     plan.notes = grouped(plan.notes)
     return plan
+
+
+def _given_after_all(note: str, logical_id: str, config: FunctionConfig) -> bool:
+    """Whether ``note`` says the template left out a variable that the env file or
+    ``--env`` gives this function anyway (the note's advice, already taken)."""
+    prefix = f"{logical_id}: environment variable "
+    return note.startswith(prefix) and note[len(prefix) :].split(" ", 1)[0] in config.env
 
 
 def grouped(notes: list[str]) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 __all__ = ["MISS", "dumps", "scan"]
@@ -29,21 +30,29 @@ MISS: Any = object()
 _JSON_SPACE = " \t\n\r"
 
 
-def dumps(value: Any, *, ensure_ascii: bool, compact: bool) -> str:
-    """``json.dumps(value, ensure_ascii=..., separators=(",", ":") if compact else None)``.
+def dumps(
+    value: Any, *, ensure_ascii: bool, compact: bool, default: Callable[[Any], Any] | None = None
+) -> str:
+    """``json.dumps(value, ensure_ascii=..., separators=(",", ":") if compact else None,
+    default=...)``.
 
-    The defaults (``", "`` and ``": "``) are what awslambdaric's simplejson writes.
+    The defaults (``", "`` and ``": "``) are what awslambdaric's simplejson writes (and its
+    log records' stdlib encoder, with ``default=str``).
     """
     item_sep, key_sep = (",", ":") if compact else (", ", ": ")
     try:
-        return _c_dumps(value, ensure_ascii, item_sep, key_sep)
+        return _c_dumps(value, ensure_ascii, item_sep, key_sep, default or _refuse)
     except Exception:  # another _json, or none: the public module writes the same text
         import json
 
-        return json.dumps(value, ensure_ascii=ensure_ascii, separators=(item_sep, key_sep))
+        return json.dumps(
+            value, ensure_ascii=ensure_ascii, separators=(item_sep, key_sep), default=default
+        )
 
 
-def _c_dumps(value: Any, ensure_ascii: bool, item_sep: str, key_sep: str) -> str:
+def _c_dumps(
+    value: Any, ensure_ascii: bool, item_sep: str, key_sep: str, default: Callable[[Any], Any]
+) -> str:
     import _json
 
     escape = _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring
@@ -51,7 +60,7 @@ def _c_dumps(value: Any, ensure_ascii: bool, item_sep: str, key_sep: str) -> str
         return str(escape(value))
     # What json.dumps runs: markers (None: no circular check, plain values are bounded),
     # default, string encoder, indent, separators, sort_keys, skipkeys, allow_nan.
-    write = _json.make_encoder(None, _refuse, escape, None, key_sep, item_sep, False, False, True)
+    write = _json.make_encoder(None, default, escape, None, key_sep, item_sep, False, False, True)
     return "".join(write(value, 0))
 
 

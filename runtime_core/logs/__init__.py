@@ -121,10 +121,8 @@ def log_invocation_error(error_type: str, message: str, stack_trace: list[str]) 
     ``stack_trace`` is the list the error payload carries (``traceback.format_list``
     entries). Logged whatever the level: an error report is never filtered.
     """
-    request_id, tenant_id = invocation_ids()
-    render.write(
-        render.render_error(error_type, message, stack_trace, request_id, tenant_id), error=True
-    )
+    request_id, _tenant_id = invocation_ids()
+    render.write(render.render_error(error_type, message, stack_trace, request_id), error=True)
 
 
 def runtime_log(level: str, message: object, logger: str = "lambdaboot") -> None:

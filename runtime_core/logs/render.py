@@ -7,15 +7,19 @@ formats follow awslambdaric 4.2.2, the runtime AWS ships:
 * Text: ``[LEVEL]\\t<UTC time, ms>Z\\t<requestId>\\t<message>\\n``, the exception's
   traceback after the message (then without the final newline, as ``logging.Formatter``
   leaves it in awslambdaric's frames).
-* JSON: one object per line with ``timestamp``, ``level``, ``message``, ``logger``,
-  ``requestId``, ``tenantId`` when there is one, the record's extra fields, and
-  ``errorType``/``errorMessage``/``stackTrace``/``location`` when it carries an exception.
+* JSON: one object per line with ``timestamp`` (UTC, whole seconds), ``level``,
+  ``message``, ``logger``, ``requestId``, ``tenantId`` when there is one, the record's
+  extra fields, and ``errorType``/``errorMessage``/``stackTrace``/``location`` when it
+  carries an exception; written as awslambdaric's stdlib encoder writes it (``", "`` and
+  ``": "`` between items, non-ASCII raw), so a text filter such as ``"level": "ERROR"``
+  matches the same lines on both.
 
 A rendered record keeps its real newlines: ``sink.write`` sends it as one frame to Lambda's
 telemetry descriptor, or as one stdout line with ``\\r`` for newlines.
 
 This module is on the start-up path: it imports only ``sys`` and ``time``; the JSON
-encoder and ``traceback`` are imported on first use.
+encoder (the stdlib's C one, never orjson, whose import would land in an invocation) and
+``traceback`` are imported on first use.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ from runtime_core.logs import sink
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from types import TracebackType
 
     ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LEVELS",
     "exc_info_fields",
+    "format_json_timestamp",
     "format_timestamp",
     "render_error",
     "render_record",
@@ -80,55 +84,46 @@ def is_json() -> bool:
 _second_prefix: tuple[int, str] = (-1, "")
 
 
-def format_timestamp(created: float) -> str:
-    """``2024-01-01T00:00:00.123Z`` (UTC, milliseconds) for a ``time.time()`` value."""
+def _seconds(created: float) -> tuple[int, str]:
     global _second_prefix
     second = int(created)
     cached_second, prefix = _second_prefix
     if second != cached_second:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _second_prefix = (second, prefix)
+    return second, prefix
+
+
+def format_timestamp(created: float) -> str:
+    """``2024-01-01T00:00:00.123Z`` (UTC, milliseconds) for a ``time.time()`` value: the
+    Text line's time, as awslambdaric's ``%(asctime)s.%(msecs)03dZ``."""
+    second, prefix = _seconds(created)
     return f"{prefix}.{int((created - second) * 1000):03d}Z"
 
 
+def format_json_timestamp(created: float) -> str:
+    """``2024-01-01T00:00:00Z`` (UTC, whole seconds): a JSON record's ``timestamp``, as
+    awslambdaric's ``JsonFormatter`` writes it (``%Y-%m-%dT%H:%M:%SZ``). CloudWatch's own
+    event time still has the microseconds (the frame's timestamp)."""
+    return _seconds(created)[1] + "Z"
+
+
 # --- JSON encoding ----------------------------------------------------------------
-_encode: Callable[[dict[str, object]], str] | None = None
+_PLAIN = (str, int, float, bool, type(None))
 
 
-def _encoder() -> Callable[[dict[str, object]], str]:
-    """orjson when present (the runtime already loads it), else the stdlib. Never raises:
-    a value JSON cannot hold becomes its ``str()``, so a record is never lost."""
-    global _encode
-    if _encode is None:
-        import json
+def _encode(record: dict[str, object]) -> str:
+    """``json.JSONEncoder(ensure_ascii=False, default=str).encode``, awslambdaric's record
+    encoder, byte for byte. Never raises: should that fail (a circular value, an int too
+    long for ``str``), each value JSON cannot hold becomes its ``str()``, so a record is
+    never lost (awslambdaric drops it)."""
+    from runtime_core.c_json import dumps
 
-        stdlib_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
-
-        def fallback(record: dict[str, object]) -> str:
-            try:
-                return stdlib_encode(record)
-            except (ValueError, TypeError, RecursionError):  # e.g. a circular value
-                plain = (str, int, float, bool, type(None))
-                return stdlib_encode(
-                    {k: v if isinstance(v, plain) else str(v) for k, v in record.items()}
-                )
-
-        try:
-            import orjson
-        except ImportError:
-            _encode = fallback
-        else:
-            options = orjson.OPT_NON_STR_KEYS
-            dumps = orjson.dumps
-
-            def encode(record: dict[str, object]) -> str:
-                try:
-                    return dumps(record, default=str, option=options).decode()
-                except TypeError:  # e.g. an int beyond 64 bits: the stdlib copes
-                    return fallback(record)
-
-            _encode = encode
-    return _encode
+    try:
+        return dumps(record, ensure_ascii=False, compact=False, default=str)
+    except (ValueError, TypeError, RecursionError):
+        plain = {k: v if isinstance(v, _PLAIN) else str(v) for k, v in record.items()}
+        return dumps(plain, ensure_ascii=False, compact=False, default=str)
 
 
 # --- exceptions -------------------------------------------------------------------
@@ -159,7 +154,11 @@ def _json_record(
 ) -> dict[str, object]:
     """What every JSON record starts with, in awslambdaric's key order: ``timestamp`` and
     ``level``, then ``fields`` as given, then ``tenantId`` when there is one."""
-    record: dict[str, object] = {"timestamp": format_timestamp(created), "level": level, **fields}
+    record: dict[str, object] = {
+        "timestamp": format_json_timestamp(created),
+        "level": level,
+        **fields,
+    }
     if tenant_id is not None:
         record["tenantId"] = tenant_id
     return record
@@ -204,7 +203,7 @@ def render_record(
                     record[key] = value
         if logger is None:
             del record["logger"]
-        return _encoder()(record) + "\n"
+        return _encode(record) + "\n"
     text = message if isinstance(message, str) else str(message)
     if text_suffix:
         text += text_suffix
@@ -221,18 +220,23 @@ def render_error(
     message: str,
     stack_trace: list[str],
     request_id: str,
-    tenant_id: str | None,
 ) -> str:
     """The one record that reports a handler's exception (awslambdaric's ``log_error``),
     to be written with ``write(..., error=True)``: its lines joined by newlines."""
     if _json_mode:
-        fields: dict[str, object] = {
+        # awslambdaric's log_error: the error payload (no tenantId) after timestamp and
+        # level, written by the same encoder as the /error body.
+        from runtime_core.serialize import encode_error
+
+        body = {
+            "timestamp": format_json_timestamp(time.time()),
+            "level": "ERROR",
             "errorMessage": message,
             "errorType": error_type,
             "requestId": request_id,
             "stackTrace": stack_trace,
         }
-        return _encoder()(_json_record(time.time(), "ERROR", fields, tenant_id))
+        return encode_error(body).decode()
     # awslambdaric's log_error: the head, then "Traceback (most recent call last):" even
     # when there are no frames, then each entry's lines with leading spaces as NO-BREAK
     # SPACEs (an empty entry stays an empty line).

@@ -56,10 +56,6 @@ def test_comparison_with_awslambdaric_writes_json_chart_and_table(tmp_path: Path
         "5",
         "--event",
         '{"name": "bench"}',
-        "--label",
-        "lambdaboot",
-        "--vs-label",
-        "awslambdaric",
         "--vs-runtime-cmd",
         f"{sys.executable} -s -m awslambdaric app.handler",
         "--json",
@@ -189,7 +185,7 @@ def test_zipped_function_with_layer_and_json_on_stdout(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    config = result["configs"]["A"]
+    config = result["configs"]["lambdaboot"]  # named by its runtime, not "A"
     _phases_complete(config, 2, 2)
     assert config["layers"] == [str(layer.resolve())]
     assert config["import_profile_ms"] == {}
@@ -209,7 +205,8 @@ def test_a_failing_function_is_reported_not_measured(tmp_path: Path) -> None:
     done = bench(str(root), "--cold", "1", "--warm", "0", "--no-profile")
     assert done.returncode == 1
     assert (
-        "lambdaboot bench: A: the invocation failed" in done.stderr and "not today" in done.stderr
+        "lambdaboot bench: lambdaboot: the invocation failed" in done.stderr
+        and "not today" in done.stderr
     )
 
 

@@ -108,7 +108,12 @@ def test_warm_path_smoke_writes_json_with_ratios_and_a_chart(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.with_suffix(".json").read_text())
     assert result["command"].startswith("python -m benchmarks.warm_path --smoke")
-    labels = {"c-loop / python", "lambdaboot / python", "awslambdaric / python"}
+    labels = {
+        "c-loop / python",
+        "lambdaboot / python",
+        "lambdaboot-one-at-a-time / python",
+        "awslambdaric / python",
+    }
     assert set(result["summary"]) == labels
     assert result["ratio_vs_c_loop"]["c-loop / python"] == {"held_us": 1.0, "cpu_us": 1.0}
     assert all(len(result["per_block"][label]["held_us"]) == 2 for label in labels)

@@ -91,8 +91,11 @@ def handler(event, context):
 """
 
 STREAM = """
+import asyncio
+
 async def handler(event, context):
     for i in range(3):
+        await asyncio.sleep(0.05)  # so a REPORT's Duration must cover the stream: >= 150 ms
         yield f"part {i};"
 """
 

@@ -243,6 +243,11 @@ def test_lambdaboot_event_bad_input_is_one_line() -> None:
     assert done.stderr.strip().splitlines() == [
         "lambdaboot event sqs: --count 0: give a number of records from 1 to 10000"
     ]
+    unknown = _lambdaboot("event", "s3", "--bucket", "b", "--nope", "x")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines() == [
+        "lambdaboot event s3: unrecognized arguments: --nope x (see 'lambdaboot event s3 --help')"
+    ]
 
 
 def _all_flags(options: Iterable[Any]) -> list[str]:

@@ -149,3 +149,50 @@ def test_a_bad_event_is_the_only_line_even_when_the_template_has_notes(tmp_path:
         assert done.returncode == 2, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "TABLE left out" not in done.stderr
+
+
+def test_parameter_overrides_as_sam_cli_takes_them(tmp_path: Path) -> None:
+    """Several in one argument (space-separated, quotes for spaces), and SAM's long form."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/app.py").write_text(
+        "import os\ndef handler(event, context):\n"
+        "    return [os.environ[k] for k in ('STAGE', 'SIZE', 'COLOR')]\n"
+    )
+    params = "".join(
+        f"  {n}: {{Type: String, Default: unset}}\n" for n in ("Stage", "Size", "Color")
+    )
+    (tmp_path / "template.yaml").write_text(
+        f"Parameters:\n{params}Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: src\n      Handler: app.handler\n"
+        "      Environment: {Variables: {STAGE: !Ref Stage, SIZE: !Ref Size, COLOR: !Ref Color}}\n"
+    )
+    done = _lambdaboot(
+        "invoke", "--template", "template.yaml", "Fn", "--event", "{}",
+        "--parameter-overrides", "Stage=prod Size='big one'",
+        "--parameter-overrides", "ParameterKey=Color,ParameterValue=red",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["prod", "big one", "red"]
+
+
+def test_a_variable_left_out_is_not_reported_when_the_env_file_gives_it(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/app.py").write_text(
+        "import os\ndef handler(event, context):\n    return os.environ.get('TABLE')\n"
+    )
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Table: {Type: AWS::DynamoDB::Table}\n  Fn:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: src\n      Handler: app.handler\n"
+        "      Environment: {Variables: {TABLE: !Ref Table}}\n"
+    )
+    (tmp_path / "env.json").write_text(json.dumps({"Fn": {"TABLE": "local-table"}}))
+    bare = _lambdaboot("invoke", "--template", "template.yaml", "Fn", cwd=tmp_path)
+    assert json.loads(bare.stdout) is None
+    assert "Fn: environment variable TABLE left out" in bare.stderr
+    given = _lambdaboot(
+        "invoke", "--template", "template.yaml", "Fn", "--env-file", "env.json", cwd=tmp_path
+    )
+    assert json.loads(given.stdout) == "local-table"
+    assert "left out" not in given.stderr

@@ -62,7 +62,11 @@ def test_three_functions_by_logical_id_and_name(serve: Any, project: Project) ->
     assert {"type": "INVOKE", "requestId": request_id} in records
     assert records[-1]["type"] == "SHUTDOWN"  # the shutdown phase ran on Ctrl-C/SIGTERM
     console = served.log()
-    assert re.search(r"^\[Stream#1\] REPORT RequestId: ", console, re.M)
+    streamed = re.search(
+        r"^\[Stream#1\] REPORT RequestId: \S+\tDuration: ([\d.]+) ms", console, re.M
+    )
+    assert streamed is not None, console
+    assert float(streamed.group(1)) >= 150  # from the event's delivery to the stream's end
     assert re.search(rf"^\[WithExtension#1\] START RequestId: {request_id}", console, re.M)
 
 
@@ -178,9 +182,12 @@ def test_watch_replaces_the_environment_when_code_changes(serve: Any, project: P
     project.api_source(2)
     reloaded = served.read_stdout_until("Reloaded")
     assert reloaded.strip() == "Reloaded Api: src/api/app.py changed"
-    second = _json(client.invoke(FunctionName="Api", Payload=b"{}"))
+    renewed = client.invoke(FunctionName="Api", Payload=b"{}")
+    second = _json(renewed)
     assert second["version"] == 2
     assert second["log_stream"] != first["log_stream"]  # a new environment
+    # ... with a label of its own, so its log lines are told from the old one's
+    assert renewed["ResponseMetadata"]["HTTPHeaders"]["x-lambdaboot-environment"] == "Api#2"
     # The other functions keep their warm environments.
     assert (
         client.invoke(FunctionName="WithExtension", Payload=b"{}")["ResponseMetadata"][

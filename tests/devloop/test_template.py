@@ -23,6 +23,7 @@ Parameters:
   Stage:
     Type: String
     Default: dev
+    AllowedValues: [dev, prod]
   Secret:
     Type: String
   Names:
@@ -263,3 +264,13 @@ def test_a_function_without_handler_or_code_is_unservable(tmp_path: Path) -> Non
     assert found.functions == {}
     assert found.unservable["NoHandler"].startswith("no Handler (line 4)")
     assert found.unservable["NoCode"].startswith("code missing/ not found")
+
+
+def test_a_parameter_outside_its_allowed_values_is_named(project: Path) -> None:
+    """CloudFormation refuses such a value; what uses it is left out, saying why."""
+    found = load_functions(project, {"Stage": "qa"})
+    assert found.functions["Api"].name == "Api"  # FunctionName used Stage: not resolved
+    assert (
+        "Worker: environment variable STAGE left out: parameter Stage is 'qa', not one of"
+        " its AllowedValues dev, prod" in "\n".join(found.problems)
+    )

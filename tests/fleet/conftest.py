@@ -31,6 +31,7 @@ CREDENTIALS = {
     "AWS_EC2_METADATA_DISABLED": "true",  # never wait for an instance metadata service
 }
 REGIONS = ("eu-west-1", "us-east-2")
+REGION_ARGS = [arg for region in REGIONS for arg in ("--region", region)]
 ACCOUNT = "123456789012"  # moto's default account
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.fleet.conftest import REGIONS, Fleet, client, fleet_cli, function_role, tiny_zip
+from tests.fleet.conftest import REGION_ARGS, Fleet, client, fleet_cli, function_role, tiny_zip
 
-REGION_ARGS = [arg for region in REGIONS for arg in ("--region", region)]
 ACCOUNT = "123456789012"
 
 

@@ -463,3 +463,20 @@ def test_a_terminal_gets_a_live_line_per_region(built_layer: Path, moto_endpoint
     for region in ("eu-west-1", "us-east-2"):
         assert f"{region}  published arn:aws:lambda:{region}:" in text
         assert f"{region}: published arn:aws:lambda:{region}:" in stdout
+
+
+def test_a_bucket_that_does_not_exist_is_one_line(built_layer: Path, moto_endpoint: str) -> None:
+    done = fleet_cli(
+        moto_endpoint,
+        "publish",
+        str(built_layer),
+        "--region",
+        "eu-west-1",
+        "--s3-bucket",
+        "nobody-made-this-{region}",
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr == (
+        "lambdaboot publish: bucket nobody-made-this-eu-west-1 does not exist: "
+        "create it in eu-west-1 or name another with --s3-bucket\n"
+    )

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from layer_build.aws import AwsOptions, Target, targets
+from layer_build.fleet import Selection, VersionSpec
+from layer_build.rollout import ApplyOptions, Plan, apply, make_plan
 from tests.conftest import write_function
-from tests.fleet.conftest import CREDENTIALS, REGIONS, Fleet, client, fleet_cli
+from tests.fleet.conftest import CREDENTIALS, REGION_ARGS, REGIONS, Fleet, client, fleet_cli
 
 WRAPPER = "AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaboot-wrapper"
 
@@ -70,7 +73,6 @@ COMPATIBLE = [
     ("eu-west-1", "worker"),
     ("us-east-2", "reports"),
 ]
-REGION_ARGS = [arg for region in REGIONS for arg in ("--region", region)]
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(fleet: Fleet) -> None:
@@ -344,6 +346,16 @@ def test_bad_rollout_input_is_one_line(fleet: Fleet, tmp_path: Path) -> None:
         assert done.stderr.count("\n") == 1 and words in done.stderr, done.stderr
 
 
+def _planned_in_process(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Target], Plan]:
+    """Version 3 published, and the plan to it, made in this process so that botocore hooks
+    can be put on the very clients ``apply`` will use."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    fleet.publish_ours("VERSION = 3\n")
+    found = targets(AwsOptions(list(REGIONS), endpoint_url=fleet.endpoint))
+    return found, make_plan(fleet.layer, VersionSpec.parse("latest"), found, Selection())
+
+
 def test_the_third_update_refused_mid_rollout_rolls_back_the_first_two(
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -352,15 +364,7 @@ def test_the_third_update_refused_mid_rollout_rolls_back_the_first_two(
     so the run really waits on LastUpdateStatus."""
     from botocore.exceptions import ClientError
 
-    from layer_build.aws import AwsOptions, targets
-    from layer_build.fleet import Selection, VersionSpec
-    from layer_build.rollout import ApplyOptions, apply, make_plan
-
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    fleet.publish_ours("VERSION = 3\n")
-    found = targets(AwsOptions(list(REGIONS), endpoint_url=fleet.endpoint))
-    plan = make_plan(fleet.layer, VersionSpec.parse("latest"), found, Selection())
+    found, plan = _planned_in_process(fleet, monkeypatch)
     calls = {"updates": 0, "in_progress": 0}
 
     def refuse_third(**kwargs: object) -> None:
@@ -413,15 +417,7 @@ def test_an_interrupted_rollout_puts_back_what_it_changed(
 ) -> None:
     """Ctrl-C (or SIGTERM from a cancelled CI job, turned into the same) during the second
     update: the first function is rolled back, the others are left as they were."""
-    from layer_build.aws import AwsOptions, targets
-    from layer_build.fleet import Selection, VersionSpec
-    from layer_build.rollout import ApplyOptions, apply, make_plan
-
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    fleet.publish_ours("VERSION = 3\n")
-    found = targets(AwsOptions(list(REGIONS), endpoint_url=fleet.endpoint))
-    plan = make_plan(fleet.layer, VersionSpec.parse("latest"), found, Selection())
+    found, plan = _planned_in_process(fleet, monkeypatch)
     updates = []
 
     def interrupt_second(**kwargs: object) -> None:
@@ -487,3 +483,48 @@ def test_a_versions_file_names_the_regions_when_no_region_is_given(
     assert f"123456789012/us-east-2 {fleet.fn('reports')}:$LATEST: version 1, 2 behind 3" in (
         drift.stdout
     )
+
+
+def test_a_canary_goes_through_the_alias_where_the_function_has_it(fleet: Fleet) -> None:
+    """moto cannot run code here (no Docker), so its invocations fail: a failing canary.
+    Its recorder shows where each canary went: billing through its alias live, api (which
+    has no such alias) through the version just published; both are rolled back."""
+    import httpx
+
+    fleet.publish_ours("VERSION = 3\n")
+    recorder = f"{fleet.endpoint}/moto-api/recorder"
+    httpx.post(f"{recorder}/reset-recording").raise_for_status()
+    httpx.post(f"{recorder}/start-recording").raise_for_status()
+    done = fleet_cli(
+        fleet.endpoint,
+        "rollout",
+        fleet.layer,
+        "--match",
+        "*-api",
+        "--match",
+        "*-billing",
+        "--canary",
+        "2",
+        "--canary-qualifier",
+        "live",
+        "--publish",
+        "--alias",
+        "live",
+        "--region",
+        "eu-west-1",
+    )
+    httpx.post(f"{recorder}/stop-recording").raise_for_status()
+    assert done.returncode == 1, done.stdout + done.stderr
+    recording = httpx.get(f"{recorder}/download-recording").text
+    invoked = sorted(
+        json.loads(line)["url"].split("/functions/")[1]
+        for line in recording.splitlines()
+        if line.strip() and "/invocations" in line
+    )
+    assert invoked == [
+        f"{fleet.fn('api')}/invocations?Qualifier=1",
+        f"{fleet.fn('billing')}/invocations?Qualifier=live",
+    ]
+    for short in ("api", "billing"):
+        assert fleet.current_layers("eu-west-1", short) == fleet.layers[("eu-west-1", short)]
+    assert fleet.alias_version("eu-west-1", "billing", "live") == "1"

@@ -50,6 +50,7 @@ def handler(event, context):
 """
 
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z")
+JSON_TIME = re.compile(r'\{"timestamp": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", ')
 
 
 def version_of(python: Path) -> str:
@@ -57,21 +58,22 @@ def version_of(python: Path) -> str:
 
 
 def app_events(events: list[str], request_id: str) -> list[Any]:
-    """The function's own events, comparable across runtimes: times and ids taken out,
-    JSON as values (lambdaboot's JSON is compact and has milliseconds, by design)."""
+    """The function's own events, comparable across runtimes: byte for byte (what a log
+    query or a metric filter matches), with only times and ids masked. A JSON record's
+    ``timestamp`` is awslambdaric's shape, whole seconds, before it is masked."""
     out: list[Any] = []
     for event in events:
         if event.startswith(("INIT_START", "INIT_REPORT", "START", "END", "REPORT", '{"time"')):
             continue
         if event.startswith("{"):
-            record = json.loads(event)
-            record.pop("timestamp", None)
-            if record.get("requestId") == request_id:
-                record["requestId"] = "<id>"
-            out.append(record)
-        else:
-            out.append(TIME.sub("<time>", event).replace(request_id, "<id>"))
+            assert JSON_TIME.match(event), event
+        out.append(TIME.sub("<time>", event, count=1).replace(request_id, "<id>"))
     return out
+
+
+def records(events: list[Any]) -> list[Any]:
+    """JSON events as values (for the checks on their fields)."""
+    return [json.loads(e) if e.startswith("{") else e for e in events]
 
 
 def run(
@@ -104,10 +106,8 @@ def test_managed_runtime_logs_match_awslambdaric(
     (ok_payload, ok_events), (_, failed_events) = ours
     assert json.loads(ok_payload) == {"fd_left": False}  # removed before user code ran
     assert ok_events == theirs[0][1]
-    # The failing invocation: the same records, and awslambdaric's error record (its
-    # exact text is compared in tests/dispatch; here: one event, at the same place).
-    assert failed_events[:-1] == theirs[1][1][:-1]
-    assert len(failed_events) == len(theirs[1][1])
+    # The failing invocation: the same records, awslambdaric's error record last.
+    assert failed_events == theirs[1][1]
     if settings["log_format"] == "Text":
         texts = [e for e in ok_events if isinstance(e, str)]
         # Python's default level on AWS: no INFO lines from an unchanged handler or boto.
@@ -121,10 +121,12 @@ def test_managed_runtime_logs_match_awslambdaric(
         assert "[WARNING]\t<time>\t<id>\ttwo\nlines" in texts
         assert failed_events[-1].startswith("[ERROR] ValueError: boom\nTraceback")
     else:
-        levels = [e["level"] for e in ok_events]
+        parsed = records(ok_events)
+        levels = [e["level"] for e in parsed]
         want = "DEBUG" if settings.get("log_level") == "DEBUG" else "INFO"
         assert min(levels, key=["DEBUG", "INFO", "WARNING", "ERROR"].index) == want
-        verbose = [e for e in ok_events if e["logger"] == "verbose"]
+        assert records(failed_events)[-1]["errorType"] == "ValueError"
+        verbose = [e for e in parsed if e["logger"] == "verbose"]
         assert len(verbose) == (1 if want == "DEBUG" else 0)  # awslambdaric's frame dropped
 
 
@@ -229,20 +231,32 @@ async def handler(event, context):
 """
 
 
-def events_of(function_dir: Path, python: Path, source: str, lambdaboot: bool) -> list[Any]:
+def events_of(
+    function_dir: Path, python: Path, source: str, lambdaboot: bool, log_format: str = "Text"
+) -> list[Any]:
     write_function(function_dir, {"app.py": source})
     env = {"AWS_LAMBDA_EXEC_WRAPPER": WRAPPER} if lambdaboot else {}
     runtime = f"python{version_of(python)}"
-    config = FunctionConfig(command=[], runtime=runtime, task_root=function_dir, env=env)
+    config = FunctionConfig(
+        command=[], runtime=runtime, task_root=function_dir, env=env, log_format=log_format
+    )
     with LocalLambda(config) as lam:
         result = lam.invoke({})
     return app_events(result.log_events, result.request_id)
 
 
-def test_init_error_records_match_awslambdaric(function_dir: Path, runtime_python: Path) -> None:
-    ours = events_of(function_dir, runtime_python, BROKEN, lambdaboot=True)
-    theirs = events_of(function_dir, runtime_python, BROKEN, lambdaboot=False)
-    assert [e.split("\n")[0] for e in ours] == [e.split("\n")[0] for e in theirs]
+@pytest.mark.parametrize("log_format", ["Text", "JSON"])
+def test_init_error_records_match_awslambdaric(
+    function_dir: Path, runtime_python: Path, log_format: str
+) -> None:
+    ours = events_of(function_dir, runtime_python, BROKEN, True, log_format)
+    theirs = events_of(function_dir, runtime_python, BROKEN, False, log_format)
+    assert ours == theirs  # byte for byte, the init error's frames included
+    if log_format == "JSON":
+        warning, error = records(ours)[-2:]
+        assert warning["message"].startswith("LAMBDA_WARNING: Unhandled exception.")
+        assert (error["errorType"], error["requestId"]) == ("RuntimeError", "")
+        return
     assert any(
         e.startswith("[WARNING]\t<time>\t\tLAMBDA_WARNING: Unhandled exception.") for e in ours
     )
@@ -371,3 +385,44 @@ def test_managed_instances_worker_pool_record_at_debug(
             "requestId": "",
         }
     ]
+
+
+STRUCTLOG_APP = """
+import threading
+import runtime_core
+
+log = runtime_core.get_logger("orders", service="shop")
+
+def handler(event, context):
+    log.debug("hidden")
+    log.info("placed", order=7)
+    try:
+        {}["missing"]
+    except KeyError:
+        log.exception("caught")
+    worker = threading.Thread(target=log.warning, args=("from a thread",))
+    worker.start()
+    worker.join()
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize("log_format", ["Text", "JSON"])
+def test_structlog_records_are_one_framed_event_each(
+    function_dir: Path, runtime_python: Path, log_format: str
+) -> None:
+    """structlog's door on a managed runtime: each record one frame (one event, its
+    real newlines), from a thread too, filtered at Lambda's level with JSON."""
+    events = events_of(function_dir, runtime_python, STRUCTLOG_APP, True, log_format)
+    app = [e for e in events if "hidden" in e or "placed" in e or "caught" in e or "thread" in e]
+    if log_format == "Text":  # get_logger() starts at WARNING, as stdlib loggers on AWS
+        caught, thread = app
+        assert caught.startswith("[ERROR]\t<time>\t<id>\tcaught service=shop\n")
+        assert "\nTraceback (most recent call last):\n" in caught
+        assert caught.endswith("KeyError: 'missing'")
+        assert thread == "[WARNING]\t<time>\t<id>\tfrom a thread service=shop"
+        return
+    placed, caught, thread = records(app)  # INFO and up: Lambda's default level
+    assert (placed["level"], placed["message"], placed["order"]) == ("INFO", "placed", 7)
+    assert (caught["level"], caught["errorType"]) == ("ERROR", "KeyError")
+    assert (thread["level"], thread["requestId"]) == ("WARNING", "<id>")

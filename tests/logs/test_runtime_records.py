@@ -33,12 +33,14 @@ def test_invocation_error_in_json_mode() -> None:
     )
     record = json.loads(out.lines[0])
     assert record.pop("timestamp").endswith("Z")
+    # awslambdaric's log_error: the /error payload after timestamp and level, in that
+    # order, and no tenantId (its application records have one; this record does not).
+    assert list(record) == ["level", "errorMessage", "errorType", "requestId", "stackTrace"]
     assert record == {
         "level": "ERROR",
         "errorType": "ValueError",
         "errorMessage": "card declined",
         "requestId": "req-1",
-        "tenantId": "t-7",
         "stackTrace": [
             '  File "/var/task/app.py", line 3, in handler\n    charge(event)\n',
             '  File "/var/task/pay.py", line 9, in charge\n    raise ValueError("no")\n',

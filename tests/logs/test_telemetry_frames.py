@@ -8,7 +8,6 @@ by the local Lambda's decoder and compared: type, message, and a timestamp in µ
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -57,16 +56,26 @@ sink = bootstrap.create_log_sink().__enter__()
 bootstrap._setup_logging(0 if FORMAT == "JSON" else 1, _get_log_level_from_env_var(LEVEL), sink)
 """
 
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+# Text: milliseconds; JSON: whole seconds (both awslambdaric's).
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z")
+JSON_TIMESTAMP = re.compile(r'^\{"timestamp": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", ')
 
 
-def frames_of(prelude: str, log_format: str, log_level: str | None, body: str) -> list[Frame]:
+def frames_of(
+    prelude: str,
+    log_format: str,
+    log_level: str | None,
+    body: str,
+    execution_env: str | None = None,
+) -> list[Frame]:
     read_fd, write_fd = os.pipe()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_LAMBDA"))}
     env["PYTHONPATH"] = str(REPO)
     env["_LAMBDA_TELEMETRY_LOG_FD"] = str(write_fd)
     if log_format == "JSON":
         env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+    if execution_env:
+        env["AWS_EXECUTION_ENV"] = execution_env
     # The body runs as a file of its own, so that line numbers agree whatever the prelude.
     source = (
         f"FORMAT, LEVEL = {log_format!r}, {log_level!r}\n"
@@ -94,18 +103,14 @@ def frames_of(prelude: str, log_format: str, log_level: str | None, body: str) -
 
 
 def comparable(frames: list[Frame]) -> list[tuple[str, str]]:
-    """Type and message, the time taken out. A JSON message is compared as its value:
-    by design lambdaboot writes compact JSON and milliseconds (awslambdaric: ", " and
-    whole seconds), which is the same record to every JSON reader."""
+    """Type and message, byte for byte but the time: a log query or a metric filter
+    matching text (``"level": "ERROR"``) sees what it sees on AWS. A JSON record's
+    ``timestamp`` must be awslambdaric's shape (whole seconds) before it is masked."""
     out = []
     for f in frames:
         if f.is_json:
-            record = json.loads(f.message)
-            record.pop("timestamp")
-            text = json.dumps(record) + ("\n" if f.message.endswith("\n") else "")  # key order too
-        else:
-            text = TIMESTAMP.sub("<time>", f.message)
-        out.append((hex(f.frame_type), text))
+            assert JSON_TIMESTAMP.match(f.message), f.message
+        out.append((hex(f.frame_type), TIMESTAMP.sub("<time>", f.message, count=1)))
     return sorted(out)  # threads finish in any order
 
 
@@ -119,6 +124,7 @@ def test_application_records_frame_as_awslambdaric_frames_them(
     ours = frames_of(LAMBDABOOT, log_format, log_level, RECORDS)
     theirs = frames_of(AWSLAMBDARIC, log_format, log_level, RECORDS)
     assert comparable(ours) == comparable(theirs)
+    assert len(ours) == len(theirs) > 3
     traceback = [f for f in ours if "caught" in f.message]
     assert len(traceback) == 1  # one record, one frame
     if log_format == "Text":  # with its real newlines
@@ -143,6 +149,31 @@ def test_the_invocation_error_record_is_one_error_frame() -> None:
         "[ERROR] ValueError: boom",
         "Traceback (most recent call last):",
     ]
+
+
+@pytest.mark.parametrize("execution_env", ["AWS_Lambda_python3.11", "AWS_Lambda_python3.12"])
+def test_the_json_invocation_error_record_is_awslambdaric_s(execution_env: str) -> None:
+    """JSON: awslambdaric's error payload after timestamp and level, in its encoder's
+    bytes (non-ASCII escaped before python3.12), one ERROR frame."""
+    stack = ['  File "/var/task/app.py", line 3, in handler\n    raise ValueError("bööm")\n']
+    ours = frames_of(
+        LAMBDABOOT,
+        "JSON",
+        None,
+        f"logs.log_invocation_error('ValueError', 'bööm', {stack!r})",
+        execution_env,
+    )
+    theirs = frames_of(
+        AWSLAMBDARIC,
+        "JSON",
+        None,
+        "bootstrap.log_error(bootstrap.make_error('bööm', 'ValueError', "
+        f"{stack!r}, 'req-1'), sink)",
+        execution_env,
+    )
+    assert comparable(ours) == comparable(theirs)
+    assert [f.frame_type for f in ours] == [0xA55A0016]
+    assert ("bööm" in ours[0].message) is execution_env.endswith("3.12")
 
 
 def test_structlog_records_are_framed_with_their_level() -> None:

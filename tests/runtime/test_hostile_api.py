@@ -259,3 +259,14 @@ def test_the_shutdown_extensions_calls_survive_the_fault(
     registers = [s for s in api.seen if s.kind == "register"]
     assert len(registers) == (2 if fault == "reset" else 1)
     assert runtime.process.poll() is None
+
+
+@pytest.mark.parametrize("fault", ["reset", "close_delimited", "interim"])
+def test_the_init_error_is_delivered_through_the_fault(
+    api: HostileApi, start_runtime: Start, fault: str
+) -> None:
+    api.fault("init/error", fault)
+    runtime = start_runtime({"app.py": "raise ImportError('missing piece')\n"})
+    assert runtime.wait(timeout=20) == 1
+    (report,) = api.init_errors  # the reset one was never taken; its copy was
+    assert "missing piece" in report.body.decode()

@@ -1,0 +1,263 @@
+"""Where a dependency-heavy function's import time goes, and what packaging could cut.
+
+The function imports boto3, pydantic and numpy. Its packages are the baseline build:
+``pip install -t`` for Python 3.12, then ``compileall --invalidation-mode unchecked-hash``
+(what ``lambdaboot build --function`` also does: bytecode is its whole gain). Each
+layout is a fresh ``python3.12 -s`` per run (layouts interleaved), with the import path a
+managed runtime would have:
+
+- ``/var/task``: the packages in the task root, the first path entry;
+- ``/opt``: the packages in a layer's ``python/`` folder, after the task root and the
+  layer's ``python/lib/python3.12/site-packages``;
+- ``/opt, 1 path entry``: a cure, the packages alone ahead of the standard library (what
+  a build could arrange by putting everything in one folder);
+- ``/opt, module index``: a cure, a finder on ``sys.meta_path`` that knows where each
+  top-level package of the function lives (what a build could precompute), so the
+  import system does not search the path for them.
+
+Per run: wall time of the import statement, and over the import, the syscalls counted
+by ``strace -f -c`` (opens, stats, reads, directory listings); in the same process after
+the import, the time ``marshal.loads`` takes on every ``.pyc`` that was loaded (the
+unmarshal share); the rest of the import is finding files and running module code.
+
+    python -m benchmarks.import_anatomy [--runs 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import charts
+from benchmarks.environments import REPO, base_python
+from benchmarks.stats import summarize
+
+RESULTS = REPO / "benchmarks" / "results"
+VERSION = "3.12"
+REQUIREMENTS = ["boto3==1.35.99", "pydantic==2.10.6", "numpy==2.2.6"]
+TOP_LEVEL = ["boto3", "botocore", "pydantic", "pydantic_core", "numpy"]
+# Runs in the child: the import, timed, then the unmarshal share of what it loaded.
+PROBE = r"""
+import sys, time
+t = time.perf_counter()
+import boto3, pydantic, numpy
+took = time.perf_counter() - t
+import marshal
+cached = [m.__cached__ for m in list(sys.modules.values()) if getattr(m, "__cached__", None)]
+blobs = []
+for path in cached:
+    try:
+        with open(path, "rb") as f:
+            blobs.append(f.read()[16:])
+    except OSError:
+        pass
+t = time.perf_counter()
+for blob in blobs:
+    marshal.loads(blob)
+print(took * 1000, (time.perf_counter() - t) * 1000, len(blobs))
+"""
+INDEX_FINDER = """
+import sys
+from importlib.machinery import PathFinder
+_HOME = {home!r}
+_NAMES = {names!r}
+class _Index:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if path is None and name in _NAMES:
+            return PathFinder.find_spec(name, [_HOME])
+        return None
+sys.meta_path.insert(0, _Index)
+"""
+SYSCALLS = ("openat", "newfstatat", "stat", "lstat", "fstat", "read", "getdents64")
+
+
+def build(work: Path) -> Path:
+    """The baseline packages, compiled with unchecked-hash pycs by a python3.12."""
+    target = work / "pkgs"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-compile",
+            "-t",
+            str(target),
+            "--python-version",
+            VERSION,
+            "--only-binary=:all:",
+            *REQUIREMENTS,
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            str(base_python(VERSION)),
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(target),
+        ],
+        check=True,
+    )
+    return target
+
+
+def layouts(work: Path, pkgs: Path) -> dict[str, tuple[list[str], str]]:
+    """Each layout: its path entries before the standard library, and extra start-up code."""
+    task = work / "var-task"
+    shutil.copytree(pkgs, task)
+    opt = work / "opt" / "python"
+    opt.parent.mkdir()
+    shutil.copytree(pkgs, opt)
+    site = work / "opt" / "python" / "lib" / f"python{VERSION}" / "site-packages"
+    site.mkdir(parents=True)
+    empty_task = work / "task"
+    empty_task.mkdir()
+    index = INDEX_FINDER.format(home=str(opt), names=TOP_LEVEL)
+    return {
+        "/var/task": ([str(task), str(site), str(opt)], ""),
+        "/opt": ([str(empty_task), str(site), str(opt)], ""),
+        "/opt, 1 path entry": ([str(opt)], ""),
+        "/opt, module index": ([str(empty_task), str(site), str(opt)], index),
+    }
+
+
+def _command(entries: list[str], prelude: str) -> list[str]:
+    setup = f"import sys; sys.path[0:0] = {entries!r}\n{prelude}\n"
+    return [str(base_python(VERSION)), "-s", "-c", setup + PROBE]
+
+
+def run_once(entries: list[str], prelude: str) -> dict[str, float]:
+    done = subprocess.run(
+        ["taskset", "-c", "1", *_command(entries, prelude)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    took, unmarshal, modules = done.stdout.split()
+    return {"import_ms": float(took), "unmarshal_ms": float(unmarshal), "pycs": float(modules)}
+
+
+def syscalls(entries: list[str], prelude: str) -> dict[str, int]:
+    """Syscall counts of the whole child (import and probe), by ``strace -f -c``."""
+    if shutil.which("strace") is None:
+        return {}
+    done = subprocess.run(
+        ["strace", "-f", "-c", "-e", "trace=" + ",".join(SYSCALLS), *_command(entries, prelude)],
+        capture_output=True,
+        text=True,
+    )
+    counts = {}
+    for line in done.stderr.splitlines():
+        match = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$", line)
+        if match and match.group(2) != "total":
+            counts[match.group(2)] = int(match.group(1))
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=10, help="fresh processes per layout")
+    parser.add_argument("--out", type=Path, default=RESULTS / "import_anatomy")
+    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        ways = layouts(work, build(work))
+        for entries, prelude in ways.values():  # unrecorded: page cache warm
+            run_once(entries, prelude)
+        samples: dict[str, list[dict[str, float]]] = {name: [] for name in ways}
+        for _ in range(args.runs):
+            for name, (entries, prelude) in ways.items():
+                samples[name].append(run_once(entries, prelude))
+        counts = {name: syscalls(entries, prelude) for name, (entries, prelude) in ways.items()}
+    summary = {
+        name: {
+            key: summarize([s[key] for s in runs]) for key in ("import_ms", "unmarshal_ms", "pycs")
+        }
+        for name, runs in samples.items()
+    }
+    base = summary["/opt"]["import_ms"]["median"]
+    result = {
+        "command": "python -m benchmarks.import_anatomy " + " ".join(argv),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"python": VERSION, "platform": platform.platform()},
+        "function": "import boto3, pydantic, numpy",
+        "requirements": REQUIREMENTS,
+        "baseline": "pip install -t + compileall --invalidation-mode unchecked-hash",
+        "runs": args.runs,
+        "summary": summary,
+        "import_ratio_vs_opt": {
+            name: round(s["import_ms"]["median"] / base, 3) for name, s in summary.items()
+        },
+        "syscalls_whole_process": counts,
+        "samples": samples,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, args.out.with_suffix(".png"))
+    for name, s in summary.items():
+        print(
+            f"{name:22} import {s['import_ms']['median']:7.1f} ms  unmarshal "
+            f"{s['unmarshal_ms']['median']:6.1f} ms  x/opt {result['import_ratio_vs_opt'][name]:.2f}  "
+            f"syscalls {counts[name]}"
+        )
+    return 0
+
+
+def plot(result: dict[str, object], path: Path) -> None:
+    plt = charts.pyplot()
+    summary: dict = result["summary"]  # type: ignore[assignment]
+    names = list(summary)
+    fig, axis = plt.subplots(figsize=(10, 5))
+    medians = [summary[n]["import_ms"]["median"] for n in names]
+    ratios: dict = result["import_ratio_vs_opt"]  # type: ignore[assignment]
+    charts.bars_with_ratios(
+        axis,
+        names=names,
+        medians=medians,
+        lows=[summary[n]["import_ms"]["min"] for n in names],
+        highs=[summary[n]["import_ms"]["p90"] for n in names],
+        ratios=[ratios[n] for n in names],
+        baseline="/opt",
+        fmt="{:.0f} ms",
+    )
+    unmarshal = [summary[n]["unmarshal_ms"]["median"] for n in names]
+    axis.bar(
+        range(len(names)),
+        unmarshal,
+        color="black",
+        alpha=0.35,
+        width=0.5,
+        label="of which unmarshal",
+    )
+    axis.legend()
+    axis.set_ylabel("ms to import boto3, pydantic, numpy (median; whiskers min-p90)")
+    charts.suptitle(
+        fig,
+        "Dependency-heavy imports: where the packages sit, and two packaging cures",
+        runtime=f"python{VERSION} -s, pip -t + compileall (unchecked-hash) baseline",
+        n=f"{result['runs']} fresh processes per layout, interleaved",
+    )
+    charts.save(fig, path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
