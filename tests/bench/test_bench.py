@@ -146,7 +146,8 @@ def test_work_after_the_response_is_billed_but_not_waited_for(tmp_path: Path) ->
         "-",
     )
     assert done.returncode == 0, done.stderr
-    phases = json.loads(done.stdout)["configs"]["A"]["phases"]
+    (config,) = json.loads(done.stdout)["configs"].values()
+    phases = config["phases"]
     responses = phases["first_response_ms"]["samples"]
     billed = phases["billed_cold_start_ms"]["samples"]
     assert len(responses) == len(billed) == 2
