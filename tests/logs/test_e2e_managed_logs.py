@@ -385,3 +385,44 @@ def test_managed_instances_worker_pool_record_at_debug(
             "requestId": "",
         }
     ]
+
+
+STRUCTLOG_APP = """
+import threading
+import runtime_core
+
+log = runtime_core.get_logger("orders", service="shop")
+
+def handler(event, context):
+    log.debug("hidden")
+    log.info("placed", order=7)
+    try:
+        {}["missing"]
+    except KeyError:
+        log.exception("caught")
+    worker = threading.Thread(target=log.warning, args=("from a thread",))
+    worker.start()
+    worker.join()
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize("log_format", ["Text", "JSON"])
+def test_structlog_records_are_one_framed_event_each(
+    function_dir: Path, runtime_python: Path, log_format: str
+) -> None:
+    """structlog's door on a managed runtime: each record one frame (one event, its
+    real newlines), from a thread too, filtered at Lambda's level with JSON."""
+    events = events_of(function_dir, runtime_python, STRUCTLOG_APP, True, log_format)
+    app = [e for e in events if "hidden" in e or "placed" in e or "caught" in e or "thread" in e]
+    if log_format == "Text":  # get_logger() starts at WARNING, as stdlib loggers on AWS
+        caught, thread = app
+        assert caught.startswith("[ERROR]\t<time>\t<id>\tcaught service=shop\n")
+        assert "\nTraceback (most recent call last):\n" in caught
+        assert caught.endswith("KeyError: 'missing'")
+        assert thread == "[WARNING]\t<time>\t<id>\tfrom a thread service=shop"
+        return
+    placed, caught, thread = records(app)  # INFO and up: Lambda's default level
+    assert (placed["level"], placed["message"], placed["order"]) == ("INFO", "placed", 7)
+    assert (caught["level"], caught["errorType"]) == ("ERROR", "KeyError")
+    assert (thread["level"], thread["requestId"]) == ("WARNING", "<id>")
