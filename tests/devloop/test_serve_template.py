@@ -177,9 +177,12 @@ def test_watch_replaces_the_environment_when_code_changes(serve: Any, project: P
     project.api_source(2)
     reloaded = served.read_stdout_until("Reloaded")
     assert reloaded.strip() == "Reloaded Api: src/api/app.py changed"
-    second = _json(client.invoke(FunctionName="Api", Payload=b"{}"))
+    renewed = client.invoke(FunctionName="Api", Payload=b"{}")
+    second = _json(renewed)
     assert second["version"] == 2
     assert second["log_stream"] != first["log_stream"]  # a new environment
+    # ... with a label of its own, so its log lines are told from the old one's
+    assert renewed["ResponseMetadata"]["HTTPHeaders"]["x-lambdaboot-environment"] == "Api#2"
     # The other functions keep their warm environments.
     assert (
         client.invoke(FunctionName="WithExtension", Payload=b"{}")["ResponseMetadata"][
