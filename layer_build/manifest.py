@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shlex
 from dataclasses import asdict
@@ -44,11 +43,12 @@ def sam_snippet(name: str, zip_name: str, runtimes: list[str], arch: str) -> str
     )
 
 
-def publish_command(name: str, zip_path: Path, runtimes: list[str], arch: str) -> str:
-    """The AWS CLI command that publishes the layer, from any folder (the zip's full path)."""
+def publish_command(name: str, zip_name: str, runtimes: list[str], arch: str) -> str:
+    """The AWS CLI command that publishes the layer, run from the zip's folder (the zip is
+    named relative to it, so that the manifest stays byte-identical wherever it is built)."""
     return (
         f"aws lambda publish-layer-version --layer-name {name}"
-        f" --zip-file fileb://{shlex.quote(os.fspath(zip_path.resolve()))} "
+        f" --zip-file fileb://{shlex.quote(zip_name)} "
         f"--compatible-runtimes {' '.join(runtimes)} --compatible-architectures {arch} "
         f"--license-info Apache-2.0"
     )
@@ -82,7 +82,7 @@ def write_manifest(
     }
     if kind == "layer":
         data["sam"] = sam_snippet(name, zip_path.name, runtimes, target.arch)
-        data["publish_command"] = publish_command(name, zip_path, runtimes, target.arch)
+        data["publish_command"] = publish_command(name, zip_path.name, runtimes, target.arch)
     zip_path.with_suffix(".json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return data
 

@@ -88,7 +88,8 @@ class FunctionSet:
                     function.limit,
                 )
                 if pool is None or not same or renew is None or name in renew:
-                    pool = Pool(function.config, function.limit, name, self._on_log)
+                    made = pool.made if pool is not None else 0
+                    pool = Pool(function.config, function.limit, name, self._on_log, made)
                 for alias in function.names:
                     pools[alias] = pool
             kept = set(pools.values())

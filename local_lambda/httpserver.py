@@ -342,6 +342,8 @@ class _Connection(asyncio.Protocol):
         else:
             self.deadline = None  # waiting for our answer is not the client's delay
         self._keep_alive = self._parser.should_keep_alive()
+        if request.streaming:
+            request.received_ns = self._clock()
         if request.oversized:
             if not self._keep_alive and self._busy is None and not self._waiting:
                 self.abort()  # answered already; the client asked to close

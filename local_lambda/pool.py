@@ -38,8 +38,15 @@ class Pool:
     """Environments of one function: warm ones reused, new ones made up to ``limit``."""
 
     def __init__(
-        self, config: FunctionConfig, limit: int, name: str, on_log: LogListener | None = None
+        self,
+        config: FunctionConfig,
+        limit: int,
+        name: str,
+        on_log: LogListener | None = None,
+        made: int = 0,
     ) -> None:
+        """``made``: environments the function had before (a pool replacing another goes
+        on counting, so each label names one environment for the whole session)."""
         if limit < 1:
             raise ValueError(f"an environment limit must be at least 1, not {limit}")
         self.config = config
@@ -47,7 +54,7 @@ class Pool:
         self.name = name
         self._on_log = on_log
         self.slots: list[Slot] = []
-        self._made = 0
+        self.made = made
         self._retired = False
 
     @property
@@ -88,8 +95,8 @@ class Pool:
             self._close_later(slot)
 
     def _new_slot(self) -> Slot:
-        self._made += 1
-        label = f"{self.name}#{self._made}"
+        self.made += 1
+        label = f"{self.name}#{self.made}"
         on_log = self._on_log
         listener = None if on_log is None else (lambda line: on_log(label, line))
         config = dataclasses.replace(self.config, env=dict(self.config.env), log_listener=listener)

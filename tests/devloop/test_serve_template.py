@@ -156,8 +156,13 @@ def test_concurrent_invokes_scale_out_then_429(serve: Any, project: Project) -> 
     warm = client.invoke(FunctionName="Api", Payload=b"{}")  # reused, no new environment
     label = warm["ResponseMetadata"]["HTTPHeaders"]["x-lambdaboot-environment"]
     assert label in ("Api#1", "Api#2")
-    reports = re.findall(r"^\[(Api#\d)\] REPORT .*$", served.log(), re.M)
-    assert len(reports) == 3
+
+    def reports() -> list[str]:
+        return re.findall(r"^\[(Api#\d)\] REPORT .*$", served.log(), re.M)
+
+    # answered when the runtime posted; its REPORT follows at the runtime's next /next
+    _wait_for(lambda: len(reports()) == 3, "the warm invocation's REPORT")
+    assert len(reports()) == 3
     cold = [
         line
         for line in re.findall(r"^\[Api#\d\] REPORT .*$", served.log(), re.M)
@@ -177,9 +182,12 @@ def test_watch_replaces_the_environment_when_code_changes(serve: Any, project: P
     project.api_source(2)
     reloaded = served.read_stdout_until("Reloaded")
     assert reloaded.strip() == "Reloaded Api: src/api/app.py changed"
-    second = _json(client.invoke(FunctionName="Api", Payload=b"{}"))
+    renewed = client.invoke(FunctionName="Api", Payload=b"{}")
+    second = _json(renewed)
     assert second["version"] == 2
     assert second["log_stream"] != first["log_stream"]  # a new environment
+    # ... with a label of its own, so its log lines are told from the old one's
+    assert renewed["ResponseMetadata"]["HTTPHeaders"]["x-lambdaboot-environment"] == "Api#2"
     # The other functions keep their warm environments.
     assert (
         client.invoke(FunctionName="WithExtension", Payload=b"{}")["ResponseMetadata"][
