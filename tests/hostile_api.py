@@ -185,7 +185,8 @@ def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -
     head = [f"HTTP/1.1 {status} {'OK' if status < 300 else 'Error'}"]
     head += [f"{name}: {value}" for name, value in (headers or {}).items()]
     head.append(f"Content-Length: {len(body)}")
-    head.append("Content-Type: application/json")
+    if not any(name.lower() == "content-type" for name in headers or {}):
+        head.append("Content-Type: application/json")  # once: an invocation has its own
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 

@@ -285,3 +285,23 @@ def test_the_init_error_is_delivered_through_the_fault(
     assert runtime.wait(timeout=20) == 1
     (report,) = api.init_errors  # the reset one was never taken; its copy was
     assert "missing piece" in report.body.decode()
+
+
+@pytest.mark.parametrize(
+    ("engine", "files", "concurrency"), ENGINES[-2:], ids=[e[0] for e in ENGINES[-2:]]
+)
+def test_when_the_api_goes_the_in_flight_invocations_finish_before_the_exit(
+    api: HostileApi, start_runtime: Start, engine: str, files: dict[str, str], concurrency: int
+) -> None:
+    """The API gone while three handlers run: the runtime waits for them, and each one's
+    post fails on its own (one record naming its request id) before the exit."""
+    runtime = _start(start_runtime, files, concurrency, engine)
+    _warm(api, concurrency)
+    running = [api.invoke({"n": n, "sleep": 0.5}) for n in range(3)]
+    api.wait(lambda: len(api.delivered) == 4, what="3 invocations delivered")
+    api.close()
+    assert runtime.wait(timeout=30) == 1
+    output = runtime.output()
+    for request_id in running:
+        assert f"invocation {request_id}: POST /response was lost" in output, output
+    assert "cannot be reached" in output
