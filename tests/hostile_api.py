@@ -348,7 +348,8 @@ class HostileApi:
                 except queue.Empty:
                     continue
                 if fault is not None and fault.name in ("reset_mid_answer", "truncated"):
-                    self._extension_events.put(event)  # never arrived whole: handed out again
+                    with self._extension_events.mutex:  # never arrived whole: next again
+                        self._extension_events.queue.appendleft(event)
                 return self._send(sock, _response(200, event), fault)
             return False
         if seen.kind == "extension/error":

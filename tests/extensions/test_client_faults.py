@@ -38,6 +38,8 @@ FAULTS = [
     ("event/next", "reset"),  # the long poll reset before an event was handed out
     ("event/next", "close_after"),  # an event, then the connection closed at once
     ("event/next", "close_later"),  # closed while the extension works on the event
+    ("event/next", "reset_mid_answer"),  # half an event: a GET takes nothing, asked again
+    ("event/next", "truncated"),  # Content-Length larger than the event, then closed
     ("extension/error", "reset"),
 ]
 

@@ -35,6 +35,8 @@ BREAKING = """
             raise ValueError("after closing stdio")
         if what == "exit":
             sys.exit(3)
+        if what == "print":
+            print("printed before SIGTERM", end="")  # no newline, no flush
         return {"ok": what}
 """
 ASYNC_BREAKING = BREAKING.replace("def handler", "async def handler")
@@ -109,12 +111,13 @@ def test_system_exit_in_the_handler_leaves_one_record_naming_it(
 def test_sigterm_without_hooks_ends_the_runtime_with_status_0(
     api: HostileApi, start_runtime: Start, files: dict[str, str]
 ) -> None:
-    runtime = start_runtime({**files, "noisy.py": ""})
-    api.invoke({"break": "nothing"})
+    runtime = start_runtime(files)
+    api.invoke({"break": "print"})
     api.wait_answered(1)
     api.wait_parked(2)
     os.kill(runtime.process.pid, signal.SIGTERM)
     assert runtime.wait(timeout=20) == 0
+    assert "printed before SIGTERM" in runtime.output()  # the log was flushed
 
 
 def test_a_worker_crash_loop_abandons_its_slots_and_answers_every_invocation(

@@ -57,6 +57,7 @@ STREAMING = {
 #: (id, handler files, AWS_LAMBDA_MAX_CONCURRENCY)
 ENGINES = [
     ("blocking", SYNC, 1),
+    ("blocking-unpipelined", SYNC, 1),
     ("uvloop", ASYNC, 1),
     ("uvloop-x8", ASYNC, 8),
     ("processes-x8", SYNC, 8),
@@ -104,8 +105,12 @@ def api() -> Iterator[HostileApi]:
     server.close()
 
 
-def _start(start_runtime: Start, files: dict[str, str], concurrency: int) -> RuntimeProcess:
+def _start(
+    start_runtime: Start, files: dict[str, str], concurrency: int, engine: str = ""
+) -> RuntimeProcess:
     env = {"AWS_LAMBDA_MAX_CONCURRENCY": str(concurrency)} if concurrency > 1 else {}
+    if engine == "blocking-unpipelined":  # one request at a time: post, then next
+        env["LAMBDABOOT_PIPELINE"] = "0"
     return start_runtime(files, env=env)
 
 
@@ -150,7 +155,7 @@ def test_every_invocation_is_answered_once_through_the_fault(
     options: dict[str, Any],
     event: dict[str, Any],
 ) -> None:
-    runtime = _start(start_runtime, files, concurrency)
+    runtime = _start(start_runtime, files, concurrency, engine)
     warm = _warm(api, concurrency)
     api.fault(kind, fault, **options)
     rounds = max(3, concurrency)
@@ -174,7 +179,7 @@ def test_every_invocation_is_answered_once_through_the_fault(
 def test_a_bad_deadline_is_answered_with_an_error_and_the_loop_goes_on(
     api: HostileApi, start_runtime: Start, engine: str, files: dict[str, str], concurrency: int
 ) -> None:
-    runtime = _start(start_runtime, files, concurrency)
+    runtime = _start(start_runtime, files, concurrency, engine)
     bad = api.invoke({"n": 0}, Lambda_Runtime_Deadline_Ms="soon")
     good = api.invoke({"n": 1})
     assert_one_answer_each(api, 2)
@@ -198,7 +203,7 @@ def test_a_malformed_context_header_is_answered_with_awslambdarics_error(
     concurrency: int,
     header: str,
 ) -> None:
-    runtime = _start(start_runtime, files, concurrency)
+    runtime = _start(start_runtime, files, concurrency, engine)
     bad = api.invoke({"n": 0}, **{header.replace("-", "_"): "{not json"})
     api.invoke({"n": 1})
     assert_one_answer_each(api, 2)
@@ -232,7 +237,7 @@ def test_streamed_responses_survive_the_fault(
 def test_the_runtime_exits_only_when_the_api_is_gone_for_every_slot(
     api: HostileApi, start_runtime: Start, engine: str, files: dict[str, str], concurrency: int
 ) -> None:
-    runtime = _start(start_runtime, files, concurrency)
+    runtime = _start(start_runtime, files, concurrency, engine)
     _warm(api, concurrency)
     api.close()
     assert runtime.wait(timeout=30) == 1
