@@ -164,7 +164,8 @@ def decode_event(body: bytes, content_type: str | None) -> Any:
         content_type is not None
         and content_type.split(";", 1)[0].strip().lower() != JSON_CONTENT_TYPE
     ):
-        return body
+        # A big body arrives as the bytearray it was received into; the handler gets bytes.
+        return body if type(body) is bytes else bytes(body)
     global _spent_us
     orjson = _orjson
     if orjson is None:
