@@ -24,6 +24,7 @@ from local_lambda.cli import (
     add_layer_arguments,
     env_pairs,
     function_config,
+    lambda_like_default,
     runtime_command,
 )
 from local_lambda.layers import MAX_LAYERS
@@ -107,6 +108,7 @@ def _with_layers(config: FunctionConfig, layers: list[Path]) -> FunctionConfig:
 
 def targets(args: argparse.Namespace, stack: ExitStack) -> list[runner.Target]:
     """Configuration A from the function options, and B if any ``--vs-*`` option is given."""
+    lambda_like_default(args)
     if not (args.layer or args.runtime):  # with those the local Lambda mounts a zip itself
         args.function_dir = _unpacked(args.function_dir, stack)
     a = dataclasses.replace(function_config(args), echo_logs=False)
