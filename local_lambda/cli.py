@@ -296,13 +296,16 @@ def devloop_options(args: argparse.Namespace) -> devloop_cli.Options:
     )
 
 
-def lambda_like_default(args: argparse.Namespace) -> None:
+def lambda_like_default(args: argparse.Namespace) -> bool:
     """Fill in the default run, as Lambda would run the function, into ``args``: with no
     --runtime, --runtime-cmd or --in-place, the default version's managed runtime with
     lambdaboot's layer first and its exec wrapper (unless --env sets another). Done in
-    ``args`` so that everything reading them later (bench's labels) sees what runs."""
+    ``args`` so that everything reading them later (bench's labels) sees what runs. False
+    when it does not apply (or FUNCTION_DIR does not exist: that is said, not built for)."""
     if args.runtime or args.runtime_cmd or getattr(args, "in_place", True):
-        return
+        return False
+    if args.function_dir is None or not args.function_dir.exists():
+        return False
     try:
         layer = default_runtime.layer()
     except LayerError as exc:
@@ -311,6 +314,7 @@ def lambda_like_default(args: argparse.Namespace) -> None:
     args.layer = [layer, *args.layer]
     if not any(item.startswith("AWS_LAMBDA_EXEC_WRAPPER=") for item in args.env):
         args.env = [f"AWS_LAMBDA_EXEC_WRAPPER={default_runtime.WRAPPER}", *args.env]
+    return True
 
 
 def function_config(args: argparse.Namespace) -> FunctionConfig:
@@ -321,9 +325,8 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
         raise UsageError(
             "give FUNCTION_DIR, the folder holding your handler's code (or --template)"
         )
+    lambda_like_default(args)
     root: Path = args.function_dir.resolve()
-    if root.exists():  # else the one line below, before a layer is built for nothing
-        lambda_like_default(args)
     layers: list[Path] = getattr(args, "layer", [])
     runtime: str | None = getattr(args, "runtime", None)
     lambda_like = bool(layers or runtime)
