@@ -17,11 +17,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from layer_build.targets import DEFAULT_PYTHON as PYTHON
 from local_lambda import assets
 from local_lambda.layers import LayerError, find_python
 
-#: The Python version ``lambdaboot build`` targets without ``--python``.
-PYTHON = "3.12"
 RUNTIME = f"python{PYTHON}"
 WRAPPER = "/opt/lambdaboot-wrapper"
 _RUNTIME_CORE = Path(__file__).resolve().parent.parent / "runtime_core"
