@@ -42,11 +42,12 @@ def arch() -> str:
 def sources_hash(version: str = PYTHON) -> str:
     """A digest of everything the layer is built from, and of its target."""
     digest = hashlib.sha256(f"{version} {arch()}\n".encode())
-    files = [assets.BOOTSTRAP, assets.EXEC_WRAPPER, _LOCK]
-    files += sorted(p for p in _RUNTIME_CORE.rglob("*") if p.is_file() and p.suffix != ".pyc")
-    for path in files:
-        digest.update(os.fspath(path.relative_to(path.parent.parent)).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+    files = {p.name: p for p in (assets.BOOTSTRAP, assets.EXEC_WRAPPER, _LOCK)}
+    for path in _RUNTIME_CORE.rglob("*"):
+        if path.is_file() and path.suffix != ".pyc":
+            files["runtime_core/" + path.relative_to(_RUNTIME_CORE).as_posix()] = path
+    for name in sorted(files):  # by name, so a checkout and a wheel of one source agree
+        digest.update(name.encode() + b"\0" + files[name].read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
