@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from . import protocol
-from .httpserver import Request
+from .httpserver import HttpRequest
 from .model import FunctionConfig, InvokeResult, PendingInvoke
 from .runtime_api import CONTENT_JSON
 from .streaming import invoke_complete, payload_chunk
@@ -48,7 +48,7 @@ class Invoker(Protocol):
     def log_tail(self, result: InvokeResult) -> str: ...
 
 
-def _aws_error(request: Request, status: int, error_type: str, message: str) -> None:
+def _aws_error(request: HttpRequest, status: int, error_type: str, message: str) -> None:
     body = json.dumps({"Type": "User", "message": message}).encode()
     request.respond(status, body, {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": "local"})
 
@@ -60,7 +60,7 @@ class InvokeApi:
         self._lam = lam
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def handle(self, request: Request) -> None:
+    def handle(self, request: HttpRequest) -> None:
         path = request.path
         streaming = path.startswith(STREAM_INVOKE_PREFIX) and path.endswith(STREAM_INVOKE_SUFFIX)
         if streaming:
@@ -205,7 +205,7 @@ class InvokeApi:
     async def _run_quietly(self, inv: PendingInvoke) -> None:
         await self._lam.run(inv)
 
-    async def _run_and_answer(self, request: Request, inv: PendingInvoke, tail: bool) -> None:
+    async def _run_and_answer(self, request: HttpRequest, inv: PendingInvoke, tail: bool) -> None:
         result = await self._lam.run(inv)
         headers = {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": "$LATEST"}
         if result.function_error:
@@ -214,7 +214,9 @@ class InvokeApi:
             headers["X-Amz-Log-Result"] = self._lam.log_tail(result)
         request.respond(200, result.payload, headers)
 
-    async def _stream_and_answer(self, request: Request, inv: PendingInvoke, tail: bool) -> None:
+    async def _stream_and_answer(
+        self, request: HttpRequest, inv: PendingInvoke, tail: bool
+    ) -> None:
         """InvokeWithResponseStream: each chunk is passed on as an event as soon as the
         runtime sends it (and no faster than the caller reads); the last event says how
         the invocation ended."""
