@@ -71,7 +71,7 @@ def find_drift(
         for fn in functions:
             if fn.ours.base not in expected_by_layer:
                 expected_by_layer[fn.ours.base] = expect.resolve(
-                    target.region, layer_versions(target, fn.ours, expect)
+                    fn.ours, layer_versions(target, fn.ours, expect)
                 )
             expected = expected_by_layer[fn.ours.base]
 

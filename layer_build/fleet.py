@@ -173,7 +173,7 @@ def layer_versions(target: Target, ref: LayerRef, spec: VersionSpec) -> dict[int
     A named version is read alone (GetLayerVersion by ARN, which another account's shared
     layer allows); ``latest`` lists the layer's versions, which only its own account can."""
     client = target.client("lambda")
-    wanted = spec.wanted(target.region)
+    wanted = spec.wanted(ref)
     if wanted is not None:
         try:
             info = client.get_layer_version(LayerName=ref.base, VersionNumber=wanted)
@@ -192,10 +192,14 @@ def layer_versions(target: Target, ref: LayerRef, spec: VersionSpec) -> dict[int
 
 @dataclass(frozen=True)
 class VersionSpec:
-    """``--to``/``--expect``: ``latest``, a number, or a versions file written by ``publish``."""
+    """``--to``/``--expect``: ``latest``, a number, or a versions file written by ``publish``.
+
+    A versions file names a version per account and region (numbers differ in each), so a
+    layer's version is looked up by the layer's own account and region: with several
+    accounts, one account's number never stands for another's."""
 
     text: str
-    by_region: dict[str, int] | None = None
+    by_place: dict[tuple[str | None, str], int] | None = None  # (account, region) -> version
 
     @classmethod
     def parse(cls, text: str) -> VersionSpec:
@@ -209,31 +213,33 @@ class VersionSpec:
             )
         try:
             data = json.loads(path.read_text())
-            by_region = {
-                entry.get("region", key): int(entry["version"])
+            by_place = {
+                (entry.get("account"), entry.get("region", key)): int(entry["version"])
                 for key, entry in data.items()
                 if entry.get("version") is not None
             }
         except (ValueError, AttributeError, KeyError, TypeError):
             raise AwsError(f"{path}: not a versions file written by `lambdaboot publish`") from None
-        if not by_region:
+        if not by_place:
             raise AwsError(f"{path} names no published version (did every region fail?)")
-        return cls(text, by_region)
+        return cls(text, by_place)
 
     @property
     def regions(self) -> list[str]:
         """The regions a versions file names (none for ``latest`` or a number)."""
-        return sorted(self.by_region or {})
+        return sorted({region for _, region in self.by_place or {}})
 
-    def wanted(self, region: str) -> int | None:
-        """The version named for ``region``; None for ``latest`` (or a region the file lacks)."""
-        if self.by_region is not None:
-            return self.by_region.get(region)
+    def wanted(self, ref: LayerRef) -> int | None:
+        """The version named for ``ref``'s layer; None for ``latest`` (or a place the file lacks)."""
+        if self.by_place is not None:
+            return self.by_place.get(
+                (ref.account, ref.region), self.by_place.get((None, ref.region))
+            )
         return None if self.text == "latest" else int(self.text)
 
-    def resolve(self, region: str, versions: dict[int, dict[str, Any]]) -> int | None:
-        """The version this means in ``region``, or None when there is none."""
-        wanted = self.wanted(region)
+    def resolve(self, ref: LayerRef, versions: dict[int, dict[str, Any]]) -> int | None:
+        """The version this means for ``ref``'s layer, or None when there is none."""
+        wanted = self.wanted(ref)
         if wanted is None and self.text == "latest":
             wanted = max(versions) if versions else None
         return wanted if wanted in versions else None

@@ -94,7 +94,7 @@ def make_plan(layer: str, to: VersionSpec, targets: list[Target], selection: Sel
 
 
 def _change(fn: FleetFunction, to: VersionSpec, versions: dict[int, dict[str, Any]]) -> Change:
-    target = to.resolve(fn.target.region, versions)
+    target = to.resolve(fn.ours, versions)
     change = Change(
         account=fn.target.account,
         region=fn.target.region,
@@ -108,7 +108,7 @@ def _change(fn: FleetFunction, to: VersionSpec, versions: dict[int, dict[str, An
         revision_id=fn.revision_id,
     )
     if target is None:
-        named = f"version {to.text}" if to.by_region is None else f"the version {to.text} names"
+        named = f"version {to.text}" if to.by_place is None else f"the version {to.text} names"
         change.action, change.reason = "refused", f"{fn.ours.name} has no {named} here"
         return change
     change.layers_after = [fn.ours.at(target).arn if a == fn.ours.arn else a for a in fn.layers]

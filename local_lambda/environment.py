@@ -33,6 +33,8 @@ from .streaming import ResponseChunks
 RUNTIME_SHUTDOWN_SHARE_MS = 300
 
 StreamReader = Callable[[ResponseChunks], Awaitable[None]]
+# Takes the caller's answer the moment the runtime has posted it (the invocation goes on).
+AnswerTaker = Callable[[InvokeOutcome], None]
 
 
 @dataclass
@@ -185,12 +187,27 @@ class Environment:
         return registered.done() and not api.init_error.done()
 
     # invoke
-    async def invoke(self, inv: PendingInvoke, on_stream: StreamReader | None = None) -> Ending:
+    async def invoke(
+        self,
+        inv: PendingInvoke,
+        on_stream: StreamReader | None = None,
+        on_answer: AnswerTaker | None = None,
+    ) -> Ending:
         """Run ``inv`` until it is over for the platform: the runtime (and every extension)
         has asked for the next event, or the timeout, or the runtime's exit. Duration runs
-        from the event's delivery to that moment, which is what Lambda bills."""
+        from the event's delivery to that moment, which is what Lambda bills. The caller's
+        answer is known earlier, when the runtime posts it: ``on_answer`` gets it then
+        (what happens after cannot change its payload or its function error)."""
         api, sandbox, config = self.api, self.sandbox, self.config
         watch = api.submit(inv)
+        if on_answer is not None:
+            take = on_answer
+
+            def posted(future: asyncio.Future[InvokeOutcome]) -> None:
+                if not future.cancelled():
+                    take(future.result())
+
+            watch.outcome.add_done_callback(posted)
         reader: asyncio.Future[None] | None = None
         if on_stream is not None:
 

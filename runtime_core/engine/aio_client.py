@@ -143,7 +143,14 @@ class AsyncRuntimeClient:
         return (await self.send(self.protocol.extension_register(name, events_json)))[0]
 
     async def next_extension_event(self, extension_id: str) -> Response:
-        return (await self.send(self.protocol.extension_next(extension_id)))[0]
+        """``GET /extension/event/next`` by ``next``'s rule: asked again (with the backoff)
+        even after a cut answer, which loses only the event that never arrived whole (an
+        extension cannot act on half an event); ``ApiGone`` when the API is unreachable."""
+        request = self.protocol.extension_next(extension_id)
+        try:
+            return (await self.send(request))[0]
+        except Disconnected as exc:
+            return await self._reach_again(request, exc)
 
     def close(self) -> None:
         self.transport.close()

@@ -290,7 +290,12 @@ class RuntimeClient:
         return self.send(self.protocol.extension_register(name, events_json))[0]
 
     def next_extension_event(self, extension_id: str) -> Response:
-        return self.send(self.protocol.extension_next(extension_id))[0]
+        """``GET /extension/event/next`` by ``next``'s rule (see the async twin)."""
+        request = self.protocol.extension_next(extension_id)
+        try:
+            return self.transport.send(request)
+        except Disconnected as exc:
+            return self._reach_again(request, exc)
 
     def close(self) -> None:
         self.transport.close()

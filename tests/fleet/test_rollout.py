@@ -16,7 +16,16 @@ from layer_build.aws import AwsOptions, Target, targets
 from layer_build.fleet import Selection, VersionSpec
 from layer_build.rollout import ApplyOptions, Plan, apply, make_plan
 from tests.conftest import write_function
-from tests.fleet.conftest import CREDENTIALS, REGION_ARGS, REGIONS, Fleet, client, fleet_cli
+from tests.fleet.conftest import (
+    CREDENTIALS,
+    REGION_ARGS,
+    REGIONS,
+    Fleet,
+    client,
+    fleet_cli,
+    function_role,
+    tiny_zip,
+)
 
 WRAPPER = "AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaboot-wrapper"
 
@@ -528,3 +537,53 @@ def test_a_canary_goes_through_the_alias_where_the_function_has_it(fleet: Fleet)
     for short in ("api", "billing"):
         assert fleet.current_layers("eu-west-1", short) == fleet.layers[("eu-west-1", short)]
     assert fleet.alias_version("eu-west-1", "billing", "live") == "1"
+
+
+def test_a_versions_file_of_two_accounts_gives_each_account_its_own_number(
+    moto_endpoint: str, built_layer: Path, tmp_path: Path
+) -> None:
+    """Published through two roles into eu-west-1, the layer is version 1 in one account and
+    2 in the other (which had a version already): the function in the second account is
+    planned to its account's 2, never to the other account's 1."""
+    sts = client(moto_endpoint, "sts", "eu-west-1")
+    roles = ["arn:aws:iam::111122223333:role/deployer", "arn:aws:iam::999988887777:role/deployer"]
+    assumed = sts.assume_role(RoleArn=roles[0], RoleSessionName="setup")["Credentials"]
+    mine = {
+        "key": assumed["AccessKeyId"],
+        "secret": assumed["SecretAccessKey"],
+        "token": assumed["SessionToken"],
+    }
+    lam = client(moto_endpoint, "lambda", "eu-west-1", **mine)
+    old = lam.publish_layer_version(LayerName="multi-rt", Content={"ZipFile": tiny_zip("0")})
+    lam.create_function(
+        FunctionName="two-accounts",
+        Runtime="python3.12",
+        Role=function_role(moto_endpoint, **mine),
+        Handler="app.handler",
+        Code={"ZipFile": tiny_zip("x")},
+        Layers=[old["LayerVersionArn"]],
+    )
+    versions = tmp_path / "versions.json"
+    role_args = [arg for role in roles for arg in ("--role-arn", role)]
+    published = fleet_cli(
+        moto_endpoint,
+        "publish",
+        str(built_layer),
+        "--layer-name",
+        "multi-rt",
+        "--region",
+        "eu-west-1",
+        "--versions-out",
+        str(versions),
+        *role_args,
+    )
+    assert published.returncode == 0, published.stderr
+    numbers = {key: entry["version"] for key, entry in json.loads(versions.read_text()).items()}
+    assert numbers == {"111122223333/eu-west-1": 2, "999988887777/eu-west-1": 1}
+    plan = fleet_cli(
+        moto_endpoint, "rollout", "multi-rt", "--to", str(versions), "--dry-run", *role_args
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.startswith("111122223333/eu-west-1 two-accounts: version 1 -> 2 "), (
+        plan.stdout
+    )
