@@ -266,7 +266,7 @@ def _plot(
     )
     right.set_ylabel("MB")
     right.set_title("Sizes")
-    right.tick_params(axis="x", labelsize=6)
+    right.tick_params(axis="x", labelsize=7, labelrotation=60)
     n = summary[names[0]]["report"].get("n", 0)
     charts.suptitle(
         fig,

@@ -99,7 +99,7 @@ def cold(
     except runner.BenchError as exc:
         raise SystemExit(str(exc)) from exc
     return {
-        name: {"init_ms": s.phases["init_ms"], "round_trip_ms": s.phases["cold_round_trip_ms"]}
+        name: {"init_ms": s.phases["init_ms"], "round_trip_ms": s.phases["first_response_ms"]}
         for name, s in samples.items()
     }
 

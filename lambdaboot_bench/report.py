@@ -17,7 +17,7 @@ from .stats import pairwise_ratios, summarize
 UNITS = {
     "init_ms": "ms",
     "first_invoke_ms": "ms",
-    "cold_round_trip_ms": "ms",
+    "first_response_ms": "ms",
     "billed_cold_start_ms": "ms",
     "warm_ms": "ms",
     "max_memory_mb": "MB",
@@ -25,10 +25,19 @@ UNITS = {
 TITLES = {
     "init_ms": "Init Duration",
     "first_invoke_ms": "First invoke",
-    "cold_round_trip_ms": "First response",
+    "first_response_ms": "First response",
     "billed_cold_start_ms": "Billed cold start",
     "warm_ms": "Warm invoke",
     "max_memory_mb": "Max Memory Used",
+}
+# What each figure measures, under its title on the chart and in the JSON.
+MEANINGS = {
+    "init_ms": "runtime spawn to its first /next",
+    "first_invoke_ms": "event delivered to response posted",
+    "first_response_ms": "cold: spawn to response posted (what the caller waits for)",
+    "billed_cold_start_ms": "Init + first Duration (ends at the next /next)",
+    "warm_ms": "event delivered to response posted",
+    "max_memory_mb": "after the first invoke",
 }
 MEMORY_NOTE = (
     "Memory size is passed to the runtime (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) and Max Memory Used "
@@ -51,7 +60,13 @@ def document(
             "memory_mb": config.memory_mb,
             "layers": [str(p) for p in getattr(config, "layers", None) or []],
             "phases": {
-                phase: {"unit": UNITS[phase], "summary": summarize(values), "samples": values}
+                phase: {
+                    "title": TITLES[phase],
+                    "meaning": MEANINGS[phase],
+                    "unit": UNITS[phase],
+                    "summary": summarize(values),
+                    "samples": values,
+                }
                 for phase, values in measured.phases.items()
             },
             "import_profile_ms": measured.import_profile,
@@ -175,7 +190,7 @@ def chart(result: dict[str, Any], path: Path) -> None:
                 if ratio:
                     text += f"\n{ratio:.2f}x {comparison['a']}"
             axis.annotate(text, (x, median), xytext=(14, 0), textcoords="offset points", fontsize=8)
-        axis.set_title(TITLES[phase])
+        axis.set_title(f"{TITLES[phase]}\n{MEANINGS[phase]}", fontsize=10)
         axis.set_ylabel(UNITS[phase])
         axis.grid(axis="y", alpha=0.3)
     if profiled:

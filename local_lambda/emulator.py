@@ -25,10 +25,17 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from . import layers, log_level, protocol
-from .environment import Environment, InitResult, StreamReader
-from .httpserver import HttpServer, Request, serve
+from .environment import AnswerTaker, Environment, InitResult, StreamReader
+from .httpserver import HttpRequest, HttpServer, serve
 from .invoke_api import InvokeApi
-from .model import FunctionConfig, InvokeResult, Outcome, PendingInvoke, Report, ShutdownResult
+from .model import (
+    FunctionConfig,
+    InvokeOutcome,
+    InvokeResult,
+    PendingInvoke,
+    Report,
+    ShutdownResult,
+)
 from .platform_log import PlatformLog, readable
 from .runtime_api import Fault
 from .sandbox import RuntimeStartError, prepare_filesystem
@@ -134,7 +141,7 @@ class LocalLambda:
             await self._open_log_socket()
         self._prepare_spare()
 
-    def _runtime_request(self, request: Request) -> None:
+    def _runtime_request(self, request: HttpRequest) -> None:
         """The Runtime API's address stays the same across environments: requests go to
         the environment serving (or starting)."""
         env = self._env or self._last or self._spare
@@ -143,7 +150,7 @@ class LocalLambda:
         else:
             env.api.handle(request)
 
-    def _early(self, request: Request) -> bool:
+    def _early(self, request: HttpRequest) -> bool:
         env = self._env or self._last or self._spare
         return env is not None and env.api.is_early(request)
 
@@ -409,7 +416,7 @@ class LocalLambda:
         except RuntimeStartError as exc:
             self._emit(self._plog.init_start())
             self._emit(str(exc))
-            outcome = Outcome(
+            outcome = InvokeOutcome(
                 protocol.platform_error(request_id, "Runtime.InvalidEntrypoint", str(exc)),
                 "Unhandled",
                 "Runtime.InvalidEntrypoint",
@@ -439,20 +446,34 @@ class LocalLambda:
         self._emit(self._plog.init_report(init_ms, "success", None))
         self._emit(self._plog.restore_start())
 
-    async def run(self, inv: PendingInvoke, on_stream: StreamReader | None = None) -> InvokeResult:
+    async def run(
+        self,
+        inv: PendingInvoke,
+        on_stream: StreamReader | None = None,
+        *,
+        on_answer: AnswerTaker | None = None,
+    ) -> InvokeResult:
         """Run one invocation to its end: init first if no environment serves, then the
         invocation (queued behind others when ``max_concurrency`` are in flight); a
-        streamed response's chunks go to ``on_stream`` as they arrive."""
+        streamed response's chunks go to ``on_stream`` as they arrive. ``on_answer`` gets
+        the caller's answer as soon as the runtime has posted it, before the invocation
+        ends (the invoke API answers there, as Lambda does); not called when init failed
+        (the result is then the answer)."""
+        inv.timings.started_ns = inv.timings.started_ns or time.perf_counter_ns()
         async with self._slots:
             logs: list[str] = []
             self._sinks.append(logs)
             try:
-                return await self._run(inv, on_stream, logs)
+                return await self._run(inv, on_stream, on_answer, logs)
             finally:
                 self._sinks = [sink for sink in self._sinks if sink is not logs]
 
     async def _run(
-        self, inv: PendingInvoke, on_stream: StreamReader | None, logs: list[str]
+        self,
+        inv: PendingInvoke,
+        on_stream: StreamReader | None,
+        on_answer: AnswerTaker | None,
+        logs: list[str],
     ) -> InvokeResult:
         init_ms: float | None = None
         restore_ms: float | None = None
@@ -473,8 +494,10 @@ class LocalLambda:
                     )
                 env = self._env
                 assert env is not None
+                # A cold start's caller waits from the runtime's spawn (see response_ms).
+                inv.timings.started_ns = env.api.restore_started_ns or env.api.init_started_ns
         self._emit(self._plog.start(inv.request_id, inv.tenant_id or None))
-        ending = await env.invoke(inv, on_stream)
+        ending = await env.invoke(inv, on_stream, on_answer)
         result = self._finish(
             inv, ending.outcome, ending.duration_ms, init_ms, ending.memory_mb, logs, restore_ms
         )
@@ -495,7 +518,7 @@ class LocalLambda:
     def _finish(
         self,
         inv: PendingInvoke,
-        outcome: Outcome,
+        outcome: InvokeOutcome,
         duration_ms: float,
         init_ms: float | None,
         memory_mb: int,

@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from . import protocol
-from .httpserver import Request
-from .model import FunctionConfig, InvokeResult, PendingInvoke
+from .httpserver import HttpRequest
+from .model import FunctionConfig, InvokeOutcome, InvokeResult, PendingInvoke
 from .runtime_api import CONTENT_JSON
 from .streaming import invoke_complete, payload_chunk
 
@@ -36,7 +36,9 @@ class Invoker(Protocol):
     config: FunctionConfig
     function_arn: str
 
-    async def run(self, inv: PendingInvoke) -> InvokeResult: ...
+    async def run(
+        self, inv: PendingInvoke, *, on_answer: Callable[[InvokeOutcome], None] | None = ...
+    ) -> InvokeResult: ...
 
     async def run_streamed(
         self,
@@ -48,7 +50,7 @@ class Invoker(Protocol):
     def log_tail(self, result: InvokeResult) -> str: ...
 
 
-def _aws_error(request: Request, status: int, error_type: str, message: str) -> None:
+def _aws_error(request: HttpRequest, status: int, error_type: str, message: str) -> None:
     body = json.dumps({"Type": "User", "message": message}).encode()
     request.respond(status, body, {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": "local"})
 
@@ -60,7 +62,7 @@ class InvokeApi:
         self._lam = lam
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def handle(self, request: Request) -> None:
+    def handle(self, request: HttpRequest) -> None:
         path = request.path
         streaming = path.startswith(STREAM_INVOKE_PREFIX) and path.endswith(STREAM_INVOKE_SUFFIX)
         if streaming:
@@ -135,6 +137,7 @@ class InvokeApi:
             client_context=client_context,
             tenant_id=headers.get("x-amz-tenant-id", ""),
         )
+        inv.timings.started_ns = request.received_ns  # the caller waits from here
         if kind == "DryRun":
             request.respond(204, b"", {"x-amzn-RequestId": inv.request_id})
         elif kind == "RequestResponse" and streaming:
@@ -205,16 +208,28 @@ class InvokeApi:
     async def _run_quietly(self, inv: PendingInvoke) -> None:
         await self._lam.run(inv)
 
-    async def _run_and_answer(self, request: Request, inv: PendingInvoke, tail: bool) -> None:
-        result = await self._lam.run(inv)
-        headers = {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": "$LATEST"}
-        if result.function_error:
-            headers["X-Amz-Function-Error"] = result.function_error
-        if tail:
-            headers["X-Amz-Log-Result"] = self._lam.log_tail(result)
-        request.respond(200, result.payload, headers)
+    async def _run_and_answer(self, request: HttpRequest, inv: PendingInvoke, tail: bool) -> None:
+        """Answer as soon as the runtime has posted its response or error, as Lambda does:
+        the invocation (and its Duration) goes on until the runtime and the extensions ask
+        for the next event. With ``LogType: Tail`` the answer waits for that end, since the
+        log it carries ends with the invocation's REPORT line."""
 
-    async def _stream_and_answer(self, request: Request, inv: PendingInvoke, tail: bool) -> None:
+        def answer(outcome: InvokeOutcome, log_tail: str | None = None) -> None:
+            headers = {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": "$LATEST"}
+            if outcome.function_error:
+                headers["X-Amz-Function-Error"] = outcome.function_error
+            if log_tail is not None:
+                headers["X-Amz-Log-Result"] = log_tail
+            if not request.answered:
+                request.respond(200, outcome.payload, headers)
+
+        result = await self._lam.run(inv, on_answer=None if tail else answer)
+        outcome = InvokeOutcome(result.payload, result.function_error)
+        answer(outcome, self._lam.log_tail(result) if tail else None)
+
+    async def _stream_and_answer(
+        self, request: HttpRequest, inv: PendingInvoke, tail: bool
+    ) -> None:
         """InvokeWithResponseStream: each chunk is passed on as an event as soon as the
         runtime sends it (and no faster than the caller reads); the last event says how
         the invocation ended."""

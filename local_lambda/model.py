@@ -135,6 +135,9 @@ class Report:
 class Timings:
     """Server-side ``time.perf_counter_ns()`` stamps of one invocation, for benchmarks (0 = did not happen)."""
 
+    #: When the invocation began for its caller: the invoke's arrival (the invoke API's
+    #: request, or ``LocalLambda.run``), or on a cold start the runtime's spawn (Init's start).
+    started_ns: int = 0
     next_answered_ns: int = 0
     result_received_ns: int = 0
     accepted_written_ns: int = 0
@@ -166,7 +169,7 @@ class PendingInvoke:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class InvokeOutcome:
     """How an invocation ended, as the invoker sees it."""
 
     payload: bytes
@@ -195,6 +198,19 @@ class InvokeResult:
 
     def json(self) -> Any:
         return json.loads(self.payload)
+
+    @property
+    def response_ms(self) -> float | None:
+        """When the response was posted, in ms from the invocation's start: what a caller of
+        a synchronous invoke waits for, since Lambda answers it as soon as the runtime has
+        posted (work after that, until the next ``/next``, is in Duration, not in the wait).
+        On a cold start it counts from the runtime's spawn, so it is Init plus the time to
+        the response (the sandbox's creation, not in Init on Lambda either, is left out).
+        None when no response was posted (a timeout or a crash before it)."""
+        timings = self.timings
+        if not (timings.started_ns and timings.result_received_ns):
+            return None
+        return (timings.result_received_ns - timings.started_ns) / 1e6
 
 
 @dataclass(frozen=True)

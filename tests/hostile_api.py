@@ -16,14 +16,16 @@ script faults, then check ``accepted`` (the one result or error each invocation 
     assert api.answers_per_invocation() == {rid: 1}
 
 Faults (``fault(kind, name, **options)``; ``kind`` is ``next``, ``response``, ``error``,
-``stream`` (a streamed ``/response``), ``init/error``, ``register``, ``event/next`` or
-``any``); each applies once, to the next request of that kind, in the order scripted:
+``stream`` (a streamed ``/response``), ``init/error``, ``register``, ``event/next``,
+``extension/error`` or ``any``); each applies once, to the next request of that kind, in the order scripted:
 
 - ``reset``: read the request, then reset the connection without a byte of answer.
   For posts, ``taken=True`` records the result first (so a resent copy gets a 400).
 - ``reset_mid_answer``: send half of the answer, then reset.
 - ``close_after``: answer, then close the connection at once (a stale keep-alive).
 - ``close_later``: answer, then close it ``delay`` seconds later (while the handler runs).
+- ``reset_later``: answer, then reset it ``delay`` seconds later (while the handler runs).
+- ``truncated``: answer with a ``Content-Length`` larger than the body sent, then close.
 - ``interim``: send ``100 Continue`` and ``103 Early Hints`` before the answer.
 - ``slow``: send the answer a byte at a time, ``delay`` seconds apart.
 - ``malformed``: answer with bytes that are not HTTP, then close.
@@ -53,7 +55,16 @@ from typing import Any
 
 RUNTIME = "/2018-06-01/runtime"
 EXTENSION = "/2020-01-01/extension"
-KINDS = ("next", "response", "error", "stream", "init/error", "register", "event/next")
+KINDS = (
+    "next",
+    "response",
+    "error",
+    "stream",
+    "init/error",
+    "register",
+    "event/next",
+    "extension/error",
+)
 
 
 class Seen:
@@ -98,6 +109,8 @@ def _kind(method: str, path: str, headers: dict[str, str]) -> str:
         return "register"
     if path == EXTENSION + "/event/next":
         return "event/next"
+    if path in (EXTENSION + "/init/error", EXTENSION + "/exit/error"):
+        return "extension/error"
     return "other"
 
 
@@ -205,6 +218,9 @@ class HostileApi:
         #: Posts refused because the request id had been answered already (resent copies).
         self.duplicates: list[Seen] = []
         self.init_errors: list[Seen] = []
+        #: Extensions API events still to hand out, and the ``/extension/*/error`` posts taken.
+        self._extension_events: queue.Queue[bytes] = queue.Queue()
+        self.extension_errors: list[Seen] = []
         threading.Thread(target=self._accept, name="hostile-accept", daemon=True).start()
 
     # --- scripting ------------------------------------------------------------------
@@ -222,6 +238,10 @@ class HostileApi:
         self._events.put((request_id, body, all_headers))
         return request_id
 
+    def extension_event(self, event: Any) -> None:
+        """Queue one event for ``GET /extension/event/next`` (without one, it waits)."""
+        self._extension_events.put(json.dumps(event).encode())
+
     def fault(self, kind: str, name: str, **options: Any) -> None:
         """Apply fault ``name`` to the next request of ``kind`` (see the module docstring)."""
         if kind not in (*KINDS, "any"):
@@ -234,6 +254,7 @@ class HostileApi:
             for index, (wanted, fault) in enumerate(self._faults):
                 if wanted in (kind, "any"):
                     del self._faults[index]
+                    self._lock.notify_all()
                     return fault
         return None
 
@@ -263,6 +284,15 @@ class HostileApi:
             counts = Counter({rid: 0 for rid in self.delivered})
             counts.update({rid: len(seen) for rid, seen in self.accepted.items()})
             return dict(counts)
+
+    def pending_faults(self) -> list[str]:
+        """The faults scripted and not yet applied (a test asserts its fault happened)."""
+        with self._lock:
+            return [f"{kind} {fault.name}" for kind, fault in self._faults]
+
+    def wait_faults_applied(self, timeout: float = 30.0) -> None:
+        """Until every scripted fault has hit its request."""
+        self.wait(lambda: not self._faults, timeout, "the scripted faults to apply")
 
     def connections(self) -> int:
         return len(self._connections)
@@ -313,8 +343,20 @@ class HostileApi:
             return self._answer_next(sock, fault)
         if seen.kind == "event/next":
             while not self._closed:  # an extension with no events waits for good
-                time.sleep(0.2)
+                try:
+                    event = self._extension_events.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if fault is not None and fault.name in ("reset_mid_answer", "truncated"):
+                    with self._extension_events.mutex:  # never arrived whole: next again
+                        self._extension_events.queue.appendleft(event)
+                return self._send(sock, _response(200, event), fault)
             return False
+        if seen.kind == "extension/error":
+            with self._lock:
+                self.extension_errors.append(seen)
+                self._lock.notify_all()
+            return self._send(sock, _response(202, b'{"status":"OK"}'), fault)
         if seen.kind == "register":
             answer = _response(
                 200, b'{"functionName":"f"}', {"Lambda-Extension-Identifier": "ext-1"}
@@ -355,7 +397,7 @@ class HostileApi:
             return False
         request_id, body, headers = item
         answer = _response(200, body, headers)
-        if fault is not None and fault.name in ("reset_mid_answer", "malformed"):
+        if fault is not None and fault.name in ("reset_mid_answer", "malformed", "truncated"):
             # The invocation never arrives whole: Lambda would time it out; here it is
             # queued again, so the runtime gets it on a later /next.
             self._events.put(item)
@@ -386,6 +428,14 @@ class HostileApi:
                 sock.sendall(answer[index : index + 1])
                 time.sleep(fault.delay / 50 if fault is not None else 0)
             return True
+        if name == "truncated":
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = f"Content-Length: {len(body)}".encode()
+            head = head.replace(length, f"Content-Length: {len(body) + 100}".encode())
+            sock.sendall(head + b"\r\n\r\n" + body)
+            time.sleep(0.02)
+            sock.close()
+            return False
         if name == "close_delimited":
             head, _, body = answer.partition(b"\r\n\r\n")
             lines = [line for line in head.split(b"\r\n") if not line.startswith(b"Content-Length")]
@@ -399,6 +449,11 @@ class HostileApi:
             return False
         if name == "close_later" and fault is not None:
             threading.Timer(fault.delay, _shutdown, args=(sock,)).start()
+        if name == "reset_later" and fault is not None:
+            # In this thread: a reset from another one would wait for this one's recv.
+            time.sleep(fault.delay)
+            _reset(sock)
+            return False
         if name == "unsolicited" and fault is not None:
             stray = _response(200, b'{"unsolicited":true}', {"Lambda-Runtime-Aws-Request-Id": "x"})
             threading.Timer(fault.delay, _sendall_quietly, args=(sock, stray)).start()

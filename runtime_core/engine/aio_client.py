@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from runtime_core.engine.client import BACKOFF_S, stream_lost
-from runtime_core.engine.report import log_lost
+from runtime_core.engine.report import BACKOFF_S, log_lost, stream_lost
 from runtime_core.protocol import (
     ApiGone,
     Disconnected,
@@ -144,7 +143,14 @@ class AsyncRuntimeClient:
         return (await self.send(self.protocol.extension_register(name, events_json)))[0]
 
     async def next_extension_event(self, extension_id: str) -> Response:
-        return (await self.send(self.protocol.extension_next(extension_id)))[0]
+        """``GET /extension/event/next`` by ``next``'s rule: asked again (with the backoff)
+        even after a cut answer, which loses only the event that never arrived whole (an
+        extension cannot act on half an event); ``ApiGone`` when the API is unreachable."""
+        request = self.protocol.extension_next(extension_id)
+        try:
+            return (await self.send(request))[0]
+        except Disconnected as exc:
+            return await self._reach_again(request, exc)
 
     def close(self) -> None:
         self.transport.close()

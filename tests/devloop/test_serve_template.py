@@ -156,8 +156,13 @@ def test_concurrent_invokes_scale_out_then_429(serve: Any, project: Project) -> 
     warm = client.invoke(FunctionName="Api", Payload=b"{}")  # reused, no new environment
     label = warm["ResponseMetadata"]["HTTPHeaders"]["x-lambdaboot-environment"]
     assert label in ("Api#1", "Api#2")
-    reports = re.findall(r"^\[(Api#\d)\] REPORT .*$", served.log(), re.M)
-    assert len(reports) == 3
+
+    def reports() -> list[str]:
+        return re.findall(r"^\[(Api#\d)\] REPORT .*$", served.log(), re.M)
+
+    # answered when the runtime posted; its REPORT follows at the runtime's next /next
+    _wait_for(lambda: len(reports()) == 3, "the warm invocation's REPORT")
+    assert len(reports()) == 3
     cold = [
         line
         for line in re.findall(r"^\[Api#\d\] REPORT .*$", served.log(), re.M)

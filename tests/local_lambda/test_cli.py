@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from tests.conftest import write_function
 
@@ -51,6 +53,14 @@ def test_invoke_bad_input_is_one_clear_line(function_dir: Path) -> None:
     assert "is not a directory" in done.stderr and "Traceback" not in done.stderr
 
 
+def iter_until(stream: IO[str], marker: str) -> Iterator[str]:
+    """The lines of ``stream`` up to and including the first one holding ``marker``."""
+    for line in stream:
+        yield line
+        if marker in line:
+            return
+
+
 def test_serve_until_interrupted(function_dir: Path) -> None:
     write_function(function_dir, {"app.py": APP})
     proc = subprocess.Popen(
@@ -65,8 +75,13 @@ def test_serve_until_interrupted(function_dir: Path) -> None:
         request = urllib.request.Request(url, data=b'{"name": "served"}', method="POST")
         with urllib.request.urlopen(request, timeout=30) as resp:
             assert json.loads(resp.read()) == {"hello": "served"}
+        # The answer comes when the runtime posts it; the invocation ends at its next
+        # /next (REPORT): Ctrl-C then finds the environment idle.
+        assert proc.stderr is not None
+        seen = "".join(iter_until(proc.stderr, "REPORT RequestId:"))
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
+        err = seen + err
     finally:
         proc.kill()
     assert proc.returncode == 130  # 128 + SIGINT, as for any command ended by Ctrl-C

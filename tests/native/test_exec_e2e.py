@@ -283,9 +283,8 @@ def test_stderr_records_in_json_log_format(
     config.log_format = "JSON"
     with LocalLambda(config) as lam:
         result = lam.invoke({"values": [4]})
-    records = [
-        json.loads(line) for line in result.logs.splitlines() if '"logger":"analyze"' in line
-    ]
+    lines = [json.loads(line) for line in result.logs.splitlines() if line.startswith("{")]
+    records = [record for record in lines if record.get("logger") == "analyze"]
     assert [(r["level"], r["message"], r["requestId"]) for r in records] == [
         ("INFO", "analyze: summarised 1 values", result.request_id)
     ]

@@ -35,6 +35,8 @@ BREAKING = """
             raise ValueError("after closing stdio")
         if what == "exit":
             sys.exit(3)
+        if what == "print":
+            print("printed before SIGTERM", end="")  # no newline, no flush
         return {"ok": what}
 """
 ASYNC_BREAKING = BREAKING.replace("def handler", "async def handler")
@@ -44,8 +46,10 @@ ENGINES = pytest.mark.parametrize(
         ({"app.py": BREAKING}, {}),
         ({"app.py": ASYNC_BREAKING}, {}),
         ({"app.py": BREAKING}, {"AWS_LAMBDA_MAX_CONCURRENCY": "2"}),
+        ({"app.py": BREAKING}, {"AWS_LAMBDA_MAX_CONCURRENCY": "8"}),
+        ({"app.py": ASYNC_BREAKING}, {"AWS_LAMBDA_MAX_CONCURRENCY": "8"}),
     ],
-    ids=["blocking", "uvloop", "processes-x2"],
+    ids=["blocking", "uvloop", "processes-x2", "processes-x8", "uvloop-x8"],
 )
 
 
@@ -88,12 +92,13 @@ def test_system_exit_in_the_handler_leaves_one_record_naming_it(
 ) -> None:
     runtime = start_runtime(files, env=env)
     exiting = api.invoke({"break": "exit"})
-    if env:  # a worker process: replaced; its invocation gets Runtime.ExitError from the parent
+    if env and files["app.py"] is BREAKING:
+        # a worker process: replaced; its invocation gets Runtime.ExitError from the parent
         api.wait_answered(1)
         (error,) = api.accepted[exiting]
         assert error.json()["errorType"] == "Runtime.ExitError"
         assert runtime.process.poll() is None
-    else:
+    else:  # one process (at concurrency 8 too: the handler asked the process to end)
         assert runtime.wait(timeout=20) == 3  # the handler's own status, as under awslambdaric
     records = [line for line in runtime.output().splitlines() if "SystemExit" in line]
     assert len(records) == 1, runtime.output()
@@ -106,12 +111,13 @@ def test_system_exit_in_the_handler_leaves_one_record_naming_it(
 def test_sigterm_without_hooks_ends_the_runtime_with_status_0(
     api: HostileApi, start_runtime: Start, files: dict[str, str]
 ) -> None:
-    runtime = start_runtime({**files, "noisy.py": ""})
-    api.invoke({"break": "nothing"})
+    runtime = start_runtime(files)
+    api.invoke({"break": "print"})
     api.wait_answered(1)
     api.wait_parked(2)
     os.kill(runtime.process.pid, signal.SIGTERM)
     assert runtime.wait(timeout=20) == 0
+    assert "printed before SIGTERM" in runtime.output()  # the log was flushed
 
 
 def test_a_worker_crash_loop_abandons_its_slots_and_answers_every_invocation(
