@@ -8,7 +8,16 @@ import sys
 from pathlib import Path
 
 from layer_build.errors import BuildError
-from layer_build.targets import ARCHES, MANAGED_OS, MODES, OSES, PYTHONS, Target, parse_glibc
+from layer_build.targets import (
+    ARCHES,
+    DEFAULT_PYTHON,
+    MANAGED_OS,
+    MODES,
+    OSES,
+    PYTHONS,
+    Target,
+    parse_glibc,
+)
 from layer_build.wheels import RUNTIME_LOCK, default_cache
 
 
@@ -17,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "build", help="build the runtime layer or a function package (zip + manifest)"
     )
     b.add_argument("--arch", action="append", choices=ARCHES, help="repeatable; default x86_64")
-    b.add_argument("--python", action="append", choices=PYTHONS, help="repeatable; default 3.12")
+    b.add_argument(
+        "--python", action="append", choices=PYTHONS, help=f"repeatable; default {DEFAULT_PYTHON}"
+    )
     b.add_argument(
         "--os",
         action="append",
@@ -92,7 +103,7 @@ def targets(args: argparse.Namespace) -> list[Target]:
     glibc = parse_glibc(args.glibc) if args.glibc else None
     mode = "provided" if args.function else args.mode
     found = []
-    for arch, python in itertools.product(args.arch or ["x86_64"], args.python or ["3.12"]):
+    for arch, python in itertools.product(args.arch or ["x86_64"], args.python or [DEFAULT_PYTHON]):
         for os_name in args.os or [MANAGED_OS[python]]:
             found.append(Target(arch=arch, python=python, os=os_name, mode=mode, glibc=glibc))
     return found

@@ -12,6 +12,8 @@ from layer_build.errors import BuildError
 
 ARCHES = ("x86_64", "arm64")
 PYTHONS = ("3.11", "3.12", "3.13", "3.14")
+#: What ``lambdaboot build`` targets without --python, and so what the local Lambda runs by default.
+DEFAULT_PYTHON = "3.12"
 OSES = ("al2023", "al2")
 MODES = ("managed", "provided")
 

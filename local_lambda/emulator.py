@@ -26,9 +26,16 @@ from typing import Any, TypeVar
 
 from . import layers, log_level, protocol
 from .environment import AnswerTaker, Environment, InitResult, StreamReader
-from .httpserver import HttpServer, Request, serve
+from .httpserver import HttpRequest, HttpServer, serve
 from .invoke_api import InvokeApi
-from .model import FunctionConfig, InvokeResult, Outcome, PendingInvoke, Report, ShutdownResult
+from .model import (
+    FunctionConfig,
+    InvokeOutcome,
+    InvokeResult,
+    PendingInvoke,
+    Report,
+    ShutdownResult,
+)
 from .platform_log import PlatformLog, readable
 from .runtime_api import Fault
 from .sandbox import RuntimeStartError, prepare_filesystem
@@ -134,7 +141,7 @@ class LocalLambda:
             await self._open_log_socket()
         self._prepare_spare()
 
-    def _runtime_request(self, request: Request) -> None:
+    def _runtime_request(self, request: HttpRequest) -> None:
         """The Runtime API's address stays the same across environments: requests go to
         the environment serving (or starting)."""
         env = self._env or self._last or self._spare
@@ -143,7 +150,7 @@ class LocalLambda:
         else:
             env.api.handle(request)
 
-    def _early(self, request: Request) -> bool:
+    def _early(self, request: HttpRequest) -> bool:
         env = self._env or self._last or self._spare
         return env is not None and env.api.is_early(request)
 
@@ -409,7 +416,7 @@ class LocalLambda:
         except RuntimeStartError as exc:
             self._emit(self._plog.init_start())
             self._emit(str(exc))
-            outcome = Outcome(
+            outcome = InvokeOutcome(
                 protocol.platform_error(request_id, "Runtime.InvalidEntrypoint", str(exc)),
                 "Unhandled",
                 "Runtime.InvalidEntrypoint",
@@ -511,7 +518,7 @@ class LocalLambda:
     def _finish(
         self,
         inv: PendingInvoke,
-        outcome: Outcome,
+        outcome: InvokeOutcome,
         duration_ms: float,
         init_ms: float | None,
         memory_mb: int,

@@ -169,7 +169,7 @@ class PendingInvoke:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class InvokeOutcome:
     """How an invocation ended, as the invoker sees it."""
 
     payload: bytes

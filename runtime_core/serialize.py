@@ -60,6 +60,7 @@ __all__ = [
     "decode_event",
     "encode_error",
     "encode_result",
+    "forget_orjson",
     "preload",
 ]
 
@@ -130,6 +131,17 @@ def preload() -> None:
         _import_orjson()
     except Exception:
         return
+
+
+def forget_orjson() -> None:
+    """Serve as at start-up again: orjson not yet used, nothing spent without it.
+
+    For tests of the first invocation's path (with ``orjson`` also hidden from
+    ``sys.modules``, else it is picked up again at once, as a function's own import is).
+    """
+    global _orjson, _spent_us
+    _orjson = None
+    _spent_us = 0.0
 
 
 def _import_orjson() -> Any:
