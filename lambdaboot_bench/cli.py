@@ -1,4 +1,5 @@
-"""``lambdaboot bench``: measure a function's cold and warm starts, optionally against a second configuration.
+"""``lambdaboot bench``: measure a function's cold and warm starts, optionally against a
+second configuration.
 
 Function options are the same as ``lambdaboot invoke``'s. ``--vs-*`` options describe
 configuration B as changes to A (another runtime command, other layers, another build of
@@ -155,7 +156,8 @@ def targets(args: argparse.Namespace, stack: ExitStack) -> list[runner.Target]:
 
 
 def _command_name(command: str) -> str:
-    """``python -m awslambdaric app.handler`` -> ``awslambdaric``; ``/x/bootstrap`` -> ``bootstrap``."""
+    """``python -m awslambdaric app.handler`` -> ``awslambdaric``;
+    ``/x/bootstrap`` -> ``bootstrap``."""
     words = command.split()
     if "-m" in words[:-1]:
         return words[words.index("-m") + 1]

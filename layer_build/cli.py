@@ -1,4 +1,5 @@
-"""``lambdaboot build|check``: the layer and package tools' command line (the fleet tools, ``publish``, ``rollout`` and ``drift``, register from ``fleet_cli``)."""
+"""``lambdaboot build|check``: the layer and package tools' command line (the fleet tools,
+``publish``, ``rollout`` and ``drift``, register from ``fleet_cli``)."""
 
 from __future__ import annotations
 
@@ -137,7 +138,8 @@ def _build(args: argparse.Namespace) -> int:
                 print(f"lambdaboot: warning: {warning}", file=sys.stderr)
             m = result.manifest
             print(
-                f"{result.zip}  {m['zipped_size']} bytes zipped, {m['unzipped_size']} unzipped, sha256 {m['sha256']}"
+                f"{result.zip}  {m['zipped_size']} bytes zipped, "
+                f"{m['unzipped_size']} unzipped, sha256 {m['sha256']}"
             )
     except BuildError as exc:
         return _fail(exc)

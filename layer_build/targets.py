@@ -57,8 +57,9 @@ class Target:
                 )
         if self.mode == "managed" and MANAGED_OS[self.python] != self.os:
             raise BuildError(
-                f"the python{self.python} managed runtime runs on {MANAGED_OS[self.python]}, not {self.os}: "
-                f"use --os {MANAGED_OS[self.python]}, or --mode provided to ship your own interpreter"
+                f"the python{self.python} managed runtime runs on {MANAGED_OS[self.python]}, "
+                f"not {self.os}: use --os {MANAGED_OS[self.python]}, "
+                "or --mode provided to ship your own interpreter"
             )
 
     @property
@@ -77,7 +78,8 @@ class Target:
 
     @property
     def wheel_platforms(self) -> list[str]:
-        """Every manylinux tag the target's glibc can load, newest first (pip does not expand them)."""
+        """Every manylinux tag the target's glibc can load, newest first (pip does not expand
+        them)."""
         machine = WHEEL_ARCH[self.arch]
         major, minor = GLIBC[self.os]  # wheels follow the OS, --glibc admits binaries only
         tags = [f"manylinux_{major}_{m}_{machine}" for m in range(minor, 16, -1)]

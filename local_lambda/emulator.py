@@ -262,7 +262,8 @@ class LocalLambda:
             return "".join(line + "\n" for line in self._output)
 
     def start(self) -> float | None:
-        """Init eagerly (as provisioned concurrency would); returns the init duration in ms, None on failure."""
+        """Init eagerly (as provisioned concurrency would); returns the init duration in ms,
+        None on failure."""
         self.open()
         return self._call(self._start())
 
@@ -378,7 +379,8 @@ class LocalLambda:
         self._call(env.interrupt())
 
     def shutdown(self) -> ShutdownResult:
-        """The shutdown phase: SIGTERM then SIGKILL if an extension registered, else SIGKILL at once."""
+        """The shutdown phase: SIGTERM then SIGKILL if an extension registered, else SIGKILL
+        at once."""
         if self._loop is None:
             return ShutdownResult([], None, 0.0, ran=False)
         return self._call(self._shutdown())

@@ -67,7 +67,8 @@ EndListener = Callable[[bool], None]
 
 
 class HttpRequest:
-    """One parsed request. ``body`` holds at most ``max_body + 1`` bytes; ``body_size`` is the full size."""
+    """One parsed request. ``body`` holds at most ``max_body + 1`` bytes; ``body_size`` is
+    the full size."""
 
     __slots__ = (
         "_conn",

@@ -103,7 +103,10 @@ class InvokeApi:
                 request,
                 413,
                 "RequestTooLargeException",
-                f"Request must be smaller than {protocol.MAX_INVOKE_REQUEST_BYTES} bytes for the InvokeFunction operation",
+                (
+                    f"Request must be smaller than {protocol.MAX_INVOKE_REQUEST_BYTES} bytes "
+                    "for the InvokeFunction operation"
+                ),
             )
             return
         headers = request.headers
@@ -175,7 +178,10 @@ class InvokeApi:
         if match is None:
             return 400, "InvalidParameterValueException", f"Invalid function name {name!r}"
         if match["account"] and match["account"] != protocol.ACCOUNT_ID:
-            target = f"arn:aws:lambda:{match['region'] or config.region}:{match['account']}:function:{match['name']}"
+            target = (
+                f"arn:aws:lambda:{match['region'] or config.region}:{match['account']}:"
+                f"function:{match['name']}"
+            )
             return (
                 403,
                 "AccessDeniedException",
@@ -194,7 +200,10 @@ class InvokeApi:
             return (
                 400,
                 "InvalidParameterValueException",
-                "The derived qualifier from the function name does not match the specified qualifier.",
+                (
+                    "The derived qualifier from the function name "
+                    "does not match the specified qualifier."
+                ),
             )
         if qualifiers and qualifiers != {"$LATEST"}:
             return 404, "ResourceNotFoundException", f"Function not found: {own}:{qualifiers.pop()}"

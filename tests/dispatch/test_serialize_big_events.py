@@ -230,7 +230,10 @@ def dynamodb_streams(records: int) -> bytes:
                         "SizeBytes": 26,
                         "StreamViewType": "NEW_AND_OLD_IMAGES",
                     },
-                    "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2015-06-27T00:48:05.899",
+                    "eventSourceARN": (
+                        "arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/"
+                        "2015-06-27T00:48:05.899"
+                    ),
                 }
                 for _ in range(records)
             ]

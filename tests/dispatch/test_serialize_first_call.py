@@ -463,7 +463,8 @@ RECORDER = """
     def handler(event, context):
         loaded = "orjson" in sys.modules
         if event.get("when"):
-            return {"when": datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc), "loaded": loaded}
+            return {"when": datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc), \
+"loaded": loaded}
         return {"event": event, "orjson loaded": loaded, "floats": [0.1, -0.0, 1e15]}
 
     async def async_handler(event, context):  # served by the uvloop engine

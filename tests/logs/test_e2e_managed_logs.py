@@ -182,7 +182,8 @@ def test_the_environment_gets_lambdas_logging_variables(function_dir: Path) -> N
             "app.py": """
             import os
             def handler(event, context):
-                return {k: os.environ.get(k) for k in ("AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL")}
+                return {k: os.environ.get(k) for k in \
+("AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL")}
             """
         },
     )
