@@ -20,7 +20,7 @@ venv: $(VENV)/.installed
 # A runtime-only venv per extra interpreter: what a Lambda execution environment would have.
 .venv-%/.installed: pyproject.toml
 	$(eval INTERP := $(shell tools/find-python $*))
-	@test -n "$(INTERP)" || (echo "make: Python $* is needed for the runtime tests" >&2; exit 1)
+	@test -n "$(INTERP)" || (echo "make: Python $* is needed to emulate the python$* runtime: pyenv install $*" >&2; exit 1)
 	$(INTERP) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install -q --upgrade pip
 	.venv-$*/bin/python -m pip install -q uvloop httptools orjson structlog aws-lambda-powertools awslambdaric==4.2.2 snapshot-restore-py==1.0.0
@@ -42,10 +42,12 @@ layer: $(LAYER)
 $(LAYER): $(VENV)/.installed $(LAYER_INPUTS)
 	$(BIN)/lambdaboot build --python $(PYV) --arch $(LAYER_ARCH) --out dist --wheel-cache .cache/wheels
 
-# examples/hello through the layer, read-only, as the python$(PYV) managed runtime starts it.
-run: venv $(LAYER)
-	$(BIN)/lambdaboot invoke examples/hello --handler app.handler --event '$(EVENT)' \
-		--layer $(LAYER) --runtime python$(PYV) --env AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaboot-wrapper
+# examples/hello as Lambda runs it, which is `lambdaboot invoke`'s default: the python3.12
+# managed runtime with lambdaboot's layer (built on first use, cached by its sources' hash)
+# through its exec wrapper, read-only. The runtime venvs give each python3.X runtime its
+# interpreter and AWS's client, so --runtime python3.X works with or without the wrapper.
+run: venv runtime-venvs
+	$(BIN)/lambdaboot invoke examples/hello --handler app.handler --event '$(EVENT)'
 
 lint: venv
 	$(BIN)/ruff check .

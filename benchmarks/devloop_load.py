@@ -186,7 +186,8 @@ def main() -> None:
             "load_average_at_start": os.getloadavg()[0],
         },
         "seconds_per_point": args.seconds,
-        "note": "clients and servers share the machine's cores; latency is boto3's invoke round trip",
+        "note": "clients and servers share the machine's cores; "
+        "latency is boto3's invoke round trip",
         "points": points,
         "ratios": _ratios(points),
     }

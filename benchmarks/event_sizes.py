@@ -245,7 +245,10 @@ def table(result: dict[str, object]) -> str:
     """The Markdown size table (README and benchmarks/README.md)."""
     sizes: dict = result["sizes"]  # type: ignore[assignment]
     lines = [
-        "| event | lambdaboot ms | awslambdaric ms | ratio | C loop ms | lambdaboot page faults / inv. |",
+        (
+            "| event | lambdaboot ms | awslambdaric ms | ratio | C loop ms "
+            "| lambdaboot page faults / inv. |"
+        ),
         "|---|---|---|---|---|---|",
     ]
     for name, entry in sizes.items():

@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, s in summary.items():
         print(
             f"{name:22} import {s['import_ms']['median']:7.1f} ms  unmarshal "
-            f"{s['unmarshal_ms']['median']:6.1f} ms  x/opt {result['import_ratio_vs_opt'][name]:.2f}  "
+            f"{s['unmarshal_ms']['median']:6.1f} ms  "
+            f"x/opt {result['import_ratio_vs_opt'][name]:.2f}  "
             f"syscalls {counts[name]}"
         )
     return 0

@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "command": "python -m benchmarks.layer_coldstart "
         + " ".join(argv if argv is not None else sys.argv[1:]),
-        "what": "cold round trip (REPORT Init Duration + Duration, and wall around the first invoke), ms; "
+        "what": "cold round trip (REPORT Init Duration + Duration, "
+        "and wall around the first invoke), ms; "
         "same runtime (lambdaboot layer, python3.12 managed mode), read-only /opt and /var/task",
         "requirements": REQUIREMENTS.split(),
         "sizes_bytes": sizes,
@@ -270,7 +271,10 @@ def _plot(
     n = summary[names[0]]["report"].get("n", 0)
     charts.suptitle(
         fig,
-        "Packaging: the same function packaged three ways, cold start on python3.12 + lambdaboot's layer",
+        (
+            "Packaging: the same function packaged three ways, "
+            "cold start on python3.12 + lambdaboot's layer"
+        ),
         runtime="managed mode, read-only /opt and /var/task in the local Lambda",
         n=f"{n:.0f} cold starts each, alternating; ratio to {baseline}",
     )

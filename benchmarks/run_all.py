@@ -1,4 +1,5 @@
-"""Every benchmark suite in one go (``make bench``): results in benchmarks/results/, table in README.
+"""Every benchmark suite in one go (``make bench``): results in benchmarks/results/, table
+in README.
 
 Suites:
 - ``cold_start``: ``lambdaboot bench``'s runner on the example function, lambdaboot against
@@ -126,15 +127,18 @@ def readme_tables(results: Path) -> str:
     if cold_file.exists():
         data = json.loads(cold_file.read_text())
         parts.append(
-            f"### Cold start (`examples/hello`, {data['runs']['cold']} cold, {data['runs']['warm']} warm; medians, ms)\n\n"
-            "| runtime | Init Duration | p90 | first invoke | first response | billed cold start | warm invoke | Max Memory Used (MB) |\n"
+            f"### Cold start (`examples/hello`, {data['runs']['cold']} cold, "
+            f"{data['runs']['warm']} warm; medians, ms)\n\n"
+            "| runtime | Init Duration | p90 | first invoke | first response "
+            "| billed cold start | warm invoke | Max Memory Used (MB) |\n"
             "|---|---|---|---|---|---|---|---|"
         )
         for name, config in data["configs"].items():
             s = {p: v["summary"] for p, v in config["phases"].items()}
             parts.append(
                 f"| {name} | {s['init_ms']['median']:.1f} | {s['init_ms']['p90']:.1f} | "
-                f"{s['first_invoke_ms']['median']:.2f} | {_first_response(s).get('median', 0):.1f} | "
+                f"{s['first_invoke_ms']['median']:.2f} | "
+                f"{_first_response(s).get('median', 0):.1f} | "
                 f"{s.get('billed_cold_start_ms', {}).get('median', 0):.1f} | "
                 f"{s['warm_ms']['median']:.3f} | {s['max_memory_mb']['median']:.0f} |"
             )
@@ -142,7 +146,8 @@ def readme_tables(results: Path) -> str:
         if comparison:
             ratios = {p: v["summary"] for p, v in comparison["phases"].items()}
             parts.append(
-                f"\n{comparison['b']} / {comparison['a']}, pair by pair (median): init {ratios['init_ms'].get('median', 0):.2f}, "
+                f"\n{comparison['b']} / {comparison['a']}, pair by pair (median): "
+                f"init {ratios['init_ms'].get('median', 0):.2f}, "
                 f"first response {_first_response(ratios).get('median', 0):.2f}, "
                 f"billed cold start {ratios.get('billed_cold_start_ms', {}).get('median', 0):.2f}, "
                 f"warm {ratios['warm_ms'].get('median', 0):.2f}. "
@@ -177,7 +182,8 @@ def readme_tables(results: Path) -> str:
             cold = data.get("cold", {}).get(name, {})
             parts.append(
                 f"| {name} | {'' if warm is None else f'{warm:.1f}'} | "
-                f"{cold.get('init_ms', {}).get('median', 0):.1f} | {cold.get('round_trip_ms', {}).get('median', 0):.1f} |"
+                f"{cold.get('init_ms', {}).get('median', 0):.1f} | "
+                f"{cold.get('round_trip_ms', {}).get('median', 0):.1f} |"
             )
         parts.append("")
     others = sorted(p for p in results.glob("*.json") if p.stem not in OWN_TABLES)

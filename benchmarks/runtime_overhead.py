@@ -92,7 +92,8 @@ def warm(
 def cold(
     contenders: list[Contender], task_root: Path, runs: int
 ) -> dict[str, dict[str, list[float]]]:
-    """Init Duration and cold round trip, ms, ``runs`` fresh processes per contender (``lambdaboot bench``'s runner)."""
+    """Init Duration and cold round trip, ms, ``runs`` fresh processes per contender
+    (``lambdaboot bench``'s runner)."""
     targets = [runner.Target(c.name, _config(c, task_root)) for c in contenders]
     try:
         samples = runner.run(targets, json.dumps(EVENT).encode(), cold=runs, warm=0, profile=False)
@@ -121,7 +122,10 @@ def plot(
         fig,
         "Runtime overhead: trivial sync handler (return {'ok': True})",
         runtime="each runtime on one bare interpreter, packages as a layer holds them",
-        n=f"{warm_n} warm invocations and {cold_n} cold starts each, interleaved; ratio to {BASELINE}",
+        n=(
+            f"{warm_n} warm invocations and {cold_n} cold starts each, interleaved; "
+            f"ratio to {BASELINE}"
+        ),
     )
     charts.save(fig, path)
 

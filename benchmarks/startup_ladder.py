@@ -47,7 +47,8 @@ TRICKS = {
     "logging": "logging bridged by an import hook, not imported",
 }
 # The smallest runtime Python can run: one connection, GET /next, POST the body back.
-MINIMAL = r"""
+MINIMAL = (
+    r"""
 import _socket, os
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
 s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
@@ -57,10 +58,13 @@ data = b""
 while b"\r\n\r\n" not in data:
     data += s.recv(65536)
 head, body = data.split(b"\r\n\r\n", 1)
-rid = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n") if l.lower().startswith(b"lambda-runtime-aws-request-id")][0]
-s.sendall(b"POST /2018-06-01/runtime/invocation/" + rid + b"/response HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+rid = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n") """
+    r"""if l.lower().startswith(b"lambda-runtime-aws-request-id")][0]
+s.sendall(b"POST /2018-06-01/runtime/invocation/" + rid + """
+    r"""b"/response HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 s.recv(65536)
 """
+)
 
 
 @dataclass
@@ -165,7 +169,10 @@ def plot(result: dict[str, object], path: Path) -> None:
         fig,
         "Start-up ladder: trivial sync handler, spawn to first posted response",
         runtime=f"Python {result['machine']['python']} (bare venv), runtime on cpu 1",  # type: ignore[index]
-        n=f"{result['runs']} cold starts per rung, round-robin; 'lambdaboot + X' = X imported at start-up",
+        n=(
+            f"{result['runs']} cold starts per rung, round-robin; "
+            "'lambdaboot + X' = X imported at start-up"
+        ),
     )
     charts.save(fig, path)
 
@@ -226,7 +233,8 @@ def table(result: dict[str, object]) -> str:
     lines = ["| rung | spawn to first /next, ms | spawn to first response, ms |", "|---|---|---|"]
     for name, phases in summary.items():
         lines.append(
-            f"| {name} | {phases['init_ms']['median']:.1f} | {phases['first_response_ms']['median']:.1f} |"
+            f"| {name} | {phases['init_ms']['median']:.1f} | "
+            f"{phases['first_response_ms']['median']:.1f} |"
         )
     return "\n".join(lines)
 

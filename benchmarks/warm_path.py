@@ -231,7 +231,10 @@ def plot(result: dict[str, object], path: Path) -> None:
         fig,
         "Warm path: echo handler, 15-byte event",
         runtime=f"Python {result['machine']['python']}",  # type: ignore[index]
-        n=f"{runs['blocks']} interleaved blocks x {runs['per_block']} invocations; bar = median of block medians, whiskers = min/max block",
+        n=(
+            f"{runs['blocks']} interleaved blocks x {runs['per_block']} invocations; "
+            "bar = median of block medians, whiskers = min/max block"
+        ),
     )
     charts.save(fig, path)
 
@@ -280,7 +283,8 @@ def _print(result: dict[str, object]) -> None:
     summary: dict = result["summary"]  # type: ignore[assignment]
     ratios: dict = result["ratio_vs_c_loop"]  # type: ignore[assignment]
     print(
-        f"{'contender / server':32} {'held µs':>9} {'x C':>6} {'CPU µs':>8} {'x C':>6} {'stub CPU':>9}"
+        f"{'contender / server':32} {'held µs':>9} {'x C':>6} "
+        f"{'CPU µs':>8} {'x C':>6} {'stub CPU':>9}"
     )
     for label, metrics in summary.items():
         print(

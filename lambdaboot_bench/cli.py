@@ -1,4 +1,5 @@
-"""``lambdaboot bench``: measure a function's cold and warm starts, optionally against a second configuration.
+"""``lambdaboot bench``: measure a function's cold and warm starts, optionally against a
+second configuration.
 
 Function options are the same as ``lambdaboot invoke``'s. ``--vs-*`` options describe
 configuration B as changes to A (another runtime command, other layers, another build of
@@ -24,6 +25,7 @@ from local_lambda.cli import (
     add_layer_arguments,
     env_pairs,
     function_config,
+    lambda_like_default,
     runtime_command,
 )
 from local_lambda.layers import MAX_LAYERS
@@ -107,10 +109,13 @@ def _with_layers(config: FunctionConfig, layers: list[Path]) -> FunctionConfig:
 
 def targets(args: argparse.Namespace, stack: ExitStack) -> list[runner.Target]:
     """Configuration A from the function options, and B if any ``--vs-*`` option is given."""
+    defaulted = lambda_like_default(args)
     if not (args.layer or args.runtime):  # with those the local Lambda mounts a zip itself
         args.function_dir = _unpacked(args.function_dir, stack)
     a = dataclasses.replace(function_config(args), echo_logs=False)
-    label = args.label or _name_of(args.runtime_cmd, args.runtime, bool(args.layer))
+    label = args.label or (
+        "lambdaboot" if defaulted else _name_of(args.runtime_cmd, args.runtime, bool(args.layer))
+    )
     found = [runner.Target(label, a)]
     changes = (
         args.vs_runtime_cmd,
@@ -131,6 +136,8 @@ def targets(args: argparse.Namespace, stack: ExitStack) -> list[runner.Target]:
                 "--vs-runtime-cmd",
             )
             b = dataclasses.replace(b, command=command)
+            if defaulted and not args.vs_runtime:  # B is that command, on the same /opt
+                b = dataclasses.replace(b, runtime=None)
         if args.vs_runtime:
             runtime = None if args.vs_runtime == "none" else args.vs_runtime
             command = b.command if args.vs_runtime_cmd or runtime is None else []
@@ -149,7 +156,8 @@ def targets(args: argparse.Namespace, stack: ExitStack) -> list[runner.Target]:
 
 
 def _command_name(command: str) -> str:
-    """``python -m awslambdaric app.handler`` -> ``awslambdaric``; ``/x/bootstrap`` -> ``bootstrap``."""
+    """``python -m awslambdaric app.handler`` -> ``awslambdaric``;
+    ``/x/bootstrap`` -> ``bootstrap``."""
     words = command.split()
     if "-m" in words[:-1]:
         return words[words.index("-m") + 1]

@@ -1,4 +1,5 @@
-"""Measuring one or two function configurations: N cold starts, M warm invocations, an import profile.
+"""Measuring one or two function configurations: N cold starts, M warm invocations, an
+import profile.
 
 Every cold start runs in a fresh environment (``LocalLambda.shutdown()`` ends the previous
 one, so the next invoke spawns the runtime again). With two configurations the runs are

@@ -30,5 +30,6 @@ def ratios(
 
 
 def pairwise_ratios(a: list[float], b: list[float]) -> list[float]:
-    """``b[i] / a[i]`` for runs taken side by side (A B A B), so drift in the machine cancels out."""
+    """``b[i] / a[i]`` for runs taken side by side (A B A B), so drift in the machine
+    cancels out."""
     return [y / x for x, y in zip(a, b, strict=False) if x > 0]

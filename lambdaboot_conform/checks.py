@@ -134,7 +134,8 @@ def check(name: str, section: str, summary: str) -> Callable[[Check], Check]:
 def _succeeded(result: InvokeResult, what: str) -> Any:
     if result.function_error:
         raise Failed(
-            f"{what} failed ({result.error_type}): {result.payload.decode('utf-8', 'replace')[:300]}"
+            f"{what} failed ({result.error_type}): "
+            f"{result.payload.decode('utf-8', 'replace')[:300]}"
         )
     try:
         return result.json()
@@ -249,7 +250,8 @@ def error_shape(session: Callable[..., Session]) -> str:
         header = post.headers.get(H_ERROR_TYPE)
         if header is not None and not ERROR_TYPE.match(header):
             raise Failed(
-                f"Lambda-Runtime-Function-Error-Type {header!r} does not match (Runtime|Function).Name"
+                f"Lambda-Runtime-Function-Error-Type {header!r} "
+                "does not match (Runtime|Function).Name"
             )
         if result.function_error is None:
             raise Failed("the invoker did not see a function error")
@@ -325,7 +327,8 @@ def context_headers(session: Callable[..., Session]) -> str:
         remaining = seen.get("remaining_ms")
         if not isinstance(remaining, int) or not 0 < remaining <= s.lam.config.timeout * 1000:
             raise Failed(
-                f"get_remaining_time_in_millis() gave {remaining!r} for a {s.lam.config.timeout} s timeout"
+                f"get_remaining_time_in_millis() gave {remaining!r} "
+                f"for a {s.lam.config.timeout} s timeout"
             )
     return "request id, ARN, client context, identity, tenant id and remaining time as sent"
 
@@ -380,7 +383,8 @@ def response_too_large(session: Callable[..., Session]) -> str:
         result = s.invoke()
         if result.error_type != "Function.ResponseSizeTooLarge":
             raise Failed(
-                f"the invoker got {result.error_type} for a 7 MiB result, not Function.ResponseSizeTooLarge"
+                f"the invoker got {result.error_type} for a 7 MiB result, "
+                "not Function.ResponseSizeTooLarge"
             )
         if s.posts(result.request_id, "error"):
             raise Failed("the runtime posted /error after its /response got 413 (it gets a 403)")
@@ -388,7 +392,8 @@ def response_too_large(session: Callable[..., Session]) -> str:
         if again.error_type == "Function.ResponseSizeTooLarge" and _served_warm(again):
             return "413 handled: no /error after it, next invoke served on the same environment"
         raise Failed(
-            f"after the 413 the next invoke ended with {again.error_type}, not a second 413 on a warm environment"
+            f"after the 413 the next invoke ended with {again.error_type}, "
+            "not a second 413 on a warm environment"
         )
 
 
@@ -415,7 +420,8 @@ def server_error_500(session: Callable[..., Session]) -> str:
         result = s.invoke()
         if result.error_type != "Runtime.ExitError":
             raise Failed(
-                f"after a 500 on /response the invoke ended with {result.error_type}: the runtime did not exit"
+                f"after a 500 on /response the invoke ended with {result.error_type}: "
+                "the runtime did not exit"
             )
     return (
         "the runtime exited after the 500 ("
@@ -514,7 +520,10 @@ def concurrency(session: Callable[..., Session]) -> str:
 @check(
     "sigterm",
     "§5",
-    "with an extension registered, SIGTERM reaches the function and the runtime exits before SIGKILL",
+    (
+        "with an extension registered, SIGTERM reaches the function "
+        "and the runtime exits before SIGKILL"
+    ),
 )
 def sigterm(session: Callable[..., Session]) -> str:
     with session("conform_shutdown.handler") as s:
@@ -524,6 +533,7 @@ def sigterm(session: Callable[..., Session]) -> str:
         done = s.lam.shutdown()
         if done.signals != ["SIGTERM"]:
             raise Failed(
-                f"shutdown needed {' then '.join(done.signals)}: SIGTERM did not end the runtime within {s.lam.config.shutdown_internal_ms} ms"
+                f"shutdown needed {' then '.join(done.signals)}: SIGTERM did not end "
+                f"the runtime within {s.lam.config.shutdown_internal_ms} ms"
             )
     return f"exited on SIGTERM (status {done.exit_status}) in {done.duration_ms:.0f} ms"

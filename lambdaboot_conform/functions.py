@@ -32,7 +32,8 @@ def describe(event, context):
         "trace": os.environ.get("_X_AMZN_TRACE_ID"),
         "tenant_id": getattr(context, "tenant_id", None) or None,
         "client_custom": getattr(client, "custom", None) if client else None,
-        "identity_id": (getattr(identity, "cognito_identity_id", None) or None) if identity else None,
+        "identity_id": (getattr(identity, "cognito_identity_id", None) or None) \
+if identity else None,
     }
 
 
@@ -97,7 +98,8 @@ def _register():
 
 
 def _poll(identifier):
-    request = urllib.request.Request(BASE + "/event/next", headers={"Lambda-Extension-Identifier": identifier})
+    request = urllib.request.Request(BASE + "/event/next", \
+headers={"Lambda-Extension-Identifier": identifier})
     try:
         urllib.request.urlopen(request).read()
     except OSError:

@@ -108,7 +108,8 @@ class _ResponseSide:
 
 
 class Recorder:
-    """The proxy. ``start()`` gives its address; ``connect_to(runtime_api)`` before any runtime starts."""
+    """The proxy. ``start()`` gives its address; ``connect_to(runtime_api)`` before any
+    runtime starts."""
 
     def __init__(self, empty_headers: bool = False) -> None:
         self.empty_headers = empty_headers
@@ -145,7 +146,8 @@ class Recorder:
         self._loop.close()
 
     def requests(self, method: str | None = None, path_end: str = "") -> list[Exchange]:
-        """Recorded requests, in the order they were complete, filtered by method and path ending."""
+        """Recorded requests, in the order they were complete, filtered by method and path
+        ending."""
         return [
             e
             for e in list(self.exchanges)

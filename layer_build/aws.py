@@ -139,7 +139,8 @@ def targets(options: AwsOptions) -> list[Target]:
         for region in regions:
             if region not in known:
                 raise AwsError(
-                    f"unknown region {region!r}: give a Lambda region such as eu-west-1 or us-east-1"
+                    f"unknown region {region!r}: "
+                    "give a Lambda region such as eu-west-1 or us-east-1"
                 )
         sessions = [base] if not options.role_arns else []
         for role_arn in options.role_arns:

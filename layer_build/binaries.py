@@ -46,7 +46,8 @@ def check_binary(path: Path, target: Target) -> None:
     got = elf.machine(path)
     if got != ELF_MACHINE[target.arch]:
         raise BuildError(
-            f"--binary {path} is built for {elf.machine_name(got)}, the target is --arch {target.arch}: "
+            f"--binary {path} is built for {elf.machine_name(got)}, "
+            f"the target is --arch {target.arch}: "
             f"build it for {target.arch} or change --arch"
         )
     limits: dict[str, tuple[int, ...]] = {"GLIBC": target.max_glibc, **_CXX_LIMITS[target.os]}
@@ -63,7 +64,8 @@ def check_binary(path: Path, target: Target) -> None:
 
 
 def dependencies(path: Path, lib_paths: list[Path]) -> dict[str, Path]:
-    """soname -> file for everything ``path`` loads, found as the loader would with ``lib_paths`` first."""
+    """soname -> file for everything ``path`` loads, found as the loader would with
+    ``lib_paths`` first."""
     env = dict(os.environ, LD_LIBRARY_PATH=os.pathsep.join(map(os.fspath, lib_paths)))
     done = subprocess.run(
         ["ldd", os.fspath(path)], capture_output=True, text=True, env=env, timeout=60
@@ -87,7 +89,8 @@ def dependencies(path: Path, lib_paths: list[Path]) -> dict[str, Path]:
 
 
 def add_binary(path: Path, stage: Path, target: Target, lib_paths: list[Path]) -> list[str]:
-    """Copy ``path`` to ``bin/`` and its missing libraries to ``lib/``; return the sonames copied."""
+    """Copy ``path`` to ``bin/`` and its missing libraries to ``lib/``; return the sonames
+    copied."""
     check_binary(path, target)
     system = provided(target.os, target.arch)
     copied: list[str] = []

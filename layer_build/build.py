@@ -55,7 +55,8 @@ class Result:
 
 
 def build(target: Target, options: Options) -> Result:
-    """Build one zip for ``target``: the function package if ``options.function``, else the layer."""
+    """Build one zip for ``target``: the function package if ``options.function``, else the
+    layer."""
     with tempfile.TemporaryDirectory(prefix="lambdaboot-build-") as tmp:
         stage = Path(tmp) / "stage"
         stage.mkdir()

@@ -138,7 +138,8 @@ def _check_bootstrap(
     else:
         if runtime is None or runtime.startswith("provided"):
             report.problems.append(
-                "no bootstrap at the root of the function or of any layer: a provided runtime fails with "
+                "no bootstrap at the root of the function or of any layer: "
+                "a provided runtime fails with "
                 "Runtime.InvalidEntrypoint (add lambdaboot's layer, or use a python3.x runtime)"
             )
         return

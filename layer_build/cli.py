@@ -1,4 +1,5 @@
-"""``lambdaboot build|check``: the layer and package tools' command line (the fleet tools, ``publish``, ``rollout`` and ``drift``, register from ``fleet_cli``)."""
+"""``lambdaboot build|check``: the layer and package tools' command line (the fleet tools,
+``publish``, ``rollout`` and ``drift``, register from ``fleet_cli``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ import sys
 from pathlib import Path
 
 from layer_build.errors import BuildError
-from layer_build.targets import ARCHES, MANAGED_OS, MODES, OSES, PYTHONS, Target, parse_glibc
+from layer_build.targets import (
+    ARCHES,
+    DEFAULT_PYTHON,
+    MANAGED_OS,
+    MODES,
+    OSES,
+    PYTHONS,
+    Target,
+    parse_glibc,
+)
 from layer_build.wheels import RUNTIME_LOCK, default_cache
 
 
@@ -17,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "build", help="build the runtime layer or a function package (zip + manifest)"
     )
     b.add_argument("--arch", action="append", choices=ARCHES, help="repeatable; default x86_64")
-    b.add_argument("--python", action="append", choices=PYTHONS, help="repeatable; default 3.12")
+    b.add_argument(
+        "--python", action="append", choices=PYTHONS, help=f"repeatable; default {DEFAULT_PYTHON}"
+    )
     b.add_argument(
         "--os",
         action="append",
@@ -92,7 +104,7 @@ def targets(args: argparse.Namespace) -> list[Target]:
     glibc = parse_glibc(args.glibc) if args.glibc else None
     mode = "provided" if args.function else args.mode
     found = []
-    for arch, python in itertools.product(args.arch or ["x86_64"], args.python or ["3.12"]):
+    for arch, python in itertools.product(args.arch or ["x86_64"], args.python or [DEFAULT_PYTHON]):
         for os_name in args.os or [MANAGED_OS[python]]:
             found.append(Target(arch=arch, python=python, os=os_name, mode=mode, glibc=glibc))
     return found
@@ -126,7 +138,8 @@ def _build(args: argparse.Namespace) -> int:
                 print(f"lambdaboot: warning: {warning}", file=sys.stderr)
             m = result.manifest
             print(
-                f"{result.zip}  {m['zipped_size']} bytes zipped, {m['unzipped_size']} unzipped, sha256 {m['sha256']}"
+                f"{result.zip}  {m['zipped_size']} bytes zipped, "
+                f"{m['unzipped_size']} unzipped, sha256 {m['sha256']}"
             )
     except BuildError as exc:
         return _fail(exc)

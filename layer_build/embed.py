@@ -71,7 +71,8 @@ def embed(dist: Path, stage: Path, target: Target) -> Path:
     if not binary.exists():
         found = sorted(p.name for p in (dest / "bin").glob("python3.*"))
         raise BuildError(
-            f"--python-dist {dist} holds {', '.join(found) or 'no python3.X'}, the target is Python {target.python}"
+            f"--python-dist {dist} holds {', '.join(found) or 'no python3.X'}, "
+            f"the target is Python {target.python}"
         )
     python3 = dest / "bin" / "python3"
     if not python3.exists():
@@ -99,8 +100,10 @@ def check_native(root: Path, target: Target, what: str) -> None:
         if glibc[:2] > limit:
             raise BuildError(
                 f"{what}: {rel} needs GLIBC_{elf.dotted(glibc)}, newer than {target.os}'s glibc "
-                f"{elf.dotted(limit)}: it would fail to load on Lambda. Build it against glibc {elf.dotted(limit)} "
-                f"or older (python-build-standalone builds need 2.17), or admit it with --glibc {elf.dotted(glibc[:2])} "
+                f"{elf.dotted(limit)}: it would fail to load on Lambda. "
+                f"Build it against glibc {elf.dotted(limit)} "
+                f"or older (python-build-standalone builds need 2.17), "
+                f"or admit it with --glibc {elf.dotted(glibc[:2])} "
                 f"if you know the target has it"
             )
 

@@ -1,4 +1,5 @@
-"""The one error type the build tools raise for bad input: the CLI prints its message, no traceback."""
+"""The one error type the build tools raise for bad input: the CLI prints its message, no
+traceback."""
 
 from __future__ import annotations
 

@@ -230,7 +230,8 @@ class VersionSpec:
         return sorted({region for _, region in self.by_place or {}})
 
     def wanted(self, ref: LayerRef) -> int | None:
-        """The version named for ``ref``'s layer; None for ``latest`` (or a place the file lacks)."""
+        """The version named for ``ref``'s layer; None for ``latest`` (or a place the file
+        lacks)."""
         if self.by_place is not None:
             return self.by_place.get(
                 (ref.account, ref.region), self.by_place.get((None, ref.region))

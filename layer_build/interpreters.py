@@ -20,7 +20,8 @@ def find_python(version: str, given: Path | None = None) -> Path:
         found = pythons.version_of(given)
         if found != version:
             raise BuildError(
-                f"--compile-python {given} is Python {found or '(not runnable)'}, the target is {version}"
+                f"--compile-python {given} is Python {found or '(not runnable)'}, "
+                f"the target is {version}"
             )
         return given
     python = pythons.find(version)

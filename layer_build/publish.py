@@ -242,7 +242,8 @@ def _share(client: Any, layer: str, version: int, sharing: Sharing) -> None:
 
 
 def versions_json(outcomes: list[Outcome]) -> dict[str, dict[str, Any]]:
-    """``--versions-out``: label (the region, ``ACCOUNT/REGION`` with several accounts) -> outcome."""
+    """``--versions-out``: label (the region, ``ACCOUNT/REGION`` with several accounts) ->
+    outcome."""
     accounts = len({o.account for o in outcomes})
     return {label(o.account, o.region, accounts): o.as_json() for o in outcomes}
 

@@ -12,6 +12,8 @@ from layer_build.errors import BuildError
 
 ARCHES = ("x86_64", "arm64")
 PYTHONS = ("3.11", "3.12", "3.13", "3.14")
+#: What ``lambdaboot build`` targets without --python, and so what the local Lambda runs by default.
+DEFAULT_PYTHON = "3.12"
 OSES = ("al2023", "al2")
 MODES = ("managed", "provided")
 
@@ -55,8 +57,9 @@ class Target:
                 )
         if self.mode == "managed" and MANAGED_OS[self.python] != self.os:
             raise BuildError(
-                f"the python{self.python} managed runtime runs on {MANAGED_OS[self.python]}, not {self.os}: "
-                f"use --os {MANAGED_OS[self.python]}, or --mode provided to ship your own interpreter"
+                f"the python{self.python} managed runtime runs on {MANAGED_OS[self.python]}, "
+                f"not {self.os}: use --os {MANAGED_OS[self.python]}, "
+                "or --mode provided to ship your own interpreter"
             )
 
     @property
@@ -75,7 +78,8 @@ class Target:
 
     @property
     def wheel_platforms(self) -> list[str]:
-        """Every manylinux tag the target's glibc can load, newest first (pip does not expand them)."""
+        """Every manylinux tag the target's glibc can load, newest first (pip does not expand
+        them)."""
         machine = WHEEL_ARCH[self.arch]
         major, minor = GLIBC[self.os]  # wheels follow the OS, --glibc admits binaries only
         tags = [f"manylinux_{major}_{m}_{machine}" for m in range(minor, 16, -1)]

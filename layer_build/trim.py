@@ -36,7 +36,8 @@ def _is_license(path: Path) -> bool:
 
 
 def trim(root: Path, keep_dirs: frozenset[str] = frozenset()) -> None:
-    """Delete tests, stubs, sources and old bytecode under ``root`` (names in ``keep_dirs`` survive)."""
+    """Delete tests, stubs, sources and old bytecode under ``root`` (names in ``keep_dirs``
+    survive)."""
     for path in sorted(root.rglob("*"), reverse=True):
         if not path.exists() or path.is_symlink() or _is_license(path):
             continue
@@ -97,7 +98,8 @@ def _patched(rel: PurePosixPath) -> bool:
 
 
 def strip_native(root: Path, machine: int) -> list[str]:
-    """Strip every ELF of the target machine not rewritten by patchelf; return those left as they were."""
+    """Strip every ELF of the target machine not rewritten by patchelf; return those left as
+    they were."""
     skipped: list[str] = []
     for path in sorted(root.rglob("*")):
         if not path.is_file() or path.is_symlink() or not elf.is_elf(path):

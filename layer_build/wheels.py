@@ -103,15 +103,23 @@ def download(requirements: Path, target: Target, cache: Path, *, with_deps: bool
 
 def _explain(stderr: str, target: Target) -> str:
     found = _NO_MATCH.search(stderr)
-    platform = f"CPython {target.python} on {target.os} {target.arch} (glibc {'.'.join(map(str, target.max_glibc))})"
+    platform = (
+        f"CPython {target.python} on {target.os} {target.arch} "
+        f"(glibc {'.'.join(map(str, target.max_glibc))})"
+    )
     if found:
         return (
-            f"no wheel of {found.group(1)} fits {platform}: pick a version of {found.group(1)} that publishes "
-            f"a manylinux wheel for {target.cp_tag} and this architecture, or build that wheel yourself "
+            f"no wheel of {found.group(1)} fits {platform}: "
+            f"pick a version of {found.group(1)} that publishes "
+            f"a manylinux wheel for {target.cp_tag} and this architecture, "
+            "or build that wheel yourself "
             f"and put it in the wheel cache"
         )
     if "hash" in stderr.lower():
-        return f"a downloaded wheel does not match the hash in the lock file ({platform}):\n{stderr.strip()}"
+        return (
+            f"a downloaded wheel does not match the hash in the lock file ({platform}):\n"
+            f"{stderr.strip()}"
+        )
     return f"pip could not resolve the requirements for {platform}:\n{stderr.strip()}"
 
 
@@ -124,7 +132,8 @@ def sha256(path: Path) -> str:
 
 
 def install(wheel: Path, dest: Path) -> Vendored:
-    """Unpack ``wheel`` into ``dest`` as pip would (purelib/platlib at the top), refusing unsafe names."""
+    """Unpack ``wheel`` into ``dest`` as pip would (purelib/platlib at the top), refusing
+    unsafe names."""
     metadata_text = ""
     with zipfile.ZipFile(wheel) as archive:
         for info in archive.infolist():

@@ -2,7 +2,9 @@
 
 ``invoke`` runs one event through a fresh environment and prints the result on stdout and
 the log lines on stderr (exit status 1 on a function error). ``serve`` keeps the invoke
-API up for boto3/curl until Ctrl-C, which runs the shutdown phase.
+API up for boto3/curl until Ctrl-C, which runs the shutdown phase. Without --runtime
+both run the function as Lambda would (``default_runtime``); the Python API's
+``FunctionConfig`` keeps running it in place unless told otherwise.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 # Submodules, not the package: this must work even where ``local_lambda`` resolves as a namespace.
-from local_lambda import assets, devloop_cli
+from local_lambda import assets, default_runtime, devloop_cli
 from local_lambda.emulator import LocalLambda
 from local_lambda.events.cli import event_from_words
 from local_lambda.interrupts import ending_on_signals
@@ -76,7 +78,17 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--handler", default="app.handler", help="module.function (default app.handler)"
     )
-    add_runtime_arguments(parser, "FUNCTION_DIR/bootstrap, else lambdaboot's bootstrap")
+    add_runtime_arguments(
+        parser, "with --in-place: FUNCTION_DIR/bootstrap, else lambdaboot's bootstrap"
+    )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="run the function where it is, writable, under FUNCTION_DIR/bootstrap or"
+        " lambdaboot's bootstrap with the interpreter running this command (for runtimes under"
+        " development; what --runtime-cmd without --runtime does too), instead of the default"
+        f" {default_runtime.RUNTIME} managed runtime with lambdaboot's layer",
+    )
     parser.add_argument(
         "--timeout",
         type=ranged(float, 1, 900, "seconds"),
@@ -154,11 +166,11 @@ def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["provided.al2023", "provided.al2", "python3.11", "python3.12", "python3.13"],
         help="emulate this Lambda runtime: provided.* starts the function's or /opt's bootstrap,"
         " python3.X the managed runtime (honouring AWS_LAMBDA_EXEC_WRAPPER); the function"
-        " (a directory or a zip) and the layers are then mounted read-only at /var/task and /opt."
-        " Without it (the default), the function runs in place, writable, under lambdaboot's"
-        " bootstrap and the interpreter running this command; for Lambda's own behaviour give"
-        " --runtime python3.12 --layer <lambdaboot's layer>"
-        " --env AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdaboot-wrapper (what `make run` does)",
+        " (a directory or a zip) and the layers are mounted read-only at /var/task and /opt."
+        f" Default: as Lambda would, {default_runtime.RUNTIME} (the version `lambdaboot build`"
+        " targets) with lambdaboot's managed layer (built once and cached) before any --layer,"
+        f" and AWS_LAMBDA_EXEC_WRAPPER={default_runtime.WRAPPER}; --in-place (or --runtime-cmd)"
+        " runs the function where it is instead",
     )
 
 
@@ -284,13 +296,36 @@ def devloop_options(args: argparse.Namespace) -> devloop_cli.Options:
     )
 
 
+def lambda_like_default(args: argparse.Namespace) -> bool:
+    """Fill in the default run, as Lambda would run the function, into ``args``: with no
+    --runtime, --runtime-cmd or --in-place, the default version's managed runtime with
+    lambdaboot's layer first and its exec wrapper (unless --env sets another). Done in
+    ``args`` so that everything reading them later (bench's labels) sees what runs. False
+    when it does not apply (or FUNCTION_DIR does not exist: that is said, not built for)."""
+    if args.runtime or args.runtime_cmd or getattr(args, "in_place", True):
+        return False
+    if args.function_dir is None or not args.function_dir.exists():
+        return False
+    try:
+        layer = default_runtime.layer()
+    except LayerError as exc:
+        raise UsageError(str(exc)) from None
+    args.runtime = default_runtime.RUNTIME
+    args.layer = [layer, *args.layer]
+    if not any(item.startswith("AWS_LAMBDA_EXEC_WRAPPER=") for item in args.env):
+        args.env = [f"AWS_LAMBDA_EXEC_WRAPPER={default_runtime.WRAPPER}", *args.env]
+    return True
+
+
 def function_config(args: argparse.Namespace) -> FunctionConfig:
     """The ``FunctionConfig`` that ``add_function_arguments`` and ``add_layer_arguments``'s
-    options describe; ``UsageError`` naming the option when one is wrong."""
+    options describe (``lambda_like_default`` filling in what is not given); ``UsageError``
+    naming the option when one is wrong."""
     if args.function_dir is None:
         raise UsageError(
             "give FUNCTION_DIR, the folder holding your handler's code (or --template)"
         )
+    lambda_like_default(args)
     root: Path = args.function_dir.resolve()
     layers: list[Path] = getattr(args, "layer", [])
     runtime: str | None = getattr(args, "runtime", None)

@@ -26,9 +26,16 @@ from typing import Any, TypeVar
 
 from . import layers, log_level, protocol
 from .environment import AnswerTaker, Environment, InitResult, StreamReader
-from .httpserver import HttpServer, Request, serve
+from .httpserver import HttpRequest, HttpServer, serve
 from .invoke_api import InvokeApi
-from .model import FunctionConfig, InvokeResult, Outcome, PendingInvoke, Report, ShutdownResult
+from .model import (
+    FunctionConfig,
+    InvokeOutcome,
+    InvokeResult,
+    PendingInvoke,
+    Report,
+    ShutdownResult,
+)
 from .platform_log import PlatformLog, readable
 from .runtime_api import Fault
 from .sandbox import RuntimeStartError, prepare_filesystem
@@ -134,7 +141,7 @@ class LocalLambda:
             await self._open_log_socket()
         self._prepare_spare()
 
-    def _runtime_request(self, request: Request) -> None:
+    def _runtime_request(self, request: HttpRequest) -> None:
         """The Runtime API's address stays the same across environments: requests go to
         the environment serving (or starting)."""
         env = self._env or self._last or self._spare
@@ -143,7 +150,7 @@ class LocalLambda:
         else:
             env.api.handle(request)
 
-    def _early(self, request: Request) -> bool:
+    def _early(self, request: HttpRequest) -> bool:
         env = self._env or self._last or self._spare
         return env is not None and env.api.is_early(request)
 
@@ -255,7 +262,8 @@ class LocalLambda:
             return "".join(line + "\n" for line in self._output)
 
     def start(self) -> float | None:
-        """Init eagerly (as provisioned concurrency would); returns the init duration in ms, None on failure."""
+        """Init eagerly (as provisioned concurrency would); returns the init duration in ms,
+        None on failure."""
         self.open()
         return self._call(self._start())
 
@@ -371,7 +379,8 @@ class LocalLambda:
         self._call(env.interrupt())
 
     def shutdown(self) -> ShutdownResult:
-        """The shutdown phase: SIGTERM then SIGKILL if an extension registered, else SIGKILL at once."""
+        """The shutdown phase: SIGTERM then SIGKILL if an extension registered, else SIGKILL
+        at once."""
         if self._loop is None:
             return ShutdownResult([], None, 0.0, ran=False)
         return self._call(self._shutdown())
@@ -409,7 +418,7 @@ class LocalLambda:
         except RuntimeStartError as exc:
             self._emit(self._plog.init_start())
             self._emit(str(exc))
-            outcome = Outcome(
+            outcome = InvokeOutcome(
                 protocol.platform_error(request_id, "Runtime.InvalidEntrypoint", str(exc)),
                 "Unhandled",
                 "Runtime.InvalidEntrypoint",
@@ -511,7 +520,7 @@ class LocalLambda:
     def _finish(
         self,
         inv: PendingInvoke,
-        outcome: Outcome,
+        outcome: InvokeOutcome,
         duration_ms: float,
         init_ms: float | None,
         memory_mb: int,

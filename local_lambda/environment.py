@@ -21,7 +21,7 @@ from typing import Any
 from . import layers, log_level, protocol
 from .extensions_api import deadline_in
 from .lifecycle import Ended
-from .model import FunctionConfig, Outcome, PendingInvoke, ShutdownResult
+from .model import FunctionConfig, InvokeOutcome, PendingInvoke, ShutdownResult
 from .platform_log import PlatformLog
 from .runtime_api import ApiSettings, Fault, RuntimeApi
 from .sandbox import ExtensionLaunchError, Listeners, Sandbox, describe_exit
@@ -34,14 +34,14 @@ RUNTIME_SHUTDOWN_SHARE_MS = 300
 
 StreamReader = Callable[[ResponseChunks], Awaitable[None]]
 # Takes the caller's answer the moment the runtime has posted it (the invocation goes on).
-AnswerTaker = Callable[[Outcome], None]
+AnswerTaker = Callable[[InvokeOutcome], None]
 
 
 @dataclass
 class InitResult:
     """How init went: ``failure`` is None on success."""
 
-    failure: Outcome | None
+    failure: InvokeOutcome | None
     duration_ms: float
     memory_mb: int = 0
     #: SnapStart: the restore's duration (``duration_ms`` is then init up to the snapshot).
@@ -53,7 +53,7 @@ class Ending:
     """How one invocation ended for the platform: what the invoker gets, and the figures
     of its REPORT line."""
 
-    outcome: Outcome
+    outcome: InvokeOutcome
     duration_ms: float
     memory_mb: int
 
@@ -203,7 +203,7 @@ class Environment:
         if on_answer is not None:
             take = on_answer
 
-            def posted(future: asyncio.Future[Outcome]) -> None:
+            def posted(future: asyncio.Future[InvokeOutcome]) -> None:
                 if not future.cancelled():
                     take(future.result())
 
@@ -239,7 +239,9 @@ class Environment:
             duration_ms = 0.0
         return Ending(outcome, max(duration_ms, 0.0), await sandbox.peak_memory_mb())
 
-    def _outcome(self, inv: PendingInvoke, ended: Ended, answered: Outcome | None) -> Outcome:
+    def _outcome(
+        self, inv: PendingInvoke, ended: Ended, answered: InvokeOutcome | None
+    ) -> InvokeOutcome:
         """What the invoker gets, given how the invocation ended."""
         if ended.how == "timeout":
             self._emit(PlatformLog.timed_out(inv.request_id, self.config.timeout))
@@ -329,9 +331,9 @@ class Environment:
 
 def _platform_error(
     request_id: str, error_type: str, detail: str, status: str = "error"
-) -> Outcome:
+) -> InvokeOutcome:
     body = protocol.platform_error(request_id, error_type, detail)
-    return Outcome(body, "Unhandled", error_type, status)
+    return InvokeOutcome(body, "Unhandled", error_type, status)
 
 
 async def _first(timeout: float, *futures: asyncio.Future[Any]) -> None:

@@ -20,13 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import protocol
-from .httpserver import Request
+from .httpserver import HttpRequest
 
 _EVENT_TYPES = ("INVOKE", "SHUTDOWN")
 
 
 @dataclass
-class Extension:
+class RegisteredExtension:
     """One registered extension and where it is in its event loop."""
 
     name: str
@@ -34,7 +34,7 @@ class Extension:
     external: bool
     identifier: str
     polled: bool = False  # has called /event/next at least once: its init is over
-    parked: Request | None = None  # its /event/next, waiting for an event
+    parked: HttpRequest | None = None  # its /event/next, waiting for an event
     queue: deque[bytes] = field(default_factory=deque)
     error_type: str | None = None  # from /init/error or /exit/error
 
@@ -58,7 +58,7 @@ class ExtensionsApi:
 
     def reset(self) -> None:
         """A new environment: no extension registered, registration open."""
-        self.extensions: dict[str, Extension] = {}
+        self.extensions: dict[str, RegisteredExtension] = {}
         self.registration_open = True
         # File names of the external extensions started from /opt/extensions.
         self.launched: set[str] = set()
@@ -95,7 +95,7 @@ class ExtensionsApi:
                 waiter.set_result(None)
         self._registration_waiters = [w for w in self._registration_waiters if not w[1].done()]
 
-    def by_name(self, name: str) -> Extension | None:
+    def by_name(self, name: str) -> RegisteredExtension | None:
         for ext in self.extensions.values():
             if ext.name == name:
                 return ext
@@ -129,11 +129,11 @@ class ExtensionsApi:
                 names.append(ext.name)
         return names
 
-    def _queue(self, ext: Extension, body: bytes) -> None:
+    def _queue(self, ext: RegisteredExtension, body: bytes) -> None:
         ext.queue.append(body)
         self._hand_over(ext)
 
-    def _hand_over(self, ext: Extension) -> None:
+    def _hand_over(self, ext: RegisteredExtension) -> None:
         parked = ext.parked
         if parked is None or not ext.queue:
             return
@@ -143,7 +143,7 @@ class ExtensionsApi:
         parked.respond(200, ext.queue.popleft(), {protocol.H_EXTENSION_EVENT_ID: str(uuid.uuid4())})
 
     # the HTTP handler (paths after /2020-01-01/extension)
-    def handle(self, request: Request, rest: str) -> None:
+    def handle(self, request: HttpRequest, rest: str) -> None:
         if rest == "/register" and request.method == "POST":
             self._register(request)
         elif rest == "/event/next" and request.method == "GET":
@@ -156,7 +156,7 @@ class ExtensionsApi:
                 protocol.error_body("NotFound", f"No such path: {request.method} {request.path}"),
             )
 
-    def _register(self, request: Request) -> None:
+    def _register(self, request: HttpRequest) -> None:
         name = request.headers.get(protocol.H_EXTENSION_NAME, "")
         try:
             events = list(json.loads(request.body or b"{}").get("events", []))
@@ -197,7 +197,7 @@ class ExtensionsApi:
             request.respond(403, protocol.error_body(*problem))
             return
         identifier = str(uuid.uuid4())
-        self.extensions[identifier] = Extension(name, events, external, identifier)
+        self.extensions[identifier] = RegisteredExtension(name, events, external, identifier)
         body: dict[str, str] = {
             "functionName": self.function_name,
             "functionVersion": "$LATEST",
@@ -209,7 +209,7 @@ class ExtensionsApi:
         self._wake_registration_waiters()
         self.on_change()
 
-    def known(self, request: Request) -> Extension | None:
+    def known(self, request: HttpRequest) -> RegisteredExtension | None:
         """The extension named by the request's identifier header, or None (answered 403)."""
         identifier = request.headers.get(protocol.H_EXTENSION_ID.lower(), "")
         if not identifier:
@@ -231,7 +231,7 @@ class ExtensionsApi:
             )
         return extension
 
-    def _event_next(self, request: Request) -> None:
+    def _event_next(self, request: HttpRequest) -> None:
         ext = self.known(request)
         if ext is None:
             return
@@ -249,7 +249,7 @@ class ExtensionsApi:
         self._hand_over(ext)
         self.on_change()
 
-    def _error(self, request: Request, phase: str) -> None:
+    def _error(self, request: HttpRequest, phase: str) -> None:
         ext = self.known(request)
         if ext is None:
             return

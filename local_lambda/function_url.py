@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .httpserver import HttpServer, Request, serve
+from .httpserver import HttpRequest, HttpServer, serve
 from .model import PendingInvoke
 
 if TYPE_CHECKING:
@@ -66,12 +66,12 @@ class FunctionUrl:
             server, self._server = self._server, None
             self._lam.call(_close(server))
 
-    def handle(self, request: Request) -> None:
+    def handle(self, request: HttpRequest) -> None:
         task = asyncio.ensure_future(self._answer(request))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, request: Request) -> None:
+    async def _answer(self, request: HttpRequest) -> None:
         inv = PendingInvoke(json.dumps(_event(request)).encode(), self._lam.function_arn)
         reply = _Reply(request)
         result = await self._lam.run_streamed(inv, reply.chunk, reply.streamed)
@@ -91,7 +91,7 @@ async def _close(server: HttpServer) -> None:
 class _Reply:
     """Turns the function's bytes into one HTTP response, streamed."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: HttpRequest) -> None:
         self._request = request
         self._content_type: str | None = None  # set when the response is streamed
         self._prelude = b""
@@ -152,7 +152,7 @@ def _parse_prelude(head: bytes) -> dict[str, Any]:
     return prelude if isinstance(prelude, dict) else {"statusCode": 502}
 
 
-def _answer_buffered(request: Request, payload: bytes) -> None:
+def _answer_buffered(request: HttpRequest, payload: bytes) -> None:
     """A Function URL's reading of a buffered result."""
     try:
         value = json.loads(payload) if payload else None
@@ -172,7 +172,7 @@ def _answer_buffered(request: Request, payload: bytes) -> None:
     request.end_stream()
 
 
-def _event(request: Request) -> dict[str, Any]:
+def _event(request: HttpRequest) -> dict[str, Any]:
     """The payload-format-2.0 event a Function URL sends."""
     raw = request.body
     try:

@@ -6,7 +6,7 @@ with this server's parse time inside it, so it does as little as it can. llhttp 
 httptools) reports trailer fields through ``on_header`` *after* ``on_headers_complete``,
 which is how they are told apart here.
 
-A handler gets the parsed :class:`Request` and answers through ``request.respond`` now or
+A handler gets the parsed :class:`HttpRequest` and answers through ``request.respond`` now or
 later (a long poll keeps the request and answers when an event comes). Requests that
 arrive on a connection while an earlier one is unanswered wait their turn.
 
@@ -40,7 +40,7 @@ from http import HTTPStatus
 
 import httptools
 
-Handler = Callable[["Request"], None]
+Handler = Callable[["HttpRequest"], None]
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,9 @@ BodyListener = Callable[[bytes], None]
 EndListener = Callable[[bool], None]
 
 
-class Request:
-    """One parsed request. ``body`` holds at most ``max_body + 1`` bytes; ``body_size`` is the full size."""
+class HttpRequest:
+    """One parsed request. ``body`` holds at most ``max_body + 1`` bytes; ``body_size`` is
+    the full size."""
 
     __slots__ = (
         "_conn",
@@ -188,7 +189,7 @@ class _Connection(asyncio.Protocol):
         max_body: int,
         clock: Callable[[], int],
         live: set[_Connection],
-        early: Callable[[Request], bool] | None = None,
+        early: Callable[[HttpRequest], bool] | None = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._early = early
@@ -203,11 +204,11 @@ class _Connection(asyncio.Protocol):
         self._clock = clock
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
-        self._current: Request | None = None
+        self._current: HttpRequest | None = None
         self._in_trailers = False
         self._field = ""
-        self._waiting: deque[Request] = deque()
-        self._busy: Request | None = None
+        self._waiting: deque[HttpRequest] = deque()
+        self._busy: HttpRequest | None = None
         self._keep_alive = True
         self.closed = False
 
@@ -281,7 +282,7 @@ class _Connection(asyncio.Protocol):
         self._header_bytes += len(url)
         if self._header_bytes > self._limits.max_header_bytes:
             self._refuse_headers()
-        self._current = Request(self, self._parser.get_method().decode(), url)
+        self._current = HttpRequest(self, self._parser.get_method().decode(), url)
 
     def _refuse_headers(self) -> None:
         self._write_raw(431, _HEADERS_BODY, {}, "application/json", close=True)
@@ -354,7 +355,7 @@ class _Connection(asyncio.Protocol):
         else:
             self._complete(request)
 
-    def _complete(self, request: Request) -> None:
+    def _complete(self, request: HttpRequest) -> None:
         request.received_ns = self._clock()
         if self._busy is None:
             self.deadline = None
@@ -365,7 +366,7 @@ class _Connection(asyncio.Protocol):
             self._waiting.append(request)
 
     # responses
-    def _dispatch(self, request: Request) -> None:
+    def _dispatch(self, request: HttpRequest) -> None:
         self._busy = request
         try:
             self._handler(request)
@@ -378,7 +379,7 @@ class _Connection(asyncio.Protocol):
 
     def write_response(
         self,
-        request: Request,
+        request: HttpRequest,
         status: int,
         body: bytes,
         headers: dict[str, str] | None,
@@ -490,7 +491,7 @@ async def serve(
     port: int,
     max_body: int,
     clock: Callable[[], int],
-    early: Callable[[Request], bool] | None = None,
+    early: Callable[[HttpRequest], bool] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> HttpServer:
     """Listen on ``host:port`` (0 = an ephemeral port) and serve ``handler``; requests

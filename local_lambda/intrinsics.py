@@ -88,7 +88,10 @@ class Stack:
             "AWS::Region": self.region,
             "AWS::AccountId": self.account_id,
             "AWS::StackName": self.stack_name,
-            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{self.stack_name}/local",
+            "AWS::StackId": (
+                f"arn:aws:cloudformation:{self.region}:{self.account_id}:"
+                f"stack/{self.stack_name}/local"
+            ),
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NotificationARNs": [],
@@ -118,7 +121,8 @@ class Stack:
             function = self.function_name(name)
             return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function}"
         raise Unresolvable(
-            f"Fn::GetAtt {name}.{attribute}: a {resource['Type']}'s attribute exists only once deployed"
+            f"Fn::GetAtt {name}.{attribute}: "
+            f"a {resource['Type']}'s attribute exists only once deployed"
         )
 
     def condition(self, name: str) -> bool:

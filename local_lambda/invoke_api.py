@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from . import protocol
-from .httpserver import Request
-from .model import FunctionConfig, InvokeResult, Outcome, PendingInvoke
+from .httpserver import HttpRequest
+from .model import FunctionConfig, InvokeOutcome, InvokeResult, PendingInvoke
 from .runtime_api import CONTENT_JSON
 from .streaming import invoke_complete, payload_chunk
 
@@ -37,7 +37,7 @@ class Invoker(Protocol):
     function_arn: str
 
     async def run(
-        self, inv: PendingInvoke, *, on_answer: Callable[[Outcome], None] | None = ...
+        self, inv: PendingInvoke, *, on_answer: Callable[[InvokeOutcome], None] | None = ...
     ) -> InvokeResult: ...
 
     async def run_streamed(
@@ -50,7 +50,7 @@ class Invoker(Protocol):
     def log_tail(self, result: InvokeResult) -> str: ...
 
 
-def _aws_error(request: Request, status: int, error_type: str, message: str) -> None:
+def _aws_error(request: HttpRequest, status: int, error_type: str, message: str) -> None:
     body = json.dumps({"Type": "User", "message": message}).encode()
     request.respond(status, body, {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": "local"})
 
@@ -62,7 +62,7 @@ class InvokeApi:
         self._lam = lam
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def handle(self, request: Request) -> None:
+    def handle(self, request: HttpRequest) -> None:
         path = request.path
         streaming = path.startswith(STREAM_INVOKE_PREFIX) and path.endswith(STREAM_INVOKE_SUFFIX)
         if streaming:
@@ -103,7 +103,10 @@ class InvokeApi:
                 request,
                 413,
                 "RequestTooLargeException",
-                f"Request must be smaller than {protocol.MAX_INVOKE_REQUEST_BYTES} bytes for the InvokeFunction operation",
+                (
+                    f"Request must be smaller than {protocol.MAX_INVOKE_REQUEST_BYTES} bytes "
+                    "for the InvokeFunction operation"
+                ),
             )
             return
         headers = request.headers
@@ -175,7 +178,10 @@ class InvokeApi:
         if match is None:
             return 400, "InvalidParameterValueException", f"Invalid function name {name!r}"
         if match["account"] and match["account"] != protocol.ACCOUNT_ID:
-            target = f"arn:aws:lambda:{match['region'] or config.region}:{match['account']}:function:{match['name']}"
+            target = (
+                f"arn:aws:lambda:{match['region'] or config.region}:{match['account']}:"
+                f"function:{match['name']}"
+            )
             return (
                 403,
                 "AccessDeniedException",
@@ -194,7 +200,10 @@ class InvokeApi:
             return (
                 400,
                 "InvalidParameterValueException",
-                "The derived qualifier from the function name does not match the specified qualifier.",
+                (
+                    "The derived qualifier from the function name "
+                    "does not match the specified qualifier."
+                ),
             )
         if qualifiers and qualifiers != {"$LATEST"}:
             return 404, "ResourceNotFoundException", f"Function not found: {own}:{qualifiers.pop()}"
@@ -208,13 +217,13 @@ class InvokeApi:
     async def _run_quietly(self, inv: PendingInvoke) -> None:
         await self._lam.run(inv)
 
-    async def _run_and_answer(self, request: Request, inv: PendingInvoke, tail: bool) -> None:
+    async def _run_and_answer(self, request: HttpRequest, inv: PendingInvoke, tail: bool) -> None:
         """Answer as soon as the runtime has posted its response or error, as Lambda does:
         the invocation (and its Duration) goes on until the runtime and the extensions ask
         for the next event. With ``LogType: Tail`` the answer waits for that end, since the
         log it carries ends with the invocation's REPORT line."""
 
-        def answer(outcome: Outcome, log_tail: str | None = None) -> None:
+        def answer(outcome: InvokeOutcome, log_tail: str | None = None) -> None:
             headers = {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": "$LATEST"}
             if outcome.function_error:
                 headers["X-Amz-Function-Error"] = outcome.function_error
@@ -224,10 +233,12 @@ class InvokeApi:
                 request.respond(200, outcome.payload, headers)
 
         result = await self._lam.run(inv, on_answer=None if tail else answer)
-        outcome = Outcome(result.payload, result.function_error)
+        outcome = InvokeOutcome(result.payload, result.function_error)
         answer(outcome, self._lam.log_tail(result) if tail else None)
 
-    async def _stream_and_answer(self, request: Request, inv: PendingInvoke, tail: bool) -> None:
+    async def _stream_and_answer(
+        self, request: HttpRequest, inv: PendingInvoke, tail: bool
+    ) -> None:
         """InvokeWithResponseStream: each chunk is passed on as an event as soon as the
         runtime sends it (and no faster than the caller reads); the last event says how
         the invocation ended."""

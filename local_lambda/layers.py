@@ -300,7 +300,8 @@ def runtime_command(
         raise LayerError(
             f"AWS_LAMBDA_EXEC_WRAPPER={wrapper} needs the layers at /opt, which this machine"
             " cannot mount for a non-root user (no user namespaces: unshare -Urm fails); run as"
-            " root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
+            " root, or allow unprivileged user namespaces"
+            " (sysctl kernel.unprivileged_userns_clone=1)"
         )
     managed = [os.fspath(python), "-m", "awslambdaric", handler]
     extra = {

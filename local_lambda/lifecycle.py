@@ -29,7 +29,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from . import protocol
-from .model import Outcome
+from .model import InvokeOutcome
 
 _FORGET_AFTER = 1000  # how many finished request ids are remembered (for 403/410 answers)
 
@@ -117,7 +117,7 @@ class Settle:
     the runtime posted it)."""
 
     request_id: str
-    outcome: Outcome
+    outcome: InvokeOutcome
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class InitDone:
 
 @dataclass(frozen=True)
 class InitFailed:
-    outcome: Outcome
+    outcome: InvokeOutcome
 
 
 @dataclass(frozen=True)
@@ -296,7 +296,7 @@ class Lifecycle:
         if slot is not None:
             slot.responding = True
 
-    def result_posted(self, request_id: str, outcome: Outcome) -> list[Action]:
+    def result_posted(self, request_id: str, outcome: InvokeOutcome) -> list[Action]:
         """The runtime's result (or an error the platform made of its unusable post)."""
         slot = self._holding(request_id)
         if slot is None or slot.state is not Slot.INVOKING or slot.settled:
@@ -310,7 +310,7 @@ class Lifecycle:
             actions.append(StartShutdown("failure"))
         return actions
 
-    def init_error_posted(self, request: Hashable, outcome: Outcome) -> list[Action]:
+    def init_error_posted(self, request: Hashable, outcome: InvokeOutcome) -> list[Action]:
         if self.runtime_ready_ns or self.phase != "init":
             return [Respond(request, 403, protocol.invalid_state("InitError", "InitError"))]
         self.phase = "failed"
@@ -333,7 +333,7 @@ class Lifecycle:
         if self.phase == "init":
             self.phase = "failed"
             body = protocol.error_body(error_type, message)
-            return [InitFailed(Outcome(body, "Unhandled", error_type, "failure"))]
+            return [InitFailed(InvokeOutcome(body, "Unhandled", error_type, "failure"))]
         if self.phase != "ready":
             return []
         self.extension_failure = self.extension_failure or error_type  # the first one counts
@@ -466,10 +466,10 @@ class Lifecycle:
             self.finished.popitem(last=False)
 
 
-def _missing_response(request_id: str) -> Outcome:
+def _missing_response(request_id: str) -> InvokeOutcome:
     body = protocol.platform_error(
         request_id,
         "Runtime.MissingResponse",
         "the runtime asked for the next invocation without posting a response or an error",
     )
-    return Outcome(body, "Unhandled", "Runtime.MissingResponse", "error")
+    return InvokeOutcome(body, "Unhandled", "Runtime.MissingResponse", "error")

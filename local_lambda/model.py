@@ -133,7 +133,8 @@ class Report:
 
 @dataclass
 class Timings:
-    """Server-side ``time.perf_counter_ns()`` stamps of one invocation, for benchmarks (0 = did not happen)."""
+    """Server-side ``time.perf_counter_ns()`` stamps of one invocation, for benchmarks
+    (0 = did not happen)."""
 
     #: When the invocation began for its caller: the invoke's arrival (the invoke API's
     #: request, or ``LocalLambda.run``), or on a cold start the runtime's spawn (Init's start).
@@ -169,7 +170,7 @@ class PendingInvoke:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class InvokeOutcome:
     """How an invocation ended, as the invoker sees it."""
 
     payload: bytes

@@ -27,7 +27,7 @@ import urllib.parse
 
 from . import protocol
 from .forward import Answer, Upstream, UpstreamError
-from .httpserver import HttpServer, Request, serve
+from .httpserver import HttpRequest, HttpServer, serve
 from .invoke_api import FUNCTION_NAME
 from .pool import Pool, Slot
 
@@ -89,7 +89,7 @@ class Router:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30)
 
-    def handle(self, request: Request) -> None:
+    def handle(self, request: HttpRequest) -> None:
         found = function_in_path(request.path)
         if found is None:
             self._refuse(
@@ -126,7 +126,7 @@ class Router:
 
     def _refuse(
         self,
-        request: Request,
+        request: HttpRequest,
         status: int,
         error_type: str,
         message: str,
@@ -135,7 +135,7 @@ class Router:
         body, headers = error_body(error_type, message, reason)
         request.respond(status, body, headers)
 
-    async def _route(self, request: Request, pool: Pool, prefix: str, target: str) -> None:
+    async def _route(self, request: HttpRequest, pool: Pool, prefix: str, target: str) -> None:
         if request.body_size > protocol.MAX_INVOKE_REQUEST_BYTES:  # its body was not kept
             limit = protocol.MAX_INVOKE_REQUEST_BYTES
             message = f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
@@ -162,7 +162,7 @@ class Router:
             if kind == "RequestResponse":
                 pool.give_back(slot)
 
-    async def _forward(self, request: Request, slot: Slot, prefix: str, name: str) -> None:
+    async def _forward(self, request: HttpRequest, slot: Slot, prefix: str, name: str) -> None:
         suffix = STREAM_SUFFIX if prefix == STREAM_PREFIX else INVOKE_SUFFIX
         function = urllib.parse.quote(name, safe="")
         target = f"{prefix}{function}{suffix}" + (f"?{request.query}" if request.query else "")

@@ -19,9 +19,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from . import lifecycle, protocol
-from .extensions_api import Extension, ExtensionsApi
-from .httpserver import Request
-from .model import Outcome, PendingInvoke
+from .extensions_api import ExtensionsApi, RegisteredExtension
+from .httpserver import HttpRequest
+from .model import InvokeOutcome, PendingInvoke
 from .snapstart import CREDENTIALS_PATH
 from .streaming import H_RESPONSE_MODE, MAX_STREAM_BYTES, ResponseChunks, is_streamed_response
 from .telemetry import Telemetry
@@ -35,7 +35,7 @@ class Watch:
     the event loop (never in a dataclass default)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.outcome: asyncio.Future[Outcome] = loop.create_future()
+        self.outcome: asyncio.Future[InvokeOutcome] = loop.create_future()
         # Resolves when the invocation is over for the platform (Duration's end).
         self.ended: asyncio.Future[lifecycle.Ended] = loop.create_future()
         # Resolves when the runtime begins a streamed response (its chunks come through it).
@@ -78,6 +78,9 @@ class RuntimeApi:
         self.settings = settings
         self.clock = clock
         self.faults: list[Fault] = faults if faults is not None else []
+        # Set once an injected 5xx has answered a post: Lambda's side has told the runtime
+        # it is broken, so it hands out no more invocations and waits for the runtime to exit.
+        self.told_broken = False
         managed = settings.concurrency > 1
         self.machine = lifecycle.Lifecycle(
             settings.concurrency,
@@ -98,7 +101,7 @@ class RuntimeApi:
         self._loop = loop
         self.init_started_ns = 0  # set when init begins
         self.init_ready: asyncio.Future[int] = loop.create_future()
-        self.init_error: asyncio.Future[Outcome] = loop.create_future()
+        self.init_error: asyncio.Future[InvokeOutcome] = loop.create_future()
         # Set when the environment must go (an extension failed, or a timeout on Lambda).
         self.shutdown_reason: str | None = None
         # Freeze (True) or thaw (False) the environment's processes.
@@ -108,7 +111,7 @@ class RuntimeApi:
         self.on_snapshot: Callable[[int], bool] = lambda port: False
         self.snapshot_ns = 0  # when init ended with restore/next (SnapStart)
         self.restore_started_ns = 0
-        self._snapshot_request: Request | None = None  # left waiting, as in the snapshot
+        self._snapshot_request: HttpRequest | None = None  # left waiting, as in the snapshot
         # SnapStart: what the container-credentials endpoint serves, and its token.
         self.credentials: bytes | None = None
         self.credentials_token = ""
@@ -143,12 +146,12 @@ class RuntimeApi:
         if entry is not None and entry[1].stream.done():
             entry[1].stream.result().end()
 
-    def is_early(self, request: Request) -> bool:
+    def is_early(self, request: HttpRequest) -> bool:
         """For the HTTP server: a streamed /response is handled as its body arrives."""
         return is_streamed_response(request.method, request.path, request.headers)
 
     @property
-    def extensions(self) -> dict[str, Extension]:
+    def extensions(self) -> dict[str, RegisteredExtension]:
         return self.ext_api.extensions
 
     @property
@@ -205,7 +208,7 @@ class RuntimeApi:
             inv.timings.following_next_ns = action.at_ns
         watch.ended.set_result(action)
 
-    def _deliver(self, request: Request, request_id: str, deadline_ms: int) -> None:
+    def _deliver(self, request: HttpRequest, request_id: str, deadline_ms: int) -> None:
         inv, _ = self._watched[request_id]
         headers = {
             protocol.H_REQUEST_ID: inv.request_id,
@@ -242,7 +245,7 @@ class RuntimeApi:
             self.telemetry.publish("platform", "platform.initReport", {**record, **metrics})
 
     # the HTTP handler
-    def handle(self, request: Request) -> None:
+    def handle(self, request: HttpRequest) -> None:
         path = request.path
         if path.startswith(protocol.RUNTIME_PREFIX):
             self._runtime(request, path[len(protocol.RUNTIME_PREFIX) :])
@@ -259,8 +262,10 @@ class RuntimeApi:
                 404, protocol.error_body("NotFound", f"No such path: {request.method} {path}")
             )
 
-    def _runtime(self, request: Request, rest: str) -> None:
+    def _runtime(self, request: HttpRequest, rest: str) -> None:
         if rest == "/invocation/next" and request.method == "GET":
+            if self.told_broken:
+                return  # parked, never answered: a runtime that pipelined it exits anyway
             if not self._fault(request, "next"):
                 self._run(self.machine.next_polled(request, request.received_ns))
         elif rest.startswith("/invocation/") and request.method == "POST":
@@ -274,7 +279,7 @@ class RuntimeApi:
         elif rest == "/init/error" and request.method == "POST":
             if not self._fault(request, "init_error"):
                 error_type = _valid_error_type(request.headers.get(protocol.H_ERROR_TYPE, ""))
-                outcome = Outcome(request.body, "Unhandled", error_type, "error")
+                outcome = InvokeOutcome(request.body, "Unhandled", error_type, "error")
                 self._run(self.machine.init_error_posted(request, outcome))
         elif rest == "/restore/next" and request.method == "GET":
             if not self._fault(request, "restore_next"):
@@ -289,7 +294,7 @@ class RuntimeApi:
             )
 
     # SnapStart (local_lambda.snapstart)
-    def _restore_next(self, request: Request) -> None:
+    def _restore_next(self, request: HttpRequest) -> None:
         """The first ``restore/next`` ends init: the snapshot is taken while it waits (it
         is never answered). The restored copy asks again and is answered at once."""
         if self.settings.initialization_type != SNAP_START or self.machine.runtime_ready_ns:
@@ -307,16 +312,16 @@ class RuntimeApi:
         else:
             request.respond(200, b"")
 
-    def _restore_error(self, request: Request) -> None:
+    def _restore_error(self, request: HttpRequest) -> None:
         """An after-restore hook failed: the cold start fails as an init does."""
         if not self.snapshot_ns:
             request.respond(403, protocol.invalid_state("Invoking", "RestoreError"))
             return
         error_type = _valid_error_type(request.headers.get(protocol.H_ERROR_TYPE, ""))
-        outcome = Outcome(request.body, "Unhandled", error_type, "error")
+        outcome = InvokeOutcome(request.body, "Unhandled", error_type, "error")
         self._run(self.machine.init_error_posted(request, outcome))
 
-    def _credentials(self, request: Request) -> None:
+    def _credentials(self, request: HttpRequest) -> None:
         """The container-credentials endpoint: the keys, for the token given at init."""
         if request.headers.get("authorization") != self.credentials_token:
             request.respond(403, protocol.error_body("AccessDenied", "Invalid token"))
@@ -325,7 +330,7 @@ class RuntimeApi:
         else:
             request.respond(200, self.credentials)
 
-    def _fault(self, request: Request, endpoint: str) -> bool:
+    def _fault(self, request: HttpRequest, endpoint: str) -> bool:
         for fault in self.faults:
             if fault.endpoint == endpoint and fault.times > 0:
                 fault.times -= 1
@@ -334,6 +339,8 @@ class RuntimeApi:
                 if fault.drop:
                     request.drop()
                 else:
+                    if fault.status >= 500 and endpoint in ("response", "error"):
+                        self.told_broken = True
                     request.respond(
                         fault.status,
                         fault.body if fault.body is not None else _default_body(fault.status),
@@ -341,7 +348,7 @@ class RuntimeApi:
                 return True
         return False
 
-    def _result(self, request: Request, request_id: str, kind: str) -> None:
+    def _result(self, request: HttpRequest, request_id: str, kind: str) -> None:
         rejection = self.machine.check_post(request, request_id)
         if rejection:
             self._run(rejection)
@@ -353,7 +360,7 @@ class RuntimeApi:
         inv.timings.result_received_ns = request.received_ns
         if request.body_size > protocol.MAX_PAYLOAD_BYTES:
             request.respond(413, protocol.TOO_LARGE)
-            outcome = Outcome(
+            outcome = InvokeOutcome(
                 protocol.response_too_large_for_invoker(request.body_size),
                 "Unhandled",
                 "Function.ResponseSizeTooLarge",
@@ -368,10 +375,10 @@ class RuntimeApi:
     def _fail(self, inv: PendingInvoke, error_type: str, detail: str) -> None:
         """End ``inv`` with a platform-made error (the runtime's post was unusable)."""
         body = protocol.platform_error(inv.request_id, error_type, detail)
-        outcome = Outcome(body, "Unhandled", error_type, "error")
+        outcome = InvokeOutcome(body, "Unhandled", error_type, "error")
         self._run(self.machine.result_posted(inv.request_id, outcome))
 
-    def _streamed_result(self, request: Request, inv: PendingInvoke) -> None:
+    def _streamed_result(self, request: HttpRequest, inv: PendingInvoke) -> None:
         """A streamed /response (spec §2): chunks go on as they arrive; trailers carry an error."""
         mode = request.headers.get(H_RESPONSE_MODE, "")
         if mode != "streaming":
@@ -421,14 +428,14 @@ class RuntimeApi:
             request.respond(202, protocol.ACCEPTED)
             outcome = _outcome_of(request, "response")
             if outcome.function_error is None:
-                outcome = Outcome(chunks.joined())
+                outcome = InvokeOutcome(chunks.joined())
             inv.timings.accepted_written_ns = self.clock()
             self._run(self.machine.result_posted(inv.request_id, outcome))
 
         request.receive(on_chunk, on_end)
 
     # Extensions API (see extensions_api.py); faults are injected here
-    def _extension(self, request: Request, rest: str) -> None:
+    def _extension(self, request: HttpRequest, rest: str) -> None:
         if rest == "/register" and request.method == "POST" and self._fault(request, "register"):
             return
         if rest == "/event/next" and request.method == "GET" and self._fault(request, "event_next"):
@@ -436,8 +443,8 @@ class RuntimeApi:
         self.ext_api.handle(request, rest)
 
 
-def _request(token: Hashable) -> Request:
-    assert isinstance(token, Request)
+def _request(token: Hashable) -> HttpRequest:
+    assert isinstance(token, HttpRequest)
     return token
 
 
@@ -445,10 +452,10 @@ def _connected(token: Hashable) -> bool:
     return _request(token).connected
 
 
-def _outcome_of(request: Request, kind: str) -> Outcome:
+def _outcome_of(request: HttpRequest, kind: str) -> InvokeOutcome:
     if kind == "error":
         error_type = _valid_error_type(request.headers.get(protocol.H_ERROR_TYPE, ""))
-        return Outcome(request.body, "Unhandled", error_type, "error")
+        return InvokeOutcome(request.body, "Unhandled", error_type, "error")
     trailer_type = request.trailers.get(protocol.H_ERROR_TYPE)
     if trailer_type:  # a streamed response that failed midway reports in its trailers
         try:
@@ -457,13 +464,13 @@ def _outcome_of(request: Request, kind: str) -> Outcome:
             )
         except binascii.Error:
             payload = b""
-        return Outcome(
+        return InvokeOutcome(
             payload or protocol.error_body(trailer_type, "Streamed response failed"),
             "Unhandled",
             _valid_error_type(trailer_type),
             "error",
         )
-    return Outcome(request.body)
+    return InvokeOutcome(request.body)
 
 
 def _valid_error_type(value: str) -> str:

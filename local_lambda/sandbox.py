@@ -363,7 +363,8 @@ class RuntimeStartError(Exception):
 
 
 def _check_command(command: list[str], fs: layers.Filesystem) -> None:
-    """Refuse a runtime command that cannot run, with Lambda's reason (Runtime.InvalidEntrypoint)."""
+    """Refuse a runtime command that cannot run, with Lambda's reason
+    (Runtime.InvalidEntrypoint)."""
     program = command[0]
     if os.sep in program:
         path = fs.host_path(program)  # relative paths start at the task root

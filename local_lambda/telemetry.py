@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from . import protocol
 from .extensions_api import ExtensionsApi
-from .httpserver import Request
+from .httpserver import HttpRequest
 from .platform_log import timestamp
 
 SANDBOX_HOSTS = ("sandbox.localdomain", "sandbox")
@@ -83,7 +83,7 @@ class Telemetry:
         self._backlog = []
 
     # the HTTP handler
-    def handle(self, request: Request, api: str) -> None:
+    def handle(self, request: HttpRequest, api: str) -> None:
         ext = self.extensions.known(request)
         if ext is None:
             return

@@ -127,7 +127,8 @@ def function_config(spec: FunctionSpec, options: Options, notes: list[str]) -> F
     machine = _MACHINE.get(platform.machine().lower(), platform.machine())
     if spec.architecture != machine:
         notes.append(
-            f"{spec.logical_id}: Architectures {spec.architecture}: runs on this machine's {machine}"
+            f"{spec.logical_id}: Architectures {spec.architecture}: "
+            f"runs on this machine's {machine}"
         )
     return FunctionConfig(
         command=command,

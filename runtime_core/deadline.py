@@ -34,7 +34,8 @@ __all__ = [
     "seconds_left",
 ]
 
-#: The error type posted for a cancelled handler (it matches ``(Runtime|Function)\.[A-Z][a-zA-Z]+``).
+#: The error type posted for a cancelled handler (it matches
+#: ``(Runtime|Function)\.[A-Z][a-zA-Z]+``).
 DEADLINE_ERROR = "Function.DeadlineExceeded"
 
 

@@ -40,7 +40,8 @@ EXTENSION_ERROR = "Runtime.ExtensionRegistrationError"
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the runtime; ``argv`` (default ``sys.argv[1:]``) may name the handler, as an image's CMD does."""
+    """Run the runtime; ``argv`` (default ``sys.argv[1:]``) may name the handler, as an
+    image's CMD does."""
     environ = os.environ
     args = sys.argv[1:] if argv is None else argv
     # Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY set) log JSON only: with invocations

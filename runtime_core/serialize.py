@@ -60,6 +60,7 @@ __all__ = [
     "decode_event",
     "encode_error",
     "encode_result",
+    "forget_orjson",
     "preload",
 ]
 
@@ -132,6 +133,17 @@ def preload() -> None:
         return
 
 
+def forget_orjson() -> None:
+    """Serve as at start-up again: orjson not yet used, nothing spent without it.
+
+    For tests of the first invocation's path (with ``orjson`` also hidden from
+    ``sys.modules``, else it is picked up again at once, as a function's own import is).
+    """
+    global _orjson, _spent_us
+    _orjson = None
+    _spent_us = 0.0
+
+
 def _import_orjson() -> Any:
     global _orjson
     import orjson
@@ -164,7 +176,8 @@ def decode_event(body: bytes, content_type: str | None) -> Any:
         content_type is not None
         and content_type.split(";", 1)[0].strip().lower() != JSON_CONTENT_TYPE
     ):
-        return body
+        # A big body arrives as the bytearray it was received into; the handler gets bytes.
+        return body if type(body) is bytes else bytes(body)
     global _spent_us
     orjson = _orjson
     if orjson is None:

@@ -7,11 +7,36 @@ only because it saves well over 1 ms. A trick that leans on a private or release
 detail falls back to the public way on any failure, so the worst a surprise can cost is
 the milliseconds it was meant to save.
 
-| trick | public way costs | trick costs | fallback |
-|---|---|---|---|
-| httptools' C parser without its package (``response_parser_class``) | ~20 ms (``import httptools``: two ``__init__`` modules that import ``typing``) | ~2 ms (the C module, and ``importlib.machinery`` to find it) | ``from httptools import HttpResponseParser`` on any failure; ``httptools`` capped at the releases the stand-ins were checked against (pyproject.toml) |
-| ``_socket`` for ``socket`` (``transport.blocking``) | ~16 ms (``enum``, ``selectors``) | ~0.1 ms | none needed: the C half ``socket`` wraps, same API |
-| ``_signal`` for ``signal`` (``shutdown.install_sigterm_blocking``) | ~6 ms (``enum``) | ~0 ms | none needed, as ``_socket`` |
+Each trick, what the public way costs, what the trick costs, and its fallback:
+
+- httptools' C parser without its package (``response_parser_class``).
+  Public way: ~20 ms (``import httptools``: two ``__init__`` modules that import ``typing``).
+  Trick: ~2 ms (the C module, and ``importlib.machinery`` to find it).
+  Fallback: ``from httptools import HttpResponseParser`` on any failure; ``httptools`` is
+  capped at the releases the stand-ins were checked against (pyproject.toml).
+- ``_socket`` for ``socket`` (``transport.blocking``).
+  Public way: ~16 ms (``enum``, ``selectors``). Trick: ~0.1 ms.
+  Fallback: none needed: the C half ``socket`` wraps, same API.
+- ``_signal`` for ``signal`` (``shutdown.install_sigterm_blocking``).
+  Public way: ~6 ms (``enum``). Trick: ~0 ms. Fallback: none needed, as ``_socket``.
+- ``_json``'s C scanner and encoder for ``json`` (``runtime_core.c_json``, used by
+  ``serialize`` until orjson pays).
+  Public way: ~4 ms (``json.decoder``/``json.encoder``: ``re``, ``enum``). Trick: ~0.1 ms.
+  Fallback: the public ``json`` module on any failure of the private path (differential
+  tests with a changed ``_json``, valid and invalid events:
+  ``tests/dispatch/test_serialize_first_call.py``).
+- orjson imported once it pays (``serialize.after_response``).
+  Public way: 8-13 ms at init (``uuid`` -> ``platform``, ``dataclasses`` -> ``inspect``).
+  Trick: a few µs per small invocation until then.
+  Fallback: none needed: public imports; a failing import is reported by the invocation
+  that needs orjson.
+- the ``logging`` bridge installed by an import hook (``runtime_core.logs.import_hook``).
+  Public way: ~4.3 ms (``import logging``) when the handler never logs. Trick: ~0 ms.
+  Fallback: none needed: ``sys.meta_path`` is public; a handler that imports ``logging``
+  gets the bridge at that moment.
+
+Their shares of a cold start, side by side in one run: ``make bench``'s start-up ladder
+(``benchmarks/results/startup_ladder.json``, shown in ``docs/architecture.md``).
 
 Replaced by plain code because they saved less than 1 ms: the import system's own
 ``PathFinder`` taken from ``_frozen_importlib_external`` (``importlib.machinery`` costs

@@ -19,8 +19,9 @@ copy-on-write until a worker writes to it. The parent only supervises, by these 
   init, never touched by an invocation, so the replacement runs no init again and
   cannot fail one (there is no valid ``/init/error`` after init, and none is needed).
   The invocation the dead worker had in flight gets ``Runtime.ExitError`` from the
-  parent, which reads its request id from a small memory page it shares with the worker. A slot whose workers keep
-  dying within ``CRASH_LOOP_S`` of starting is abandoned after ``CRASH_LOOP_LIMIT`` tries.
+  parent, which reads its request id from a small memory page it shares with the worker.
+  A slot whose workers keep dying within ``CRASH_LOOP_S`` of starting is abandoned after
+  ``CRASH_LOOP_LIMIT`` tries.
 - A worker that got an answer saying the environment is broken (500) ends with
   ``EXIT_API_BROKEN``: the parent stops the others and exits 1, as Lambda asked.
 - SIGTERM (the shutdown phase) is passed on to every worker and all are waited for.

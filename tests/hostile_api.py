@@ -17,7 +17,8 @@ script faults, then check ``accepted`` (the one result or error each invocation 
 
 Faults (``fault(kind, name, **options)``; ``kind`` is ``next``, ``response``, ``error``,
 ``stream`` (a streamed ``/response``), ``init/error``, ``register``, ``event/next``,
-``extension/error`` or ``any``); each applies once, to the next request of that kind, in the order scripted:
+``extension/error`` or ``any``); each applies once, to the next request of that kind, in the
+order scripted:
 
 - ``reset``: read the request, then reset the connection without a byte of answer.
   For posts, ``taken=True`` records the result first (so a resent copy gets a 400).
@@ -231,7 +232,9 @@ class HostileApi:
         all_headers = {
             "Lambda-Runtime-Aws-Request-Id": request_id,
             "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + 600_000),
-            "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "Lambda-Runtime-Invoked-Function-Arn": (
+                "arn:aws:lambda:us-east-1:123456789012:function:f"
+            ),
             "Content-Type": "application/json",
         }
         all_headers.update({name.replace("_", "-"): value for name, value in headers.items()})

@@ -55,8 +55,10 @@ class Stub:
             "HTTP/1.1 200 OK\r\n"
             f"Lambda-Runtime-Aws-Request-Id: 8476a536-e9f4-11e8-9739-{self.seq:012d}\r\n"
             f"Lambda-Runtime-Deadline-Ms: {deadline}\r\n"
-            "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\n"
-            "Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n"
+            "Lambda-Runtime-Invoked-Function-Arn: "
+            "arn:aws:lambda:us-east-1:123456789012:function:bench\r\n"
+            "Lambda-Runtime-Trace-Id: "
+            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n"
             "Content-Type: application/json\r\n"
             f"Content-Length: {len(self.event)}\r\n\r\n"
         )

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from runtime_core.engine.client import BACKOFF_S, stream_lost
-from runtime_core.engine.report import log_lost
+from runtime_core.engine.report import BACKOFF_S, log_lost, stream_lost
 from runtime_core.protocol import (
     ApiGone,
     Disconnected,

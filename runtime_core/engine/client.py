@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 import time
 
-from runtime_core.engine.report import log_lost
+from runtime_core.engine.report import BACKOFF_S, log_lost, stream_lost
 from runtime_core.protocol import (
     ApiGone,
     Disconnected,
@@ -67,16 +67,10 @@ if TYPE_CHECKING:
         def close(self) -> None: ...
 
 
-__all__ = ["BACKOFF_S", "BlockingStreamedResponse", "RuntimeClient", "make_transport"]
+__all__ = ["BlockingStreamedResponse", "RuntimeClient", "make_transport"]
 
 #: Lambda's limit for a buffered response (6 MB): a larger one is answered 413.
 RESPONSE_LIMIT = 6 * 1024 * 1024
-#: The error type posted for a streamed response lost before any answer.
-STREAM_LOST = "Runtime.StreamLost"
-#: The waits between attempts to reach the API again, seconds (~1.6 s in all): long
-#: enough to ride out a restart of the API's listener, short enough that a runtime whose
-#: API is gone exits promptly. No busy loop: each attempt is a connect, then a sleep.
-BACKOFF_S = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5)
 
 
 def make_transport(address: str) -> SyncTransport:
@@ -305,19 +299,6 @@ class RuntimeClient:
 
     def close(self) -> None:
         self.transport.close()
-
-
-def stream_lost(failure: Disconnected) -> Outcome:
-    """The error posted for a streamed response whose connection failed with no answer:
-    its bytes cannot be sent twice, so the invocation gets this error instead (a 4xx
-    for it means the stream had been taken after all)."""
-    import json
-
-    from runtime_core.outcome import Outcome
-
-    message = f"the streamed response was lost on its way to the Runtime API: {failure}"
-    body = json.dumps({"errorMessage": message, "errorType": STREAM_LOST, "stackTrace": []})
-    return Outcome(True, body.encode(), None, STREAM_LOST)
 
 
 class BlockingStreamedResponse:

@@ -21,7 +21,8 @@ __all__ = ["ExtensionApiError", "ExtensionClient", "Registration"]
 
 
 class ExtensionApiError(ApiError):
-    """The API refused a call; ``error_type`` is its ``errorType`` (e.g. ``Extension.RegistrationClosed``)."""
+    """The API refused a call; ``error_type`` is its ``errorType`` (e.g.
+    ``Extension.RegistrationClosed``)."""
 
     def __init__(self, what: str, status: int, error_type: str, message: str) -> None:
         super().__init__(f"{what} answered {status} {error_type}: {message}")
@@ -76,7 +77,8 @@ class ExtensionClient:
         return self.extension_id
 
     async def register(self, events: list[str]) -> Registration:
-        """Register for ``events`` (``INVOKE``, ``SHUTDOWN``); must happen before the runtime's first /next."""
+        """Register for ``events`` (``INVOKE``, ``SHUTDOWN``); must happen before the
+        runtime's first /next."""
         body = json.dumps({"events": events}).encode()
         response = self._checked(
             "POST /extension/register",

@@ -94,7 +94,8 @@ class Extension:
         self._listener: TelemetryListener | None = None
 
     def on_init(self, fn: InitCallback) -> InitCallback:
-        """Run ``fn(registration)`` once registered, before the first event; raising fails the init."""
+        """Run ``fn(registration)`` once registered, before the first event; raising fails
+        the init."""
         self._init = fn
         return fn
 
@@ -140,7 +141,8 @@ class Extension:
         return decorate
 
     def run(self) -> None:
-        """Serve until SHUTDOWN (on uvloop when it is installed), then exit with the loop's status."""
+        """Serve until SHUTDOWN (on uvloop when it is installed), then exit with the loop's
+        status."""
         global _name_for_log
         _name_for_log = self.name
         try:
@@ -157,7 +159,8 @@ class Extension:
         address = address or os.environ.get("AWS_LAMBDA_RUNTIME_API")
         if not address:
             _log(
-                "AWS_LAMBDA_RUNTIME_API is not set: an extension runs inside Lambda or the local Lambda"
+                "AWS_LAMBDA_RUNTIME_API is not set: "
+                "an extension runs inside Lambda or the local Lambda"
             )
             return 1
         client = ExtensionClient(address, self.name)

@@ -47,7 +47,8 @@ class Buffering:
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ValueError(
-                    f"Buffering.{name} must be between {low} and {high} (Lambda's range), got {value}"
+                    f"Buffering.{name} must be between {low} and {high} (Lambda's range), "
+                    f"got {value}"
                 )
 
     def as_json(self) -> dict[str, int]:
@@ -205,7 +206,10 @@ class _Connection(asyncio.Protocol):
         if sock is None or sock.is_closing():
             return
         reason = {200: "OK", 400: "Bad Request", 405: "Method Not Allowed"}[status]
-        head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\n"
+            f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+        )
         if close or not self._parser.should_keep_alive():
             sock.write(head.encode() + b"Connection: close\r\n\r\n" + body)
             sock.close()

@@ -61,6 +61,10 @@ LEVELS: dict[str, int] = {
     "CRITICAL": 50,
 }
 
+# awslambdaric's JsonFormatter holds these keys (None without an exception, then dropped)
+# before it adds the extras, so an extra field by one of these names never shows.
+_EXCEPTION_KEYS = frozenset(("stackTrace", "errorType", "errorMessage", "location"))
+
 # awslambdaric indents an error's stack trace with NO-BREAK SPACEs in Text mode.
 _TRACE_INDENT = "\u00a0"
 
@@ -199,7 +203,7 @@ def render_record(
         record = _json_record(created, level, fields, tenant_id)
         if extra:
             for key, value in extra.items():
-                if key not in record and value is not None:
+                if key not in record and key not in _EXCEPTION_KEYS and value is not None:
                     record[key] = value
         if logger is None:
             del record["logger"]

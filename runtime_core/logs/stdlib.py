@@ -19,11 +19,14 @@ from runtime_core.logs.ids import invocation_ids
 
 __all__ = ["LambdaLogHandler", "install_bridge"]
 
-# Attributes every LogRecord has; anything else on a record came from `extra=`.
-_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+# Attributes every LogRecord has; anything else on a record came from `extra=`. Except
+# ``taskName`` (3.12+): awslambdaric does not reserve it, so a record logged inside an
+# asyncio task carries ``"taskName": "Task-1"`` in JSON, and so does ours (None: absent).
+_STANDARD_ATTRIBUTES = (
+    frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) - {"taskName"}
+) | {
     "message",
     "asctime",
-    "taskName",
     "aws_request_id",
     "tenant_id",
 }

@@ -99,7 +99,8 @@ class CoProcess(Program):
             raise
 
     def run_raw(self, payload: bytes, invocation: Invocation | None) -> bytes:
-        """One request: the answer line's bytes (without ``\\n``), or the ``NativeError`` for the failure."""
+        """One request: the answer line's bytes (without ``\\n``), or the ``NativeError`` for
+        the failure."""
         # A newline in valid JSON can only be whitespace between tokens (inside strings it
         # is escaped), so replacing it keeps the value and makes the request one line.
         line = payload.replace(b"\n", b" ").replace(b"\r", b" ") + b"\n"

@@ -49,7 +49,8 @@ class ExecHandler(Program):
         return result_from(self.program, self.run_raw(payload, invocation), self.output)
 
     def run_raw(self, payload: bytes, invocation: Invocation | None) -> bytes:
-        """Run the program and return its stdout bytes, or raise the ``NativeError`` for how it failed."""
+        """Run the program and return its stdout bytes, or raise the ``NativeError`` for how it
+        failed."""
         return b"".join(self._output(payload, invocation, self.limit, streaming=False))
 
     def stream(self, payload: bytes, invocation: Invocation | None) -> Iterator[bytes]:

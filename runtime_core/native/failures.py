@@ -87,7 +87,8 @@ def spawn_failure(program: str, exc: OSError) -> NativeStartError:
             return NativeStartError(program, f"Cannot start {program}: it is a directory")
         return NativeStartError(
             program,
-            f"Cannot start {program}: it is not executable (chmod +x it, and keep the mode in the zip)",
+            f"Cannot start {program}: it is not executable "
+            "(chmod +x it, and keep the mode in the zip)",
         )
     if exc.errno == errno.ENOEXEC:
         return NativeStartError(
@@ -117,7 +118,8 @@ def too_large_failure(program: str, limit: int, what_next: str) -> NativeOutputT
 
 
 def exit_failure(program: str, status: int, stderr_tail: list[str]) -> NativeError:
-    """The failure for a program that ended with ``status`` (``Popen.returncode``: negative = signal)."""
+    """The failure for a program that ended with ``status`` (``Popen.returncode``: negative =
+    signal)."""
     missing = missing_library(stderr_tail)
     if missing is not None:
         return NativeStartError(

@@ -184,7 +184,8 @@ class Pipes:
             self.stdin = None
 
     def _read(self, fd: int) -> bytes | None:
-        """The bytes available, ``b""`` at end of file (the pipe is then closed), None if none yet."""
+        """The bytes available, ``b""`` at end of file (the pipe is then closed), None if none
+        yet."""
         try:
             chunk = os.read(fd, _READ_SIZE)
         except BlockingIOError:

@@ -116,7 +116,7 @@ class AsyncTransport:
     async def send(self, request: Request) -> Response:
         """Send ``request`` and wait, without a timeout, for its response."""
         await self.begin(request.raw)
-        return await self.finish(b"")
+        return await self.finish(request.body if request.split else b"")
 
     async def begin(self, data: bytes) -> None:
         """Start a request with ``data`` (its head, or all of it); its response is awaited by ``finish``."""

@@ -1,5 +1,8 @@
 """A blocking socket driver: one keep-alive connection, one ``sendall`` per request.
 
+(Two for a body above ``protocol.BIG_BODY``: its head, then the body itself, uncopied;
+and such a body, on ``/next``, is received straight into one buffer of its length.)
+
 It is what serves plain sync handlers, so it is built for the warm path: requests arrive
 as prebuilt bytes, responses are read with ``recv_into`` into one reused buffer, and
 there is no timeout (``GET /next`` waits while the environment is frozen). It uses the
@@ -31,9 +34,6 @@ __all__ = ["BlockingTransport", "split_address"]
 _BUFFER_SIZE = 256 * 1024
 #: A connection idle longer than this is checked before it is used again.
 _IDLE_S = 0.001
-#: Up to this size, a pipelined pair goes out as one buffer (one segment, one syscall);
-#: beyond it, as two sends, so a big body is not copied.
-_COALESCE = 64 * 1024
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -102,6 +102,8 @@ class BlockingTransport:
     def send(self, request: Request) -> Response:
         """Send ``request`` and wait, without a timeout, for its response."""
         self.begin(request.raw)
+        if request.split:
+            self.write(request.body)
         return self._read(request.method + " " + request.path)
 
     def send_pair(self, first: Request, second: Request) -> tuple[Response, bool]:
@@ -109,12 +111,12 @@ class BlockingTransport:
         the answer to ``first``. True with it when the connection stays open, so the answer
         to ``second`` can be read with ``receive``; False when the server closed it (the
         caller then sends ``second`` again itself)."""
-        first_raw, second_raw = first.raw, second.raw
-        if len(first_raw) <= _COALESCE:
-            self.begin(first_raw + second_raw)  # one segment, one syscall
+        if first.split:  # a big body: head, body, then the next request, no copy
+            self.begin(first.raw)
+            self.write(first.body)
+            self.write(second.raw)
         else:
-            self.begin(first_raw)  # no copy of a big body
-            self.write(second_raw)
+            self.begin(first.raw + second.raw)  # one segment, one syscall
         response = self._read(first.method + " " + first.path, pipelined=True)
         return response, self._socket is not None
 
@@ -160,6 +162,12 @@ class BlockingTransport:
         answered = False
         try:
             while not done:
+                window = reader.body_window()
+                if window is not None:  # a big body: straight into its own buffer
+                    answered = True
+                    self._fill(sock, window, what)
+                    reader.body_received()
+                    continue
                 count = recv_into(view)
                 if not count:
                     if reader.feed_eof():  # a body that runs to the close (HTTP/1.0)
@@ -184,6 +192,19 @@ class BlockingTransport:
             # pipelined request, the next answer may well have begun to arrive.)
             self.close()
         return response
+
+    def _fill(self, sock: _socket.socket, window: memoryview, what: str) -> None:
+        """Receive exactly ``len(window)`` bytes into ``window``."""
+        recv_into = sock.recv_into
+        got, size = 0, len(window)
+        while got < size:
+            count = recv_into(window[got:])
+            if not count:
+                raise Disconnected(
+                    f"the Runtime API at {self.address} closed the connection during {what}",
+                    True,
+                )
+            got += count
 
     def _lost(self, what: str, why: object) -> str:
         return f"lost the connection to the Runtime API at {self.address} during {what}: {why}"

@@ -14,6 +14,7 @@ import matplotlib.image
 
 from lambdaboot_bench import importtime
 from lambdaboot_bench.runner import PHASES
+from local_lambda import default_runtime
 from tests.conftest import REPO, write_function
 
 LAMBDABOOT = REPO / ".venv" / "bin" / "lambdaboot"
@@ -188,7 +189,8 @@ def test_zipped_function_with_layer_and_json_on_stdout(tmp_path: Path) -> None:
     result = json.loads(done.stdout)
     config = result["configs"]["lambdaboot"]  # named by its runtime, not "A"
     _phases_complete(config, 2, 2)
-    assert config["layers"] == [str(layer.resolve())]
+    # lambdaboot's layer first (the default run), then the function's own
+    assert config["layers"] == [str(default_runtime.layer()), str(layer.resolve())]
     assert config["import_profile_ms"] == {}
     assert "comparison" not in result
 

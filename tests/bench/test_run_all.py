@@ -1,4 +1,5 @@
-"""``make bench``'s script in its smoke mode: every suite writes its results and the README table."""
+"""``make bench``'s script in its smoke mode: every suite writes its results and the README
+table."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from tests.conftest import REPO
 def test_smoke_run_writes_results_and_refreshes_the_table(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(
-        "# Benchmarks\n\nprose kept\n\n<!-- results:begin -->\nstale\n<!-- results:end -->\n\ntail kept\n"
+        "# Benchmarks\n\nprose kept\n\n"
+        "<!-- results:begin -->\nstale\n<!-- results:end -->\n\ntail kept\n"
     )
     done = subprocess.run(
         [

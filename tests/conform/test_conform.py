@@ -1,4 +1,5 @@
-"""``lambdaboot conform`` against the real runtimes: lambdaboot's bootstrap and awslambdaric 4.2.2."""
+"""``lambdaboot conform`` against the real runtimes: lambdaboot's bootstrap and awslambdaric
+4.2.2."""
 
 from __future__ import annotations
 

@@ -116,14 +116,17 @@ def call(method, path, body=None, headers=None):
     conn.close()
     return resp, data
 
-resp, _ = call("POST", "/2020-01-01/extension/register", json.dumps({"events": ["INVOKE", "SHUTDOWN"]}),
+resp, _ = call("POST", "/2020-01-01/extension/register", \
+json.dumps({"events": ["INVOKE", "SHUTDOWN"]}),
                {"Lambda-Extension-Name": "recorder"})
 ident = resp.getheader("Lambda-Extension-Identifier")
 while True:
-    resp, data = call("GET", "/2020-01-01/extension/event/next", headers={"Lambda-Extension-Identifier": ident})
+    resp, data = call("GET", "/2020-01-01/extension/event/next", \
+headers={"Lambda-Extension-Identifier": ident})
     event = json.loads(data)
     with open(os.environ["RECORD"], "a") as f:
-        f.write(json.dumps({"type": event["eventType"], "requestId": event.get("requestId")}) + "\\n")
+        f.write(json.dumps({"type": event["eventType"], \
+"requestId": event.get("requestId")}) + "\\n")
     if event["eventType"] == "SHUTDOWN":
         break
 """
@@ -150,7 +153,9 @@ def project(tmp_path: Path) -> Project:
         {
             "template.yaml": TEMPLATE,
             "src/api/app.py": API,
-            "layers/shared/python/shared_lib.py": "def greet(name):\n    return f'shared says hi to {name}'\n",
+            "layers/shared/python/shared_lib.py": (
+                "def greet(name):\n    return f'shared says hi to {name}'\n"
+            ),
             "src/stream/app.py": STREAM,
             "src/ext/app.py": EXT_APP,
             "layers/recorder/extensions/recorder": f"#!{sys.executable}\n"

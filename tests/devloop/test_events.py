@@ -56,7 +56,10 @@ VARIANTS: list[tuple[str, str]] = [
     ("kinesis", "--count 4 --data '{\"n\": 2}'"),
     (
         "eventbridge",
-        "--source aws.ec2 --detail-type 'EC2 State' --resource arn:aws:ec2:x --detail '{\"state\": \"on\"}'",
+        (
+            "--source aws.ec2 --detail-type 'EC2 State' --resource arn:aws:ec2:x "
+            '--detail \'{"state": "on"}\''
+        ),
     ),
     ("schedule", "--rule nightly --region eu-west-1"),
 ]
@@ -114,7 +117,10 @@ def test_event_with_options_is_valid_for_powertools(name: str, words: str) -> No
 
 def test_http_options_land_where_handlers_read_them() -> None:
     body = '{"a": 1}'
-    words = f"apigw-rest --method POST --path /users/42 --resource /users/{{id}} --body '{body}' --query q=1 --query q=2"
+    words = (
+        "apigw-rest --method POST --path /users/42 --resource /users/{id} "
+        f"--body '{body}' --query q=1 --query q=2"
+    )
     rest = dc.APIGatewayProxyEvent(json.loads(event_from_words(words)))
     assert (rest.http_method, rest.path, rest.json_body) == ("POST", "/users/42", {"a": 1})
     assert rest.path_parameters == {"id": "42"}
@@ -125,7 +131,8 @@ def test_http_options_land_where_handlers_read_them() -> None:
     http = dc.APIGatewayProxyEventV2(
         json.loads(
             event_from_words(
-                "apigw-http --route 'GET /items/{id}' --path /items/7 --query x=1 --query x=2 --header 'cookie=a=1; b=2'"
+                "apigw-http --route 'GET /items/{id}' --path /items/7 --query x=1 --query x=2 "
+                "--header 'cookie=a=1; b=2'"
             )
         )
     )

@@ -102,7 +102,8 @@ def test_every_name_form_reaches_a_function_as_it_reaches_one_environment(
         ({"FunctionName": "Api:$LATEST", "Qualifier": "1"}, 400,
          "InvalidParameterValueException", "does not match"),
         ({"FunctionName": "not a name!"}, 400, "InvalidParameterValueException", "not a name!"),
-        ({"FunctionName": "Nope:$LATEST"}, 404, "ResourceNotFoundException", "function:Nope:$LATEST"),
+        ({"FunctionName": "Nope:$LATEST"}, 404,
+         "ResourceNotFoundException", "function:Nope:$LATEST"),
     ]  # fmt: skip
     for form, status, code, message in refused:
         with pytest.raises(ClientError) as caught:

@@ -149,7 +149,10 @@ def test_sam_template_functions_as_they_would_run(project: Path) -> None:
 def test_what_cannot_be_resolved_is_named_in_one_line_each(project: Path) -> None:
     found = load_functions(project)
     assert found.unservable == {
-        "FromS3": "CodeUri is s3://my-bucket/code.zip: give a local path to the code (or sam build's template)",
+        "FromS3": (
+            "CodeUri is s3://my-bucket/code.zip: "
+            "give a local path to the code (or sam build's template)"
+        ),
         "Container": "PackageType Image: the local Lambda runs zip functions only",
     }
     problems = "\n".join(found.problems)
@@ -159,13 +162,13 @@ def test_what_cannot_be_resolved_is_named_in_one_line_each(project: Path) -> Non
         in problems
     )
     assert (
-        "Api: environment variable TABLE left out: Ref Table: the physical id of a AWS::DynamoDB::Table"
-        in problems
+        "Api: environment variable TABLE left out: Ref Table: "
+        "the physical id of a AWS::DynamoDB::Table" in problems
     )
     assert "Api: environment variable TABLE_ARN left out: Fn::GetAtt Table.Arn" in problems
     assert (
-        "Worker: environment variable TOKEN left out: parameter Secret has no Default: give it with --parameter-overrides Secret=VALUE"
-        in problems
+        "Worker: environment variable TOKEN left out: parameter Secret has no Default: "
+        "give it with --parameter-overrides Secret=VALUE" in problems
     )
     assert len(found.problems) == 4
 

@@ -47,8 +47,8 @@ def invocation(
 @pytest.fixture(autouse=True)
 def _forget_function_env() -> Iterator[None]:
     """The context reads the function's environment once; a test that changed it must not
-    leave its names behind, so the next use reads the environment afresh."""
+    leave its names behind, so the environment (put back by then) is read again."""
     yield
     from runtime_core import context
 
-    context._env = None
+    context.read_function_env()

@@ -140,7 +140,10 @@ def test_other_exception_at_import_reports_its_class_and_the_frames_awslambdaric
     assert (body_type, message, header) == ("KeyError", "'TABLE_NAME'", "KeyError")
     assert stack[-2:] == [
         f'  File "{task_root / "app.py"}", line 2, in <module>\n    helper.setup()\n',
-        f"  File \"{task_root / 'helper.py'}\", line 2, in setup\n    raise KeyError('TABLE_NAME')\n",
+        (
+            f'  File "{task_root / "helper.py"}", line 2, in setup\n'
+            "    raise KeyError('TABLE_NAME')\n"
+        ),
     ]
     assert "importlib" in stack[0] and "runtime_core" not in "".join(stack)
     # awslambdaric reports the same type, message and frames, importlib's included (called

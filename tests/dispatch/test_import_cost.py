@@ -21,13 +21,14 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-SCRIPT = r"""
+SCRIPT = """
 import sys, os, time  # sys and os: what bootstrap's prelude has imported before runtime_core
 sys.path[:0] = [{repo!r}, {site!r}]
 before = set(sys.modules)
 from runtime_core.main import main
 from runtime_core.engine.client import RuntimeClient
-client = RuntimeClient("127.0.0.1:9001")  # builds the transport and its parser; connects on first send
+client = RuntimeClient("127.0.0.1:9001")  # builds the transport and its parser; \
+connects on first send
 added_by_start = sorted(set(sys.modules) - before)
 from runtime_core.dispatch import call_sync, is_async, load_handler
 from runtime_core.invocation import Invocation

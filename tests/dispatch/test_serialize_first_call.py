@@ -14,10 +14,12 @@ from __future__ import annotations
 import collections
 import datetime
 import decimal
+import importlib.util
 import json
 import math
 import random
 import struct
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,19 +46,36 @@ class Count(int):
     pass
 
 
+class _RecordingFinder:
+    """Finds ``orjson`` (the module already loaded) and records that it was imported."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.imported: list[str] = []
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "orjson":
+            return None
+        self.imported.append(name)
+        return importlib.util.spec_from_loader(name, self)
+
+    def create_module(self, spec: Any) -> Any:
+        return self.module
+
+    def exec_module(self, module: Any) -> None:
+        pass
+
+
 @pytest.fixture
-def first_call(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """``serialize`` as it is before orjson is loaded; records when it imports orjson."""
-    imported: list[str] = []
-
-    def import_orjson() -> Any:
-        imported.append("orjson")
-        return orjson
-
-    monkeypatch.setattr(serialize, "_orjson", None)
-    monkeypatch.setattr(serialize, "_loaded_orjson", lambda: None)
-    monkeypatch.setattr(serialize, "_import_orjson", import_orjson)
-    return imported
+def first_call(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """``serialize`` as it is before orjson is loaded (orjson out of ``sys.modules`` and
+    forgotten by ``serialize``); records when it imports orjson."""
+    finder = _RecordingFinder(orjson)
+    monkeypatch.delitem(sys.modules, "orjson")
+    monkeypatch.setattr(sys, "meta_path", [finder, *sys.meta_path])
+    serialize.forget_orjson()
+    yield finder.imported
+    serialize.forget_orjson()  # orjson is back in sys.modules: picked up on next use
 
 
 def _encoded(encode: Any, value: Any) -> tuple[str, Any]:
@@ -444,7 +463,8 @@ RECORDER = """
     def handler(event, context):
         loaded = "orjson" in sys.modules
         if event.get("when"):
-            return {"when": datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc), "loaded": loaded}
+            return {"when": datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc), \
+"loaded": loaded}
         return {"event": event, "orjson loaded": loaded, "floats": [0.1, -0.0, 1e15]}
 
     async def async_handler(event, context):  # served by the uvloop engine

@@ -390,7 +390,8 @@ def test_other_bytes_under_the_zips_key_fail_that_region_only(
     assert "eu-west-1: published arn:aws:lambda:eu-west-1:" in done.stdout
     failed = [line for line in done.stdout.splitlines() if line.startswith("us-east-2:")]
     assert len(failed) == 1 and failed[0].startswith(
-        f"us-east-2: failed: s3://tampered-us-east-2/lambdaboot-layers/{sha_hex}.zip is not this zip"
+        f"us-east-2: failed: s3://tampered-us-east-2/lambdaboot-layers/{sha_hex}.zip "
+        "is not this zip"
     )
     result = json.loads(out.read_text())
     assert result["eu-west-1"]["status"] == "published"

@@ -95,7 +95,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(fleet: Fleet) -> None:
     api = lines[f"{account}/eu-west-1 {fleet.fn('api')}"]
     # Other layers kept in their order, ours swapped in place.
     assert api.endswith(
-        f"version 1 -> 3   layers: {fleet.prefix}-tracing:1, [{fleet.layer}:1 -> 3], {fleet.prefix}-settings:1"
+        f"version 1 -> 3   layers: {fleet.prefix}-tracing:1, [{fleet.layer}:1 -> 3], "
+        f"{fleet.prefix}-settings:1"
     )
     assert (
         lines[f"{account}/eu-west-1 {fleet.fn('worker')}"]
@@ -305,8 +306,8 @@ def test_a_function_deleted_between_plan_and_apply_stops_and_rolls_back(
     lines = done.stdout.splitlines()
     assert f"123456789012/eu-west-1 {fleet.fn('worker')}: failed; deleted since the plan" in lines
     assert (
-        f"123456789012/eu-west-1 {fleet.fn('api')}: rolled back to its previous layers; published version 1 (it stays)"
-        in lines
+        f"123456789012/eu-west-1 {fleet.fn('api')}: rolled back to its previous layers; "
+        "published version 1 (it stays)" in lines
     )
     assert (
         f"123456789012/eu-west-1 {fleet.fn('billing')}: rolled back to its previous layers; "

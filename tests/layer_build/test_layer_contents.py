@@ -118,7 +118,8 @@ def test_arm64_layer_has_aarch64_native_code_and_wheels(tmp_path: Path, wheel_ca
     # stripped with the cross binutils (the Makefile installs them), so nothing is left
     assert manifest["unstripped"] == [] and manifest["warnings"] == [], manifest["warnings"]
     symbols = subprocess.run(
-        ["aarch64-linux-gnu-nm", "--defined-only", "-a", str(_extract_one(zip_path, natives[0], tmp_path))],
+        ["aarch64-linux-gnu-nm", "--defined-only", "-a",
+         str(_extract_one(zip_path, natives[0], tmp_path))],
         capture_output=True, text=True,
     )  # fmt: skip
     assert "no symbols" in symbols.stderr or ".debug" not in symbols.stdout

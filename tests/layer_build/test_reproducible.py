@@ -12,7 +12,9 @@ from tests.layer_build.conftest import lambdaboot
 
 FUNCTION = {
     "app.py": "import helpers\n\ndef handler(event, context):\n    return helpers.answer()\n",
-    "helpers/__init__.py": "def answer():\n    return {'ok': True, 'set': 'x' in {'x', 'y', 'z'}}\n",
+    "helpers/__init__.py": (
+        "def answer():\n    return {'ok': True, 'set': 'x' in {'x', 'y', 'z'}}\n"
+    ),
     "data/table.csv": "a,b\n1,2\n",
     "requirements.txt": "structlog==26.1.0\n",
 }

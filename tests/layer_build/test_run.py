@@ -114,7 +114,8 @@ def test_function_package_with_dependencies_runs_read_only(
             import structlog, sys
 
             def handler(event, context):
-                return {"structlog": structlog.__file__, "version": structlog.__version__ if hasattr(structlog, "__version__") else None}
+                return {"structlog": structlog.__file__, \
+"version": structlog.__version__ if hasattr(structlog, "__version__") else None}
         """,
             "requirements.txt": "structlog==26.1.0\n",
         },

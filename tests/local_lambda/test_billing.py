@@ -95,13 +95,15 @@ def test_an_environment_started_eagerly_is_frozen_until_its_first_invocation(
         import threading
         ticks = []
         threading.Thread(
-            target=lambda: [ticks.append(time.monotonic()) or time.sleep(0.002) for _ in iter(int, 1)],
+            target=lambda: [ticks.append(time.monotonic()) or time.sleep(0.002) \
+for _ in iter(int, 1)],
             daemon=True,
         ).start()
         asked = time.monotonic()
         status, headers, event = next_event()
         delivered = time.monotonic()
-        record(ticks_while_idle=len([t for t in list(ticks) if asked + 0.25 < t < delivered - 0.25]))
+        record(ticks_while_idle=len([t for t in list(ticks) \
+if asked + 0.25 < t < delivered - 0.25]))
         post(headers["lambda-runtime-aws-request-id"], "response", b"{}")
         status, headers, event = next_event()
         """

@@ -318,7 +318,8 @@ def test_managed_instances_allow_external_extensions_shutdown_only(
     """On Lambda Managed Instances an external extension may take SHUTDOWN but not INVOKE
     (spec §4.1), and the platform records say how the environment was initialised."""
     body = """
-    status, _, answer = call("POST", EXT + "/register", json.dumps({"events": ["INVOKE", "SHUTDOWN"]}),
+    status, _, answer = call("POST", EXT + "/register", \
+json.dumps({"events": ["INVOKE", "SHUTDOWN"]}),
                              {"Lambda-Extension-Name": NAME})
     record(invoke_refused=[status, json.loads(answer).get("errorType")])
     ident = register(["SHUTDOWN"])

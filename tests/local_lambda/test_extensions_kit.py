@@ -42,7 +42,8 @@ def register(events):
     return headers.get("lambda-extension-identifier", "")
 
 def next_event(ident):
-    status, headers, body = call("GET", EXT + "/event/next", None, {{"Lambda-Extension-Identifier": ident}})
+    status, headers, body = call("GET", EXT + "/event/next", None, \
+{{"Lambda-Extension-Identifier": ident}})
     event = json.loads(body)
     record(event=event, status=status)
     return event

@@ -12,7 +12,10 @@ from pathlib import Path
 from local_lambda import FunctionConfig, LocalLambda
 from local_lambda.function_url import FunctionUrl
 
-ECHO = "def handler(event, context):\n    return {'statusCode': 200, 'body': __import__('json').dumps(event)}\n"
+ECHO = (
+    "def handler(event, context):\n"
+    "    return {'statusCode': 200, 'body': __import__('json').dumps(event)}\n"
+)
 
 
 def test_repeated_query_keys_headers_and_cookies(function_dir: Path) -> None:

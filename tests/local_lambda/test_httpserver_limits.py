@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
-from local_lambda.httpserver import Limits, Request, serve
+from local_lambda.httpserver import HttpRequest, Limits, serve
 
 LIMITS = Limits(
     header_timeout=0.3, body_timeout=0.3, max_connections=4, max_pipelined=2,
@@ -24,7 +24,7 @@ LIMITS = Limits(
 MAX_BODY = 1000
 
 
-def _handler(request: Request) -> None:
+def _handler(request: HttpRequest) -> None:
     """``/park`` answers 0.2 s later (a long poll); anything else at once with what it got."""
     body = json.dumps({"path": request.path, "size": request.body_size}).encode()
     status = 413 if request.body_size > MAX_BODY else 200

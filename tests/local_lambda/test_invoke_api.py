@@ -22,8 +22,10 @@ APP = """
             raise RuntimeError("it failed")
         if event.get("write"):
             open(event["write"], "w").write(context.aws_request_id)
-        return {"event": event, "custom": context.client_context.custom if context.client_context else None,
-                "tenant": getattr(context, "tenant_id", None), "trace": os.environ.get("_X_AMZN_TRACE_ID")}
+        return {"event": event, \
+"custom": context.client_context.custom if context.client_context else None,
+                "tenant": getattr(context, "tenant_id", None), \
+"trace": os.environ.get("_X_AMZN_TRACE_ID")}
 """
 
 

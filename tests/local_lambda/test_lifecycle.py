@@ -102,10 +102,13 @@ def test_environment_is_lambdas_not_the_hosts(
     script.write_text(
         "import json, os, http.client\n"
         "h, p = os.environ['AWS_LAMBDA_RUNTIME_API'].split(':')\n"
-        "c = http.client.HTTPConnection(h, int(p)); c.request('GET', '/2018-06-01/runtime/invocation/next')\n"
+        "c = http.client.HTTPConnection(h, int(p)); "
+        "c.request('GET', '/2018-06-01/runtime/invocation/next')\n"
         "r = c.getresponse(); r.read(); rid = r.getheader('Lambda-Runtime-Aws-Request-Id')\n"
-        "c.request('POST', f'/2018-06-01/runtime/invocation/{rid}/response', json.dumps(dict(os.environ)))\n"
-        "c.getresponse().read(); c.request('GET', '/2018-06-01/runtime/invocation/next'); c.getresponse()\n"
+        "c.request('POST', f'/2018-06-01/runtime/invocation/{rid}/response', "
+        "json.dumps(dict(os.environ)))\n"
+        "c.getresponse().read(); "
+        "c.request('GET', '/2018-06-01/runtime/invocation/next'); c.getresponse()\n"
     )
     lam = open_lambda(
         command=[sys.executable, str(script)],

@@ -30,9 +30,9 @@ from local_lambda.lifecycle import (
     Thaw,
     next_state,
 )
-from local_lambda.model import Outcome
+from local_lambda.model import InvokeOutcome
 
-OK = Outcome(b'{"ok": true}')
+OK = InvokeOutcome(b'{"ok": true}')
 
 
 class Clock:
@@ -213,7 +213,7 @@ def test_concurrent_slots_take_invocations_in_order_and_queue_the_rest() -> None
 
 def test_an_init_error_fails_init_and_a_late_one_is_403() -> None:
     m, _, _ = machine()
-    failure = Outcome(b"{}", "Unhandled", "Runtime.ImportModuleError", "error")
+    failure = InvokeOutcome(b"{}", "Unhandled", "Runtime.ImportModuleError", "error")
     assert m.init_error_posted("post", failure) == [
         Respond("post", 202, protocol.ACCEPTED),
         InitFailed(failure),

@@ -23,7 +23,8 @@ def test_next_headers_and_response_codes(
         record(next=status, headers=headers, event=event.decode())
         record(wrong_id=post("not-the-id", "response", b"{}")[0])
         status, _, body = post(rid, "response", b'{"fine": 1}',
-                               {"Lambda-Runtime-Invocation-Id": headers["lambda-runtime-invocation-id"]})
+                               {"Lambda-Runtime-Invocation-Id": \
+headers["lambda-runtime-invocation-id"]})
         record(first=status, body=body.decode())
         record(again=post(rid, "response", b"{}")[0], error_after=post(rid, "error", b"{}")[0])
         next_event()
@@ -79,7 +80,8 @@ def test_response_too_large_is_413(
     assert r.function_error == "Unhandled"
     assert r.json() == {
         "errorType": "Function.ResponseSizeTooLarge",
-        "errorMessage": "Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes).",
+        "errorMessage": "Response payload size (6291557 bytes) exceeded "
+        "maximum allowed payload size (6291556 bytes).",
     }
     exact = lam.invoke({"size": 6_291_556})
     assert len(exact.payload) == 6_291_556 and exact.function_error is None
@@ -97,8 +99,10 @@ def test_error_post_is_passed_through(
         """
         status, headers, event = next_event()
         rid = headers["lambda-runtime-aws-request-id"]
-        error = json.dumps({"errorMessage": "nope", "errorType": "KeyError", "stackTrace": []}).encode()
-        record(status=post(rid, "error", error, {"Lambda-Runtime-Function-Error-Type": "Function.KeyError"})[0])
+        error = json.dumps({"errorMessage": "nope", "errorType": "KeyError", \
+"stackTrace": []}).encode()
+        record(status=post(rid, "error", error, \
+{"Lambda-Runtime-Function-Error-Type": "Function.KeyError"})[0])
         next_event()
         """
     )
@@ -141,10 +145,12 @@ def test_init_error_202_then_403(
 ) -> None:
     lam = scripted_lambda(
         """
-        body = json.dumps({"errorMessage": "bad config", "errorType": "ConfigError", "stackTrace": []}).encode()
+        body = json.dumps({"errorMessage": "bad config", "errorType": "ConfigError", \
+"stackTrace": []}).encode()
         hdr = {"Lambda-Runtime-Function-Error-Type": "Runtime.ConfigError"}
         first = call("POST", BASE + "/init/error", body, hdr)
-        record(first=first[0], body=first[2].decode(), second=call("POST", BASE + "/init/error", body, hdr)[0])
+        record(first=first[0], body=first[2].decode(), \
+second=call("POST", BASE + "/init/error", body, hdr)[0])
         sys.exit(1)
         """
     )
@@ -164,8 +170,10 @@ def test_chunked_body_with_trailers(
             sock = socket.create_connection((HOST, int(PORT)))
             head = (f"POST {BASE}/invocation/{rid}/response HTTP/1.1\\r\\nHost: x\\r\\n"
                     "Transfer-Encoding: chunked\\r\\n"
-                    "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\\r\\n\\r\\n")
-            data = head.encode() + b"".join(b"%x\\r\\n%s\\r\\n" % (len(c), c) for c in chunks) + b"0\\r\\n"
+                    "Trailer: Lambda-Runtime-Function-Error-Type, \
+Lambda-Runtime-Function-Error-Body\\r\\n\\r\\n")
+            data = head.encode() + b"".join(b"%x\\r\\n%s\\r\\n" % (len(c), c) for c in chunks) \
++ b"0\\r\\n"
             data += "".join(f"{k}: {v}\\r\\n" for k, v in trailers.items()).encode() + b"\\r\\n"
             sock.sendall(data)
             reply = sock.recv(65536).decode()
@@ -176,7 +184,8 @@ def test_chunked_body_with_trailers(
             status, headers, event = next_event()
             rid = headers["lambda-runtime-aws-request-id"]
             if json.loads(event).get("fail"):
-                error = base64.b64encode(json.dumps({"errorType": "Boom", "errorMessage": "midway"}).encode()).decode()
+                error = base64.b64encode(json.dumps({"errorType": "Boom", \
+"errorMessage": "midway"}).encode()).decode()
                 trailers = {"Lambda-Runtime-Function-Error-Type": "Function.Boom",
                             "Lambda-Runtime-Function-Error-Body": error}
             else:
@@ -216,7 +225,8 @@ def test_injected_faults(scripted_lambda: Callable[..., LocalLambda], record_fil
         {"next": 403},
         {
             "response": 500,
-            "body": '{"errorMessage": "Internal Server Error", "errorType": "InternalServerError"}\n',
+            "body": '{"errorMessage": "Internal Server Error", '
+            '"errorType": "InternalServerError"}\n',
         },
     ]
     assert lam.invoke({}).payload == b'"ok"'  # a fresh environment serves the next invoke
@@ -229,10 +239,12 @@ def test_extension_registration(
         """
         import threading
         EXT = "/2020-01-01/extension"
-        status, headers, body = call("POST", EXT + "/register", b'{"events": []}', {"Lambda-Extension-Name": "probe"})
+        status, headers, body = call("POST", EXT + "/register", b'{"events": []}', \
+{"Lambda-Extension-Name": "probe"})
         ext_id = headers["lambda-extension-identifier"]
         record(register=status, body=json.loads(body))
-        threading.Thread(target=call, args=("GET", EXT + "/event/next", None, {"Lambda-Extension-Identifier": ext_id}),
+        threading.Thread(target=call, args=("GET", EXT + "/event/next", None, \
+{"Lambda-Extension-Identifier": ext_id}),
                          daemon=True).start()
         status, headers, event = next_event()
         late = call("POST", EXT + "/register", b'{"events": []}', {"Lambda-Extension-Name": "late"})
@@ -261,7 +273,8 @@ def test_init_waits_for_extensions(
         """
         import threading
         EXT = "/2020-01-01/extension"
-        _, headers, _ = call("POST", EXT + "/register", b'{"events": []}', {"Lambda-Extension-Name": "slow"})
+        _, headers, _ = call("POST", EXT + "/register", b'{"events": []}', \
+{"Lambda-Extension-Name": "slow"})
         ext_id = headers["lambda-extension-identifier"]
         def poll_later():
             time.sleep(0.3)

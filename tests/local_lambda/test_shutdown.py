@@ -17,9 +17,11 @@ RUNTIME = """
     signal.signal(signal.SIGTERM, on_term)
     if os.environ.get("REGISTER"):
         EXT = "/2020-01-01/extension"
-        _, headers, _ = call("POST", EXT + "/register", b'{"events": []}', {"Lambda-Extension-Name": "sigterm"})
+        _, headers, _ = call("POST", EXT + "/register", b'{"events": []}', \
+{"Lambda-Extension-Name": "sigterm"})
         ext_id = headers["lambda-extension-identifier"]
-        threading.Thread(target=call, args=("GET", EXT + "/event/next", None, {"Lambda-Extension-Identifier": ext_id}),
+        threading.Thread(target=call, args=("GET", EXT + "/event/next", None, \
+{"Lambda-Extension-Identifier": ext_id}),
                          daemon=True).start()
     def serve():
         while True:

@@ -140,7 +140,8 @@ def test_crash_is_runtime_exit_error(ric_lambda: Callable[..., LocalLambda]) -> 
     assert r.function_error == "Unhandled"
     assert r.json() == {
         "errorType": "Runtime.ExitError",
-        "errorMessage": f"RequestId: {r.request_id} Error: Runtime exited with error: exit status 3",
+        "errorMessage": f"RequestId: {r.request_id} Error: "
+        "Runtime exited with error: exit status 3",
     }
     assert lam.invoke({"n": 2}).json()["event"] == {"n": 2}
 

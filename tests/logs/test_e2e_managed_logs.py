@@ -24,12 +24,15 @@ from tests.conftest import REPO, RUNTIME_PYTHONS, write_function
 WRAPPER = str(REPO / "exec-wrapper")
 
 APP = """
-import logging, os, threading
+import asyncio, logging, os, threading
 
 log = logging.getLogger("app")
 boto_like = logging.getLogger("botocore.credentials")
 verbose = logging.getLogger("verbose")
 verbose.setLevel(logging.DEBUG)  # below Lambda's level with JSON: Lambda drops its frames
+
+async def in_a_task():
+    log.warning("in a task")
 
 def handler(event, context):
     boto_like.info("Found credentials in environment variables.")
@@ -44,6 +47,7 @@ def handler(event, context):
     worker = threading.Thread(target=log.warning, args=("from a thread",))
     worker.start()
     worker.join()
+    asyncio.run(in_a_task())  # 3.12+: the JSON record has awslambdaric's "taskName"
     if event.get("fail"):
         raise ValueError("boom")
     return {"fd_left": "_LAMBDA_TELEMETRY_LOG_FD" in os.environ}
@@ -178,7 +182,8 @@ def test_the_environment_gets_lambdas_logging_variables(function_dir: Path) -> N
             "app.py": """
             import os
             def handler(event, context):
-                return {k: os.environ.get(k) for k in ("AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL")}
+                return {k: os.environ.get(k) for k in \
+("AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL")}
             """
         },
     )

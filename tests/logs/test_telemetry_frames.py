@@ -34,6 +34,8 @@ except KeyError:
     log.exception("caught")
 log.error({"kind": "dict"})
 log.critical("stop", extra={"order": 7})
+log.warning("extras", extra={"errorType": "mine", "location": "here", \
+"gone": None, "tenantId": "x"})
 threads = [threading.Thread(target=log.warning, args=("from a thread %d" % n,)) for n in range(3)]
 for t in threads: t.start()
 for t in threads: t.join()

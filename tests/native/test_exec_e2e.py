@@ -102,7 +102,8 @@ def test_exit_error_as_the_invoker_sees_it(
     assert result.error_type == "Function.NativeExitError"
     assert body["errorType"] == "NativeExitError"
     assert body["errorMessage"].endswith(
-        'exited with status 2; the end of its stderr:\nanalyze: the event has no "values" array of numbers'
+        "exited with status 2; the end of its stderr:\n"
+        'analyze: the event has no "values" array of numbers'
     )
     assert body["requestId"] == result.request_id
     assert after.json()["max"] == 5
@@ -225,7 +226,8 @@ def test_plain_python_handlers_do_not_pay_for_it(function_dir: Path) -> None:
         import sys
 
         def handler(event, context):
-            return sorted(m for m in ("subprocess", "selectors", "runtime_core.native") if m in sys.modules)
+            return sorted(m for m in ("subprocess", "selectors", "runtime_core.native") \
+if m in sys.modules)
         """
         },
     )

@@ -55,7 +55,10 @@ def test_stderr_lines_become_records_with_the_request_id(
 def test_request_id_and_deadline_are_in_the_environment(script: Any) -> None:
     show = script(
         "env.sh",
-        'printf \'{"id": "%s", "deadline": %s}\' "$AWS_LAMBDA_REQUEST_ID" "$AWS_LAMBDA_DEADLINE_MS"\n',
+        (
+            'printf \'{"id": "%s", "deadline": %s}\' '
+            '"$AWS_LAMBDA_REQUEST_ID" "$AWS_LAMBDA_DEADLINE_MS"\n'
+        ),
     )
     inv = invocation(request_id="req-env")
     assert ExecHandler([str(show)]).run(b"{}", inv) == {

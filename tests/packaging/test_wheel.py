@@ -49,11 +49,16 @@ def test_the_wheel_installs_and_runs_invoke_and_build_outside_the_checkout(
         "def handler(event, context):\n"
         "    return {'got': event, 'runtime_core': runtime_core.__file__, 'python': sys.prefix}\n"
     )
-    invoked = _run(lambdaboot, "invoke", "fn", "--event", '{"x": 1}', cwd=tmp_path, timeout=120)
+    invoked = _run(
+        lambdaboot, "invoke", "fn", "--in-place", "--event", '{"x": 1}', cwd=tmp_path, timeout=120
+    )
     seen = json.loads(invoked.stdout)
     assert seen["got"] == {"x": 1}
     assert seen["runtime_core"].startswith(str(venv))  # the installed copy, not the checkout's
     assert "REPORT RequestId:" in invoked.stderr
+    # The default run: the layer built from the installed copy, at /opt as on Lambda.
+    default = _run(lambdaboot, "invoke", "fn", cwd=tmp_path, timeout=300)
+    assert json.loads(default.stdout)["runtime_core"] == "/opt/lambdaboot/runtime_core/__init__.py"
 
     built = _run(lambdaboot, "build", "--out", "dist", cwd=tmp_path)
     (layer,) = (tmp_path / "dist").glob("lambdaboot-managed-*.zip")

@@ -78,14 +78,20 @@ class Script:
     def send(self, data: bytes) -> None:
         self._connection().sendall(data)
 
-    def event(self, n: int, close: bool = False) -> bytes:
-        body = b'{"n": %d}' % n
+    def event(
+        self,
+        n: int,
+        close: bool = False,
+        body: bytes | None = None,
+        content_type: bytes = b"application/json",
+    ) -> bytes:
+        body = b'{"n": %d}' % n if body is None else body
         return (
             b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: id-%d\r\n"
             b"Lambda-Runtime-Deadline-Ms: 9999999999999\r\n"
             b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:1:function:f\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s"
-            % (n, len(body), b"Connection: close\r\n" if close else b"", body)
+            b"Content-Type: %s\r\nContent-Length: %d\r\n%s\r\n%s"
+            % (n, content_type, len(body), b"Connection: close\r\n" if close else b"", body)
         )
 
     @staticmethod
@@ -111,8 +117,8 @@ def script() -> Iterator[Script]:
 def start(script: Script, function_dir: Path) -> Iterator[object]:
     processes: list[subprocess.Popen[bytes]] = []
 
-    def run(pipeline: str | None = None) -> subprocess.Popen[bytes]:
-        write_function(function_dir, ECHO)
+    def run(pipeline: str | None = None, files: dict[str, str] = ECHO) -> subprocess.Popen[bytes]:
+        write_function(function_dir, files)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "AWS_LAMBDA_RUNTIME_API": script.address,
@@ -237,3 +243,54 @@ def test_a_bad_pipeline_setting_is_an_init_error(script: Script, start) -> None:
     assert b"LAMBDABOOT_PIPELINE must be 1 or 0" in body
     script.send(script.accepted())
     assert process.wait(timeout=20) != 0
+
+
+BIG_ECHO = {
+    "app.py": (
+        "import hashlib\n"
+        "def handler(event, context):\n"
+        "    if isinstance(event, dict):\n"
+        "        return event\n"
+        "    return {'type': type(event).__name__, 'sha256': hashlib.sha256(event).hexdigest()}\n"
+    )
+}
+
+
+@pytest.mark.parametrize("pipeline", [None, "0"])
+def test_big_events_arrive_whole_and_big_results_leave_whole(
+    script: Script, start, pipeline: str | None
+) -> None:  # type: ignore[no-untyped-def]
+    """Bodies above 64 KB are received into one buffer and posted without a copy: the
+    handler still gets the parsed event (JSON) or ``bytes`` (other types), and the server
+    the exact bytes, whether the body comes in pieces or behind a 202 in one segment."""
+    import hashlib
+    import time
+
+    start(pipeline=pipeline, files=BIG_ECHO)
+    big_json = b'{"blob":"' + b"x" * 1_000_000 + b'","n":1}'
+    event = script.event(1, body=big_json)
+    assert script.request()[0] == NEXT
+    script.send(event[:300])  # the head and a little of the body, then the rest
+    time.sleep(0.05)
+    script.send(event[300:600_000])
+    time.sleep(0.05)
+    script.send(event[600_000:])
+    line, body = script.request()
+    assert line.endswith("id-1/response HTTP/1.1") and body == big_json
+    if pipeline is None:
+        assert script.request()[0] == NEXT  # behind the big post, on the same connection
+    raw = bytes(range(256)) * 1200  # 300 KB, not JSON
+    second = script.event(2, body=raw, content_type=b"application/octet-stream")
+    script.send(script.accepted() + second if pipeline is None else script.accepted())
+    if pipeline is not None:
+        assert script.request()[0] == NEXT
+        script.send(second)
+    line, body = script.request()
+    digest = hashlib.sha256(raw).hexdigest().encode()
+    assert line.endswith("id-2/response HTTP/1.1")
+    assert body == b'{"type":"bytes","sha256":"%s"}' % digest
+    script.send(script.accepted())
+    assert script.request()[0] == NEXT
+    script.send(script.event(3))  # a small one after the big ones, on the same connection
+    line, body = script.request()
+    assert line.endswith("id-3/response HTTP/1.1") and body == b'{"n":3}'

@@ -152,3 +152,37 @@ print("ok")
         [sys.executable, "-s", "-c", code], capture_output=True, text=True, timeout=30
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def _big_next(body: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: big\r\n"
+        b"Lambda-Runtime-Deadline-Ms: 1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+
+def test_a_big_body_fed_in_pieces_is_one_buffer_with_the_same_bytes() -> None:
+    body = bytes(range(256)) * 1000
+    wire = _big_next(body) + b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"
+    reader = ResponseReader()
+    for offset in range(0, len(wire), 7000):  # as the async driver feeds it
+        reader.feed(wire[offset : offset + 7000])
+    big, small = reader.done
+    assert type(big.body) is bytearray and big.body == body
+    assert (small.status, small.body) == (202, b"ok")
+
+
+def test_a_big_body_received_into_its_window_then_the_next_response() -> None:
+    body = b"y" * 200_000
+    wire = _big_next(body)
+    reader = ResponseReader()
+    reader.feed(wire[:1000])  # the head and the start of the body
+    window = reader.body_window()
+    assert window is not None and len(window) == len(wire) - 1000
+    window[:] = wire[1000:]  # what the blocking driver's recv_into does
+    reader.body_received()
+    assert reader.body_window() is None and not reader.partial
+    reader.feed(b"HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+    big, small = reader.done
+    assert parse_invocation(big).body == body
+    assert (small.status, small.keep_alive) == (202, False)

@@ -13,7 +13,8 @@ LAMBDABOOT = str(Path(sys.executable).with_name("lambdaboot"))
 
 def _invoke(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [LAMBDABOOT, "invoke", str(REPO / "examples" / "hello"), "--event", '{"name": "you"}', *args],
+        [LAMBDABOOT, "invoke", str(REPO / "examples" / "hello"),
+         "--event", '{"name": "you"}', *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -127,7 +127,8 @@ def test_other_inits_never_load_the_snapstart_module(
     probe = """
 import sys
 def handler(event, context):
-    return {"loaded": sorted(m for m in ("runtime_core.snapstart", "snapshot_restore_py") if m in sys.modules)}
+    return {"loaded": sorted(m for m in ("runtime_core.snapstart", "snapshot_restore_py") \
+if m in sys.modules)}
 """
     start_runtime({"app.py": probe}, env={"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"})
     request_id = api.invoke({})

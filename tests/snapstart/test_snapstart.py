@@ -61,7 +61,8 @@ def handler(event, context):
     return {
         "pid": os.getpid(),
         "init_pid": INIT_PID,
-        "keys": [k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN") if k in os.environ],
+        "keys": [k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN") \
+if k in os.environ],
         "uri": os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
         "pythonpath": os.environ.get("PYTHONPATH"),
         "init_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
