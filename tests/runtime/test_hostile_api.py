@@ -305,3 +305,38 @@ def test_when_the_api_goes_the_in_flight_invocations_finish_before_the_exit(
     for request_id in running:
         assert f"invocation {request_id}: POST /response was lost" in output, output
     assert "cannot be reached" in output
+
+
+BIG = "x" * 200_000  # above protocol.BIG_BODY: read into a buffer of its own, posted uncopied
+
+
+@pytest.mark.parametrize(
+    ("engine", "files", "concurrency"), ENGINES[:3], ids=[e[0] for e in ENGINES[:3]]
+)
+@pytest.mark.parametrize(
+    ("kind", "fault"),
+    [
+        ("next", "truncated"),
+        ("next", "reset_mid_answer"),
+        ("response", "reset"),
+        ("response", "close_after"),
+    ],
+)
+def test_big_events_and_results_survive_the_fault(
+    api: HostileApi,
+    start_runtime: Start,
+    engine: str,
+    files: dict[str, str],
+    concurrency: int,
+    kind: str,
+    fault: str,
+) -> None:
+    runtime = _start(start_runtime, files, concurrency, engine)
+    _warm(api, concurrency)
+    api.fault(kind, fault)
+    ids = [api.invoke({"n": n, "pad": BIG}) for n in range(3)]
+    assert_one_answer_each(api, 4)
+    assert api.pending_faults() == [], "the fault was never applied"
+    for n, request_id in enumerate(ids):
+        assert api.accepted[request_id][0].json() == {"n": n, "pad": BIG}
+    assert runtime.process.poll() is None, runtime.output()
