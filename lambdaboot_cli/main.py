@@ -21,7 +21,7 @@ from lambdaboot_cli import errors
 # Packages that contribute subcommands, in the order their help is shown.
 _TOOL_PACKAGES = (
     "local_lambda.cli",
-    "local_lambda.events.cli",
+    "local_lambda.devloop.events.cli",
     "layer_build.cli",
     "lambdaboot_bench.cli",
     "lambdaboot_conform.cli",

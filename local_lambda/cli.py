@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 # Submodules, not the package: this must work even where ``local_lambda`` resolves as a namespace.
-from local_lambda import assets, default_runtime, devloop_cli
+from local_lambda import assets, default_runtime
+from local_lambda.devloop import cli as devloop_cli
+from local_lambda.devloop.events.cli import event_from_words
 from local_lambda.emulator import LocalLambda
-from local_lambda.events.cli import event_from_words
 from local_lambda.interrupts import ending_on_signals
 from local_lambda.layers import MAX_LAYERS, LayerError, find_python
 from local_lambda.log_level import APPLICATION_LEVELS, TEXT_REFUSAL

@@ -127,3 +127,19 @@ def test_the_one_way_doors_hold(package: str, forbidden: tuple[str, ...]) -> Non
         if name.split(".")[0] in forbidden
     )
     assert not crossing, f"{package} must not import {forbidden}: {crossing}"
+
+
+#: The local Lambda's only modules that may use its dev loop: the CLI that offers it.
+DEVLOOP_USERS = {"local_lambda.cli"}
+
+
+def test_the_local_lambda_core_never_imports_its_dev_loop() -> None:
+    """``local_lambda.devloop`` (SAM CLI's loop) sits on top of the core, never under it."""
+    crossing = sorted(
+        f"{module} imports {name}"
+        for module, names in _all_imports("local_lambda").items()
+        if not module.startswith("local_lambda.devloop") and module not in DEVLOOP_USERS
+        for name in names
+        if name.startswith("local_lambda.devloop")
+    )
+    assert not crossing, f"the core must not import local_lambda.devloop: {crossing}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from local_lambda.envfile import EnvFileError, read_env_file
+from local_lambda.devloop.envfile import EnvFileError, read_env_file
 
 
 def test_sam_shape_function_entries_win_over_parameters(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ from aws_lambda_powertools.utilities import data_classes as dc
 from aws_lambda_powertools.utilities.data_classes.common import DictWrapper
 from aws_lambda_powertools.utilities.parser import models
 
-from local_lambda.events import SOURCES, sample_event
-from local_lambda.events.cli import event_from_words
+from local_lambda.devloop.events import SOURCES, sample_event
+from local_lambda.devloop.events.cli import event_from_words
 
 # Each source with the Parser model and the data class Powertools has for its trigger.
 POWERTOOLS: dict[str, tuple[type[Any], type[DictWrapper]]] = {

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from local_lambda.template import TemplateError, read_template
-from local_lambda.template_functions import load_functions
+from local_lambda.devloop.template import TemplateError, read_template
+from local_lambda.devloop.template_functions import load_functions
 
 SAM_TEMPLATE = """
 AWSTemplateFormatVersion: '2010-09-09'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 from pathlib import Path
 
-from local_lambda.watch import Watcher
+from local_lambda.devloop.watch import Watcher
 
 WAIT_S = 20  # how long a change may take to be reported on a loaded machine
 

@@ -16,9 +16,9 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .emulator import LocalLambda
+from ..emulator import LocalLambda
+from ..model import FunctionConfig
 from .forward import Upstream
-from .model import FunctionConfig
 
 # Called with each log line of an environment and the environment's label ("Api#2").
 LogListener = Callable[[str, str], None]

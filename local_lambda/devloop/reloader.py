@@ -1,6 +1,6 @@
 """The development loop: serve a template's functions, and reload them when files change.
 
-``serve_plan`` keeps a :class:`~local_lambda.function_set.FunctionSet` serving what
+``serve_plan`` keeps a :class:`~local_lambda.devloop.function_set.FunctionSet` serving what
 ``load`` returns; with ``watch``, each batch of changes reloads the template and renews
 the functions it touched (their code or layers changed, or the template changed how
 they run), with one line saying so. A template that no longer reads keeps the old

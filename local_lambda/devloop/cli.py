@@ -18,10 +18,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from ..interrupts import ending_on_signals
+from ..model import FunctionConfig
 from .envfile import EnvFileError, read_env_file
 from .function_set import FunctionSet, ServedFunction
-from .interrupts import ending_on_signals
-from .model import FunctionConfig
 from .reloader import RELOAD_ERRORS, changes, serve_plan, shown, watching
 from .template import TemplateError
 from .template_configs import Options, Plan, plan_template

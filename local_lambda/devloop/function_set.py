@@ -1,6 +1,6 @@
 """Many functions behind one invoke endpoint, each scaling out in its own pool.
 
-The endpoint (:class:`~local_lambda.router.Router`) runs on a thread of its own with its
+The endpoint (:class:`~local_lambda.devloop.router.Router`) runs on a thread of its own with its
 own event loop, like one ``LocalLambda``'s APIs do; each environment is a
 ``LocalLambda`` with its own thread, so a slow init or a long invocation in one never
 holds up another. :meth:`FunctionSet.replace` swaps in new functions (a reload under
@@ -17,8 +17,8 @@ from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .httpserver import HttpServer
-from .model import FunctionConfig
+from ..httpserver import HttpServer
+from ..model import FunctionConfig
 from .pool import LogListener, Pool
 from .router import Router
 

@@ -2,7 +2,7 @@
 
 ``sample_event("s3", bucket="b", key="k")`` returns the event as a dict;
 ``lambdaboot event SOURCE [options]`` prints it and ``lambdaboot invoke --event-source``
-sends it (``local_lambda/events/cli.py``). Each trigger module declares its sources'
+sends it (``local_lambda/devloop/events/cli.py``). Each trigger module declares its sources'
 options next to the builder that uses them (``source.EventSource``).
 """
 

@@ -3,7 +3,7 @@
 ``POST /2015-03-31/functions/{name}/invocations`` (and the response-streaming path) is
 routed by the function name in it (a logical id or a FunctionName, in any form the
 Invoke API takes: bare, ``name:QUALIFIER``, ``ACCOUNT:function:name``, the full ARN) to
-that function's :class:`~local_lambda.pool.Pool`, which picks the environment. The
+that function's :class:`~local_lambda.devloop.pool.Pool`, which picks the environment. The
 request is then passed on to that environment's own invoke API in the same form (only
 the name part becomes the function's name there), and its answer passed back as it
 comes, streamed bodies included, so every header and error of the invoke API (log tail,
@@ -25,10 +25,10 @@ import json
 import time
 import urllib.parse
 
-from . import protocol
+from .. import protocol
+from ..httpserver import HttpRequest, HttpServer, serve
+from ..invoke_api import FUNCTION_NAME
 from .forward import Answer, Upstream, UpstreamError
-from .httpserver import HttpRequest, HttpServer, serve
-from .invoke_api import FUNCTION_NAME
 from .pool import Pool, Slot
 
 STREAM_PREFIX = "/2021-11-15/functions/"

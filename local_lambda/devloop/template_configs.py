@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..model import FunctionConfig
 from .envfile import EnvFile
 from .function_set import ServedFunction
-from .model import FunctionConfig
 from .template_functions import FunctionSpec, TemplateFunctions
 
 SAM_LOCAL = {"AWS_SAM_LOCAL": "true"}
