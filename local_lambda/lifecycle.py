@@ -213,7 +213,7 @@ class Lifecycle:
         self._connected = connected
         self.resets_on_timeout = resets_on_timeout
         self.freezes = freezes
-        self.phase = "init"  # init | ready | failed | shutting_down | ended
+        self.phase = "init"  # init | ready | failed | broken | shutting_down | ended
         self.runtime_ready_ns = 0
         self.extensions_polled = True  # every registered extension has called next once
         self.extensions_quiet = True  # every extension waits on next again
@@ -236,6 +236,8 @@ class Lifecycle:
     # events from the runtime
     def next_polled(self, request: Hashable, at_ns: int) -> list[Action]:
         actions: list[Action] = []
+        if self.phase == "broken":
+            return []  # parked, never answered: Lambda waits for the runtime to exit
         if self.phase in ("shutting_down", "ended"):
             return [Respond(request, 403, protocol.invalid_state("Shutdown", "InvocationNext"))]
         if not self.runtime_ready_ns:
@@ -309,6 +311,12 @@ class Lifecycle:
             actions.append(Ended(request_id, "failed", self._clock_ns(), self.extension_failure))
             actions.append(StartShutdown("failure"))
         return actions
+
+    def answered_broken(self) -> None:
+        """Lambda's side answered a post with a 5xx (an injected fault): it has told the
+        runtime it is broken, so it hands out no more invocations. A runtime that pipelined
+        its ``GET /next`` behind the post is then judged by its exit, not by that poll."""
+        self.phase = "broken"
 
     def init_error_posted(self, request: Hashable, outcome: InvokeOutcome) -> list[Action]:
         if self.runtime_ready_ns or self.phase != "init":

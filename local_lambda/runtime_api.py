@@ -78,9 +78,6 @@ class RuntimeApi:
         self.settings = settings
         self.clock = clock
         self.faults: list[Fault] = faults if faults is not None else []
-        # Set once an injected 5xx has answered a post: Lambda's side has told the runtime
-        # it is broken, so it hands out no more invocations and waits for the runtime to exit.
-        self.told_broken = False
         managed = settings.concurrency > 1
         self.machine = lifecycle.Lifecycle(
             settings.concurrency,
@@ -264,8 +261,6 @@ class RuntimeApi:
 
     def _runtime(self, request: HttpRequest, rest: str) -> None:
         if rest == "/invocation/next" and request.method == "GET":
-            if self.told_broken:
-                return  # parked, never answered: a runtime that pipelined it exits anyway
             if not self._fault(request, "next"):
                 self._run(self.machine.next_polled(request, request.received_ns))
         elif rest.startswith("/invocation/") and request.method == "POST":
@@ -340,7 +335,7 @@ class RuntimeApi:
                     request.drop()
                 else:
                     if fault.status >= 500 and endpoint in ("response", "error"):
-                        self.told_broken = True
+                        self.machine.answered_broken()
                     request.respond(
                         fault.status,
                         fault.body if fault.body is not None else _default_body(fault.status),

@@ -247,6 +247,16 @@ def test_the_runtime_exiting_ends_what_it_held() -> None:
     assert m.runtime_exited() == []  # reported twice (callback and wait): no harm
 
 
+def test_after_a_5xx_on_a_post_polls_are_parked_until_the_runtime_exits() -> None:
+    m, clock, _ = machine()
+    ready(m)
+    m.submitted("r1")
+    m.answered_broken()  # the driver answered the post 500: Lambda's side is broken
+    assert m.next_polled("pipelined-poll", 20) == []  # no MissingResponse, no answer
+    clock.now = 9
+    assert m.runtime_exited() == [Ended("r1", "exited", 9)]
+
+
 def test_restore_then_poll_is_idle_again() -> None:
     m, _, _ = machine()
     ready(m)
