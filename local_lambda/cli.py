@@ -74,7 +74,10 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         nargs="?",
         metavar="FUNCTION_DIR",
-        help="the function's code (LAMBDA_TASK_ROOT); with --template: a function's logical id or name",
+        help=(
+            "the function's code (LAMBDA_TASK_ROOT); "
+            "with --template: a function's logical id or name"
+        ),
     )
     parser.add_argument(
         "--handler", default="app.handler", help="module.function (default app.handler)"
@@ -136,7 +139,8 @@ def add_function_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser, default: str) -> None:
-    """--runtime-cmd (``default`` says what runs without it) and --env, read by ``runtime_and_env``."""
+    """--runtime-cmd (``default`` says what runs without it) and --env, read by
+    ``runtime_and_env``."""
     parser.add_argument(
         "--runtime-cmd",
         help=f"the runtime command (default: {default}); {{python}} in it is the emulated"
@@ -160,7 +164,10 @@ def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         type=Path,
         metavar="ZIP",
-        help=f"a layer (zip or directory) merged into /opt, in order; repeatable, at most {MAX_LAYERS}",
+        help=(
+            "a layer (zip or directory) merged into /opt, in order; "
+            f"repeatable, at most {MAX_LAYERS}"
+        ),
     )
     parser.add_argument(
         "--runtime",
@@ -469,7 +476,8 @@ def run_serve(args: argparse.Namespace) -> int:
             return 2
         try:
             print(
-                f"Invoke API: {lam.endpoint}/2015-03-31/functions/{config.function_name}/invocations",
+                f"Invoke API: {lam.endpoint}"
+                f"/2015-03-31/functions/{config.function_name}/invocations",
                 flush=True,
             )
             print(f"Runtime API: {lam.runtime_api}", flush=True)

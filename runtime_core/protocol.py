@@ -389,7 +389,8 @@ def parse_invocation(response: Response) -> Invocation:
     """The invocation a ``GET /next`` response carries; ``ApiError`` if it carries none."""
     if response.status != 200:
         raise ApiError(
-            f"GET /next answered {response.status}: {response.body[:500].decode('utf-8', 'replace')}"
+            f"GET /next answered {response.status}: "
+            f"{response.body[:500].decode('utf-8', 'replace')}"
         )
     headers = response.headers
     request_id = headers.get("lambda-runtime-aws-request-id")

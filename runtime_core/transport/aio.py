@@ -119,7 +119,8 @@ class AsyncTransport:
         return await self.finish(request.body if request.split else b"")
 
     async def begin(self, data: bytes) -> None:
-        """Start a request with ``data`` (its head, or all of it); its response is awaited by ``finish``."""
+        """Start a request with ``data`` (its head, or all of it); its response is awaited by
+        ``finish``."""
         connection = self._connection
         if connection is None or connection.lost is not None:
             connection = await self._connect()

@@ -51,7 +51,8 @@ def together_sync(event, context):
             "current": current_invocation().request_id}
 
 async def environment(event, context):
-    names = ("AWS_LAMBDA_MAX_CONCURRENCY", "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_FORMAT")
+    names = ("AWS_LAMBDA_MAX_CONCURRENCY", "AWS_LAMBDA_INITIALIZATION_TYPE", \
+"AWS_LAMBDA_LOG_FORMAT")
     return {name: os.environ.get(name) for name in names} | {"pid": os.getpid()}
 
 async def maybe_slow(event, context):

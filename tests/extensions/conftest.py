@@ -1,4 +1,5 @@
-"""Fixtures for the extension tests: a scripted Extensions API, real extension processes, an HTTP sink."""
+"""Fixtures for the extension tests: a scripted Extensions API, real extension processes, an
+HTTP sink."""
 
 from __future__ import annotations
 

@@ -105,7 +105,9 @@ class FakeExtensionsApi:
             "eventType": "INVOKE",
             "deadlineMs": int((time.time() + deadline_in_s) * 1000),
             "requestId": request_id,
-            "invokedFunctionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}",
+            "invokedFunctionArn": (
+                f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+            ),
         }
         if trace:
             event["tracing"] = {"type": "X-Amzn-Trace-Id", "value": trace}

@@ -22,7 +22,8 @@ from tests.extensions.test_shipper import SHIPPER
 
 
 def _layer(root: Path, name: str, program: Path) -> Path:
-    """A layer whose /opt/extensions/NAME runs ``program`` (a Python file) with the test's Python."""
+    """A layer whose /opt/extensions/NAME runs ``program`` (a Python file) with the test's
+    Python."""
     extensions = root / "extensions"
     extensions.mkdir(parents=True)
     launcher = extensions / name
@@ -95,7 +96,9 @@ def test_runtime_shutdown_hooks_fire_with_an_external_extension(
     quiet = write_function(
         tmp_path / "ext",
         {
-            "quiet.py": "from runtime_core.extensions import Extension\nExtension('quiet-one').run()\n"
+            "quiet.py": (
+                "from runtime_core.extensions import Extension\nExtension('quiet-one').run()\n"
+            )
         },
     )
     config = FunctionConfig(
@@ -117,7 +120,8 @@ def test_runtime_shutdown_hooks_fire_with_an_external_extension(
 
 
 def _runtime_layer(root: Path, bootstrap: Path) -> Path:
-    """A layer laid out as ``lambdaboot build`` lays it out: /opt/bootstrap, /opt/lambdaboot/runtime_core."""
+    """A layer laid out as ``lambdaboot build`` lays it out: /opt/bootstrap,
+    /opt/lambdaboot/runtime_core."""
     root.mkdir(parents=True)
     shutil.copy2(bootstrap, root / "bootstrap")
     shutil.copytree(

@@ -153,7 +153,10 @@ def test_a_missing_extra_is_named(tmp_path: Path) -> None:
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
-ECHO = "import sys\n\ndef handler(event, context):\n    return {'event': event, 'python': sys.executable}\n"
+ECHO = (
+    "import sys\n\ndef handler(event, context):\n"
+    "    return {'event': event, 'python': sys.executable}\n"
+)
 
 
 def test_an_empty_piped_stdin_sends_an_empty_object(function_dir: Path) -> None:

@@ -52,7 +52,8 @@ Start = Callable[..., RuntimeProcess]
 def start_runtime(
     api: FakeRuntimeApi, runtime_python: Path, function_dir: Path, tmp_path: Path
 ) -> Iterator[Start]:
-    """``start(files, handler=..., env=..., command=...)``: write the function, start the runtime."""
+    """``start(files, handler=..., env=..., command=...)``: write the function, start the
+    runtime."""
     started: list[RuntimeProcess] = []
 
     def start(

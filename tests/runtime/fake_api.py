@@ -129,7 +129,9 @@ class FakeRuntimeApi:
         all_headers = {
             "Lambda-Runtime-Aws-Request-Id": request_id,
             "Lambda-Runtime-Deadline-Ms": "99999999999999",
-            "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "Lambda-Runtime-Invoked-Function-Arn": (
+                "arn:aws:lambda:us-east-1:123456789012:function:f"
+            ),
             "Content-Type": "application/json",
         }
         all_headers.update({name.replace("_", "-"): value for name, value in headers.items()})

@@ -1,4 +1,5 @@
-"""What the runtime does with each answer of the Runtime API, and the wire details it must honour."""
+"""What the runtime does with each answer of the Runtime API, and the wire details it must
+honour."""
 
 from __future__ import annotations
 

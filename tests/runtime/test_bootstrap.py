@@ -112,7 +112,10 @@ def test_python3_on_path_is_the_last_resort(
         wrapper.chmod(0o755)
     start_runtime(
         {
-            "app.py": "import os, sys\ndef handler(event, context):\n    return [os.environ['PICKED'], sys.executable]\n"
+            "app.py": (
+                "import os, sys\ndef handler(event, context):\n"
+                "    return [os.environ['PICKED'], sys.executable]\n"
+            )
         },
         env={
             "LAMBDABOOT_PYTHON": "",

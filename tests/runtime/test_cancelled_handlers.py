@@ -5,7 +5,8 @@ at concurrency 1 that crashed the runtime (``Runtime.ExitError``), and under
 ``AWS_LAMBDA_MAX_CONCURRENCY`` it ended the worker task silently, so the invocation hung
 until Lambda's timeout and the slot was lost for good. Now it is the handler's error, like
 any other, and the environment goes on serving. The engine's own cancellation (the
-deadline guard) is a different thing and keeps its own outcome: ``tests/concurrency/test_deadlines.py``.
+deadline guard) is a different thing and keeps its own outcome:
+``tests/concurrency/test_deadlines.py``.
 """
 
 from __future__ import annotations

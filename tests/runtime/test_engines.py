@@ -86,7 +86,8 @@ def test_async_handler_loop_and_clients_live_across_invocations(make_lambda: Mak
                 await made_at_import.put(event)
                 got = await made_at_import.get()
             return {"same_loop": state["loop"] == id(loop), "got": got,
-                    "loop": type(loop).__module__, "main_thread": threading.current_thread() is threading.main_thread(),
+                    "loop": type(loop).__module__, \
+"main_thread": threading.current_thread() is threading.main_thread(),
                     "current": current_invocation().request_id}
     """
         }

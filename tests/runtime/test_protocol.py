@@ -101,7 +101,8 @@ def test_next_response_parsed_byte_by_byte_empty_headers_absent() -> None:
 def test_chunked_and_pipelined_responses() -> None:
     reader = ResponseReader()
     reader.feed(
-        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
         b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
     )
     first, second = reader.done

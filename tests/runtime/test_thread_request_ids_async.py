@@ -1,7 +1,8 @@
 """Threads started by ``async def`` and streaming handlers see the invocation, at concurrency 1.
 
-The blocking engine already makes the one invocation process-wide (``tests/logs/test_e2e_threads.py``);
-the event-loop engine did not, so a thread's log records had an empty request id there.
+The blocking engine already makes the one invocation process-wide
+(``tests/logs/test_e2e_threads.py``); the event-loop engine did not, so a thread's log records
+had an empty request id there.
 """
 
 from __future__ import annotations
