@@ -27,6 +27,7 @@ import subprocess
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 from . import layers, log_frames, log_level
 from .extension_process import ExtensionProcess, LineReader
@@ -153,7 +154,7 @@ class Sandbox:
         read_fd, write_fd = os.pipe()
         if snapshot is not None and self.restored:
             gate_read, gate_write = os.pipe()
-            self._gate = os.fdopen(gate_write, "wb")
+            self._gate: IO[bytes] = os.fdopen(gate_write, "wb")
             self._adopted = asyncio.ensure_future(self._restore(snapshot, write_fd, gate_read))
         else:
             agent = snapshot.environment(self.env) if snapshot is not None else {}

@@ -178,8 +178,7 @@ class Snapshot:
             self._forked = self._loop.create_future()
             socket.send_fds(holder, [message], fds)
             pid = await self._forked
-        exited = self._exits.setdefault(pid, self._loop.create_future())
-        return Restored(pid, exited)
+        return Restored(pid, self._exits[pid])
 
     def _accept(self) -> None:
         try:
@@ -219,11 +218,12 @@ class Snapshot:
                 group.adopt(self.holder_pid)
             self._holder = holder
         elif word == b"pid" and self._forked is not None and not self._forked.done():
+            self._exits[values[0]] = self._loop.create_future()  # before its end can come
             self._forked.set_result(values[0])
         elif word == b"exit":
-            exited = self._exits.pop(values[0], None) or self._loop.create_future()
-            if not exited.done():
-                exited.set_result(values[1])
+            ended = self._exits.pop(values[0], None)
+            if ended is not None and not ended.done():
+                ended.set_result(values[1])
 
     def kill(self) -> None:
         """SIGKILL the holder (without waiting): at the function's end, or the interpreter's."""
