@@ -554,6 +554,7 @@ class LocalLambda:
             report=report,
             logs="".join(line + "\n" for line in logs),
             timings=inv.timings,
+            status_code=outcome.http_status,
             error_type=outcome.error_type,
             log_events=list(logs),
         )

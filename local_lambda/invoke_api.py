@@ -54,6 +54,16 @@ def _aws_error(request: HttpRequest, status: int, error_type: str, message: str)
     request.respond(status, body, {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": "local"})
 
 
+def _refused(request: HttpRequest, result: InvokeResult) -> bool:
+    """Lambda refused the invoke itself (e.g. SnapStartTimeoutException, 408): an error of
+    the API, with its type in x-amzn-ErrorType, not a function error."""
+    if result.status_code == 200 or request.answered:
+        return False
+    headers = {"x-amzn-ErrorType": result.error_type or "ServiceException"}
+    request.respond(result.status_code, result.payload, {**headers, "x-amzn-RequestId": "local"})
+    return True
+
+
 class InvokeApi:
     """Request handler for ``LocalLambda.endpoint``."""
 
@@ -232,6 +242,8 @@ class InvokeApi:
                 request.respond(200, outcome.payload, headers)
 
         result = await self._lam.run(inv, on_answer=None if tail else answer)
+        if _refused(request, result):
+            return
         outcome = InvokeOutcome(result.payload, result.function_error)
         answer(outcome, self._lam.log_tail(result) if tail else None)
 
@@ -267,6 +279,8 @@ class _EventStream:
         await self._request.drain()
 
     def complete(self, outcome: InvokeOutcome, result: InvokeResult | None) -> None:
+        if result is not None and _refused(self._request, result):
+            return
         self.start(None)  # an error before any byte: the stream holds only InvokeComplete
         error_code = error_details = None
         if outcome.function_error is not None:

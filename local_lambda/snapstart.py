@@ -26,6 +26,8 @@ import signal
 import tempfile
 from pathlib import Path
 
+from .model import InvokeOutcome
+
 __all__ = [
     "AGENT_DIR",
     "CREDENTIALS_PATH",
@@ -33,6 +35,7 @@ __all__ = [
     "Snapshot",
     "credentials_body",
     "credentials_environment",
+    "snapstart_timeout",
 ]
 
 AGENT_DIR = Path(__file__).parent / "snapstart_agent"
@@ -43,6 +46,20 @@ KEY_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKE
 # Variables AWS documents as absent in SnapStart functions.
 _ABSENT = ("AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME")
 _SIGNAL = signal.SIGRTMIN + 5  # the agent's; a runtime has no business with it
+
+
+#: What the invoke API answers when a restore outlasts its limit (Lambda's Invoke API:
+#: ``SnapStartTimeoutException``, HTTP 408; see docs/snapstart.md).
+TIMEOUT_ERROR = "SnapStartTimeoutException"
+TIMEOUT_STATUS = 408
+TIMEOUT_MESSAGE = "Lambda couldn't restore the snapshot within the timeout limit."
+
+
+def snapstart_timeout() -> InvokeOutcome:
+    """The invoker's answer when the restore (after-restore hooks) outlasts its limit: not
+    a function error but an error of the Invoke API itself."""
+    body = json.dumps({"Type": "User", "message": TIMEOUT_MESSAGE}).encode()
+    return InvokeOutcome(body, None, TIMEOUT_ERROR, "timeout", TIMEOUT_STATUS)
 
 
 def credentials_environment(env: dict[str, str], runtime_api: str) -> dict[str, str]:
