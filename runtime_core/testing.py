@@ -29,8 +29,9 @@ import uuid
 from typing import Any
 
 from runtime_core import dispatch
-from runtime_core.invocation import Invocation, Serving
-from runtime_core.streaming import ResponseStream, is_streaming
+from runtime_core.dispatch import ResponseStream, Serving
+from runtime_core.handler_kind import is_streaming
+from runtime_core.invocation import Invocation
 
 __all__ = ["Result", "invoke", "make_invocation"]
 
@@ -106,7 +107,9 @@ def invoke(handler: Any, event: Any = None, **invocation: Any) -> Result:
     if isinstance(handler, str):
         import os
 
-        handler = dispatch.load_handler(handler, os.getcwd())
+        from runtime_core.handler_loader import load_handler
+
+        handler = load_handler(handler, os.getcwd())
     served = make_invocation(event, **invocation)
     if is_streaming(handler):
         return _invoke_streaming(handler, served)

@@ -18,8 +18,9 @@ import pytest
 from awslambdaric import bootstrap as ric_bootstrap
 from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
 
-from runtime_core.dispatch import call_async, call_sync, load_handler
+from runtime_core.dispatch import call_async, call_sync
 from runtime_core.errors import XRAY_CAUSE_LIMIT
+from runtime_core.handler_loader import load_handler
 from tests.conftest import write_function
 from tests.dispatch.conftest import invocation
 
