@@ -27,21 +27,13 @@ import _socket
 import time
 
 from runtime_core.protocol import ApiError, Disconnected, Request, Response, ResponseReader
-from runtime_core.transport import keep_stdio
+from runtime_core.transport import keep_stdio, split_address
 
-__all__ = ["BlockingTransport", "split_address"]
+__all__ = ["BlockingTransport"]
 
 _BUFFER_SIZE = 256 * 1024
 #: A connection idle longer than this is checked before it is used again.
 _IDLE_S = 0.001
-
-
-def split_address(address: str) -> tuple[str, int]:
-    """``host:port`` (``AWS_LAMBDA_RUNTIME_API``) as a socket address; ``ApiError`` if malformed."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ApiError(f"AWS_LAMBDA_RUNTIME_API must be host:port, got {address!r}")
-    return host.strip("[]"), int(port)
 
 
 class BlockingTransport:
