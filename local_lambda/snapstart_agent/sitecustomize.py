@@ -14,7 +14,7 @@ it was, leaves ``sys.path`` without this directory, imports the function's own
 
 - the local Lambda has received ``restore/next`` (on the connection whose client port it
   wrote to a file) and sends the signal; the handler forks twice:
-- the **holder** (the first fork) leaves the environment (a session of its own) and
+- the **holder** (the first fork) leaves the environment (a process group of its own) and
   serves the function's later environments: it connects to the local Lambda's control
   socket and, for each request (which carries the new environment's output pipe, its
   gate and its telemetry pipe), forks a copy into a process group of its own, reports
@@ -86,7 +86,9 @@ def _serve(fd: int, control_path: str, handlers: dict) -> None:
     import signal
     import socket
 
-    os.setsid()  # out of the first environment's process group: its reset must not end us
+    # Out of the first environment's process group (its reset must not end us), but in the
+    # local Lambda's session, so that an environment's extensions can join a copy's group.
+    os.setpgid(0, 0)
     quiet = os.open(os.devnull, os.O_RDWR)  # and off its output pipe (each copy gets its own)
     for standard in (0, 1, 2):
         os.dup2(quiet, standard)

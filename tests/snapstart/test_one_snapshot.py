@@ -21,6 +21,8 @@ import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
 from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
+from tests.local_lambda.test_extensions_kit import TelemetryListener, extension, make_layer
+from tests.local_lambda.test_telemetry import SHIPPER
 
 LAMBDABOOT = Path(sys.executable).parent / "lambdaboot"
 #: Init appends its pid to INIT_FILE; the handler crashes, overstays or answers.
@@ -110,6 +112,44 @@ def test_init_runs_once_for_every_environment_of_the_function(
     # The function is closed: the snapshot (init's process), the copies, the folder are gone.
     assert all(_gone(pid) for pid in (init_pid, holder, *pids))
     assert _snapshots(temp_folder) == []
+
+
+def test_an_environment_made_from_the_snapshot_has_its_own_extensions(
+    function_dir: Path, tmp_path: Path
+) -> None:
+    """Extensions are not in the fork: a restored environment starts its own, which
+    subscribe to the Telemetry API and see that environment's restore."""
+    listener = TelemetryListener()
+    try:
+        write_function(function_dir, {"app.py": APP})
+        layer = make_layer(tmp_path / "layer.zip", {"extensions/shipper": extension(SHIPPER)})
+        env = {**bootstrap_env(RUNTIME_PYTHONS["3.12"]), "PORT": str(listener.port)}
+        env |= {"RECORD": os.fspath(tmp_path / "record.jsonl"), "INIT_FILE": "/dev/null"}
+        config = FunctionConfig(
+            command=[os.fspath(BOOTSTRAP)],
+            task_root=function_dir,
+            layers=[layer],
+            env=env,
+            snap_start=True,
+        )
+        with LocalLambda(config) as lam:
+            lam.invoke({})
+            lam.invoke({"crash": True})
+            restored = lam.invoke({})
+            assert restored.function_error is None, lam.output
+            listener.wait_for("platform.report", requestId=restored.request_id)
+        types = [item["type"] for item in listener.records if item["type"] != "extension"]
+        second = types[types.index("platform.report") + 1 :]  # after the first environment's
+        second = second[second.index("platform.restoreStart") :]
+        assert second[:4] == [
+            "platform.restoreStart",
+            "platform.telemetrySubscription",  # its own shipper, started in its restore
+            "platform.restoreRuntimeDone",
+            "platform.restoreReport",
+        ], types
+        assert types.count("platform.initStart") == 1
+    finally:
+        listener.close()
 
 
 def test_serve_ends_the_snapshot_on_sigterm(function_dir: Path, tmp_path: Path) -> None:
