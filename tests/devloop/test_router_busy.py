@@ -6,11 +6,13 @@ holds its ``/event/next`` after each INVOKE until the test creates a file named 
 request, so an environment that has answered stays busy: a second request must go to
 another environment (scale-out), a third (past the limit) is throttled, and none waits
 behind the held one. Without timing: a request sent to the held environment would never be
-answered (a read timeout, a failure), since the test releases it only afterwards.
+answered (a read timeout, a failure), since the test releases it only afterwards. A
+streamed answer through the router comes chunk by chunk, complete while the extension holds.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -26,6 +28,7 @@ from local_lambda import FunctionConfig
 from local_lambda.devloop.function_set import FunctionSet, ServedFunction
 from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
 from tests.local_lambda.test_extensions_kit import extension, make_layer
+from tests.streaming.test_streaming import APP as STREAMING_APP
 
 APP = """
 def handler(event, context):
@@ -44,9 +47,13 @@ CALLER_TIMEOUT_S = 60
 
 
 @pytest.fixture
-def served(function_dir: Path, tmp_path: Path) -> Iterator[tuple[Any, Path, list[str]]]:
+def served(
+    function_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Any, Path, list[str]]]:
     """The function ``Held`` behind the router, at most two environments; boto3 for it,
-    the release folder, and the log lines as the router labels them."""
+    the release folder, and the log lines as the router labels them. Its handler is
+    ``app.handler`` above, or (``indirect`` parameter) one of the streaming tests' app."""
+    app, handler = (STREAMING_APP, request.param) if hasattr(request, "param") else (APP, "handler")
     release = tmp_path / "release"
     release.mkdir()
     layer = make_layer(tmp_path / "holder.zip", {"extensions/holder": extension(HOLDER)})
@@ -54,8 +61,8 @@ def served(function_dir: Path, tmp_path: Path) -> Iterator[tuple[Any, Path, list
     env |= {"RELEASE_DIR": str(release), "RECORD": str(tmp_path / "record.jsonl")}
     config = FunctionConfig(
         command=[str(BOOTSTRAP)],
-        task_root=write_function(function_dir, {"app.py": APP}),
-        handler="app.handler",
+        task_root=write_function(function_dir, {"app.py": app}),
+        handler=f"app.{handler}",
         function_name="Held",
         env=env,
         layers=[layer],
@@ -125,3 +132,28 @@ def test_an_environment_that_has_answered_stays_busy_until_its_extension_is_back
     third_env, _ = _invoke(boto)  # the freed environment serves; the held one still holds
     assert third_env == "Held#1"
     assert not _reported(lines, second)
+
+
+@pytest.mark.parametrize("served", ["gated"], indirect=True)
+def test_a_stream_through_the_router_arrives_as_the_runtime_sends_it(
+    served: tuple[Any, Path, list[str]], tmp_path: Path
+) -> None:
+    """The router passes each chunk on as it comes: the handler sends its second chunk only
+    once the first has reached boto3, and the answer is complete while the extension still
+    holds the environment."""
+    boto, _, lines = served
+    gate = tmp_path / "gate"
+    response = boto.invoke_with_response_stream(
+        FunctionName="Held", Payload=json.dumps({"gate": str(gate)}).encode()
+    )
+    assert response["ResponseMetadata"]["HTTPHeaders"]["x-lambdaboot-environment"] == "Held#1"
+    seen = []
+    for event in response["EventStream"]:
+        seen.append(event)
+        gate.touch()
+    assert seen == [
+        {"PayloadChunk": {"Payload": b"first"}},
+        {"PayloadChunk": {"Payload": b"second"}},
+        {"InvokeComplete": {}},
+    ]
+    assert not _reported(lines, response["ResponseMetadata"]["RequestId"])
