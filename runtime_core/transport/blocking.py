@@ -6,7 +6,7 @@ and such a body, on ``/next``, is received straight into one buffer of its lengt
 It is what serves plain sync handlers, so it is built for the warm path: requests arrive
 as prebuilt bytes, responses are read with ``recv_into`` into one reused buffer, and
 there is no timeout (``GET /next`` waits while the environment is frozen). It uses the
-C ``_socket`` module: ``socket.py`` costs ~2 ms of imports (enum, selectors) for
+C ``_socket`` module: ``socket.py`` costs ~16 ms of imports (enum, selectors) for
 conveniences not needed here, and a ``str`` host would load the ``idna`` codec.
 
 Before a request on a connection that has been idle for a while (``_IDLE_S``: a handler

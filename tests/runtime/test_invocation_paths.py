@@ -161,7 +161,7 @@ def test_an_invocation_goes_through_the_files_the_doc_lists(kind: str, tmp_path:
     assert "dispatch.py" in ran  # the hook saw the invocation at all
     path, called = rows[kind]
     assert sorted(set(ran) - set(helpers)) == sorted(path), " ".join(ran)
-    assert sorted(set(ran) & set(helpers)) == sorted(called), " ".join(ran)
+    assert set(ran) & set(helpers) <= set(called), " ".join(ran)
     # and the helpers are leaves: none of them calls on into a file of the path
     onward = [(a, b) for a, b in trace["calls"] if a in helpers and b not in helpers]
     assert onward == []
