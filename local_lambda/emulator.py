@@ -250,6 +250,16 @@ class LocalLambda:
             )
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the local Lambda's thread) once no invocation that came
+        through the invoke API is in flight: the environment is free as Lambda counts it,
+        not at the answer but when its runtime and every extension have asked for the
+        next event. Thread-safe: the dev loop's router frees an environment on it."""
+        if self._loop is None:
+            callback()
+        else:
+            self._loop.call_soon_threadsafe(self._invoke_api.when_idle, callback)
+
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the local Lambda's event loop and wait for its result: for
         driving :meth:`run` from synchronous code (e.g. many invocations at once)."""

@@ -15,7 +15,7 @@ import binascii
 import json
 import re
 import urllib.parse
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from . import protocol
@@ -69,7 +69,8 @@ class InvokeApi:
 
     def __init__(self, lam: Invoker) -> None:
         self._lam = lam
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # one per invocation in flight
+        self._idle_waiters: list[Callable[[], None]] = []
 
     def handle(self, request: HttpRequest) -> None:
         path = request.path
@@ -221,7 +222,27 @@ class InvokeApi:
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks:
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for callback in waiters:
+                callback()
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once no invocation this API took is in flight (now, if none
+        is). Each task here lasts until its invocation is over for the platform: its
+        runtime and every extension have asked for the next event (or it timed out, or
+        the runtime exited), which is when Lambda counts an environment free again,
+        later than the answer. Every invocation is a task before any byte of its answer
+        is written, so a caller that asks after reading an answer waits for that
+        invocation."""
+        if self._tasks:
+            self._idle_waiters.append(callback)
+        else:
+            callback()
 
     async def _run_quietly(self, inv: PendingInvoke) -> None:
         await self._lam.run(inv)

@@ -84,7 +84,7 @@ def _boto3(lam: LocalLambda) -> Any:
         aws_access_key_id="x",
         aws_secret_access_key="x",
         config=botocore.config.Config(
-            read_timeout=int(CALLER_TIMEOUT_S), retries={"max_attempts": 1}
+            read_timeout=int(CALLER_TIMEOUT_S), retries={"total_max_attempts": 1}
         ),
     )
 
