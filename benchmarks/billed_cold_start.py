@@ -51,6 +51,11 @@ HANDLER = 'def handler(event, context):\n    return {"ok": True}\n'
 BEFORE = "7d067e6"  # the last main commit that imported orjson after the first response
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Each runtime is killed while its second ``/next`` is held: a reset is expected."""
+
+
 class _Api:
     """A Runtime API that serves one event and timestamps each request's arrival."""
 
@@ -101,7 +106,7 @@ class _Api:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True).start()
@@ -227,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "samples_ms": samples,
     }
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    chart(result, Path(args.json).with_suffix(".png"))
     print(f"{'median ms':22} {'init':>8} {'first response':>15} {'billed':>8}")
     for name, phases in medians.items():
         print(
@@ -234,6 +240,36 @@ def main(argv: list[str] | None = None) -> int:
             f" {phases['billed_ms']:8.2f}"
         )
     return 0
+
+
+PHASES = {
+    "init_ms": "Init Duration\n(spawn to first /next)",
+    "first_response_ms": "first response\n(spawn to first /response)",
+    "billed_ms": "billed cold start\n(spawn to second /next)",
+}
+
+
+def chart(result: dict[str, Any], path: Path) -> None:
+    """One panel per phase: each contender's runs as a box, its median and its ratio to
+    awslambdaric's written beside it."""
+    from benchmarks import charts
+
+    plt = charts.pyplot()
+    fig, axes = plt.subplots(1, len(PHASES), figsize=(15, 5))
+    samples = result["samples_ms"]
+    for axis, (phase, title) in zip(axes, PHASES.items(), strict=True):
+        charts.boxes_with_ratios(
+            axis, {name: samples[name][phase] for name in samples}, baseline="awslambdaric"
+        )
+        axis.set_title(title, fontsize=10)
+        axis.set_ylabel("ms")
+    charts.suptitle(
+        fig,
+        f"Billed cold start, by when lambdaboot imports orjson: {result['function']}",
+        runtime=f"lambdaboot vs awslambdaric 4.2.2, Python {result['python']}",
+        n=f"{result['runs']} cold starts each, interleaved",
+    )
+    charts.save(fig, path)
 
 
 if __name__ == "__main__":

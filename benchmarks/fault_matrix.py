@@ -4,12 +4,16 @@ Each runtime is started against ``tests.hostile_api.HostileApi``, served one war
 invocation, then the fault is scripted and three invocations follow; the verdict is
 whether each delivered invocation got exactly one result or error.
 
-    python -m benchmarks.fault_matrix
+    python -m benchmarks.fault_matrix [--out benchmarks/results/fault_matrix.json]
+
+The verdicts go to the JSON (with the command) and, one row a fault, to stdout.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +24,8 @@ from typing import Any
 from benchmarks.environments import REPO
 from tests.hostile_api import HostileApi
 from tests.runtime.test_hostile_api import FAULTS
+
+RESULTS = REPO / "benchmarks" / "results"
 
 HANDLER = """import time
 
@@ -73,10 +79,14 @@ def _scenario(api: HostileApi, process: subprocess.Popen[bytes], fault: tuple[An
     return "one answer each" if set(answers.values()) == {1} else f"answers {answers}"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=RESULTS / "fault_matrix.json")
+    args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp()) / "task"
     root.mkdir()
     (root / "app.py").write_text(HANDLER)
+    rows: list[dict[str, str]] = []
     for fault in [*FAULTS, *EXTRA]:
         kind, name, options, _ = fault
         row = [f"{kind} {name}{' (taken)' if options.get('taken') else ''}"]
@@ -106,6 +116,14 @@ def main() -> None:
                     with contextlib.suppress(Exception):
                         api.close()
         print(" | ".join(row), flush=True)
+        rows.append(dict(zip(["fault", *RUNTIMES], row, strict=True)))
+    document = {
+        "command": " ".join(["python -m benchmarks.fault_matrix", *(argv or sys.argv[1:])]),
+        "python": sys.version.split()[0],
+        "verdict": "whether each invocation delivered after the fault got exactly one answer",
+        "rows": rows,
+    }
+    args.out.write_text(json.dumps(document, indent=2) + "\n")
 
 
 if __name__ == "__main__":

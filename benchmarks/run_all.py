@@ -11,9 +11,11 @@ Suites:
 - ``conformance``: ``lambdaboot conform`` against lambdaboot's bootstrap and awslambdaric.
 
 ``--smoke`` runs each suite with a handful of runs on the suite's own interpreter (no
-package installs): what the tests use to keep this script working.
+package installs): what the tests use to keep this script working. ``--quick`` runs every
+suite with fewer samples (``make bench BENCH_FLAGS=--quick``); ``--only`` picks suites.
 
-    python -m benchmarks.run_all [--smoke] [--results DIR] [--readme PATH]
+    python -m benchmarks.run_all [--smoke | --quick] [--only SUITE ...] [--results DIR]
+        [--readme PATH]
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +54,8 @@ def _runtimes(smoke: bool, handler: str) -> dict[str, tuple[list[str], dict[str,
     return {c.name: (c.command, c.env) for c in (lambdaboot(), awslambdaric(handler))}
 
 
-def cold_start(smoke: bool, out: Path, command: str) -> dict[str, Any]:
-    cold, warm = (2, 3) if smoke else (30, 300)
+def cold_start(smoke: bool, out: Path, command: str, quick: bool = False) -> dict[str, Any]:
+    cold, warm = (2, 3) if smoke else (8, 50) if quick else (30, 300)
     targets = [
         runner.Target(
             name,
@@ -78,18 +81,62 @@ def conformance(smoke: bool, out: Path, command: str) -> dict[str, Any]:
     return result
 
 
-# The suites that run as their own programs and record into benchmarks/results/.
+@dataclass(frozen=True)
+class Suite:
+    """A suite run as its own program (``python -m benchmarks.<module> <args>``), writing
+    ``results/<name>.json`` with the command that made it (and a PNG where it draws one).
+
+    ``args`` are the sizes README.md and docs/ quote their figures from; ``quick`` the sizes
+    of ``--quick`` (same suites, fewer samples, the same files: for a check, not a quote)."""
+
+    name: str
+    args: tuple[str, ...] = ()
+    quick: tuple[str, ...] = ()
+    module: str = ""
+
+    def command(self, quick: bool) -> list[str]:
+        return [
+            "-m",
+            f"benchmarks.{self.module or self.name}",
+            *(self.quick if quick else self.args),
+        ]
+
+
+HELLO_BILLED = "benchmarks/results/billed_cold_start_hello.json"
+# Every suite whose figures README.md or docs/ quote, with the sizes they were quoted at.
 SUITES = (
-    "warm_path",
-    "event_sizes",
-    "startup_ladder",
-    "import_anatomy",
-    "runtime_overhead",
-    "layer_coldstart",
-    "streaming",
-    "concurrency",
-    "extension_overhead",
-    "native_overhead",
+    Suite("warm_path", ("--blocks", "12", "--block", "2000"), ("--blocks", "3", "--block", "500")),
+    Suite("event_sizes", ("--rounds", "10"), ("--rounds", "2")),
+    Suite("startup_ladder", ("--runs", "20"), ("--runs", "5")),
+    Suite(
+        "startup_floor",
+        ("--runs", "40", "--python", ".venv-3.12/bin/python"),
+        ("--runs", "8", "--python", ".venv-3.12/bin/python"),
+    ),
+    Suite("billed_cold_start", ("--runs", "20"), ("--runs", "5")),
+    Suite(
+        "billed_cold_start_hello",
+        ("--runs", "20", "--function", "examples/hello", "--json", HELLO_BILLED),
+        ("--runs", "5", "--function", "examples/hello", "--json", HELLO_BILLED),
+        module="billed_cold_start",
+    ),
+    Suite(
+        "runtime_overhead", ("--warm", "10000", "--cold", "20"), ("--warm", "2000", "--cold", "5")
+    ),
+    Suite("import_anatomy", ("--runs", "6"), ("--runs", "2")),
+    Suite("layer_coldstart", ("--runs", "10"), ("--runs", "3")),
+    Suite("streaming", (), ("--ttfb", "10", "--mb", "32", "--runs", "1")),
+    Suite("concurrency", (), ("--seconds", "1")),
+    Suite("extension_overhead", (), ("--warm", "500", "--cold", "5")),
+    Suite("native_overhead", (), ("--invocations", "500")),
+    Suite("devloop_load", ("--seconds", "5", "--levels", "1", "4", "16"), ("--seconds", "2")),
+    Suite("fault_matrix"),
+    # Reduced from the full soak (--small 100000 --big 20000), which takes ~5x as long.
+    Suite(
+        "soak",
+        ("--small", "20000", "--big", "4000"),
+        ("--small", "2000", "--big", "400", "--every", "200"),
+    ),
 )
 # Results this script writes or tabulates itself; every other JSON is listed as a suite.
 OWN_TABLES = {
@@ -102,13 +149,18 @@ OWN_TABLES = {
 }
 
 
-def run_suites() -> list[str]:
-    """Run every suite in ``SUITES`` in its own process; the names of those that failed."""
+def run_suites(quick: bool, only: set[str] | None = None) -> list[str]:
+    """Run every suite in ``SUITES`` (or those in ``only``) in its own process, timing
+    each; the names of those that failed."""
     failed = []
     for suite in SUITES:
-        print(f"{suite} ...", file=sys.stderr, flush=True)
-        if subprocess.run([sys.executable, "-m", f"benchmarks.{suite}"], cwd=REPO).returncode != 0:
-            failed.append(suite)
+        if only is not None and suite.name not in only:
+            continue
+        print(f"{suite.name} ...", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        if subprocess.run([sys.executable, *suite.command(quick)], cwd=REPO).returncode != 0:
+            failed.append(suite.name)
+        print(f"{suite.name}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     return failed
 
 
@@ -258,22 +310,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--smoke", action="store_true", help="a few runs of each suite, no installs"
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="every suite with fewer samples (minutes, not an hour); the figures are for a "
+        "check, not for quoting",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="SUITE",
+        choices=["cold_start", "conformance", *(s.name for s in SUITES)],
+        help="run just these suites (the README table is still refreshed from every result)",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where results go")
     parser.add_argument(
         "--readme", type=Path, default=README, help="the README whose table is refreshed"
     )
     args = parser.parse_args(argv)
     command = "python -m benchmarks.run_all " + " ".join(argv if argv is not None else sys.argv[1:])
+    only = set(args.only) if args.only else None
     args.results.mkdir(parents=True, exist_ok=True)
     if not args.smoke:
         compile_repo_sources()
-    print("cold_start ...", file=sys.stderr, flush=True)
-    cold_start(args.smoke, args.results / "cold_start", command.strip())
-    failed = [] if args.smoke else run_suites()
-    print("conformance ...", file=sys.stderr, flush=True)
-    conformance(args.smoke, args.results / "conformance", command.strip())
+    started = time.monotonic()
+    if only is None or "cold_start" in only:
+        print("cold_start ...", file=sys.stderr, flush=True)
+        cold_start(args.smoke, args.results / "cold_start", command.strip(), args.quick)
+    failed = [] if args.smoke else run_suites(args.quick, only)
+    if only is None or "conformance" in only:
+        print("conformance ...", file=sys.stderr, flush=True)
+        conformance(args.smoke, args.results / "conformance", command.strip())
     refresh_readme(args.readme, readme_tables(args.results))
-    print(f"results in {args.results}, table in {args.readme}", file=sys.stderr)
+    print(
+        f"results in {args.results}, table in {args.readme} "
+        f"({(time.monotonic() - started) / 60:.1f} min)",
+        file=sys.stderr,
+    )
     if failed:
         print(f"suites that failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import charts
 from benchmarks.environments import REPO
 from tests.hostile_api import HostileApi
 
@@ -29,6 +30,7 @@ HANDLER = (
     "def handler(event, context):\n    return len(event) if isinstance(event, str) else event\n"
 )
 BIG = "x" * (256 * 1024 - 2)  # a 256 KB JSON string event
+BASELINE = "awslambdaric"
 CONTENDERS = {
     "lambdaboot": [str(REPO / "bootstrap")],
     "awslambdaric": [sys.executable, "-s", "-m", "awslambdaric", "app.handler"],
@@ -112,26 +114,44 @@ def soak(name: str, command: list[str], small: int, big: int, every: int) -> dic
     }
 
 
-def chart(results: list[dict[str, object]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+def chart(results: list[dict[str, object]], path: Path, every: int) -> None:
+    """RSS against invocations served, one line per runtime, each phase its own panel; the
+    legend gives each runtime's last sample and its ratio to awslambdaric's."""
+    plt = charts.pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    last = {
+        key: {str(r["name"]): r[key]["rss_kb"][-1] / 1024 for r in results}  # type: ignore[index]
+        for key in ("small", "big")
+    }
     for result in results:
         for axis, key in zip(axes, ("small", "big"), strict=True):
             part = result[key]
             assert isinstance(part, dict)
             samples = [kb / 1024 for kb in part["rss_kb"]]
             step = part["count"] / max(1, len(samples))
-            axis.plot([step * (i + 1) for i in range(len(samples))], samples, label=result["name"])
-            axis.set_title(f"{key} events: RSS (MB) by invocations served")
+            name = str(result["name"])
+            label = f"{name}: {last[key][name]:.1f} MB at the end"
+            if name != BASELINE and last[key].get(BASELINE):
+                label += f" ({charts.ratio_text(last[key][name] / last[key][BASELINE], BASELINE)})"
+            axis.plot([step * (i + 1) for i in range(len(samples))], samples, label=label)
+            axis.set_title(
+                f"{'tiny' if key == 'small' else '256 KB'} events: "
+                f"{part['count']:,} invocations, one process",
+                fontsize=10,
+            )
+            axis.set_xlabel("invocations served")
+            axis.set_ylabel("resident set (MB)")
     for axis in axes:
-        axis.set_ylim(0, axis.get_ylim()[1] * 1.1)
-        axis.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path)
+        axis.set_ylim(0, axis.get_ylim()[1] * 1.25)
+        axis.legend(loc="lower right", fontsize=8)
+        axis.grid(alpha=0.3)
+    charts.suptitle(
+        figure,
+        "Soak: the runtime's memory over many invocations (the handler returns what it got)",
+        runtime=f"lambdaboot vs awslambdaric 4.2.2, Python {sys.version.split()[0]}",
+        n=f"RSS sampled every {every:,} (tiny) and {max(1, every // 5):,} (256 KB) invocations",
+    )
+    charts.save(figure, path)
 
 
 def main() -> None:
@@ -153,7 +173,7 @@ def main() -> None:
         "results": results,
     }
     args.out.with_suffix(".json").write_text(json.dumps(document, indent=1) + "\n")
-    chart(results, args.out.with_suffix(".png"))
+    chart(results, args.out.with_suffix(".png"), args.every)
     for result in results:
         print(
             f"{result['name']}: growth small {result['small_growth_kb']} kB, "

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -148,6 +149,7 @@ def main() -> None:
         "cpu_samples_ms": cpu,
     }
     args.json.write_text(json.dumps(result, indent=2) + "\n")
+    chart(result, args.json.with_suffix(".png"))
     width = max(map(len, medians))
     for name, value in medians.items():
         used = cpu_medians[name]
@@ -155,6 +157,35 @@ def main() -> None:
             f"{name:<{width}}  wall {value:7.2f} ms (+{value - floor:.2f})"
             f"  cpu {used:6.2f} ms (+{used - cpu_floor:.2f})"
         )
+
+
+def chart(result: dict[str, Any], path: Path) -> None:
+    """Median wall and CPU time per step, each with its ratio to the bare interpreter's."""
+    from benchmarks import charts
+
+    plt = charts.pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(16, 5.5))
+    floor = "python -I -S"
+    for axis, key, title in (
+        (axes[0], "median_ms", "wall: spawn to first /next (ms)"),
+        (axes[1], "cpu_median_ms", "CPU of the process, user + system (ms)"),
+    ):
+        medians = list(result[key].values())
+        charts.bars_with_ratios(
+            axis,
+            names=["floor" if n == floor else n for n in result[key]],
+            medians=medians,
+            ratios=[m / result[key][floor] for m in medians],
+            baseline="floor",
+        )
+        axis.set_title(title, fontsize=10)
+    charts.suptitle(
+        fig,
+        "What lambdaboot's start-up costs above the floor, a bare `python -I -S` asking for /next",
+        runtime=f"trivial handler, Python {result['python']}",
+        n=f"{result['runs']} interleaved runs per step, medians",
+    )
+    charts.save(fig, path)
 
 
 if __name__ == "__main__":

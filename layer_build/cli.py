@@ -112,6 +112,7 @@ def targets(args: argparse.Namespace) -> list[Target]:
 
 def _build(args: argparse.Namespace) -> int:
     from layer_build.build import Options, build
+    from layer_build.manifest import publish_line
 
     try:
         options = Options(
@@ -141,6 +142,8 @@ def _build(args: argparse.Namespace) -> int:
                 f"{result.zip}  {m['zipped_size']} bytes zipped, "
                 f"{m['unzipped_size']} unzipped, sha256 {m['sha256']}"
             )
+            if m["kind"] == "layer":  # the manifest's command, with a path that works anywhere
+                print(f"  publish it: {publish_line(result.zip.with_suffix('.json'))}")
     except BuildError as exc:
         return _fail(exc)
     return 0

@@ -25,7 +25,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "publish", help="publish a built layer to regions and accounts (idempotent)"
     )
-    p.add_argument("zip", type=Path, help="a layer zip made by lambdaboot build (with its .json)")
+    p.add_argument(
+        "zip",
+        type=Path,
+        metavar="MANIFEST|ZIP",
+        help="a layer's manifest (.json) made by lambdaboot build, or its zip; each is found"
+        " beside the other, whatever the working directory",
+    )
     p.add_argument("--layer-name", help="default: the manifest's name")
     p.add_argument("--description", default="", help="the layer version's description")
     p.add_argument(

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from layer_build.errors import BuildError
 from layer_build.targets import Target
 from layer_build.wheels import Vendored, sha256
 from layer_build.zipper import unzipped_size
@@ -43,15 +44,21 @@ def sam_snippet(name: str, zip_name: str, runtimes: list[str], arch: str) -> str
     )
 
 
-def publish_command(name: str, zip_name: str, runtimes: list[str], arch: str) -> str:
-    """The AWS CLI command that publishes the layer, run from the zip's folder (the zip is
-    named relative to it, so that the manifest stays byte-identical wherever it is built)."""
-    return (
-        f"aws lambda publish-layer-version --layer-name {name}"
-        f" --zip-file fileb://{shlex.quote(zip_name)} "
-        f"--compatible-runtimes {' '.join(runtimes)} --compatible-architectures {arch} "
-        f"--license-info Apache-2.0"
-    )
+def publish_command(manifest_name: str) -> str:
+    """The command that publishes the layer: ``lambdaboot publish`` given this manifest.
+
+    It names the manifest by its file name only, so the manifest stays byte-identical
+    wherever it is built; ``publish`` finds the zip beside the manifest (never in the
+    working directory) and takes runtimes and architectures from it, so the command works
+    from any folder once the manifest's name is replaced by its path (``build`` prints it
+    so, with the absolute path). The AWS CLI's ``fileb://ZIP`` could not do that: it is
+    read relative to the working directory."""
+    return f"lambdaboot publish {shlex.quote(manifest_name)}"
+
+
+def publish_line(manifest_path: Path) -> str:
+    """``publish_command`` with the manifest's absolute path: ready to paste anywhere."""
+    return f"lambdaboot publish {shlex.quote(str(manifest_path.resolve()))}"
 
 
 def write_manifest(
@@ -82,7 +89,7 @@ def write_manifest(
     }
     if kind == "layer":
         data["sam"] = sam_snippet(name, zip_path.name, runtimes, target.arch)
-        data["publish_command"] = publish_command(name, zip_path.name, runtimes, target.arch)
+        data["publish_command"] = publish_command(zip_path.with_suffix(".json").name)
     zip_path.with_suffix(".json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return data
 
@@ -91,5 +98,29 @@ def read_manifest(zip_path: Path) -> dict[str, Any] | None:
     path = zip_path.with_suffix(".json")
     if not path.exists():
         return None
-    loaded: dict[str, Any] = json.loads(path.read_text())
+    return _load(path)
+
+
+def locate(path: Path) -> tuple[Path, dict[str, Any] | None]:
+    """The zip and its manifest, given either: a manifest names its zip by file name,
+    found in the manifest's own folder (not the working directory), so a dist folder
+    can be moved or downloaded elsewhere and published from wherever one stands."""
+    if path.suffix != ".json":
+        return path, read_manifest(path)
+    if not path.is_file():
+        raise BuildError(f"{path}: no such manifest; build it first with `lambdaboot build`")
+    manifest = _load(path)
+    name = manifest.get("zip")
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise BuildError(f"{path}: its zip is not a file name; rebuild with `lambdaboot build`")
+    return path.parent / name, manifest
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BuildError(f"{path}: not a manifest made by `lambdaboot build` ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise BuildError(f"{path}: not a manifest made by `lambdaboot build`")
     return loaded

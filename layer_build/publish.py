@@ -25,7 +25,7 @@ from layer_build.aws import AwsError, Target, aws_errors, describe, label
 from layer_build.errors import BuildError
 from layer_build.limits import DIRECT_UPLOAD_ZIPPED, mb
 from layer_build.live import LiveLines
-from layer_build.manifest import read_manifest
+from layer_build.manifest import locate
 from layer_build.s3_stage import Buckets, check_bucket, goes_through_s3, upload
 
 
@@ -89,17 +89,18 @@ class Outcome:
 
 
 def load_layer(
-    zip_path: Path,
+    path: Path,
     name: str | None,
     *,
     s3_buckets: list[str],
     s3_prefix: str = "",
     **options: Any,
 ) -> Layer:
-    """Read and check the zip and its manifest; decide the upload path (bad input: BuildError)."""
+    """Read and check the zip and its manifest (``path`` either of them: the zip is found
+    beside its manifest); decide the upload path (bad input: BuildError)."""
+    zip_path, manifest = locate(path)
     if not zip_path.is_file():
         raise BuildError(f"{zip_path}: no such file; build it first with `lambdaboot build`")
-    manifest = read_manifest(zip_path)
     if manifest is None:
         raise BuildError(
             f"{zip_path.with_suffix('.json')} is missing: publish a zip made by `lambdaboot build`"
@@ -115,6 +116,11 @@ def load_layer(
     with zip_path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
+    if manifest.get("sha256") not in (None, digest.hexdigest()):
+        raise BuildError(
+            f"{zip_path.name} is not the zip its manifest describes (sha256 differs):"
+            " build again, or put the zip and its .json side by side as built"
+        )
     size = zip_path.stat().st_size
     buckets = None
     if goes_through_s3(size, requested=bool(s3_buckets)):

@@ -445,7 +445,7 @@ def _invoke_once(config: FunctionConfig, event: bytes) -> int:
         return caught.exit_status
     out.write(result.payload + b"\n")  # an error's body (a result went through print_chunk)
     out.flush()
-    return 1 if result.function_error else 0
+    return 1 if result.function_error or result.status_code != 200 else 0
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -5,13 +5,13 @@ set, ``/var/task`` read-only.
 
 The layer is the one ``lambdaboot build`` makes (what a user deploys), built once per
 content of the runtime's sources (bootstrap, exec wrapper, ``runtime_core``, lock file)
-and kept in a cache folder, so the default costs a build only after those change.
+and kept in a cache folder, so the default costs a build only after those change; its
+extracted tree is kept beside it (``layer_trees``), so a run does not unpack it either.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 import shutil
 import tempfile
@@ -19,20 +19,13 @@ from pathlib import Path
 
 from layer_build.targets import DEFAULT_PYTHON as PYTHON
 from local_lambda import assets
+from local_lambda.layer_trees import cache_root
 from local_lambda.layers import LayerError, find_python
 
 RUNTIME = f"python{PYTHON}"
 WRAPPER = "/opt/lambdaboot-wrapper"
 _RUNTIME_CORE = Path(__file__).resolve().parent.parent / "runtime_core"
 _LOCK = Path(__file__).resolve().parent.parent / "layer_build" / "runtime.lock"
-
-
-def cache_root() -> Path:
-    """$LAMBDABOOT_LAYER_CACHE, else ~/.cache/lambdaboot/layers (XDG_CACHE_HOME honoured)."""
-    base = os.environ.get("LAMBDABOOT_LAYER_CACHE")
-    if base:
-        return Path(base)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lambdaboot" / "layers"
 
 
 def arch() -> str:

@@ -25,7 +25,7 @@ from .model import FunctionConfig, InvokeOutcome, PendingInvoke, ShutdownResult
 from .platform_log import PlatformLog
 from .runtime_api import ApiSettings, Fault, RuntimeApi
 from .sandbox import ExtensionLaunchError, Listeners, Sandbox, describe_exit
-from .snapstart import credentials_body
+from .snapstart import Snapshot, credentials_body, snapstart_timeout
 from .streaming import ResponseChunks
 
 # Of the shutdown budget with external extensions, the runtime's share before SIGKILL
@@ -70,7 +70,10 @@ class Environment:
         faults: list[Fault],
         finished: OrderedDict[str, str],
         emit: Callable[[str], None],
+        snapshot: Snapshot | None = None,
     ) -> None:
+        """``snapshot``: SnapStart's, the function's (this environment takes it, or is made
+        from it once taken)."""
         self.config = config
         self._emit = emit
         self.api = RuntimeApi(
@@ -104,11 +107,11 @@ class Environment:
             address,
             fs,
             Listeners(function_line, extension_line, self._extension_exited),
+            snapshot,
         )
         self.api.on_freeze = self.sandbox.freeze
         # SnapStart: told Init Duration when the snapshot is taken (for INIT_REPORT).
         self.on_snapshot: Callable[[float], None] = lambda init_ms: None
-        snapshot = self.sandbox.snapshot
         if snapshot is not None:
 
             def take(port: int) -> bool:
@@ -123,6 +126,11 @@ class Environment:
     @property
     def alive(self) -> bool:
         return self.sandbox.alive
+
+    @property
+    def restored(self) -> bool:
+        """SnapStart: made from the snapshot (no init: a restore only)."""
+        return self.sandbox.restored
 
     def _extension_exited(self, name: str, status: int) -> None:
         if self.api.ext_api.shutting_down:
@@ -141,12 +149,20 @@ class Environment:
         started_ns = time.perf_counter_ns()
         api.init_started(started_ns, sandbox.extension_names())
         go = await self._start_extensions()
-        sandbox.open_gate(go)
-        await _first(config.init_timeout, api.init_ready, api.init_error, sandbox.exited)
+        if sandbox.restored:  # SnapStart: a copy of the snapshot, let go now
+            api.restore_begun(time.perf_counter_ns())
+            sandbox.open_gate(go)
+        else:
+            sandbox.open_gate(go)
+            waiting = (api.init_ready, api.init_error, api.snapshot_taken, sandbox.exited)
+            await _first(config.init_timeout, *waiting)
+        if api.restore_started_ns:  # SnapStart: the restore has its own limit
+            await self._restore(api.restore_started_ns)
         elapsed_ms = (time.perf_counter_ns() - started_ns) / 1e6
         restore_ms = None
         if api.snapshot_ns:  # SnapStart: init ended at the snapshot, then the restore
             elapsed_ms = (api.snapshot_ns - started_ns) / 1e6
+        if api.restore_started_ns:
             ended_ns = api.init_ready.result() if api.init_ready.done() else time.perf_counter_ns()
             restore_ms = (ended_ns - api.restore_started_ns) / 1e6
         if api.init_ready.done():
@@ -155,8 +171,9 @@ class Environment:
             return InitResult(None, (api.init_ready.result() - started_ns) / 1e6)
         if api.init_error.done():
             outcome = api.init_error.result()
-            # The runtime should exit after reporting; give it a moment, then reset.
-            await _first(1.0, sandbox.exited)
+            if outcome.http_status == 200:
+                # The runtime should exit after reporting; give it a moment, then reset.
+                await _first(1.0, sandbox.exited)
         elif sandbox.exited.done():
             outcome = _platform_error(
                 request_id,
@@ -169,6 +186,15 @@ class Environment:
         memory = await sandbox.peak_memory_mb()
         await self.discard()
         return InitResult(outcome, elapsed_ms, memory, restore_ms)
+
+    async def _restore(self, started_ns: int) -> None:
+        """SnapStart: wait for the restore (after-restore hooks, up to the first ``/next``)
+        to end within ``config.restore_timeout`` of its start, else fail it as Lambda does."""
+        api, sandbox = self.api, self.sandbox
+        left_s = self.config.restore_timeout - (time.perf_counter_ns() - started_ns) / 1e9
+        await _first(max(left_s, 0.0), api.init_ready, api.init_error, sandbox.exited)
+        if not (api.init_ready.done() or api.init_error.done() or sandbox.exited.done()):
+            api.restore_deadline_passed(snapstart_timeout())
 
     async def _start_extensions(self) -> bool:
         """Start /opt/extensions/* and wait until each has registered; False if one failed."""

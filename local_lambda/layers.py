@@ -38,7 +38,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import package_rules, protocol, pythons
+from . import layer_trees, package_rules, protocol, pythons
+from .layer_trees import make_read_only, remove_tree
 from .package_rules import MAX_LAYERS
 
 __all__ = ["MAX_LAYERS", "Filesystem", "LayerError", "prepare"]
@@ -148,27 +149,45 @@ def prepare(
         raise LayerError(problems[0])
     workdir = Path(tempfile.mkdtemp(prefix="lambdaboot-fs-"))
     fs = Filesystem(mode, Path(task_root), workdir / "opt", workdir)
-    weakref.finalize(fs, _remove_tree, workdir)
+    weakref.finalize(fs, remove_tree, workdir)
     try:
-        fs.opt_host.mkdir()  # type: ignore[union-attr]
-        for listing in listings:
-            package_rules.extract(listing, fs.opt_host)  # type: ignore[arg-type]
-        package_rules.check_links_inside(fs.opt_host)  # type: ignore[arg-type]
+        lease = _cached_opt(listings)
+        if lease is not None:
+            fs.opt_host = lease.opt  # read-only already, and checked
+            weakref.finalize(fs, lease.release)
+        else:
+            fs.opt_host.mkdir()  # type: ignore[union-attr]
+            for listing in listings:
+                package_rules.extract(listing, fs.opt_host)  # type: ignore[arg-type]
+            package_rules.check_links_inside(fs.opt_host)  # type: ignore[arg-type]
         if function is not None:
             fs.task_host = workdir / "task"
             fs.task_host.mkdir()
             package_rules.extract(function, fs.task_host)
             package_rules.check_links_inside(fs.task_host)
         if mode == "directories":
-            _make_read_only(fs.opt_host)  # type: ignore[arg-type]
+            if lease is None:
+                make_read_only(fs.opt_host)  # type: ignore[arg-type]
             if fs.task_host.is_relative_to(workdir):
-                _make_read_only(fs.task_host)
+                make_read_only(fs.task_host)
         else:
             os.makedirs(TASK, exist_ok=True)  # the mount point
     except BaseException:
-        _remove_tree(workdir)
+        remove_tree(workdir)
         raise
     return fs
+
+
+def _cached_opt(listings: list[package_rules.Listing]) -> layer_trees.Lease | None:
+    """The merged tree from the cache when every layer is a zip (the tree is then made
+    once per content, ``layer_trees``); None to extract per run: directory layers, no
+    layers, or a cache this user cannot write (a read-only home)."""
+    if not listings or not all(listing.is_zip for listing in listings):
+        return None
+    try:
+        return layer_trees.lease(listings)
+    except OSError:
+        return None
 
 
 def describe(fs: Filesystem) -> str:
@@ -220,19 +239,6 @@ def _check_quotas(function_size: int, layers: list[package_rules.Listing]) -> No
     problems = package_rules.quota_problems(function_size, [x.unzipped for x in layers])
     if problems:
         raise LayerError(problems[0])
-
-
-def _make_read_only(root: Path) -> None:
-    for path in [root, *root.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(path.stat().st_mode & ~0o222)
-
-
-def _remove_tree(path: Path) -> None:
-    for sub in [path, *path.rglob("*")]:
-        if not sub.is_symlink() and sub.is_dir():
-            os.chmod(sub, 0o755)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def find_python(version: str) -> Path:

@@ -14,6 +14,14 @@ HTTP request, and carries out the :class:`Action` objects it returns (answer a r
 settle an invocation, freeze or thaw the environment, start the shutdown phase). Time
 comes from the two clocks it is given, so tests drive it with plain integers.
 
+SnapStart is in the same table. The environment that publishes a version runs init until
+its runtime asks ``GET /runtime/restore/next``: that poll is the snapshot (it parks, and
+:class:`TakeSnapshot` tells the driver to take it). Every environment that starts from the
+snapshot (the publishing one too) is ``restoring`` until its runtime asks ``/next``: its
+``restore/next`` is answered at once, its after-restore hooks run, and ``/next`` ends the
+restore (:class:`InitDone` then carries when it began, for Restore Duration). A posted
+``restore/error`` or the restore's deadline fails the environment (:class:`InitFailed`).
+
 Why an invocation's end is not its response: Lambda bills an invocation until the
 runtime asks for the next one (and, with extensions, until every extension has too).
 The state between the posted result and that request is ``answered`` (then
@@ -42,7 +50,8 @@ class Slot(enum.Enum):
     INVOKING = "invoking"  # an invocation is with the runtime, no result yet
     ANSWERED = "answered"  # result posted; the runtime has not asked for the next (billed)
     WRAPPING_UP = "wrapping_up"  # the runtime asked; extensions still at work (billed)
-    RESTORING = "restoring"  # a snapshot is being restored (SnapStart; no driver yet)
+    RESTORING = "restoring"  # SnapStart: a copy of the snapshot runs its after-restore hooks
+    FAILED = "failed"  # init or the restore failed: the environment waits to be reset
     SHUTTING_DOWN = "shutting_down"  # the shutdown phase has begun
     ENDED = "ended"  # the runtime has exited
 
@@ -55,12 +64,24 @@ class Event(enum.Enum):
     POSTED = "result posted"
     QUIET = "extensions all waiting"
     DEADLINE = "deadline passed"
-    RESTORE = "restore begun"
+    INIT_ERROR = "init error posted"
+    SNAPSHOT = "snapshot taken"  # the publishing runtime asked restore/next: init is over
+    RESTORE = "restore begun"  # a new environment's copy of the snapshot is let go
+    RESTORE_POLLED = "restore next polled"
+    RESTORE_ERROR = "restore error posted"
     SHUTDOWN = "shutdown begun"
     EXITED = "runtime exited"
 
 
-_LIVE = (Slot.INIT, Slot.IDLE, Slot.INVOKING, Slot.ANSWERED, Slot.WRAPPING_UP, Slot.RESTORING)
+_LIVE = (
+    Slot.INIT,
+    Slot.IDLE,
+    Slot.INVOKING,
+    Slot.ANSWERED,
+    Slot.WRAPPING_UP,
+    Slot.RESTORING,
+    Slot.FAILED,
+)
 
 #: (state, event) -> next state. Everything the local Lambda does to a slot is here.
 TRANSITIONS: dict[tuple[Slot, Event], Slot] = {
@@ -73,8 +94,14 @@ TRANSITIONS: dict[tuple[Slot, Event], Slot] = {
     (Slot.INVOKING, Event.DEADLINE): Slot.IDLE,
     (Slot.ANSWERED, Event.DEADLINE): Slot.IDLE,
     (Slot.WRAPPING_UP, Event.DEADLINE): Slot.IDLE,
-    (Slot.IDLE, Event.RESTORE): Slot.RESTORING,
-    (Slot.RESTORING, Event.POLLED): Slot.IDLE,
+    (Slot.INIT, Event.INIT_ERROR): Slot.FAILED,
+    # SnapStart
+    (Slot.INIT, Event.SNAPSHOT): Slot.RESTORING,  # the poll parks: it is the snapshot's
+    (Slot.INIT, Event.RESTORE): Slot.RESTORING,  # an environment made from the snapshot
+    (Slot.RESTORING, Event.RESTORE_POLLED): Slot.RESTORING,  # the restored copy's: 200
+    (Slot.RESTORING, Event.POLLED): Slot.IDLE,  # after-restore hooks done: the restore ends
+    (Slot.RESTORING, Event.RESTORE_ERROR): Slot.FAILED,  # Runtime.AfterRestoreError
+    (Slot.RESTORING, Event.DEADLINE): Slot.FAILED,  # SnapStartTimeoutException
     **{(state, Event.SHUTDOWN): Slot.SHUTTING_DOWN for state in _LIVE},
     **{(state, Event.EXITED): Slot.ENDED for state in (*_LIVE, Slot.SHUTTING_DOWN)},
 }
@@ -133,6 +160,19 @@ class Ended:
 
 @dataclass(frozen=True)
 class InitDone:
+    """Init has ended at ``at_ns`` (SnapStart: the restore, begun at ``restore_started_ns``)."""
+
+    at_ns: int
+    restore_started_ns: int = 0
+
+
+@dataclass(frozen=True)
+class TakeSnapshot:
+    """SnapStart: init ended at ``at_ns`` with the runtime waiting on ``restore/next``
+    (``request``, left unanswered): snapshot it. A driver that cannot calls
+    :meth:`Lifecycle.restore_polled` with the same request, which restores in place."""
+
+    request: Hashable
     at_ns: int
 
 
@@ -170,6 +210,7 @@ Action = (
     | Ended
     | InitDone
     | InitFailed
+    | TakeSnapshot
     | CloseRegistration
     | Freeze
     | Thaw
@@ -205,6 +246,7 @@ class Lifecycle:
         resets_on_timeout: bool = True,
         freezes: bool = True,
         finished: OrderedDict[str, str] | None = None,
+        snap_start: bool = False,
     ) -> None:
         self.slots = [_SlotState() for _ in range(slots)]
         self.timeout_ms = timeout_ms
@@ -213,6 +255,9 @@ class Lifecycle:
         self._connected = connected
         self.resets_on_timeout = resets_on_timeout
         self.freezes = freezes
+        self.snap_start = snap_start
+        self.snapshot_ns = 0  # SnapStart: when init ended at the snapshot (this environment's)
+        self.restore_started_ns = 0
         self.phase = "init"  # init | ready | failed | broken | shutting_down | ended
         self.runtime_ready_ns = 0
         self.extensions_polled = True  # every registered extension has called next once
@@ -236,7 +281,7 @@ class Lifecycle:
     # events from the runtime
     def next_polled(self, request: Hashable, at_ns: int) -> list[Action]:
         actions: list[Action] = []
-        if self.phase == "broken":
+        if self.phase in ("broken", "failed"):
             return []  # parked, never answered: Lambda waits for the runtime to exit
         if self.phase in ("shutting_down", "ended"):
             return [Respond(request, 403, protocol.invalid_state("Shutdown", "InvocationNext"))]
@@ -319,10 +364,52 @@ class Lifecycle:
         self.phase = "broken"
 
     def init_error_posted(self, request: Hashable, outcome: InvokeOutcome) -> list[Action]:
-        if self.runtime_ready_ns or self.phase != "init":
+        if self.runtime_ready_ns or self.phase != "init" or self.restore_started_ns:
             return [Respond(request, 403, protocol.invalid_state("InitError", "InitError"))]
+        return self._fail_init(Event.INIT_ERROR, outcome, request)
+
+    # SnapStart
+    def restore_polled(self, request: Hashable, at_ns: int) -> list[Action]:
+        """``GET /runtime/restore/next``: the snapshot (the first one, in the environment
+        that runs init), else the restored copy's poll, answered at once."""
+        slot = self.slots[0]  # SnapStart environments have one slot (as on Lambda)
+        if self.snap_start and self.phase == "init":
+            if slot.state is Slot.INIT and not self.snapshot_ns:
+                self._move(slot, Event.SNAPSHOT)
+                self.snapshot_ns = self.restore_started_ns = at_ns
+                return [TakeSnapshot(request, at_ns)]
+            if slot.state is Slot.RESTORING:
+                self._move(slot, Event.RESTORE_POLLED)
+                return [Respond(request, 200, b"")]
+        return [Respond(request, 403, protocol.invalid_state("Invoking", "RestoreNext"))]
+
+    def restore_begun(self, at_ns: int) -> list[Action]:
+        """An environment made from the snapshot lets its copy go: it restores, no init."""
+        self._move(self.slots[0], Event.RESTORE)
+        self.restore_started_ns = at_ns
+        return []
+
+    def restore_error_posted(self, request: Hashable, outcome: InvokeOutcome) -> list[Action]:
+        """``POST /runtime/restore/error`` (an after-restore hook failed): the cold start fails."""
+        if self.phase != "init" or self.slots[0].state is not Slot.RESTORING:
+            return [Respond(request, 403, protocol.invalid_state("Invoking", "RestoreError"))]
+        return self._fail_init(Event.RESTORE_ERROR, outcome, request)
+
+    def restore_deadline_passed(self, outcome: InvokeOutcome) -> list[Action]:
+        """The restore's time limit passed before the runtime asked ``/next``."""
+        if self.phase != "init" or self.slots[0].state is not Slot.RESTORING:
+            return []
+        return self._fail_init(Event.DEADLINE, outcome)
+
+    def _fail_init(
+        self, event: Event, outcome: InvokeOutcome, request: Hashable | None = None
+    ) -> list[Action]:
         self.phase = "failed"
-        return [Respond(request, 202, protocol.ACCEPTED), InitFailed(outcome)]
+        for slot in self.slots:
+            if slot.state in (Slot.INIT, Slot.RESTORING):
+                self._move(slot, event)
+        accepted = [] if request is None else [Respond(request, 202, protocol.ACCEPTED)]
+        return [*accepted, InitFailed(outcome)]
 
     # events from the extensions API
     def extensions_changed(self, all_polled: bool, quiet: bool) -> list[Action]:
@@ -397,13 +484,6 @@ class Lifecycle:
         self.phase = "ended"
         return actions
 
-    def restore_started(self) -> list[Action]:
-        """SnapStart: a snapshot is restored into idle slots (their runtime then polls)."""
-        for slot in self.slots:
-            self._move(slot, Event.RESTORE)
-            slot.poll = None  # connections do not survive a snapshot
-        return []
-
     def shutdown_started(self) -> list[Action]:
         """The shutdown phase: nothing more is delivered; a frozen environment thaws."""
         actions: list[Action] = []
@@ -436,7 +516,7 @@ class Lifecycle:
     def _check_init(self, actions: list[Action]) -> None:
         if self.phase == "init" and self.runtime_ready_ns and self.extensions_polled:
             self.phase = "ready"
-            actions.append(InitDone(self._clock_ns()))
+            actions.append(InitDone(self._clock_ns(), self.restore_started_ns))
 
     def _dispatch(self, actions: list[Action]) -> None:
         """Pair queued invocations with waiting polls; freeze when nothing is left to do."""

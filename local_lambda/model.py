@@ -59,6 +59,9 @@ class FunctionConfig:
     # SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start): init and the before-snapshot
     # hooks in one process, the restore path in a fork of it (local_lambda/snapstart.py).
     snap_start: bool = False
+    # SnapStart: how long a restore (after-restore hooks, up to the first /next) may take
+    # before the invoke fails with SnapStartTimeoutException (Lambda's limit: 10 s).
+    restore_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.command and self.runtime is None:
@@ -74,8 +77,10 @@ class FunctionConfig:
             raise ValueError(
                 f"memory_measure must be 'auto', 'cgroup' or 'pss', not {self.memory_measure!r}"
             )
-        if self.timeout <= 0 or self.init_timeout <= 0:
-            raise ValueError("timeout and init_timeout must be positive numbers of seconds")
+        if self.timeout <= 0 or self.init_timeout <= 0 or self.restore_timeout <= 0:
+            raise ValueError(
+                "timeout, init_timeout and restore_timeout must be positive numbers of seconds"
+            )
         self.task_root = Path(self.task_root).absolute()  # a mount source must be absolute
         self.layers = [Path(layer) for layer in self.layers]
         if self.max_concurrency < 1:
@@ -177,6 +182,9 @@ class InvokeOutcome:
     function_error: str | None = None
     error_type: str | None = None
     status: str = "success"  # success | error | timeout | failure (telemetry's statuses)
+    #: The invoke API's status: 200 unless Lambda refuses the invoke itself (then
+    #: ``error_type`` is its x-amzn-ErrorType and ``payload`` its error body).
+    http_status: int = 200
 
 
 @dataclass

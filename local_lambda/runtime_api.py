@@ -88,6 +88,7 @@ class RuntimeApi:
             resets_on_timeout=not managed,
             freezes=settings.freezes,
             finished=finished,
+            snap_start=settings.initialization_type == SNAP_START,
         )
         self.ext_api = ExtensionsApi(settings.function_name, settings.handler)
         self.ext_api.invoke_events_allowed = not managed  # SHUTDOWN only on LMI (spec §4.1)
@@ -106,8 +107,8 @@ class RuntimeApi:
         # SnapStart: take the snapshot of the runtime waiting on restore/next from this
         # client port; False when it cannot be forked (it is then restored in place).
         self.on_snapshot: Callable[[int], bool] = lambda port: False
-        self.snapshot_ns = 0  # when init ended with restore/next (SnapStart)
-        self.restore_started_ns = 0
+        # Resolves when init has ended at the snapshot (the restore begins).
+        self.snapshot_taken: asyncio.Future[int] = loop.create_future()
         self._snapshot_request: HttpRequest | None = None  # left waiting, as in the snapshot
         # SnapStart: what the container-credentials endpoint serves, and its token.
         self.credentials: bytes | None = None
@@ -136,6 +137,22 @@ class RuntimeApi:
 
     def shutdown_started(self) -> None:
         self._run(self.machine.shutdown_started())
+
+    def restore_begun(self, at_ns: int) -> None:
+        """SnapStart: this environment starts from the snapshot (its copy is let go now)."""
+        self._run(self.machine.restore_begun(at_ns))
+
+    def restore_deadline_passed(self, outcome: InvokeOutcome) -> None:
+        """SnapStart: the restore took longer than its limit; ``outcome`` is the invoker's."""
+        self._run(self.machine.restore_deadline_passed(outcome))
+
+    @property
+    def snapshot_ns(self) -> int:
+        return self.machine.snapshot_ns
+
+    @property
+    def restore_started_ns(self) -> int:
+        return self.machine.restore_started_ns
 
     def release(self, inv: PendingInvoke) -> None:
         """The emulator is done with ``inv``: a stream still open is ended."""
@@ -178,8 +195,10 @@ class RuntimeApi:
                         watch.outcome.set_result(outcome)
                 case lifecycle.Ended(request_id):
                     self._ended(action)
-                case lifecycle.InitDone(at_ns):
-                    self._init_done(at_ns)
+                case lifecycle.InitDone():
+                    self._init_done(action)
+                case lifecycle.TakeSnapshot(request, at_ns):
+                    self._take_snapshot(_request(request), at_ns)
                 case lifecycle.InitFailed(outcome):
                     if not self.init_error.done():
                         self.init_error.set_result(outcome)
@@ -226,10 +245,11 @@ class RuntimeApi:
         self.ext_api.invoke(inv.request_id, deadline_ms, inv.function_arn, inv.trace_id)
         self._extensions_changed()  # those that took the INVOKE event are busy now
 
-    def _init_done(self, at_ns: int) -> None:
+    def _init_done(self, done: lifecycle.InitDone) -> None:
+        at_ns = done.at_ns
         self.init_ready.set_result(at_ns)
         self.telemetry.close_subscriptions()
-        if self.snapshot_ns:  # SnapStart: init was done at the snapshot; this ends the restore
+        if done.restore_started_ns:  # SnapStart: init ended at the snapshot; this ends the restore
             record = {"status": "success"}
             self.telemetry.publish("platform", "platform.restoreRuntimeDone", record)
             return  # the emulator reports both phases (INIT_REPORT, RESTORE_REPORT)
@@ -290,31 +310,24 @@ class RuntimeApi:
 
     # SnapStart (local_lambda.snapstart)
     def _restore_next(self, request: HttpRequest) -> None:
-        """The first ``restore/next`` ends init: the snapshot is taken while it waits (it
-        is never answered). The restored copy asks again and is answered at once."""
-        if self.settings.initialization_type != SNAP_START or self.machine.runtime_ready_ns:
-            request.respond(403, protocol.invalid_state("Invoking", "RestoreNext"))
-            return
-        if self.snapshot_ns:
-            request.respond(200, b"")
-            return
-        self.snapshot_ns = request.received_ns
-        self.restore_started_ns = self.clock()
+        self._run(self.machine.restore_polled(request, request.received_ns))
+
+    def _take_snapshot(self, request: HttpRequest, at_ns: int) -> None:
+        """Init is over: the runtime waits on ``restore/next`` (never answered: it is the
+        snapshot's request). Without a fork (not a Python runtime) it is restored in place."""
         record = {"initializationType": SNAP_START, "phase": "init", "status": "success"}
         self.telemetry.publish("platform", "platform.initRuntimeDone", record)
+        self.snapshot_taken.set_result(at_ns)
         if self.on_snapshot(request.peer_port):
             self._snapshot_request = request
         else:
-            request.respond(200, b"")
+            self._run(self.machine.restore_polled(request, request.received_ns))
 
     def _restore_error(self, request: HttpRequest) -> None:
         """An after-restore hook failed: the cold start fails as an init does."""
-        if not self.snapshot_ns:
-            request.respond(403, protocol.invalid_state("Invoking", "RestoreError"))
-            return
         error_type = _valid_error_type(request.headers.get(protocol.H_ERROR_TYPE, ""))
         outcome = InvokeOutcome(request.body, "Unhandled", error_type, "error")
-        self._run(self.machine.init_error_posted(request, outcome))
+        self._run(self.machine.restore_error_posted(request, outcome))
 
     def _credentials(self, request: HttpRequest) -> None:
         """The container-credentials endpoint: the keys, for the token given at init."""
@@ -448,9 +461,9 @@ def _connected(token: Hashable) -> bool:
 
 
 def _outcome_of(request: HttpRequest, kind: str) -> InvokeOutcome:
-    if kind == "error":
+    if kind == "error":  # the runtime answered: the platform's status is success (REPORT)
         error_type = _valid_error_type(request.headers.get(protocol.H_ERROR_TYPE, ""))
-        return InvokeOutcome(request.body, "Unhandled", error_type, "error")
+        return InvokeOutcome(request.body, "Unhandled", error_type, "success")
     trailer_type = request.trailers.get(protocol.H_ERROR_TYPE)
     if trailer_type:  # a streamed response that failed midway reports in its trailers
         try:

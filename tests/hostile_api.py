@@ -310,6 +310,9 @@ class HostileApi:
             except OSError:
                 return
             number += 1
+            # As Go's net/http (AWS's Runtime API) does: without it, the answer to a /next
+            # pipelined behind a POST waits for the runtime's delayed ACK of the 202 (~40 ms).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._connections.append(sock)
             threading.Thread(

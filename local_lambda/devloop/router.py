@@ -159,8 +159,11 @@ class Router:
         try:
             await self._forward(request, slot, prefix, target)
         finally:
-            if kind == "RequestResponse":
-                pool.give_back(slot)
+            pool.answered(slot)
+        try:
+            await slot.idle()  # busy until its runtime and extensions are back at next
+        finally:
+            pool.give_back(slot)
 
     async def _forward(self, request: HttpRequest, slot: Slot, prefix: str, name: str) -> None:
         suffix = STREAM_SUFFIX if prefix == STREAM_PREFIX else INVOKE_SUFFIX

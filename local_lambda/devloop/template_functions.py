@@ -76,6 +76,14 @@ def load_functions(
     template = read_template(path)
     stack = Stack(template, parameters or {}, region=region)
     found = TemplateFunctions(path)
+    declared = list(template.get("Parameters") or {})
+    for name in parameters or {}:
+        if name not in declared:  # sam local ignores it silently; a deployment refuses it
+            known = ", ".join(declared) or "none"
+            found.problems.append(
+                f"--parameter-overrides: {name} is not a parameter of the template (its"
+                f" parameters: {known}); ignored"
+            )
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] not in FUNCTION_TYPES:
             continue
@@ -127,7 +135,7 @@ class _FunctionReader:
         if not isinstance(handler, str) or not handler:
             line = line_of(resource)
             raise _Unservable(f"no Handler (line {line}): set Handler, e.g. app.handler")
-        architectures = self.value(raw, "Architectures", ["x86_64"])
+        architecture = self.architecture(raw, serverless)
         reserved = self.value(raw, "ReservedConcurrentExecutions")
         return FunctionSpec(
             logical_id=self.logical_id,
@@ -139,9 +147,28 @@ class _FunctionReader:
             environment=self.environment(raw),
             timeout=float(self.value(raw, "Timeout", DEFAULT_TIMEOUT_S)),
             memory_mb=int(self.value(raw, "MemorySize", DEFAULT_MEMORY_MB)),
-            architecture=str(architectures[0]) if architectures else "x86_64",
+            architecture=architecture,
             reserved_concurrency=None if reserved is None else int(reserved),
         )
+
+    def architecture(self, raw: Mapping[str, Any], serverless: bool) -> str:
+        """The one architecture Lambda allows. SAM appends a function's ``Architectures``
+        to Globals' as it does every list, and SAM CLI then refuses a list that is not one
+        entry long: so does this, saying which two places gave it."""
+        architectures = self.value(raw, "Architectures", [])
+        if not isinstance(architectures, list):
+            raise _Unservable(f"Architectures is {architectures!r}: a list, e.g. [arm64]")
+        if len(architectures) > 1:
+            both = serverless and "Architectures" in _globals(self.stack.template)
+            where = (
+                " (SAM appends the function's list to Globals' Architectures): set it in"
+                " Globals or in the function, not both"
+                if both
+                else ": Lambda takes exactly one, x86_64 or arm64"
+            )
+            shown = ", ".join(map(str, architectures))
+            raise _Unservable(f"Architectures is [{shown}]{where}")
+        return str(architectures[0]) if architectures else "x86_64"
 
     def code(self, raw: Mapping[str, Any], serverless: bool) -> Path:
         inline = self.value(raw, "InlineCode") if serverless else None

@@ -20,16 +20,17 @@ from benchmarks.warm.harness import Pair
 from tests.conftest import REPO
 
 EVENT = b'{"key":"value","n":[1,2.5,null]}'
-SERVERS = [
-    "python",
-    pytest.param(
-        "go",
-        marks=pytest.mark.skipif(
-            shutil.which("go") is None,
-            reason="Go is not installed (apt-get install golang-go); make bench installs it",
-        ),
-    ),
-]
+SERVERS = ["python", "go"]
+
+
+def _need_go(server: str) -> None:
+    """The Go stub is AWS's kind of server: without Go its case fails (never skips) and says
+    how to get it."""
+    if server == "go" and shutil.which("go") is None:
+        pytest.fail(
+            "Go is not installed: apt-get install golang-go (make test installs it as root)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture
@@ -48,6 +49,7 @@ def _lambdaboot() -> Contender:
 def test_a_runtime_behind_a_stub_echoes_and_every_invocation_is_timed(
     work: Path, server: str, make: object
 ) -> None:
+    _need_go(server)
     pair = Pair(server, make(), work / "event.json", work, "app.handler")  # type: ignore[operator]
     try:
         assert json.loads(pair.echo()) == json.loads(EVENT)

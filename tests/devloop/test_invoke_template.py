@@ -169,11 +169,17 @@ def test_parameter_overrides_as_sam_cli_takes_them(tmp_path: Path) -> None:
     done = _lambdaboot(
         "invoke", "--template", "template.yaml", "Fn", "--event", "{}",
         "--parameter-overrides", "Stage=prod Size='big one'",
-        "--parameter-overrides", "ParameterKey=Color,ParameterValue=red",
+        "--parameter-overrides", "ParameterKey=Color,ParameterValue=red Colour=blue",
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["prod", "big one", "red"]
+    # A name the template does not declare: SAM CLI ignores it without a word (CloudFormation
+    # would refuse it at deploy time); here it is ignored too, with one line saying so.
+    assert (
+        "lambdaboot invoke: --parameter-overrides: Colour is not a parameter of the template"
+        " (its parameters: Stage, Size, Color); ignored\n" in done.stderr
+    )
 
 
 def test_a_variable_left_out_is_not_reported_when_the_env_file_gives_it(tmp_path: Path) -> None:

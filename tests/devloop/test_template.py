@@ -277,3 +277,64 @@ def test_a_parameter_outside_its_allowed_values_is_named(project: Path) -> None:
         "Worker: environment variable STAGE left out: parameter Stage is 'qa', not one of"
         " its AllowedValues dev, prod" in "\n".join(found.problems)
     )
+
+
+def test_architectures_in_globals_and_in_a_function_is_refused_as_sam_cli_refuses_it(
+    tmp_path: Path,
+) -> None:
+    """SAM merges a list in Globals with the function's by appending the function's entries
+    (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/
+    sam-specification-template-anatomy-globals.html, and SAM's globals plugin:
+    global + local), so both give a two-entry Architectures, which SAM CLI refuses ("property
+    Architectures should be a list of length 1") and Lambda too (one architecture per
+    function). A function that sets none inherits Globals'."""
+    (tmp_path / "template.yaml").write_text(
+        textwrap.dedent(
+            """
+            Globals:
+              Function:
+                Architectures: [x86_64]
+                Layers: [arn:aws:lambda:us-east-1:123456789012:layer:a:1]
+            Resources:
+              Both:
+                Type: AWS::Serverless::Function
+                Properties: {CodeUri: ., Handler: app.handler, Architectures: [arm64]}
+              Inherits:
+                Type: AWS::Serverless::Function
+                Properties:
+                  CodeUri: .
+                  Handler: app.handler
+                  Layers: [arn:aws:lambda:us-east-1:123456789012:layer:b:1]
+              TwoOfItsOwn:
+                Type: AWS::Lambda::Function
+                Properties: {Code: ., Handler: app.handler, Architectures: [arm64, x86_64]}
+            """
+        )
+    )
+    found = load_functions(tmp_path / "template.yaml")
+    assert found.unservable["Both"] == (
+        "Architectures is [x86_64, arm64] (SAM appends the function's list to Globals'"
+        " Architectures): set it in Globals or in the function, not both"
+    )
+    assert found.unservable["TwoOfItsOwn"] == (
+        "Architectures is [arm64, x86_64]: Lambda takes exactly one, x86_64 or arm64"
+    )
+    assert found.functions["Inherits"].architecture == "x86_64"
+    # Layers append the same way: Globals' first, then the function's (both published
+    # layers here, so each is named as left out, in that order).
+    left_out = [p for p in found.problems if p.startswith("Inherits: layer ")]
+    assert [p.split()[2] for p in left_out] == [
+        "arn:aws:lambda:us-east-1:123456789012:layer:a:1",
+        "arn:aws:lambda:us-east-1:123456789012:layer:b:1",
+    ]
+
+
+def test_an_unknown_parameter_override_is_named_with_the_templates_parameters(
+    project: Path,
+) -> None:
+    found = load_functions(project, {"Stag": "prod", "Stage": "prod"})
+    assert (
+        "--parameter-overrides: Stag is not a parameter of the template (its parameters:"
+        " Stage, Secret, Names); ignored" in found.problems
+    )
+    assert found.functions["Api"].name == "local-api-prod"  # the known one still applies

@@ -481,3 +481,72 @@ def test_a_bucket_that_does_not_exist_is_one_line(built_layer: Path, moto_endpoi
         "lambdaboot publish: bucket nobody-made-this-eu-west-1 does not exist: "
         "create it in eu-west-1 or name another with --s3-bucket\n"
     )
+
+
+def test_the_publish_commands_of_build_and_the_manifest_work_from_any_folder(
+    moto_endpoint: str, tmp_path: Path, wheel_cache: Path
+) -> None:
+    """As a user would: build, go elsewhere, paste the command build printed; then move the
+    dist folder (as a CI artifact moves) and run the manifest's own command, its manifest
+    named by path, from a third folder. The zip is found beside the manifest each time."""
+    import os
+    import subprocess
+    import sys
+
+    built = lambdaboot("build", "--out", "dist", "--wheel-cache", str(wheel_cache), cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    [printed] = [
+        line.removeprefix("  publish it: ")
+        for line in built.stdout.splitlines()
+        if line.startswith("  publish it: ")
+    ]
+    [manifest_path] = (tmp_path / "dist").glob("*.json")
+    manifest = json.loads(manifest_path.read_text())
+    env = {
+        **os.environ,
+        **CREDENTIALS,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+
+    def paste(command: str, cwd: Path, region: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command, shell=True, cwd=cwd, capture_output=True, text=True, timeout=120,
+            env={**env, "AWS_DEFAULT_REGION": region},
+        )  # fmt: skip
+
+    first = paste(printed, Path("/"), "eu-west-3")
+    assert first.returncode == 0, first.stderr
+    moved = tmp_path / "artifact"
+    (tmp_path / "dist").rename(moved)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    own = manifest["publish_command"]
+    assert own == f"lambdaboot publish {manifest_path.name}"  # no path of this machine in it
+    second = paste(
+        own.replace(manifest_path.name, str(moved / manifest_path.name)), elsewhere, "ca-central-1"
+    )
+    assert second.returncode == 0, second.stderr
+    code_sha256 = base64.b64encode(bytes.fromhex(manifest["sha256"])).decode()
+    for region, done in (("eu-west-3", first), ("ca-central-1", second)):
+        lam = _client(moto_endpoint, region)
+        [version] = lam.list_layer_versions(LayerName=manifest["name"])["LayerVersions"]
+        assert f"{region}: published {version['LayerVersionArn']}" in done.stdout
+        got = lam.get_layer_version(LayerName=manifest["name"], VersionNumber=version["Version"])
+        assert got["Content"]["CodeSha256"] == code_sha256
+        assert got["CompatibleRuntimes"] == manifest["compatible_runtimes"]
+
+
+def test_a_manifest_whose_zip_is_not_beside_it_or_differs_is_one_line(
+    built_layer: Path, tmp_path: Path
+) -> None:
+    manifest = built_layer.with_suffix(".json")
+    alone = tmp_path / manifest.name
+    alone.write_text(manifest.read_text())
+    done = lambdaboot("publish", str(alone), "--region", "eu-west-1", env=CREDENTIALS)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert f"{tmp_path / built_layer.name}: no such file" in done.stderr
+    (tmp_path / built_layer.name).write_bytes(built_layer.read_bytes() + b"\0")
+    done = lambdaboot("publish", str(alone), "--region", "eu-west-1", env=CREDENTIALS)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "is not the zip its manifest describes" in done.stderr

@@ -588,3 +588,71 @@ def test_a_versions_file_of_two_accounts_gives_each_account_its_own_number(
     assert plan.stdout.startswith("111122223333/eu-west-1 two-accounts: version 1 -> 2 "), (
         plan.stdout
     )
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_concurrency_n_runs_exactly_n_updates_at_once(
+    moto_endpoint: str, concurrency: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--concurrency N`` over six functions: a botocore hook counts the
+    UpdateFunctionConfiguration calls in flight and holds each at a barrier of N, so the
+    rollout passes only if N updates really are in flight together (fewer would break the
+    barrier), and the count shows it never has more. No timing: the barrier's timeout only
+    bounds a failing run."""
+    import threading
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    region = REGIONS[0]
+    prefix = f"conc{concurrency}"
+    lam = client(moto_endpoint, "lambda", region)
+    layer = f"{prefix}-lambdaboot"
+    old, new = (
+        lam.publish_layer_version(
+            LayerName=layer,
+            Content={"ZipFile": tiny_zip(f"VERSION = {n}\n")},
+            CompatibleRuntimes=["python3.12"],
+        )["LayerVersionArn"]
+        for n in (1, 2)
+    )
+    names = [f"{prefix}-fn{i}" for i in range(6)]
+    for name in names:
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=function_role(moto_endpoint),
+            Handler="app.handler",
+            Code={"ZipFile": tiny_zip("def handler(event, context):\n    return event\n")},
+            Layers=[old],
+        )
+    found = targets(AwsOptions([region], endpoint_url=moto_endpoint))
+    plan = make_plan(layer, VersionSpec.parse("latest"), found, Selection(globs=[f"{prefix}-*"]))
+    assert sorted(c.function for c in plan.changes if c.action == "update") == names
+
+    lock = threading.Lock()
+    counts = {"in_flight": 0, "most": 0, "calls": 0}
+    barrier = threading.Barrier(concurrency)
+
+    def before(**kwargs: object) -> None:
+        with lock:
+            counts["calls"] += 1
+            counts["in_flight"] += 1
+            counts["most"] = max(counts["most"], counts["in_flight"])
+        barrier.wait(timeout=60)  # every one of the N has to be in flight to pass
+
+    def after(**kwargs: object) -> None:
+        with lock:
+            counts["in_flight"] -= 1
+
+    for target in found:
+        events = target.client("lambda").meta.events
+        events.register("before-call.lambda.UpdateFunctionConfiguration", before)
+        events.register("after-call.lambda.UpdateFunctionConfiguration", after)
+    ok = apply(
+        plan, {(t.account, t.region): t for t in found}, ApplyOptions(concurrency=concurrency)
+    )
+    assert ok, [(c.function, c.status, c.detail) for c in plan.changes]
+    assert counts == {"in_flight": 0, "most": concurrency, "calls": len(names)}
+    for name in names:
+        config = lam.get_function_configuration(FunctionName=name)
+        assert [entry["Arn"] for entry in config["Layers"]] == [new]

@@ -75,6 +75,19 @@ def test_the_layer_is_built_once_per_runtime_source(function_dir: Path) -> None:
     assert default_runtime.sources_hash() in zip_path.parent.name
 
 
+def test_a_second_run_reuses_the_extracted_layer(function_dir: Path) -> None:
+    """The layer's tree is extracted once (``layer_trees``) and mounted as it is next time."""
+    write_function(function_dir, {"app.py": "def handler(event, context):\n    return 1\n"})
+    mounted = []
+    for _run in range(2):
+        done = invoke(str(function_dir))
+        assert done.returncode == 0, done.stderr
+        [line] = [x for x in done.stderr.splitlines() if x.startswith("LOCAL_LAMBDA filesystem")]
+        mounted.append(Path(line.split("/opt <- ", 1)[1].split(",", 1)[0]))
+    assert mounted[0] == mounted[1] and mounted[0].parent.parent.name == "trees"
+    assert (mounted[0] / "bootstrap").is_file()  # held by no one now, but kept for next time
+
+
 def test_a_missing_interpreter_is_one_line(tmp_path: Path, function_dir: Path) -> None:
     """A checkout with no python3.X venv, on a machine with no python3.X on PATH or pyenv."""
     checkout = tmp_path / "checkout"

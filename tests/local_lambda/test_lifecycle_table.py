@@ -27,6 +27,7 @@ from local_lambda.lifecycle import (
     Settle,
     Slot,
     StartShutdown,
+    TakeSnapshot,
     Thaw,
     next_state,
 )
@@ -257,13 +258,118 @@ def test_after_a_5xx_on_a_post_polls_are_parked_until_the_runtime_exits() -> Non
     assert m.runtime_exited() == [Ended("r1", "exited", 9)]
 
 
-def test_restore_then_poll_is_idle_again() -> None:
-    m, _, _ = machine()
-    ready(m)
-    m.restore_started()
+# SnapStart: the publishing environment's snapshot, and every environment's restore
+RESTORE_NEXT_403 = protocol.invalid_state("Invoking", "RestoreNext")
+AFTER_RESTORE = InvokeOutcome(b"{}", "Unhandled", "Runtime.AfterRestoreError", "error")
+
+
+def snap_machine() -> tuple[Lifecycle, Clock]:
+    clock = Clock()
+    m = Lifecycle(1, 3000, clock, lambda: 1_700_000_000_000, snap_start=True)
+    return m, clock
+
+
+def test_the_first_restore_next_is_the_snapshot_and_parks() -> None:
+    m, _ = snap_machine()
+    assert m.restore_polled("snapshot-poll", 40) == [TakeSnapshot("snapshot-poll", 40)]
     assert m.states == [Slot.RESTORING]
-    m.next_polled("after-restore", 30)
+    assert (m.snapshot_ns, m.restore_started_ns) == (40, 40)  # init ends, the restore begins
+
+
+def test_the_restored_copys_restore_next_is_answered_at_once() -> None:
+    m, _ = snap_machine()
+    m.restore_polled("snapshot-poll", 40)
+    assert m.restore_polled("copy-poll", 45) == [Respond("copy-poll", 200, b"")]
+    assert m.states == [Slot.RESTORING]
+
+
+def test_an_environment_made_from_the_snapshot_restores_without_init() -> None:
+    m, _ = snap_machine()
+    assert m.restore_begun(70) == []
+    assert (m.states, m.snapshot_ns, m.restore_started_ns) == ([Slot.RESTORING], 0, 70)
+    assert m.restore_polled("copy-poll", 71) == [Respond("copy-poll", 200, b"")]
+
+
+def test_the_first_next_after_the_hooks_ends_the_restore() -> None:
+    m, clock = snap_machine()
+    m.restore_begun(70)
+    m.restore_polled("copy-poll", 71)
+    clock.now = 90
+    actions = m.next_polled("next", 90)
+    assert actions[:2] == [CloseRegistration(), InitDone(90, restore_started_ns=70)]
+    assert m.states == [Slot.IDLE]  # Restore Duration: 70 -> 90
+    assert m.submitted("r1")[-1] == Deliver("next", "r1", 1_700_000_003_000)
+
+
+def test_a_restore_error_fails_the_environment() -> None:
+    m, _ = snap_machine()
+    m.restore_begun(70)
+    assert m.restore_error_posted("post", AFTER_RESTORE) == [
+        Respond("post", 202, protocol.ACCEPTED),
+        InitFailed(AFTER_RESTORE),
+    ]
+    assert m.states == [Slot.FAILED]
+    assert m.next_polled("late-next", 80) == []  # parked until the reset kills the runtime
+    assert m.restore_deadline_passed(AFTER_RESTORE) == []  # already failed: nothing more
+
+
+def test_the_restore_deadline_fails_the_environment_with_the_given_answer() -> None:
+    m, _ = snap_machine()
+    m.restore_polled("snapshot-poll", 40)
+    timeout = InvokeOutcome(b"{}", None, "SnapStartTimeoutException", "timeout", 408)
+    assert m.restore_deadline_passed(timeout) == [InitFailed(timeout)]
+    assert m.states == [Slot.FAILED]
+    (reply,) = m.restore_error_posted("too-late", AFTER_RESTORE)
+    assert isinstance(reply, Respond) and reply.status == 403
+
+
+def test_a_deadline_after_the_restore_ended_changes_nothing() -> None:
+    m, _ = snap_machine()
+    m.restore_begun(70)
+    m.next_polled("next", 90)
+    assert m.restore_deadline_passed(AFTER_RESTORE) == []
     assert m.states == [Slot.IDLE]
+
+
+@pytest.mark.parametrize("when", ["no snapstart", "after the restore", "before the snapshot"])
+def test_restore_requests_out_of_place_are_403(when: str) -> None:
+    if when == "no snapstart":
+        m, _, _ = machine()
+    else:
+        m, _ = snap_machine()
+        if when == "after the restore":
+            m.restore_begun(70)
+            m.next_polled("next", 90)
+    if when != "before the snapshot":
+        assert m.restore_polled("poll", 95) == [Respond("poll", 403, RESTORE_NEXT_403)]
+    (reply,) = m.restore_error_posted("post", AFTER_RESTORE)
+    assert isinstance(reply, Respond) and reply.status == 403
+
+
+def test_a_before_snapshot_error_is_an_init_error_and_no_snapshot_follows() -> None:
+    m, _ = snap_machine()
+    failure = InvokeOutcome(b"{}", "Unhandled", "Runtime.BeforeSnapshotError", "error")
+    assert InitFailed(failure) in m.init_error_posted("post", failure)
+    assert m.states == [Slot.FAILED]
+    assert m.restore_polled("poll", 50) == [Respond("poll", 403, RESTORE_NEXT_403)]
+
+
+def test_an_init_error_after_the_snapshot_is_403() -> None:
+    m, _ = snap_machine()
+    m.restore_polled("snapshot-poll", 40)
+    (reply,) = m.init_error_posted("post", AFTER_RESTORE)
+    assert isinstance(reply, Respond) and reply.status == 403
+
+
+def test_a_restoring_or_failed_environment_shuts_down_and_ends() -> None:
+    m, _ = snap_machine()
+    m.restore_begun(70)
+    m.shutdown_started()
+    assert m.states == [Slot.SHUTTING_DOWN]
+    failed, _ = snap_machine()
+    failed.restore_begun(70)
+    failed.restore_error_posted("post", AFTER_RESTORE)
+    assert failed.runtime_exited() == [] and failed.states == [Slot.ENDED]
 
 
 def test_every_move_the_table_lacks_is_refused() -> None:

@@ -10,8 +10,11 @@ container-credentials endpoint.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,6 +52,9 @@ def after_2():
     mark("after-2")
     if os.environ.get("FAIL") == "after":
         raise KeyError("cannot restore")
+    if os.environ.get("FAIL") == "slow":
+        import time
+        time.sleep(60)
 
 def handler(event, context):
     mark("handler")
@@ -77,13 +83,21 @@ def _runtime(kind: str, python: str) -> tuple[list[str], dict[str, str]]:
     return [os.fspath(BOOTSTRAP)], bootstrap_env(RUNTIME_PYTHONS[python])
 
 
-def _lambda(function_dir: Path, tmp_path: Path, kind: str, python: str, **env: str) -> LocalLambda:
+def _lambda(
+    function_dir: Path,
+    tmp_path: Path,
+    kind: str,
+    python: str,
+    restore_timeout: float = 10.0,
+    **env: str,
+) -> LocalLambda:
     write_function(function_dir, {"app.py": HOOKS})
     command, extra = _runtime(kind, python)
     config = FunctionConfig(
         command=command,
         task_root=function_dir,
         snap_start=True,
+        restore_timeout=restore_timeout,
         env={**extra, "MARK_FILE": os.fspath(tmp_path / "marks"), **env},
     )
     return LocalLambda(config)
@@ -185,8 +199,33 @@ def test_a_failing_after_restore_hook_fails_the_cold_start(
     assert "Status: error\tError Type: Runtime.AfterRestoreError" in lam.output
     assert again.error_type == "Runtime.AfterRestoreError"  # a fresh environment, same fate
     marks = _marks(tmp_path)
-    assert [name for name, _ in marks].count("init") == 2
-    assert "handler" not in [name for name, _ in marks]
+    names = [name for name, _ in marks]
+    assert names.count("init") == 1  # ... restored from the same snapshot: no init again
+    assert len({pid for name, pid in marks if name == "after-1"}) == 2  # two copies
+    assert "handler" not in names
+
+
+@pytest.mark.parametrize("kind", ["lambdaboot", "awslambdaric"])
+def test_an_after_restore_hook_past_the_limit_is_a_snapstart_timeout(
+    function_dir: Path, tmp_path: Path, kind: str
+) -> None:
+    """Lambda's Invoke API answers 408 SnapStartTimeoutException when the restore phase
+    outlasts its limit (10 s; made short here): an error of the API, not of the function."""
+    with _lambda(function_dir, tmp_path, kind, "3.12", restore_timeout=0.5, FAIL="slow") as lam:
+        url = f"{lam.endpoint}/2015-03-31/functions/{lam.config.function_name}/invocations"
+        ask = urllib.request.Request(url, data=b"{}", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(ask, timeout=30)
+    assert answer.value.code == 408, lam.output
+    assert answer.value.headers["x-amzn-ErrorType"] == "SnapStartTimeoutException"
+    assert "X-Amz-Function-Error" not in answer.value.headers
+    assert json.loads(answer.value.read()) == {
+        "Type": "User",
+        "message": "Lambda couldn't restore the snapshot within the timeout limit.",
+    }
+    assert "RESTORE_REPORT Restore Duration: " in lam.output
+    assert "Status: timeout\tError Type: SnapStartTimeoutException" in lam.output
+    assert "handler" not in [name for name, _ in _marks(tmp_path)]
 
 
 @PYTHONS
