@@ -76,10 +76,12 @@ def held(function_dir: Path, tmp_path: Path) -> Iterator[Callable[..., tuple[Loc
         lam.close()
 
 
-def _boto3(lam: LocalLambda) -> Any:
+def strict_client(endpoint: str) -> Any:
+    """boto3 for a local endpoint, one attempt and a bounded read: an answer held back
+    fails the test (a read timeout) instead of hanging it or being retried elsewhere."""
     return boto3.client(
         "lambda",
-        endpoint_url=lam.endpoint,
+        endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="x",
         aws_secret_access_key="x",
@@ -98,7 +100,7 @@ def test_a_stream_is_passed_on_as_it_comes_and_ends_before_the_invocation(
 ) -> None:
     lam, release = held("gated")
     gate = tmp_path / "gate"
-    response = _boto3(lam).invoke_with_response_stream(
+    response = strict_client(lam.endpoint).invoke_with_response_stream(
         FunctionName="test-function", Payload=json.dumps({"gate": str(gate)}).encode()
     )
     request_id = response["ResponseMetadata"]["RequestId"]
@@ -119,7 +121,9 @@ def test_a_buffered_answer_comes_as_one_chunk_at_its_post(
     held: Callable[..., tuple[LocalLambda, Path]],
 ) -> None:
     lam, release = held("plain")
-    response = _boto3(lam).invoke_with_response_stream(FunctionName="test-function", Payload=b"{}")
+    response = strict_client(lam.endpoint).invoke_with_response_stream(
+        FunctionName="test-function", Payload=b"{}"
+    )
     seen = list(response["EventStream"])
     assert [list(event) for event in seen] == [["PayloadChunk"], ["InvokeComplete"]]
     assert json.loads(seen[0]["PayloadChunk"]["Payload"]) == ["stays", "json"]
@@ -136,7 +140,7 @@ def test_a_log_tail_waits_for_the_report(
     import base64
 
     lam, release = held("plain")
-    response = _boto3(lam).invoke_with_response_stream(
+    response = strict_client(lam.endpoint).invoke_with_response_stream(
         FunctionName="test-function", Payload=b"{}", LogType="Tail"
     )
     events = iter(response["EventStream"])
@@ -152,7 +156,7 @@ def test_a_timeout_mid_stream_ends_the_event_stream_with_the_error(
 ) -> None:
     lam, release = held("gated", timeout=1.0)
     release.touch()  # the extension lets the invocation end as soon as it can
-    response = _boto3(lam).invoke_with_response_stream(
+    response = strict_client(lam.endpoint).invoke_with_response_stream(
         FunctionName="test-function", Payload=json.dumps({"gate": str(tmp_path / "never")}).encode()
     )
     seen = list(response["EventStream"])
