@@ -39,6 +39,7 @@ from .model import (
 from .platform_log import PlatformLog, readable
 from .runtime_api import Fault
 from .sandbox import RuntimeStartError, prepare_filesystem
+from .snapstart import Snapshot
 from .streaming import ResponseChunks
 
 T = TypeVar("T")
@@ -85,6 +86,9 @@ class LocalLambda:
         self._finished: OrderedDict[str, str] = OrderedDict()  # shared by its environments
         self._last: Environment | None = None  # answers late requests after a reset
         self._init_ms: float | None = None
+        # SnapStart: the function's snapshot, taken by its first environment's runtime;
+        # every environment after it is a copy (it outlives them, as a published version).
+        self._snapshot: Snapshot | None = None
         self.runtime_api = ""
         self.endpoint = ""
 
@@ -114,6 +118,8 @@ class LocalLambda:
             if env is not None and env.alive:
                 with contextlib.suppress(OSError):
                     env.sandbox.kill_all()
+        if self._snapshot is not None:
+            self._snapshot.kill()
 
     async def _open(self) -> None:
         self._lock = asyncio.Lock()  # changes of environment (init, reset, shutdown)
@@ -139,6 +145,8 @@ class LocalLambda:
         self.endpoint = "http://" + invoke.address
         if self.config.managed_instances:
             await self._open_log_socket()
+        if self.config.snap_start:
+            self._snapshot = Snapshot()
         self._prepare_spare()
 
     def _runtime_request(self, request: HttpRequest) -> None:
@@ -178,7 +186,13 @@ class LocalLambda:
         if self._fs is None:  # once per function (a LayerError is the caller's to see)
             self._fs = prepare_filesystem(self.config, self._emit)
         return Environment(
-            self.config, self.runtime_api, self._fs, self._faults, self._finished, self._emit
+            self.config,
+            self.runtime_api,
+            self._fs,
+            self._faults,
+            self._finished,
+            self._emit,
+            self._snapshot,
         )
 
     def _prepare_spare(self) -> None:
@@ -217,6 +231,9 @@ class LocalLambda:
         for server in self._servers:
             server.close()
         self._servers = []
+        if self._snapshot is not None:
+            self._snapshot.close()
+            self._snapshot = None
         log_server = getattr(self, "_log_server", None)
         if log_server is not None:
             log_server.close()
@@ -232,6 +249,16 @@ class LocalLambda:
                 "LocalLambda's blocking methods cannot be called from its own event loop"
             )
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the local Lambda's thread) once no invocation that came
+        through the invoke API is in flight: the environment is free as Lambda counts it,
+        not at the answer but when its runtime and every extension have asked for the
+        next event. Thread-safe: the dev loop's router frees an environment on it."""
+        if self._loop is None:
+            callback()
+        else:
+            self._loop.call_soon_threadsafe(self._invoke_api.when_idle, callback)
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the local Lambda's event loop and wait for its result: for
@@ -427,7 +454,10 @@ class LocalLambda:
             return InitResult(outcome, 0.0)
         self._env = self._last = env
         self._plog.listener = env.api.telemetry.publish
-        self._emit(self._plog.init_start())
+        if env.restored:  # SnapStart: made from the snapshot, it only restores
+            self._emit(self._plog.restore_start())
+        else:
+            self._emit(self._plog.init_start())
         env.on_snapshot = self._snapshot_taken
         init = await env.init(request_id)
         failure = init.failure
@@ -539,10 +569,13 @@ class LocalLambda:
             init_ms,
             restore_ms,
         )
-        self._emit(
-            self._plog.end(inv.request_id, outcome.status, duration_ms, len(outcome.payload))
-        )
-        self._emit(self._plog.report(report, outcome.status, outcome.error_type))
+        status = outcome.status
+        if self.config.managed_instances and outcome.function_error and status == "success":
+            # On Managed Instances AWS's RAPID reports the runtime's /error as an error of
+            # that type (on demand it is a success: test_report_line.py has both sources).
+            status = "error"
+        self._emit(self._plog.end(inv.request_id, status, duration_ms, len(outcome.payload)))
+        self._emit(self._plog.report(report, status, outcome.error_type))
         if self.config.managed_instances:
             # Lines of the other invocations in flight are not this one's (JSON records and
             # platform lines carry their request id).

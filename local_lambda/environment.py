@@ -25,7 +25,7 @@ from .model import FunctionConfig, InvokeOutcome, PendingInvoke, ShutdownResult
 from .platform_log import PlatformLog
 from .runtime_api import ApiSettings, Fault, RuntimeApi
 from .sandbox import ExtensionLaunchError, Listeners, Sandbox, describe_exit
-from .snapstart import credentials_body, snapstart_timeout
+from .snapstart import Snapshot, credentials_body, snapstart_timeout
 from .streaming import ResponseChunks
 
 # Of the shutdown budget with external extensions, the runtime's share before SIGKILL
@@ -70,7 +70,10 @@ class Environment:
         faults: list[Fault],
         finished: OrderedDict[str, str],
         emit: Callable[[str], None],
+        snapshot: Snapshot | None = None,
     ) -> None:
+        """``snapshot``: SnapStart's, the function's (this environment takes it, or is made
+        from it once taken)."""
         self.config = config
         self._emit = emit
         self.api = RuntimeApi(
@@ -104,11 +107,11 @@ class Environment:
             address,
             fs,
             Listeners(function_line, extension_line, self._extension_exited),
+            snapshot,
         )
         self.api.on_freeze = self.sandbox.freeze
         # SnapStart: told Init Duration when the snapshot is taken (for INIT_REPORT).
         self.on_snapshot: Callable[[float], None] = lambda init_ms: None
-        snapshot = self.sandbox.snapshot
         if snapshot is not None:
 
             def take(port: int) -> bool:
@@ -123,6 +126,11 @@ class Environment:
     @property
     def alive(self) -> bool:
         return self.sandbox.alive
+
+    @property
+    def restored(self) -> bool:
+        """SnapStart: made from the snapshot (no init: a restore only)."""
+        return self.sandbox.restored
 
     def _extension_exited(self, name: str, status: int) -> None:
         if self.api.ext_api.shutting_down:
@@ -141,10 +149,13 @@ class Environment:
         started_ns = time.perf_counter_ns()
         api.init_started(started_ns, sandbox.extension_names())
         go = await self._start_extensions()
-        sandbox.open_gate(go)
-        await _first(
-            config.init_timeout, api.init_ready, api.init_error, api.snapshot_taken, sandbox.exited
-        )
+        if sandbox.restored:  # SnapStart: a copy of the snapshot, let go now
+            api.restore_begun(time.perf_counter_ns())
+            sandbox.open_gate(go)
+        else:
+            sandbox.open_gate(go)
+            waiting = (api.init_ready, api.init_error, api.snapshot_taken, sandbox.exited)
+            await _first(config.init_timeout, *waiting)
         if api.restore_started_ns:  # SnapStart: the restore has its own limit
             await self._restore(api.restore_started_ns)
         elapsed_ms = (time.perf_counter_ns() - started_ns) / 1e6

@@ -6,7 +6,10 @@ content type is read as Lambda does it: a JSON prelude (status, headers, cookies
 NUL bytes, then the body, passed on chunk by chunk as the runtime sends it. Any other
 streamed answer is passed on as is (status 200, the runtime's content type); a buffered
 answer is read as a Function URL reads one (a ``{"statusCode", ...}`` object, or any JSON
-value as a 200 body). A function error is a 502, as on Lambda.
+value as a 200 body). The response is complete when the runtime has finished posting
+(:mod:`local_lambda.answer_relay`), not when the invocation ends. A function error is a
+502, as on Lambda; one after the response began cuts its body short (no last chunk), so
+the client knows the body is incomplete.
 
     with LocalLambda(config) as lam, FunctionUrl(lam) as url:
         urllib.request.urlopen(url.url + "/path?x=1")
@@ -22,8 +25,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from .answer_relay import relay
 from .httpserver import HttpRequest, HttpServer, serve
-from .model import PendingInvoke
+from .model import InvokeOutcome, InvokeResult, PendingInvoke
 
 if TYPE_CHECKING:
     from .emulator import LocalLambda
@@ -73,15 +77,7 @@ class FunctionUrl:
 
     async def _answer(self, request: HttpRequest) -> None:
         inv = PendingInvoke(json.dumps(_event(request)).encode(), self._lam.function_arn)
-        reply = _Reply(request)
-        result = await self._lam.run_streamed(inv, reply.chunk, reply.streamed)
-        if result.function_error is not None:
-            if request.answered:  # failed mid-stream: the client sees the body end
-                request.end_stream()
-            else:
-                request.respond(502, _BAD_GATEWAY)
-            return
-        reply.finish()
+        await relay(self._lam, inv, _Reply(request))
 
 
 async def _close(server: HttpServer) -> None:
@@ -89,27 +85,25 @@ async def _close(server: HttpServer) -> None:
 
 
 class _Reply:
-    """Turns the function's bytes into one HTTP response, streamed."""
+    """Turns the function's answer into one HTTP response, sent as it comes (an
+    :class:`~local_lambda.answer_relay.AnswerSink`)."""
 
     def __init__(self, request: HttpRequest) -> None:
         self._request = request
-        self._content_type: str | None = None  # set when the response is streamed
         self._prelude = b""
-        self._mode = ""  # "integration" | "raw" | "buffered", fixed by the first chunk
+        self._mode = ""  # "integration" | "raw" | "buffered", fixed at the start
 
-    def streamed(self, content_type: str) -> None:
-        self._content_type = content_type
+    def start(self, content_type: str | None) -> None:
+        if content_type is None:
+            self._mode = "buffered"
+        elif content_type == HTTP_INTEGRATION:
+            self._mode = "integration"
+        else:
+            self._mode = "raw"
+            self._request.start_stream(200, [], content_type)
 
     async def chunk(self, data: bytes) -> None:
         request = self._request
-        if not self._mode:
-            if self._content_type is None:
-                self._mode = "buffered"
-            elif self._content_type == HTTP_INTEGRATION:
-                self._mode = "integration"
-            else:
-                self._mode = "raw"
-                request.start_stream(200, [], self._content_type)
         if self._mode == "buffered":
             self._prelude += data  # a buffered answer arrives in one piece
             return
@@ -133,15 +127,19 @@ class _Reply:
         headers = [(name, value) for name, value in headers if name.lower() != "content-type"]
         self._request.start_stream(int(prelude.get("statusCode", 200)), headers, content_type)
 
-    def finish(self) -> None:
+    def complete(self, outcome: InvokeOutcome, result: InvokeResult | None) -> None:
         request = self._request
-        if self._mode == "buffered" or not self._mode:
+        if outcome.function_error is not None:
+            if request.answered:  # failed mid-stream: the body is cut short, never ended
+                request.drop()
+            else:
+                request.respond(502, _BAD_GATEWAY)
+        elif self._mode == "buffered":
             _answer_buffered(request, self._prelude)
-            return
-        if not request.answered:  # an integration response that never ended its prelude
+        elif not request.answered:  # an integration response that never ended its prelude
             request.respond(502, _BAD_GATEWAY)
-            return
-        request.end_stream()
+        else:
+            request.end_stream()
 
 
 def _parse_prelude(head: bytes) -> dict[str, Any]:

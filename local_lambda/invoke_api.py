@@ -15,10 +15,11 @@ import binascii
 import json
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from . import protocol
+from .answer_relay import Runner, relay
 from .httpserver import HttpRequest
 from .model import FunctionConfig, InvokeOutcome, InvokeResult, PendingInvoke
 from .runtime_api import CONTENT_JSON
@@ -29,23 +30,12 @@ STREAM_INVOKE_PREFIX = "/2021-11-15/functions/"
 STREAM_INVOKE_SUFFIX = "/response-streaming-invocations"
 
 
-class Invoker(Protocol):
+class Invoker(Runner, Protocol):
     """What the invoke API needs of a function: the emulator's facade provides it. Named
     here, not imported, so the API and the facade do not import each other."""
 
     config: FunctionConfig
     function_arn: str
-
-    async def run(
-        self, inv: PendingInvoke, *, on_answer: Callable[[InvokeOutcome], None] | None = ...
-    ) -> InvokeResult: ...
-
-    async def run_streamed(
-        self,
-        inv: PendingInvoke,
-        on_chunk: Callable[[bytes], Awaitable[None]],
-        on_start: Callable[[str], None] = ...,
-    ) -> InvokeResult: ...
 
     def log_tail(self, result: InvokeResult) -> str: ...
 
@@ -70,7 +60,8 @@ class InvokeApi:
 
     def __init__(self, lam: Invoker) -> None:
         self._lam = lam
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # one per invocation in flight
+        self._idle_waiters: list[Callable[[], None]] = []
 
     def handle(self, request: HttpRequest) -> None:
         path = request.path
@@ -222,7 +213,28 @@ class InvokeApi:
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks:
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for callback in waiters:
+                callback()
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once no invocation this API took is in flight (now, if none
+        is). Each task here lasts until its invocation is over for the platform: its
+        runtime and every extension have asked for the next event (or it timed out, or
+        the runtime exited), which is when Lambda counts an environment free again,
+        later than the answer (or later still, when a caller reads its answer slower
+        than the invocation ran: the task also writes it). Every invocation is a task
+        before any byte of its answer is written, so a caller that asks after reading an
+        answer waits for that invocation."""
+        if self._tasks:
+            self._idle_waiters.append(callback)
+        else:
+            callback()
 
     async def _run_quietly(self, inv: PendingInvoke) -> None:
         await self._lam.run(inv)
@@ -251,36 +263,45 @@ class InvokeApi:
     async def _stream_and_answer(
         self, request: HttpRequest, inv: PendingInvoke, tail: bool
     ) -> None:
-        """InvokeWithResponseStream: each chunk is passed on as an event as soon as the
-        runtime sends it (and no faster than the caller reads); the last event says how
-        the invocation ended."""
-        headers = {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": "$LATEST"}
-
-        def begin(content_type: str = CONTENT_JSON) -> None:
-            if not request.answered:
-                request.start_stream(200, headers, content_type)
-
-        async def send(chunk: bytes) -> None:
-            begin()
-            request.write_chunk(payload_chunk(chunk))
-            await request.drain()
-
-        result = await self._lam.run_streamed(inv, send, begin)
-        if _refused(request, result):
-            return
-        begin()
-        error_code = error_details = None
-        if result.function_error is not None:
-            error_code = result.function_error
-            error_details = result.payload.decode("utf-8", "replace")
-        log = self._lam.log_tail(result) if tail else None
-        request.write_chunk(invoke_complete(error_code, error_details, log))
-        request.end_stream()
+        """InvokeWithResponseStream: each chunk is passed on as a ``PayloadChunk`` event as
+        soon as the runtime sends it (and no faster than the caller reads), a buffered
+        response as one at its post; ``InvokeComplete`` follows as soon as the answer is
+        complete (with ``LogType: Tail``, at the invocation's end: its log ends with
+        REPORT)."""
+        await relay(self._lam, inv, _EventStream(self._lam, request, inv, tail), wait_for_end=tail)
 
     async def drain(self) -> None:
         """Wait for queued Event invokes before the servers stop."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30)
+
+
+class _EventStream:
+    """An :class:`~local_lambda.answer_relay.AnswerSink` writing AWS's event stream."""
+
+    def __init__(self, lam: Invoker, request: HttpRequest, inv: PendingInvoke, tail: bool):
+        self._lam, self._request, self._tail = lam, request, tail
+        self._headers = {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": "$LATEST"}
+
+    def start(self, content_type: str | None) -> None:
+        if not self._request.answered:
+            self._request.start_stream(200, self._headers, content_type or CONTENT_JSON)
+
+    async def chunk(self, data: bytes) -> None:
+        self._request.write_chunk(payload_chunk(data))
+        await self._request.drain()
+
+    def complete(self, outcome: InvokeOutcome, result: InvokeResult | None) -> None:
+        if result is not None and _refused(self._request, result):
+            return
+        self.start(None)  # an error before any byte: the stream holds only InvokeComplete
+        error_code = error_details = None
+        if outcome.function_error is not None:
+            error_code = outcome.function_error
+            error_details = outcome.payload.decode("utf-8", "replace")
+        log = self._lam.log_tail(result) if self._tail and result is not None else None
+        self._request.write_chunk(invoke_complete(error_code, error_details, log))
+        self._request.end_stream()
 
 
 # The Invoke API reference's FunctionName pattern, with the parts named (the router reads

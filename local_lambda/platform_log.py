@@ -161,8 +161,8 @@ class PlatformLog:
             "metrics": metrics,
             "status": status,
         }
-        if error_type:
-            record["errorType"] = error_type
+        if error_type and status not in ("success", "timeout"):
+            record["errorType"] = error_type  # a timeout has none (see below)
         self._tell("platform.report", record)
         if self.json_format:
             return self._json("platform.report", record)
@@ -180,10 +180,15 @@ class PlatformLog:
                 f"Restore Duration: {report.restore_duration_ms:.2f} ms\t"
                 f"Billed Restore Duration: {math.ceil(report.restore_duration_ms)} ms\t"
             )
-        if status != "success" and error_type:
-            line += f"Status: {status}\tError Type: {error_type}\t"
-        elif status == "timeout":
-            line += "Status: timeout\t"
+        # Lambda adds the status only when the invocation did not succeed from the platform's
+        # side, and then ends the line there (no trailing tab): "...\tStatus: timeout" (no
+        # error type) or "...\tStatus: error\tError Type: Runtime.ExitError". A function
+        # error the runtime reported (POST /error) is a success here: its REPORT is plain,
+        # as in CloudWatch for a Python handler's exception (docs/local_lambda.md, REPORT).
+        if status == "timeout":
+            line += "Status: timeout"
+        elif status != "success":
+            line += f"Status: {status}" + (f"\tError Type: {error_type}" if error_type else "")
         return line
 
     @staticmethod

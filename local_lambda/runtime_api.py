@@ -461,9 +461,9 @@ def _connected(token: Hashable) -> bool:
 
 
 def _outcome_of(request: HttpRequest, kind: str) -> InvokeOutcome:
-    if kind == "error":
+    if kind == "error":  # the runtime answered: the platform's status is success (REPORT)
         error_type = _valid_error_type(request.headers.get(protocol.H_ERROR_TYPE, ""))
-        return InvokeOutcome(request.body, "Unhandled", error_type, "error")
+        return InvokeOutcome(request.body, "Unhandled", error_type, "success")
     trailer_type = request.trailers.get(protocol.H_ERROR_TYPE)
     if trailer_type:  # a streamed response that failed midway reports in its trailers
         try:

@@ -27,6 +27,7 @@ import subprocess
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 from . import layers, log_frames, log_level
 from .extension_process import ExtensionProcess
@@ -34,7 +35,7 @@ from .freezer import Freezer
 from .memory import MemoryMeter
 from .model import FunctionConfig
 from .pipe_reader import LineReader
-from .snapstart import Snapshot, credentials_environment
+from .snapstart import Snapshot, SnapshotLost, credentials_environment
 
 # Host variables passed through: the rest of the host's environment stays out.
 _HOST_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -99,7 +100,11 @@ class Listeners:
 
 class Sandbox:
     """A runtime process, held at its gate until :meth:`open_gate`. ``exited`` resolves
-    with its wait status (negative: killed by that signal) when it ends."""
+    with its wait status (negative: killed by that signal) when it ends.
+
+    SnapStart (``snapshot`` given): the first sandbox starts the runtime that the snapshot
+    is taken of; once it is taken (``snapshot.held``), a sandbox's runtime is a copy of it
+    instead (``restored``), forked by the snapshot's holder and waiting at a gate of ours."""
 
     def __init__(
         self,
@@ -107,10 +112,13 @@ class Sandbox:
         runtime_api: str,
         fs: layers.Filesystem,
         listeners: Listeners,
+        snapshot: Snapshot | None = None,
     ) -> None:
         self.config = config
         self.fs = fs
         self.listeners = listeners
+        self.snapshot = snapshot
+        self.restored = snapshot is not None and snapshot.held
         try:
             command, extra = layers.runtime_command(
                 config.runtime, config.command, config.handler, self.fs, config.env
@@ -125,25 +133,44 @@ class Sandbox:
             raise RuntimeStartError(str(exc)) from exc
         self.freezer = Freezer(name)
         self.env = lambda_environment(config, runtime_api, self.fs, extra)
+        self.credentials: dict[str, str] = {}
+        if snapshot is not None and self.restored:  # the copy has the snapshot's environment
+            self.env, self.credentials = dict(snapshot.env), snapshot.credentials
+        elif snapshot is not None:
+            self.credentials = credentials_environment(self.env, runtime_api)
+            snapshot.env, snapshot.credentials = dict(self.env), self.credentials
         # Managed python3.x runtimes also get Lambda's telemetry log descriptor.
         self.telemetry_log = (
             log_frames.TelemetryLogPipe() if log_frames.wanted(config.runtime) else None
         )
-        if self.telemetry_log is not None:
+        if self.telemetry_log is not None and not self.restored:
             self.env.update(self.telemetry_log.environment())
-        self.snapshot: Snapshot | None = None
-        self.credentials: dict[str, str] = {}
-        if config.snap_start:
-            self.credentials = credentials_environment(self.env, runtime_api)
-            self.snapshot = Snapshot()
-            self.env.update(self.snapshot.environment(self.env))
+            if snapshot is not None:
+                snapshot.env.update(self.telemetry_log.environment())
         self.extensions: list[ExtensionProcess] = []
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pid = 0
+        loop = asyncio.get_running_loop()
+        self.exited: asyncio.Future[int] = loop.create_future()
         read_fd, write_fd = os.pipe()
+        if snapshot is not None and self.restored:
+            gate_read, gate_write = os.pipe()
+            self._gate: IO[bytes] = os.fdopen(gate_write, "wb")
+            self._adopted = asyncio.ensure_future(self._restore(snapshot, write_fd, gate_read))
+        else:
+            agent = snapshot.environment(self.env) if snapshot is not None else {}
+            self._spawn(command, {**self.env, **agent}, read_fd, write_fd)
+            self._adopted = asyncio.ensure_future(self._join(self.pid))
+        self.output = LineReader(read_fd, lambda line: listeners.function_line(line, None))
+        if self.telemetry_log is not None and not self.restored:
+            self.telemetry_log.start(self._function_frame)
+
+    def _spawn(self, command: list[str], env: dict[str, str], read_fd: int, write_fd: int) -> None:
         try:
             self.process = subprocess.Popen(
                 self.fs.wrap(command),
                 cwd=self.fs.cwd,
-                env=self.env,
+                env=env,
                 stdin=subprocess.PIPE,
                 stdout=write_fd,
                 stderr=write_fd,
@@ -159,17 +186,33 @@ class Sandbox:
             raise RuntimeStartError(f"cannot start the runtime {command!r}: {exc}") from exc
         finally:
             os.close(write_fd)
-        self.pid = self.process.pid
-        self.memory.watch(self.pid)
-        self.freezer.watch(self.pid)
-        loop = asyncio.get_running_loop()
-        self._adopted = asyncio.ensure_future(self._join(self.pid))
-        self.output = LineReader(read_fd, lambda line: listeners.function_line(line, None))
-        if self.telemetry_log is not None:
-            self.telemetry_log.start(self._function_frame)
-        self.exited: asyncio.Future[int] = loop.create_future()
+        assert self.process.stdin is not None
+        self._gate = self.process.stdin
+        self._watch(self.process.pid)
         self._pidfd = os.pidfd_open(self.pid)
-        loop.add_reader(self._pidfd, self._reap)
+        asyncio.get_running_loop().add_reader(self._pidfd, self._reap)
+
+    async def _restore(self, snapshot: Snapshot, write_fd: int, gate_read: int) -> None:
+        """SnapStart: our runtime is a new copy of the snapshot, waiting at our gate."""
+        telemetry_fd = self.telemetry_log.child_fd if self.telemetry_log is not None else -1
+        try:
+            copy = await snapshot.restore(write_fd, gate_read, telemetry_fd)
+        except SnapshotLost:
+            self.exited.set_result(-signal.SIGKILL)
+            return
+        finally:
+            os.close(write_fd)
+            os.close(gate_read)
+            if self.telemetry_log is not None:
+                self.telemetry_log.start(self._function_frame)  # (closes our copy of its end)
+        self._watch(copy.pid)
+        copy.exited.add_done_callback(lambda done: self._ended(done.result()))
+        await self._join(copy.pid)
+
+    def _watch(self, pid: int) -> None:
+        self.pid = pid
+        self.memory.watch(pid)
+        self.freezer.watch(pid)
         if self.memory.group is None:
             self._sample_memory()
 
@@ -213,10 +256,9 @@ class Sandbox:
         await asyncio.gather(*(ext.start() for ext in self.extensions))
 
     def open_gate(self, go: bool = True) -> None:
-        """Let the runtime command run (see layers._GATE), or with ``go=False`` close the
-        gate unopened (init failed before the runtime started)."""
-        gate = self.process.stdin
-        assert gate is not None
+        """Let the runtime command run (see layers._GATE; a SnapStart copy: its restore),
+        or with ``go=False`` close the gate unopened (init failed before the runtime started)."""
+        gate = self._gate
         if go:
             with contextlib.suppress(OSError):
                 gate.write(b"go\n")
@@ -257,14 +299,22 @@ class Sandbox:
         self.freezer.thaw()
         loop = asyncio.get_running_loop()
         until = loop.time() + timeout_s
-        while self.alive and self.freezer.thread_running(self.pid) and loop.time() < until:
+        while (
+            self.alive
+            and self.pid
+            and self.freezer.thread_running(self.pid)
+            and loop.time() < until
+        ):
             await asyncio.sleep(0.001)
 
     def _reap(self) -> None:
         loop = asyncio.get_running_loop()
         loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
-        status = self.process.wait()
+        assert self.process is not None
+        self._ended(self.process.wait())
+
+    def _ended(self, status: int) -> None:
         self.drain()
         if not self.exited.done():
             self.exited.set_result(status)
@@ -276,7 +326,7 @@ class Sandbox:
     def signal(self, signum: int) -> None:
         """Send ``signum`` to the runtime process alone (the shutdown phase's SIGTERM)."""
         self.freezer.thaw()
-        if self.alive:
+        if self.alive and self.pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signum)
 
@@ -296,12 +346,14 @@ class Sandbox:
     def kill_all(self) -> None:
         """SIGKILL every process of the environment (without waiting)."""
         self.freezer.thaw()  # a frozen process takes its SIGKILL only once thawed
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
         self.memory.kill_members()
 
     async def kill(self) -> int:
         """SIGKILL the whole environment and wait for the runtime to be reaped."""
+        await self._adopted  # a SnapStart copy may still be on its way
         self.kill_all()
         status = await self.exited
         await self._close_group()
@@ -315,9 +367,8 @@ class Sandbox:
     async def _close_group(self) -> None:
         await self._adopted  # or the group could gain a member after it was emptied
         self.freezer.thaw()
-        if self.process.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()
+        with contextlib.suppress(OSError):
+            self._gate.close()
         # Other members of the group may take a moment to be reaped by the kernel.
         for _ in range(100):
             if not self.memory.members():
@@ -333,16 +384,15 @@ class Sandbox:
         self.output.close()
         if self.telemetry_log is not None:
             self.telemetry_log.close()
-        if self.snapshot is not None:
-            self.snapshot.close()
         self.memory.close()
         self.freezer.close()
 
     async def finish(self) -> None:
         """Release what is left once the runtime has exited on its own."""
         self.freezer.thaw()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
         await self._close_group()
 
 

@@ -17,22 +17,31 @@ SDK fetches the keys from that endpoint when it needs them, so none are in the s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
+import socket
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from . import log_frames
+from .freezer import Freezer
+from .memory import MemoryMeter
 from .model import InvokeOutcome
 
 __all__ = [
     "AGENT_DIR",
     "CREDENTIALS_PATH",
     "KEY_VARIABLES",
+    "Restored",
     "Snapshot",
+    "SnapshotLost",
     "credentials_body",
     "credentials_environment",
     "snapstart_timeout",
@@ -91,11 +100,41 @@ def credentials_body(keys: dict[str, str]) -> bytes | None:
 
 
 class Snapshot:
-    """One environment's snapshot: the agent's variables, then :meth:`take`."""
+    """A function's snapshot: taken once, in the first environment's runtime, when it asks
+    ``restore/next``; then every environment of the function runs a fork of it.
+
+    The agent's *holder* (see ``snapstart_agent``) connects to :attr:`control` and forks a
+    copy per :meth:`restore`; it outlives the environments, and :meth:`close` (the
+    function's end) ends it. Lives on the local Lambda's event loop."""
 
     def __init__(self) -> None:
         self._dir = tempfile.mkdtemp(prefix="lambdaboot-snapshot-")
         self._port_file = os.path.join(self._dir, "port")
+        self._loop = asyncio.get_running_loop()
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._listener.bind(self._port_file + ".sock")
+        self._listener.listen(1)
+        self._listener.setblocking(False)
+        self._loop.add_reader(self._listener, self._accept)
+        self._holder: socket.socket | None = None
+        self.holder_pid = 0
+        self._holder_fd = -1
+        # The holder leaves the first environment's cgroups for groups of its own, so
+        # that environment's freeze and end do not reach it.
+        name = f"lambdaboot-snapshot-{os.path.basename(self._dir)[-8:]}"
+        self._groups = (MemoryMeter(name, "auto"), Freezer(name))
+        self._forked: asyncio.Future[int] | None = None
+        self._forking = asyncio.Lock()
+        self._exits: dict[int, asyncio.Future[int]] = {}
+        #: The environment the snapshot's runtime was started with (every copy has it).
+        self.env: dict[str, str] = {}
+        #: The keys the container-credentials endpoint serves (see credentials_environment).
+        self.credentials: dict[str, str] = {}
+
+    @property
+    def held(self) -> bool:
+        """Whether the snapshot exists (environments are then made from it)."""
+        return self._holder is not None
 
     def environment(self, env: dict[str, str]) -> dict[str, str]:
         """The variables that load the agent into a Python runtime (which removes them)."""
@@ -124,6 +163,102 @@ class Snapshot:
             return False
         return True
 
+    async def restore(self, output_fd: int, gate_fd: int, telemetry_fd: int = -1) -> Restored:
+        """A new copy of the snapshot for an environment: its output goes to ``output_fd``,
+        it waits for "go" on ``gate_fd``, its telemetry frames go to ``telemetry_fd``."""
+        async with self._forking:
+            holder = self._holder
+            if holder is None:
+                raise SnapshotLost("the SnapStart snapshot is gone")
+            fds = [output_fd, gate_fd]
+            message = b"restore"
+            if telemetry_fd >= 0 and log_frames.ENV in self.env:
+                fds.append(telemetry_fd)
+                message += b" " + self.env[log_frames.ENV].encode()
+            self._forked = self._loop.create_future()
+            socket.send_fds(holder, [message], fds)
+            pid = await self._forked
+        return Restored(pid, self._exits[pid])
+
+    def _accept(self) -> None:
+        try:
+            holder, _ = self._listener.accept()
+        except BlockingIOError:
+            return
+        self._loop.remove_reader(self._listener)
+        holder.setblocking(False)
+        self._loop.add_reader(holder, self._hear, holder)
+
+    def _hear(self, holder: socket.socket) -> None:
+        try:
+            message = holder.recv(256)
+        except BlockingIOError:
+            return
+        except OSError:
+            message = b""
+        if not message:  # the holder has ended
+            self._loop.remove_reader(holder)
+            holder.close()
+            self._holder = None
+            if self._forked is not None and not self._forked.done():
+                self._forked.set_exception(SnapshotLost("the SnapStart snapshot is gone"))
+            for pid, exited in self._exits.items():  # no one reports their end now: end them
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+                if not exited.done():
+                    exited.set_result(-signal.SIGKILL)
+            self._exits.clear()
+            return
+        word, *numbers = message.split()
+        values = [int(n) for n in numbers]
+        if word == b"holder":
+            self.holder_pid = values[0]
+            self._holder_fd = os.pidfd_open(self.holder_pid)  # not our child: to see it end
+            for group in self._groups:
+                group.adopt(self.holder_pid)
+            self._holder = holder
+        elif word == b"pid" and self._forked is not None and not self._forked.done():
+            self._exits[values[0]] = self._loop.create_future()  # before its end can come
+            self._forked.set_result(values[0])
+        elif word == b"exit":
+            ended = self._exits.pop(values[0], None)
+            if ended is not None and not ended.done():
+                ended.set_result(values[1])
+
+    def kill(self) -> None:
+        """SIGKILL the holder (without waiting): at the function's end, or the interpreter's."""
+        if self.holder_pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.holder_pid, signal.SIGKILL)
+        self._groups[0].kill_members()
+
     def close(self) -> None:
+        """The function is gone: so are the snapshot, its holder and its files."""
+        self.kill()
+        if self._holder_fd >= 0:  # wait (briefly) until it has ended
+            select.select([self._holder_fd], [], [], 5.0)
+            os.close(self._holder_fd)
+            self._holder_fd = -1
+        self._loop.remove_reader(self._listener)
+        self._listener.close()
+        if self._holder is not None:
+            self._loop.remove_reader(self._holder)
+            self._holder.close()
+            self._holder = None
+        for group in self._groups:
+            group.close()
         with contextlib.suppress(OSError):
             shutil.rmtree(self._dir)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """A copy of the snapshot: its pid, and its exit status once it has ended (the holder,
+    its parent, reports it; negative: killed by that signal)."""
+
+    pid: int
+    exited: asyncio.Future[int]
+
+
+class SnapshotLost(Exception):
+    """The holder has ended (killed from outside): no copy can be made any more."""

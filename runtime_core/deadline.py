@@ -192,7 +192,7 @@ def _log_thread_stack(thread_id: int, invocation: Invocation, margin: float) -> 
     import sys
     import traceback
 
-    from runtime_core.invocation import Serving
+    from runtime_core.dispatch import Serving
     from runtime_core.logs import runtime_log
 
     frame = sys._current_frames().get(thread_id)

@@ -1,12 +1,18 @@
-"""Call the user's handler for one invocation and turn whatever happens into an ``Outcome``.
+"""One invocation in, one outcome out: enter it, call the user's handler, leave it.
 
-This is the one door the engines use: ``load_handler`` at init, ``is_async`` (and
-``streaming.is_streaming``) to choose an engine, then ``call_sync``, ``call_async`` or
-``call_streaming`` per invocation. None of them raises for anything the handler or its
-data does: a result, a handler exception, a bad event, a bad context header or an
-unserialisable result all come back as an ``Outcome`` to post. That includes an
-``asyncio.CancelledError`` an ``async def`` handler raises itself (it is a
+This is the one door the engines use per invocation: ``Serving`` around the call (the
+invocation's ids where logging, threads and X-Ray SDKs look for them), then
+``call_sync``, ``call_async`` or ``call_streaming``. None of them raises for anything the
+handler or its data does: a result, a handler exception, a bad event, a bad context
+header or an unserialisable result all come back as an ``Outcome`` to post. That includes
+an ``asyncio.CancelledError`` an ``async def`` handler raises itself (it is a
 ``BaseException``): only a cancellation of the engine's own making goes on up.
+
+A streaming handler writes to a ``ResponseStream``, which lives here beside the call that
+runs it, so that following a streamed invocation from the engine to the bytes on their
+way is one file too: the stream alone knows whether the first byte has left, and hands
+the bytes to the engine's sink (``engine.aio_client.AsyncStreamedResponse``).
+``runtime_core.streaming`` is the public face of all this (the decorator, the types).
 
 A plain ``def`` handler that returns an awaitable (what a synchronous decorator, such as
 Powertools' ``inject_lambda_context``, makes of an ``async def``) has it awaited, on a
@@ -25,39 +31,97 @@ imported on the first call that needs them.
 
 from __future__ import annotations
 
+import os
+
 from runtime_core.context import ContextUnmarshalError, LambdaContext
 from runtime_core.errors import (
     LAMBDA_CONTEXT_UNMARSHAL_ERROR,
     MARSHAL_ERROR,
     UNMARSHAL_ERROR,
-    InitError,
     exception_message,
     exception_outcome,
     fault_outcome,
 )
-from runtime_core.handler_kind import is_async
-from runtime_core.handler_loader import load_handler
+from runtime_core.handler_kind import is_async, takes_stream
+from runtime_core.invocation import ALONE, CURRENT
 from runtime_core.outcome import STREAMED, Outcome
 from runtime_core.serialize import MarshalError, UnmarshalError, decode_event, encode_result
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from contextvars import Token
+    from typing import Any, Protocol
 
+    from runtime_core.function_url import FunctionUrlResponse
     from runtime_core.invocation import Invocation
-    from runtime_core.streaming import ResponseStream
+
+    class StreamSink(Protocol):
+        """Where a stream's bytes go: the engine's streamed ``/response``."""
+
+        async def begin(self, content_type: str) -> None: ...
+        async def write(self, data: bytes) -> None: ...
+
 
 __all__ = [
-    "InitError",
+    "MAX_STREAM_BYTES",
+    "BlockingResponseStream",
     "Outcome",
+    "ResponseStream",
+    "ResponseTooLarge",
+    "Serving",
     "call_async",
     "call_streaming",
     "call_sync",
     "is_async",
-    "load_handler",
     "use_loop",
 ]
+
+_TRACE_ENV = "_X_AMZN_TRACE_ID"
+#: Lambda's limit on one streamed response (spec §2).
+MAX_STREAM_BYTES = 200 * 1024 * 1024
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+class Serving:
+    """``with Serving(invocation, alone):`` around one handler call: the one place that
+    enters and leaves an invocation.
+
+    Always: the ContextVar that ``current_invocation()`` and log records read
+    (``invocation.CURRENT``). When the invocation is ``alone`` in the process (concurrency
+    1, or a process per slot): also ``_X_AMZN_TRACE_ID`` (X-Ray SDKs read it; removed when
+    Lambda sent none) and the process-wide value that threads the handler starts see
+    (``invocation.ALONE``), as under awslambdaric. With several in flight those two would
+    be wrong for all but one, so they are left alone. A class, not
+    ``contextlib.contextmanager``: it is on the warm path and the start-up path.
+    """
+
+    __slots__ = ("_alone", "_invocation", "_token")
+
+    def __init__(self, invocation: Invocation, alone: bool = False) -> None:
+        self._invocation = invocation
+        self._alone = alone
+        self._token: Token[Invocation | None] | None = None
+
+    def __enter__(self) -> Invocation:
+        invocation = self._invocation
+        self._token = CURRENT.set(invocation)
+        if self._alone:
+            environ = os.environ
+            trace_id = invocation.trace_id
+            if trace_id:
+                environ[_TRACE_ENV] = trace_id
+            elif _TRACE_ENV in environ:
+                del environ[_TRACE_ENV]
+            ALONE[0] = invocation
+        return invocation
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._alone:
+            ALONE[0] = None
+        if self._token is not None:
+            CURRENT.reset(self._token)
+            self._token = None
 
 
 #: The loop that awaits what sync handlers return: the async engine's (``use_loop``), or
@@ -143,13 +207,11 @@ async def call_streaming(
     """Run a streaming handler into ``stream``; ``STREAMED`` when it ended well, else the
     error (to post to ``/error`` if nothing was sent yet, or as trailers if
     ``stream.started``)."""
-    from runtime_core.streaming import run
-
     prepared = _prepare(invocation)
     if isinstance(prepared, Outcome):
         return prepared
     try:
-        await run(handler, *prepared, stream)
+        await _run_streaming(handler, *prepared, stream)
     except Exception as exc:
         return exception_outcome(exc, invocation.request_id, streamed=True)
     except BaseException as exc:
@@ -197,3 +259,163 @@ def _finish(result: Any, request_id: str) -> Outcome:
         message = f"Unable to marshal response: {exception_message(exc)}"
         return fault_outcome(MARSHAL_ERROR, message, request_id, header=False)
     return Outcome(False, body, content_type)
+
+
+class ResponseTooLarge(Exception):
+    """The handler wrote more than Lambda accepts in one streamed response (200 MB)."""
+
+
+class ResponseStream:
+    """What a streaming handler writes its response to (``write``, ``close``).
+
+    ``sink`` is the engine's: ``begin`` with the content type (fixed by the first write),
+    then ``write`` for each chunk; each returns once the bytes are on their way.
+    """
+
+    __slots__ = ("_closed", "_http", "_sink", "bytes_written", "content_type", "started")
+
+    def __init__(self, sink: StreamSink) -> None:
+        self._sink = sink
+        self._closed = False
+        self._http: FunctionUrlResponse | None = None
+        #: The ``Content-Type`` the invoker gets; settable until the first write.
+        self.content_type = DEFAULT_CONTENT_TYPE
+        #: True once the first bytes have gone out (errors then go in trailers).
+        self.started = False
+        self.bytes_written = 0
+
+    def set_http_response(self, response: FunctionUrlResponse) -> None:
+        """Answer a Function URL with this status, headers and cookies (before the first write)."""
+        if self.started:
+            raise RuntimeError("set_http_response() must come before the first write()")
+        from runtime_core.function_url import HTTP_INTEGRATION_CONTENT_TYPE
+
+        self._http = response
+        self.content_type = HTTP_INTEGRATION_CONTENT_TYPE
+
+    async def write(self, data: bytes | bytearray | memoryview | str) -> None:
+        """Send ``data`` now; waits while the reader is slower than the handler."""
+        if self._closed:
+            raise RuntimeError("write() on a closed ResponseStream")
+        chunk = data.encode() if isinstance(data, str) else bytes(data)
+        begin = not self.started
+        if begin:
+            if self._http is not None:
+                chunk = self._http.prelude() + chunk
+        elif not chunk:
+            return
+        self.bytes_written += len(chunk)
+        if self.bytes_written > MAX_STREAM_BYTES:
+            raise ResponseTooLarge(
+                f"the streamed response passed Lambda's limit of {MAX_STREAM_BYTES} bytes "
+                f"({self.bytes_written} written): stream less, or write it to S3 and return a link"
+            )
+        if begin:
+            self.started = True
+            await self._sink.begin(self.content_type)
+        await self._sink.write(chunk)
+
+    async def close(self) -> None:
+        """End the response (the engine also ends it when the handler returns)."""
+        if not self.started:
+            await self.write(b"")
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+async def _run_streaming(
+    handler: Callable[..., Any], event: Any, context: LambdaContext, stream: ResponseStream
+) -> None:
+    """Call a streaming handler and send everything it produces through ``stream``."""
+    from runtime_core.function_url import FunctionUrlResponse
+
+    if takes_stream(handler) and not is_async(handler):
+        await _run_sync_writer(handler, event, context, stream)
+        return
+    args = (event, stream, context) if takes_stream(handler) else (event, context)
+    result = handler(*args)
+    if hasattr(result, "__await__"):
+        result = await result
+    if isinstance(result, FunctionUrlResponse):
+        stream.set_http_response(result)
+        result = result.body
+    await _pump(result, stream)
+    if not stream.closed:
+        await stream.close()
+
+
+class BlockingResponseStream:
+    """What a sync handler that takes the stream gets: the same calls, blocking. It runs on
+    a worker thread, and each write waits until the loop has sent the bytes."""
+
+    __slots__ = ("_loop", "_stream")
+
+    def __init__(self, stream: ResponseStream, loop: Any) -> None:
+        self._stream = stream
+        self._loop = loop
+
+    @property
+    def content_type(self) -> str:
+        return self._stream.content_type
+
+    @content_type.setter
+    def content_type(self, value: str) -> None:
+        self._stream.content_type = value
+
+    def set_http_response(self, response: FunctionUrlResponse) -> None:
+        self._stream.set_http_response(response)
+
+    def write(self, data: bytes | bytearray | memoryview | str) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self._stream.write(data), self._loop).result()
+
+    def close(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self._stream.close(), self._loop).result()
+
+
+async def _run_sync_writer(
+    handler: Callable[..., Any], event: Any, context: LambdaContext, stream: ResponseStream
+) -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    blocking = BlockingResponseStream(stream, loop)
+    await loop.run_in_executor(None, handler, event, blocking, context)
+    if not stream.closed:
+        await stream.close()
+
+
+async def _pump(result: Any, stream: ResponseStream) -> None:
+    if result is None:
+        return
+    if isinstance(result, (bytes, bytearray, memoryview, str)):
+        await stream.write(result)
+    elif hasattr(result, "__aiter__"):
+        async for item in result:
+            await stream.write(item)
+    elif hasattr(result, "__iter__") and not isinstance(result, (dict, list, tuple)):
+        await _pump_sync_iterator(iter(result), stream)
+    else:  # a dict, list or other value: stream its JSON
+        body, content_type = encode_result(result)
+        if not stream.started:
+            stream.content_type = content_type
+        await stream.write(body)
+
+
+async def _pump_sync_iterator(iterator: Any, stream: ResponseStream) -> None:
+    """A sync generator is stepped on a worker thread: its code may block."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    done = object()
+    while True:
+        item: Any = await loop.run_in_executor(None, next, iterator, done)
+        if item is done:
+            return
+        await stream.write(item)

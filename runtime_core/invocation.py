@@ -1,4 +1,5 @@
-"""The one value every part of the runtime passes around: an invocation from ``/next``.
+"""The one value every part of the runtime passes around: an invocation from ``/next``,
+and where the one being served is kept (``current_invocation``).
 
 It is a plain ``__slots__`` class (not a dataclass) because this module is on the
 start-up path of the blocking engine, where every import is paid at each cold start.
@@ -6,17 +7,10 @@ start-up path of the blocking engine, where every import is paid at each cold st
 
 from __future__ import annotations
 
-import os
 import time
 from contextvars import ContextVar
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from contextvars import Token
-
-__all__ = ["Invocation", "Serving", "current_invocation"]
-
-_TRACE_ENV = "_X_AMZN_TRACE_ID"
+__all__ = ["ALONE", "CURRENT", "Invocation", "current_invocation"]
 
 
 class Invocation:
@@ -83,58 +77,18 @@ class Invocation:
         )
 
 
-# The invocation being served by the current thread or task. Engines set it around each
-# handler call; logging and ``current_invocation()`` read it. A ContextVar (not a global)
-# so that concurrent invocations on one event loop never see each other's ids.
-_current: ContextVar[Invocation | None] = ContextVar("lambdaboot_invocation", default=None)
+# The invocation being served by the current thread or task: set and reset around each
+# handler call by ``dispatch.Serving`` (the one place that enters and leaves one), read by
+# ``current_invocation()`` and so by every log record. A ContextVar (not a global) so that
+# concurrent invocations on one event loop never see each other's ids.
+CURRENT: ContextVar[Invocation | None] = ContextVar("lambdaboot_invocation", default=None)
 
 # At concurrency 1 there is one invocation in the whole process, so threads the user starts
 # (a ThreadPoolExecutor does not copy context variables) should still see it, as they do
-# under awslambdaric. Engines that serve one invocation at a time set this too; engines
-# that serve several at once leave it None, so ids are never crossed.
-_process_wide: Invocation | None = None
-
-
-class Serving:
-    """``with Serving(invocation, alone):`` around one handler call: the one place that
-    enters and leaves an invocation.
-
-    Always: the ContextVar that ``current_invocation()`` and log records read. When the
-    invocation is ``alone`` in the process (concurrency 1, or a process per slot): also
-    ``_X_AMZN_TRACE_ID`` (X-Ray SDKs read it; removed when Lambda sent none) and the
-    process-wide value that threads the handler starts see, as under awslambdaric. With
-    several in flight those two would be wrong for all but one, so they are left alone.
-    A class, not ``contextlib.contextmanager``: it is on the warm path and the start-up path.
-    """
-
-    __slots__ = ("_alone", "_invocation", "_token")
-
-    def __init__(self, invocation: Invocation, alone: bool = False) -> None:
-        self._invocation = invocation
-        self._alone = alone
-        self._token: Token[Invocation | None] | None = None
-
-    def __enter__(self) -> Invocation:
-        global _process_wide
-        invocation = self._invocation
-        self._token = _current.set(invocation)
-        if self._alone:
-            environ = os.environ
-            trace_id = invocation.trace_id
-            if trace_id:
-                environ[_TRACE_ENV] = trace_id
-            elif _TRACE_ENV in environ:
-                del environ[_TRACE_ENV]
-            _process_wide = invocation
-        return invocation
-
-    def __exit__(self, *exc_info: object) -> None:
-        global _process_wide
-        if self._alone:
-            _process_wide = None
-        if self._token is not None:
-            _current.reset(self._token)
-            self._token = None
+# under awslambdaric. ``dispatch.Serving`` puts it in this one-item list while it is served
+# alone (engines that serve several at once leave it None, so ids are never crossed): a
+# list, so that this module keeps the value without owning the code that sets it.
+ALONE: list[Invocation | None] = [None]
 
 
 def current_invocation() -> Invocation | None:
@@ -143,4 +97,4 @@ def current_invocation() -> Invocation | None:
     Works from sync handlers, ``async def`` handlers, threads the handler starts (at
     concurrency 1), and log processors.
     """
-    return _current.get() or _process_wide
+    return CURRENT.get() or ALONE[0]

@@ -17,14 +17,14 @@ import os
 import sys
 
 from runtime_core import logs
-from runtime_core.dispatch import InitError, is_async, load_handler
 from runtime_core.engine.client import RuntimeClient
-from runtime_core.errors import log_init_error
+from runtime_core.errors import InitError, log_init_error
+from runtime_core.handler_kind import is_async, is_streaming
+from runtime_core.handler_loader import load_handler
 from runtime_core.logs import sink
 from runtime_core.protocol import ApiError
 from runtime_core.setting_names import MARGIN_ENV
 from runtime_core.shutdown import exit_now, register_internal_extension, registered_hooks
-from runtime_core.streaming import is_streaming
 from runtime_core.transport import pipelining, transport_kind
 
 TYPE_CHECKING = False

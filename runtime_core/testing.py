@@ -1,7 +1,8 @@
 """Run a handler in-process, as the runtime would, from a unit test (as ``structlog.testing``).
 
 ``invoke`` builds the invocation Lambda would send (request id, deadline, ARN, optional
-client context, Cognito identity, tenant and trace ids), decodes the event, gives the
+client context, Cognito identity, tenant and trace ids, or any Runtime API header as
+Lambda sends it: ``make_invocation(headers=...)``), decodes the event, gives the
 handler awslambdaric's context object and encodes the result, through the same code the
 engines use (``runtime_core.dispatch``); so a test sees exactly the bytes Lambda would get,
 error payloads included, without a Runtime API, a socket or a subprocess::
@@ -26,11 +27,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from runtime_core import dispatch
-from runtime_core.invocation import Invocation, Serving
-from runtime_core.streaming import ResponseStream, is_streaming
+from runtime_core.dispatch import ResponseStream, Serving
+from runtime_core.handler_kind import is_streaming
+from runtime_core.invocation import Invocation
+from runtime_core.protocol import Response, parse_invocation
 
 __all__ = ["Result", "invoke", "make_invocation"]
 
@@ -83,20 +87,41 @@ def make_invocation(
     tenant_id: str | None = None,
     trace_id: str | None = None,
     content_type: str = "application/json",
+    headers: Mapping[str, str | None] | None = None,
 ) -> Invocation:
-    """The invocation Lambda would deliver for ``event`` (JSON-encoded unless ``raw``)."""
+    """The invocation Lambda would deliver for ``event`` (JSON-encoded unless ``raw``).
+
+    It is decoded from the ``/next`` headers the keywords make, by the engines' own code
+    (``protocol.parse_invocation``). ``headers`` adds Runtime API headers as Lambda sends
+    them, raw, over the keywords' (names in any case; ``None`` leaves one out): for what
+    the keywords cannot say, such as a malformed client context, which the handler's
+    context then refuses as it would in Lambda::
+
+        make_invocation({"n": 1}, headers={"Lambda-Runtime-Client-Context": "{not json"})
+    """
     body = raw if raw is not None else json.dumps(event).encode()
-    return Invocation(
-        request_id or str(uuid.uuid4()),
-        int(time.time() * 1000 + timeout_s * 1000),
-        function_arn,
-        body,
-        trace_id=trace_id,
-        client_context=json.dumps(client_context) if client_context is not None else None,
-        cognito_identity=json.dumps(identity) if identity is not None else None,
-        tenant_id=tenant_id,
-        content_type=content_type,
-    )
+    sent = {
+        "lambda-runtime-aws-request-id": request_id or str(uuid.uuid4()),
+        "lambda-runtime-deadline-ms": str(int(time.time() * 1000 + timeout_s * 1000)),
+        "lambda-runtime-invoked-function-arn": function_arn,
+        "content-type": content_type,
+    }
+    optional = {
+        "lambda-runtime-trace-id": trace_id,
+        "lambda-runtime-client-context": _json_or_none(client_context),
+        "lambda-runtime-cognito-identity": _json_or_none(identity),
+        "lambda-runtime-aws-tenant-id": tenant_id,
+    }
+    for name, value in [*optional.items(), *(headers or {}).items()]:
+        if value is None:
+            sent.pop(name.lower(), None)
+        else:
+            sent[name.lower()] = value
+    return parse_invocation(Response(200, sent, body))
+
+
+def _json_or_none(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 def invoke(handler: Any, event: Any = None, **invocation: Any) -> Result:
@@ -106,7 +131,9 @@ def invoke(handler: Any, event: Any = None, **invocation: Any) -> Result:
     if isinstance(handler, str):
         import os
 
-        handler = dispatch.load_handler(handler, os.getcwd())
+        from runtime_core.handler_loader import load_handler
+
+        handler = load_handler(handler, os.getcwd())
     served = make_invocation(event, **invocation)
     if is_streaming(handler):
         return _invoke_streaming(handler, served)

@@ -7,11 +7,21 @@ throttled (429 ``TooManyRequestsException``) while asynchronous ones wait in Lam
 queue. A :class:`Pool` does the same with :class:`~local_lambda.LocalLambda` instances,
 one per environment (each its own Runtime API, its own process, its own cold start), so
 nothing of the single-environment emulator changes to serve many.
+
+An environment is busy from the moment an invocation is routed to it until its local
+Lambda reports it idle: not when its answer has been passed on, but when its runtime and
+every extension have asked for the next event, as Lambda counts it (an extension still
+sending telemetry, or a runtime that posts and then keeps working, keeps it). An
+environment that has answered is usually free a moment later, so a request with no free
+environment waits up to :data:`WRAP_UP_GRACE_S` for one of those before it starts a new
+environment (or is throttled at the limit): a client invoking in a loop reuses its warm
+environment instead of starting another one for each request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +32,9 @@ from .forward import Upstream
 
 # Called with each log line of an environment and the environment's label ("Api#2").
 LogListener = Callable[[str, str], None]
+# How long a request waits for an environment that has answered to finish its invocation
+# (runtime and extensions back at their next), before a new environment is started.
+WRAP_UP_GRACE_S = 0.5
 
 
 @dataclass(eq=False)
@@ -30,8 +43,33 @@ class Slot:
 
     lam: LocalLambda
     label: str  # "<function>#<n>", n counting from 1 in the order environments were made
-    busy: int = 0  # synchronous invocations in flight (at most 1: one at a time, as Lambda)
+    busy: int = 0  # invocations routed here and not over yet (1 but for queued Event ones)
+    answering: int = 0  # of those, the ones whose answer is still being passed on
     upstream: Upstream | None = None  # the router's connections to its invoke API
+
+    @property
+    def wrapping_up(self) -> bool:
+        """Every invocation here has answered; the environment is not idle yet."""
+        return self.busy > 0 and self.answering == 0
+
+    async def idle(self) -> None:
+        """Until the environment's local Lambda reports no invocation in flight."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def settle() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        def reported() -> None:  # on the local Lambda's thread
+            with contextlib.suppress(RuntimeError):  # this loop has closed: nobody waits
+                loop.call_soon_threadsafe(settle)
+
+        try:
+            self.lam.when_idle(reported)
+        except RuntimeError:  # its local Lambda has closed: nothing runs there any more
+            return
+        await done
 
 
 class Pool:
@@ -56,22 +94,26 @@ class Pool:
         self.slots: list[Slot] = []
         self.made = made
         self._retired = False
+        self._freed: list[asyncio.Future[None]] = []  # requests waiting for a free slot
 
     @property
     def retired(self) -> bool:
         return self._retired
 
     async def take(self) -> Slot | None:
-        """A free environment for a synchronous invoke (a new one if none is free and the
-        limit allows), marked busy; None when every environment allowed is busy."""
-        for slot in self.slots:
-            if slot.busy == 0:
-                slot.busy = 1
-                return slot
+        """A free environment for an invocation (after a short wait for one that has
+        answered, see the module's docstring; a new one if none is free and the limit
+        allows), marked busy; None when every environment allowed is busy."""
+        slot = self._free()
+        if slot is None and any(s.wrapping_up for s in self.slots):
+            slot = await self._wait_free(WRAP_UP_GRACE_S)
+        if slot is not None:
+            self._mark(slot)
+            return slot
         if len(self.slots) >= self.limit or self._retired:
             return None
         slot = self._new_slot()
-        slot.busy = 1
+        self._mark(slot)
         self.slots.append(slot)  # counted before it opens, so the limit holds meanwhile
         try:
             await asyncio.get_running_loop().run_in_executor(None, slot.lam.open)
@@ -84,15 +126,43 @@ class Pool:
         """An environment for an asynchronous (Event) invoke: a free one, a new one, else
         the one least busy (the invocation then waits in its queue, as in Lambda's)."""
         slot = await self.take()
-        if slot is not None:
-            slot.busy = 0  # Event invokes are answered at once; not held against the limit
-            return slot
-        return min(self.slots, key=lambda s: s.busy)
+        if slot is None:
+            slot = min(self.slots, key=lambda s: s.busy)
+            self._mark(slot)
+        return slot
+
+    def _free(self) -> Slot | None:
+        return next((slot for slot in self.slots if slot.busy == 0), None)
+
+    @staticmethod
+    def _mark(slot: Slot) -> None:
+        slot.busy += 1
+        slot.answering += 1
+
+    async def _wait_free(self, timeout: float) -> Slot | None:
+        """A free environment as soon as one is given back, or None after ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (slot := self._free()) is None and loop.time() < deadline:
+            freed: asyncio.Future[None] = loop.create_future()
+            self._freed.append(freed)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(freed, deadline - loop.time())
+        return slot
+
+    def answered(self, slot: Slot) -> None:
+        """The answer of one invocation on ``slot`` has been passed on (it may still run)."""
+        slot.answering = max(slot.answering - 1, 0)
 
     def give_back(self, slot: Slot) -> None:
+        """One invocation on ``slot`` is over: its environment reported idle."""
         slot.busy = max(slot.busy - 1, 0)
         if self._retired and slot.busy == 0:
             self._close_later(slot)
+        freed, self._freed = self._freed, []
+        for waiter in freed:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _new_slot(self) -> Slot:
         self.made += 1

@@ -1,10 +1,11 @@
 """The local Lambda's SnapStart agent: runs INSIDE the runtime's interpreter.
 
 Lambda snapshots a whole microVM while the runtime waits on ``GET /runtime/restore/next``
-and resumes copies of it for cold starts. No memory snapshot can be taken on this machine
-(CRIU cannot run here), so the local Lambda forks the runtime's process at that moment:
-the parent has run init and the before-snapshot hooks; the child is the restored copy and
-runs the restore path. Nothing in the runtime under test is changed or told.
+(once per published version) and resumes copies of it for cold starts. No memory snapshot
+can be taken on this machine (CRIU cannot run here), so the local Lambda forks the
+runtime's process at that moment: the process that ran init and the before-snapshot hooks
+stays as the snapshot, and every execution environment of the function runs a fork of
+it, which takes the restore path. Nothing in the runtime under test is changed or told.
 
 ``local_lambda.snapstart`` puts this directory first on ``PYTHONPATH`` (only in SnapStart
 mode), so ``site`` imports this module at interpreter start. It puts ``PYTHONPATH`` back as
@@ -12,12 +13,19 @@ it was, leaves ``sys.path`` without this directory, imports the function's own
 ``sitecustomize`` if there is one, and waits for the local Lambda's signal:
 
 - the local Lambda has received ``restore/next`` (on the connection whose client port it
-  wrote to a file) and sends the signal; the handler forks;
-- the child replaces that connection's descriptor with a new connection on which it asks
-  ``restore/next`` again, so the runtime reads the answer meant for this copy and shares
-  no connection with the parent; then it returns into the runtime, which goes on;
-- the parent stays as the snapshot's holder: it forwards signals to the child and exits
-  with the child's status, so the local Lambda sees one runtime process end as usual.
+  wrote to a file) and sends the signal; the handler forks twice:
+- the **holder** (the first fork) leaves the environment (a process group of its own) and
+  serves the function's later environments: it connects to the local Lambda's control
+  socket and, for each request (which carries the new environment's output pipe, its
+  gate and its telemetry pipe), forks a copy into a process group of its own, reports
+  its pid, and later its exit status;
+- a **copy** (the second fork, for the first environment; a fork of the holder for the
+  others) replaces the snapshot connection's descriptor with a new connection on which it
+  asks ``restore/next`` again, so the runtime reads the answer meant for this copy and
+  shares no connection with the snapshot; then it returns into the runtime, which goes on;
+- the runtime process the first environment started stays as its copy's stand-in: it
+  forwards signals to the copy and exits with its status, so the local Lambda sees that
+  environment's runtime process end as usual.
 
 Only the standard library, and nothing imported until it is needed: this module is on
 every SnapStart start-up.
@@ -26,7 +34,7 @@ every SnapStart start-up.
 import os
 import sys
 
-_SPEC = "_LOCAL_LAMBDA_SNAPSHOT"  # "<signal number>:<port file>"
+_SPEC = "_LOCAL_LAMBDA_SNAPSHOT"  # "<signal number>:<port file>" (control socket: + ".sock")
 _PYTHONPATH = "_LOCAL_LAMBDA_PYTHONPATH"  # "=<the function's PYTHONPATH>" or "" (unset)
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
@@ -56,14 +64,86 @@ def _install() -> None:
 
 
 def _snapshot(port_file: str) -> None:
+    import signal
+
     with open(port_file) as source:
         port = int(source.read())
     fd = _connection_fd(port)
+    handlers = {name: signal.getsignal(getattr(signal, name)) for name in _FORWARDED}
+    if os.fork() == 0:
+        _serve(fd, port_file + ".sock", handlers)
+        return  # a copy for a later environment: back into the runtime
     child = os.fork()
     if child == 0:
         _reconnect(fd)
         return  # back into the runtime, which reads restore/next's answer
     _hold(child)
+
+
+def _serve(fd: int, control_path: str, handlers: dict) -> None:
+    """The holder: fork a copy per request of the local Lambda; returns only in a copy."""
+    import select
+    import signal
+    import socket
+
+    # Out of the first environment's process group (its reset must not end us), but in the
+    # local Lambda's session, so that an environment's extensions can join a copy's group.
+    os.setpgid(0, 0)
+    quiet = os.open(os.devnull, os.O_RDWR)  # and off its output pipe (each copy gets its own)
+    for standard in (0, 1, 2):
+        os.dup2(quiet, standard)
+    os.close(quiet)
+    for name in _FORWARDED:
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    control.connect(control_path)
+    control.sendall(b"holder %d" % os.getpid())
+    copies = {}  # pidfd -> pid
+    while True:
+        ready, _, _ = select.select([control, *copies], [], [])
+        for what in ready:
+            if what is not control:
+                pid = copies.pop(what)
+                os.close(what)
+                _, status = os.waitpid(pid, 0)
+                code = os.waitstatus_to_exitcode(status)
+                control.sendall(b"exit %d %d" % (pid, code))
+                continue
+            message, fds, _, _ = socket.recv_fds(control, 256, 3)
+            if not message:
+                os._exit(0)  # the local Lambda is gone, and the snapshot with it
+            child = os.fork()
+            if child == 0:
+                control.close()
+                for pidfd in copies:
+                    os.close(pidfd)
+                for name, handler in handlers.items():
+                    if handler is not None:
+                        signal.signal(getattr(signal, name), handler)
+                _become(fd, fds, message.split()[1:])
+                return
+            for passed in fds:
+                os.close(passed)
+            copies[os.pidfd_open(child)] = child
+            control.sendall(b"pid %d" % child)
+
+
+def _become(fd: int, fds: list, telemetry: list) -> None:
+    """A copy: its environment's group, output and telemetry pipe; then, at its gate's
+    "go", the restore (or, the gate closed unopened, an end)."""
+    os.setpgid(0, 0)
+    output, gate = fds[0], fds[1]
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    if telemetry:
+        os.dup2(fds[2], int(telemetry[0]))
+        os.close(fds[2])
+    said = os.read(gate, 3)
+    os.close(gate)
+    if said != b"go\n":
+        os._exit(0)
+    _reconnect(fd)
 
 
 def _connection_fd(port: int) -> int:
@@ -105,7 +185,7 @@ def _reconnect(fd: int) -> None:
 
 
 def _hold(child: int) -> None:
-    """The parent from now on: the snapshot, until the restored copy ends."""
+    """The first environment's runtime process from now on: its copy's stand-in."""
     import signal
 
     for name in _FORWARDED:

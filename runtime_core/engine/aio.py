@@ -25,13 +25,13 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from runtime_core import dispatch
+from runtime_core.dispatch import ResponseStream, Serving
 from runtime_core.engine.aio_client import AsyncRuntimeClient
 from runtime_core.engine.report import log_exit, log_lost, runtime_failure
-from runtime_core.invocation import Serving
+from runtime_core.handler_kind import is_streaming
 from runtime_core.protocol import ApiGone
 from runtime_core.serialize import after_response
 from runtime_core.shutdown import exit_now, registered_hooks, run_hooks_async
-from runtime_core.streaming import is_streaming
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,8 +88,6 @@ async def _serve_streaming(
 ) -> None:
     """Serve a streaming handler: stream its bytes as they come, or post its error with
     ``/error`` when it failed before the first byte."""
-    from runtime_core.streaming import ResponseStream
-
     streamed = client.stream(invocation)
     stream = ResponseStream(streamed)
     outcome = await _guarded(

@@ -8,8 +8,8 @@ slots (``next``, ``Serving``, call, ``post``), through the blocking twin of its 
 
 from __future__ import annotations
 
+from runtime_core.dispatch import Serving, call_sync
 from runtime_core.engine.report import log_exit, runtime_failure
-from runtime_core.invocation import Serving
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ def serve(
     ``track``: told each request id before its handler runs and None once it is posted
     (a worker process tells its parent, ``runtime_core.workers``).
     """
-    from runtime_core.dispatch import call_sync
     from runtime_core.serialize import after_response
 
     client.pipeline()

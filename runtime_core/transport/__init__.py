@@ -5,17 +5,27 @@ async engine) and ``httpx_driver`` (for comparison, ``LAMBDABOOT_TRANSPORT=httpx
 of them interprets a status code (``runtime_core.protocol``'s job) or decides to resend
 (the clients' job, ``runtime_core.engine.client`` and ``engine.aio_client``): they report
 a failed request as ``protocol.Disconnected``, saying whether any answer had arrived.
+Here: the settings that choose a driver, and what every driver does before it connects.
 """
 
 from __future__ import annotations
 
 import os
 
+from runtime_core.protocol import ApiError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["PIPELINE_ENV", "TRANSPORT_ENV", "keep_stdio", "pipelining", "transport_kind"]
+__all__ = [
+    "PIPELINE_ENV",
+    "TRANSPORT_ENV",
+    "keep_stdio",
+    "pipelining",
+    "split_address",
+    "transport_kind",
+]
 
 TRANSPORT_ENV = "LAMBDABOOT_TRANSPORT"
 PIPELINE_ENV = "LAMBDABOOT_PIPELINE"
@@ -59,3 +69,12 @@ def keep_stdio() -> None:
             if null != fd:  # the lowest free fd is this one unless a lower one was free too
                 os.dup2(null, fd)
                 os.close(null)
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` (``AWS_LAMBDA_RUNTIME_API``) as a socket address; ``ApiError`` if malformed.
+    Here, beside ``keep_stdio``, because every driver does both before it connects."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ApiError(f"AWS_LAMBDA_RUNTIME_API must be host:port, got {address!r}")
+    return host.strip("[]"), int(port)

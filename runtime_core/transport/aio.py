@@ -19,8 +19,7 @@ import asyncio
 from typing import cast
 
 from runtime_core.protocol import ApiError, Disconnected, Request, Response, ResponseReader
-from runtime_core.transport import keep_stdio
-from runtime_core.transport.blocking import split_address
+from runtime_core.transport import keep_stdio, split_address
 
 __all__ = ["AsyncTransport"]
 

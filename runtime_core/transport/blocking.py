@@ -6,7 +6,7 @@ and such a body, on ``/next``, is received straight into one buffer of its lengt
 It is what serves plain sync handlers, so it is built for the warm path: requests arrive
 as prebuilt bytes, responses are read with ``recv_into`` into one reused buffer, and
 there is no timeout (``GET /next`` waits while the environment is frozen). It uses the
-C ``_socket`` module: ``socket.py`` costs ~2 ms of imports (enum, selectors) for
+C ``_socket`` module: ``socket.py`` costs ~16 ms of imports (enum, selectors) for
 conveniences not needed here, and a ``str`` host would load the ``idna`` codec.
 
 Before a request on a connection that has been idle for a while (``_IDLE_S``: a handler
@@ -27,21 +27,13 @@ import _socket
 import time
 
 from runtime_core.protocol import ApiError, Disconnected, Request, Response, ResponseReader
-from runtime_core.transport import keep_stdio
+from runtime_core.transport import keep_stdio, split_address
 
-__all__ = ["BlockingTransport", "split_address"]
+__all__ = ["BlockingTransport"]
 
 _BUFFER_SIZE = 256 * 1024
 #: A connection idle longer than this is checked before it is used again.
 _IDLE_S = 0.001
-
-
-def split_address(address: str) -> tuple[str, int]:
-    """``host:port`` (``AWS_LAMBDA_RUNTIME_API``) as a socket address; ``ApiError`` if malformed."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ApiError(f"AWS_LAMBDA_RUNTIME_API must be host:port, got {address!r}")
-    return host.strip("[]"), int(port)
 
 
 class BlockingTransport:

@@ -7,13 +7,10 @@ put back after each test: a module cached by one test must never answer for anot
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from runtime_core.invocation import Invocation
 
 
 @pytest.fixture
@@ -25,23 +22,6 @@ def task_root(function_dir: Path) -> Iterator[Path]:
     sys.path[:] = saved_path
     for name in set(sys.modules) - saved_modules:
         del sys.modules[name]
-
-
-def invocation(
-    body: bytes = b"{}",
-    *,
-    request_id: str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
-    timeout_ms: int = 3000,
-    **headers: str | None,
-) -> Invocation:
-    """An invocation as the engines would decode it from ``/next``."""
-    return Invocation(
-        request_id,
-        int(time.time() * 1000) + timeout_ms,
-        "arn:aws:lambda:eu-west-1:123456789012:function:fn",
-        body,
-        **headers,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture(autouse=True)

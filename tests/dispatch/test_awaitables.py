@@ -19,8 +19,8 @@ import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
 from runtime_core.dispatch import call_sync
+from runtime_core.testing import make_invocation
 from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
-from tests.dispatch.conftest import invocation
 
 APP = """
     import asyncio, functools, sys, threading
@@ -157,7 +157,7 @@ def test_in_process_a_returned_coroutine_is_awaited() -> None:
     def sync_wrapper(event: Any, context: Any) -> Any:
         return handler(event, context)
 
-    outcome = call_sync(sync_wrapper, invocation(b'{"a": 1}'))
+    outcome = call_sync(sync_wrapper, make_invocation(raw=b'{"a": 1}'))
     assert (outcome.is_error, json.loads(outcome.body)) == (False, {"got": {"a": 1}})
 
 
@@ -170,8 +170,8 @@ def test_in_process_a_cancelled_error_from_the_awaitable_is_the_handlers_error()
     def sync_wrapper(event: Any, context: Any) -> Any:
         return handler(event, context)
 
-    outcome = call_sync(sync_wrapper, invocation())
+    outcome = call_sync(sync_wrapper, make_invocation({}))
     body = json.loads(outcome.body)
     assert (body["errorType"], body["errorMessage"]) == ("CancelledError", "gave up")
-    again = call_sync(lambda e, c: asyncio.sleep(0, result="fine"), invocation())
+    again = call_sync(lambda e, c: asyncio.sleep(0, result="fine"), make_invocation({}))
     assert json.loads(again.body) == "fine"  # the same loop serves the next one

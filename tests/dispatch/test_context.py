@@ -11,7 +11,7 @@ from awslambdaric.bootstrap import create_lambda_context
 from runtime_core import context as context_module
 from runtime_core.context import LambdaContext
 from runtime_core.dispatch import call_sync
-from tests.dispatch.conftest import invocation
+from runtime_core.testing import make_invocation
 
 FUNCTION_ENV = {
     "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn",
@@ -45,7 +45,14 @@ def function_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def _both(
     client_context: str | None, cognito: str | None, tenant_id: str | None = None
 ) -> tuple[LambdaContext, object]:
-    inv = invocation(client_context=client_context, cognito_identity=cognito, tenant_id=tenant_id)
+    inv = make_invocation(
+        {},
+        tenant_id=tenant_id,
+        headers={
+            "Lambda-Runtime-Client-Context": client_context,
+            "Lambda-Runtime-Cognito-Identity": cognito,
+        },
+    )
     ours = LambdaContext(inv)
     theirs = create_lambda_context(
         client_context,
@@ -131,33 +138,33 @@ def test_memory_is_a_str_and_nested_objects_have_awslambdaric_fields() -> None:
 
 
 def test_remaining_time_counts_down_to_zero() -> None:
-    ctx = LambdaContext(invocation(timeout_ms=60_000))
+    ctx = LambdaContext(make_invocation({}, timeout_s=60))
     remaining = ctx.get_remaining_time_in_millis()
     assert isinstance(remaining, int)
     assert 50_000 < remaining <= 60_000
-    assert LambdaContext(invocation(timeout_ms=-5_000)).get_remaining_time_in_millis() == 0
+    assert LambdaContext(make_invocation({}, timeout_s=-5)).get_remaining_time_in_millis() == 0
     before = ctx.get_remaining_time_in_millis()
     time.sleep(0.01)  # time must pass for the countdown to show; not synchronisation
     assert ctx.get_remaining_time_in_millis() < before
 
 
 def test_log_writes_the_message_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
-    LambdaContext(invocation()).log("hello from context.log\n")
+    LambdaContext(make_invocation({})).log("hello from context.log\n")
     assert capsys.readouterr().out == "hello from context.log\n"
 
 
 def test_env_is_read_once_not_per_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "changed-later")
-    assert LambdaContext(invocation()).function_name == "fn"
+    assert LambdaContext(make_invocation({})).function_name == "fn"
 
 
 @pytest.mark.parametrize(
     ("header", "value", "name"),
     [
-        ("client_context", "{not json", "Client Context"),
-        ("cognito_identity", '{"cognitoIdentityId": ', "Cognito Identity"),
-        ("client_context", "[1, 2]", "Client Context"),
-        ("cognito_identity", '"a string"', "Cognito Identity"),
+        ("Lambda-Runtime-Client-Context", "{not json", "Client Context"),
+        ("Lambda-Runtime-Cognito-Identity", '{"cognitoIdentityId": ', "Cognito Identity"),
+        ("Lambda-Runtime-Client-Context", "[1, 2]", "Client Context"),
+        ("Lambda-Runtime-Cognito-Identity", '"a string"', "Cognito Identity"),
     ],
 )
 def test_malformed_header_is_a_context_unmarshal_error_and_the_runtime_goes_on(
@@ -169,7 +176,7 @@ def test_malformed_header_is_a_context_unmarshal_error_and_the_runtime_goes_on(
         calls.append(event)
         return "ok"
 
-    outcome = call_sync(handler, invocation(b'{"n": 1}', **{header: value}))
+    outcome = call_sync(handler, make_invocation(raw=b'{"n": 1}', headers={header: value}))
     assert outcome.is_error
     assert json.loads(outcome.body)["errorType"] == "Runtime.LambdaContextUnmarshalError"
     body = json.loads(outcome.body)
@@ -177,12 +184,15 @@ def test_malformed_header_is_a_context_unmarshal_error_and_the_runtime_goes_on(
     assert body["errorMessage"].startswith(f"Unable to parse {name} JSON: ")
     assert calls == []
     # The next invocation is served normally.
-    after = call_sync(handler, invocation(b'{"n": 2}'))
+    after = call_sync(handler, make_invocation(raw=b'{"n": 2}'))
     assert (after.is_error, after.body, calls) == (False, b'"ok"', [{"n": 2}])
 
 
 def test_malformed_json_message_matches_awslambdaric() -> None:
-    outcome = call_sync(lambda e, c: None, invocation(client_context="{not json"))
+    outcome = call_sync(
+        lambda e, c: None,
+        make_invocation({}, headers={"Lambda-Runtime-Client-Context": "{not json"}),
+    )
     try:
         create_lambda_context("{not json", None, 0, "id", "arn", None)
     except Exception as exc:

@@ -14,7 +14,7 @@ import pytest
 
 from runtime_core import context as context_module
 from runtime_core.dispatch import call_async, call_sync, is_async
-from tests.dispatch.conftest import invocation
+from runtime_core.testing import make_invocation
 
 
 def plain(event: Any, context: Any) -> Any:
@@ -84,7 +84,7 @@ def test_is_async(handler: Any, expected: bool) -> None:
 
 @pytest.mark.parametrize("handler", [coroutine, AsyncCallable(), Service().ahandle, plain])
 def test_call_async_serves_async_handlers_and_plain_ones(handler: Any) -> None:
-    outcome = asyncio.run(call_async(handler, invocation(b'{"x": [1, 2]}')))
+    outcome = asyncio.run(call_async(handler, make_invocation(raw=b'{"x": [1, 2]}')))
     assert (outcome.is_error, outcome.body, outcome.content_type) == (
         False,
         b'{"x":[1,2]}',
@@ -96,8 +96,11 @@ def test_a_sync_handler_may_run_its_own_event_loop() -> None:
     def handler(event: Any, context: Any) -> Any:
         return asyncio.run(coroutine(event, context))
 
-    outcome = call_sync(handler, invocation(b'{"ran": "asyncio.run"}'))
+    outcome = call_sync(handler, make_invocation(raw=b'{"ran": "asyncio.run"}'))
     assert outcome.body == b'{"ran":"asyncio.run"}'
+
+
+ORDERS_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:orders"
 
 
 def test_powertools_decorated_handler_works_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,11 +118,13 @@ def test_powertools_decorated_handler_works_unchanged(monkeypatch: pytest.Monkey
         return {"ok": True}
 
     with redirect_stdout(io.StringIO()):
-        outcome = call_sync(handler, invocation(b"{}", request_id="req-42"))
+        outcome = call_sync(
+            handler, make_invocation(raw=b"{}", request_id="req-42", function_arn=ORDERS_ARN)
+        )
     assert outcome.body == b'{"ok":true}'
     record = json.loads(stream.getvalue().splitlines()[-1])
     assert record["function_name"] == "orders"
     assert record["function_memory_size"] == "256"
     assert record["function_request_id"] == "req-42"
-    assert record["function_arn"] == "arn:aws:lambda:eu-west-1:123456789012:function:fn"
+    assert record["function_arn"] == ORDERS_ARN
     assert record["cold_start"] in (True, False)

@@ -24,51 +24,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from tests.dispatch.failing import FAILING
 from tests.runtime.fake_api import FakeRuntimeApi, Seen
-
-FUNCTION = {
-    "app.py": """
-        import helper
-
-        class Not_Nice_name(Exception):
-            pass
-
-        def handler(event, context):
-            kind = event["kind"]
-            if kind == "value":
-                return helper.check(event)
-            if kind == "unicode":
-                raise ValueError("héllo 🐍 \\u2028 \\x7f \\"quoted\\" </tag> \\\\ tab\\there")
-            if kind == "lines":
-                raise RuntimeError("first line\\nsecond line\\r\\nthird")
-            if kind == "empty":
-                raise RuntimeError()
-            if kind == "key":
-                return {}["missing"]
-            if kind == "odd":
-                raise Not_Nice_name("odd name")
-            if kind == "chained":
-                try:
-                    helper.check(event)
-                except ValueError as exc:
-                    raise LookupError("looked up") from exc
-            if kind == "multiline":
-                return helper.add(
-                    1,
-                    None,
-                )
-            if kind == "set":
-                return {1, 2}
-            return {"ok": True}
-        """,
-    "helper.py": """
-        def check(event):
-            raise ValueError(f"bad value: {event.get('value')!r}")
-
-        def add(a, b):
-            return a + b
-        """,
-}
 
 INVOCATIONS: list[bytes] = [
     *(
@@ -222,7 +179,7 @@ def _xray(post: Seen) -> Any:
 
 @pytest.fixture
 def function(function_dir: Path) -> Iterator[Path]:
-    write_function(function_dir, FUNCTION)
+    write_function(function_dir, FAILING)
     yield function_dir
 
 

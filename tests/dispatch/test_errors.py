@@ -18,38 +18,12 @@ import pytest
 from awslambdaric import bootstrap as ric_bootstrap
 from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
 
-from runtime_core.dispatch import call_async, call_sync, load_handler
+from runtime_core.dispatch import call_async, call_sync
 from runtime_core.errors import XRAY_CAUSE_LIMIT
+from runtime_core.handler_loader import load_handler
+from runtime_core.testing import make_invocation
 from tests.conftest import write_function
-from tests.dispatch.conftest import invocation
-
-FAILING = {
-    "app.py": """
-        import helper
-
-        class Not_Nice_name(Exception):
-            pass
-
-        def handler(event, context):
-            kind = event["kind"]
-            if kind == "value":
-                return helper.check(event)
-            if kind == "custom":
-                raise Not_Nice_name("odd name")
-            if kind == "huge":
-                raise RuntimeError("x" * event["size"])
-            if kind == "exit":
-                raise SystemExit(3)
-            return {"ok": True}
-
-        async def ahandler(event, context):
-            return helper.check(event)
-        """,
-    "helper.py": """
-        def check(event):
-            raise ValueError(f"bad value: {event['value']!r}")
-        """,
-}
+from tests.dispatch.failing import FAILING
 
 
 class _RecordingRuntimeClient:
@@ -98,7 +72,7 @@ def app(task_root: Path) -> Path:
 def test_handler_exception_body_and_xray_equal_awslambdaric(app: Path) -> None:
     handler = load_handler("app.handler", str(app))
     event = b'{"kind": "value", "value": 7}'
-    outcome = call_sync(handler, invocation(event, request_id="req-1"))
+    outcome = call_sync(handler, make_invocation(raw=event, request_id="req-1"))
     kind, their_body, their_xray = _awslambdaric_posts(handler, event, "req-1")
     assert kind == "error"
     assert outcome.is_error
@@ -126,7 +100,7 @@ def test_error_bytes_equal_awslambdaric_in_each_execution_environment(
     def handler(event: Any, context: Any) -> Any:
         raise KeyError(message) if not message else ValueError(message)
 
-    outcome = call_sync(handler, invocation(request_id="req-2"))
+    outcome = call_sync(handler, make_invocation({}, request_id="req-2"))
     _kind, their_body, their_xray = _awslambdaric_posts(handler, b"{}", "req-2")
     assert outcome.body == their_body.encode()
     if env in (None, "AWS_Lambda_python3.11") or message.isascii():
@@ -137,7 +111,7 @@ def test_error_bytes_equal_awslambdaric_in_each_execution_environment(
 
 def test_stack_trace_has_only_user_frames_formatted_like_traceback(app: Path) -> None:
     handler = load_handler("app.handler", str(app))
-    outcome = call_sync(handler, invocation(b'{"kind": "value", "value": 7}'))
+    outcome = call_sync(handler, make_invocation(raw=b'{"kind": "value", "value": 7}'))
     body = json.loads(outcome.body)
     assert list(body) == ["errorMessage", "errorType", "requestId", "stackTrace"]
     assert (body["errorType"], body["errorMessage"]) == ("ValueError", "bad value: 7")
@@ -145,7 +119,7 @@ def test_stack_trace_has_only_user_frames_formatted_like_traceback(app: Path) ->
     assert body["stackTrace"] == traceback.format_list(
         [
             (app_py, 10, "handler", "return helper.check(event)"),
-            (helper_py, 3, "check", "raise ValueError(f\"bad value: {event['value']!r}\")"),
+            (helper_py, 3, "check", "raise ValueError(f\"bad value: {event.get('value')!r}\")"),
         ]
     )
     assert "runtime_core" not in outcome.body.decode()
@@ -161,11 +135,12 @@ def test_async_handler_errors_look_the_same(app: Path) -> None:
     import asyncio
 
     sync_outcome = call_sync(
-        load_handler("app.handler", str(app)), invocation(b'{"kind": "value", "value": 1}')
+        load_handler("app.handler", str(app)), make_invocation(raw=b'{"kind": "value", "value": 1}')
     )
     async_outcome = asyncio.run(
         call_async(
-            load_handler("app.ahandler", str(app)), invocation(b'{"kind": "value", "value": 1}')
+            load_handler("app.ahandler", str(app)),
+            make_invocation(raw=b'{"kind": "value", "value": 1}'),
         )
     )
     sync_body, async_body = (
@@ -181,19 +156,23 @@ def test_async_handler_errors_look_the_same(app: Path) -> None:
 def test_xray_cause_is_left_out_at_one_mib_and_the_body_is_whole(app: Path) -> None:
     handler = load_handler("app.handler", str(app))
     big = call_sync(
-        handler, invocation(json.dumps({"kind": "huge", "size": XRAY_CAUSE_LIMIT}).encode())
+        handler,
+        make_invocation(raw=json.dumps({"kind": "huge", "size": XRAY_CAUSE_LIMIT}).encode()),
     )
     assert big.xray_cause is None
     assert json.loads(big.body)["errorMessage"] == "x" * XRAY_CAUSE_LIMIT
     small = call_sync(
-        handler, invocation(json.dumps({"kind": "huge", "size": XRAY_CAUSE_LIMIT - 4096}).encode())
+        handler,
+        make_invocation(raw=json.dumps({"kind": "huge", "size": XRAY_CAUSE_LIMIT - 4096}).encode()),
     )
     assert small.xray_cause is not None
     assert len(small.xray_cause.encode()) < XRAY_CAUSE_LIMIT
 
 
 def test_each_error_is_logged_as_one_record(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    call_sync(load_handler("app.handler", str(app)), invocation(b'{"kind": "value", "value": 7}'))
+    call_sync(
+        load_handler("app.handler", str(app)), make_invocation(raw=b'{"kind": "value", "value": 7}')
+    )
     out = capsys.readouterr().out
     assert out.count("\n") == 1, out
     assert "ValueError" in out
@@ -206,13 +185,13 @@ def test_system_exit_from_a_handler_ends_the_process_as_in_awslambdaric(app: Pat
     with pytest.raises(SystemExit):
         _awslambdaric_posts(handler, b'{"kind": "exit"}', "r")
     with pytest.raises(SystemExit):
-        call_sync(handler, invocation(b'{"kind": "exit"}'))
+        call_sync(handler, make_invocation(raw=b'{"kind": "exit"}'))
 
 
 def test_a_result_after_an_error_is_served_normally(app: Path) -> None:
     handler = load_handler("app.handler", str(app))
-    assert call_sync(handler, invocation(b'{"kind": "value", "value": 1}')).is_error
-    ok = call_sync(handler, invocation(b'{"kind": "fine"}'))
+    assert call_sync(handler, make_invocation(raw=b'{"kind": "value", "value": 1}')).is_error
+    ok = call_sync(handler, make_invocation(raw=b'{"kind": "fine"}'))
     assert (ok.is_error, ok.body, ok.error_type, ok.xray_cause) == (
         False,
         b'{"ok":true}',
@@ -229,7 +208,7 @@ def test_an_exception_whose_str_fails_is_still_reported() -> None:
     def handler(event: Any, context: Any) -> Any:
         raise Unprintable()
 
-    outcome = call_sync(handler, invocation())
+    outcome = call_sync(handler, make_invocation({}))
     body = json.loads(outcome.body)
     assert (body["errorType"], body["errorMessage"]) == (
         "Unprintable",
@@ -243,7 +222,7 @@ def test_an_as_dict_that_raises_is_a_marshal_error() -> None:
         def _asdict(self) -> dict[str, Any]:
             raise ValueError("cannot")
 
-    outcome = call_sync(lambda e, c: Broken(), invocation())
+    outcome = call_sync(lambda e, c: Broken(), make_invocation({}))
     assert outcome.error_type is None
     assert json.loads(outcome.body)["errorType"] == "Runtime.MarshalError"
     assert json.loads(outcome.body)["errorMessage"].startswith("Unable to marshal response: ")
@@ -253,7 +232,7 @@ def test_xray_cause_is_ascii_json_as_a_header_value_must_be() -> None:
     def handler(event: Any, context: Any) -> Any:
         raise ValueError("prix: 9,90 €\nligne 2 \ud800")
 
-    outcome = call_sync(handler, invocation())
+    outcome = call_sync(handler, make_invocation({}))
     assert outcome.xray_cause is not None
     assert outcome.xray_cause.isascii()
     assert (

@@ -14,7 +14,8 @@ import pytest
 from awslambdaric import bootstrap as ric_bootstrap
 from awslambdaric.lambda_runtime_exception import FaultException
 
-from runtime_core.dispatch import InitError, load_handler
+from runtime_core.errors import InitError
+from runtime_core.handler_loader import load_handler
 from tests.conftest import write_function
 
 HANDLER_FILES = {

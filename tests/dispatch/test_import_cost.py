@@ -30,7 +30,8 @@ from runtime_core.engine.client import RuntimeClient
 client = RuntimeClient("127.0.0.1:9001")  # builds the transport and its parser; \
 connects on first send
 added_by_start = sorted(set(sys.modules) - before)
-from runtime_core.dispatch import call_sync, is_async, load_handler
+from runtime_core.dispatch import call_sync, is_async
+from runtime_core.handler_loader import load_handler
 from runtime_core.invocation import Invocation
 sys.path.insert(0, {task!r})
 handler = load_handler("app.handler", {task!r})

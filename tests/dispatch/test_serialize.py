@@ -20,7 +20,7 @@ from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
 
 from runtime_core.dispatch import call_sync
 from runtime_core.serialize import MarshalError, UnmarshalError, decode_event, encode_result
-from tests.dispatch.conftest import invocation
+from runtime_core.testing import make_invocation
 
 RIC = LambdaMarshaller()
 Point = collections.namedtuple("Point", "x y")
@@ -199,7 +199,7 @@ def test_non_ascii_is_sent_as_utf8_not_escaped() -> None:
 def test_bytes_result_is_sent_as_is() -> None:
     raw = b"\x89PNG\r\n\x1a\n\x00binary"
     assert encode_result(raw) == (raw, "application/octet-stream")
-    outcome = call_sync(lambda e, c: raw, invocation())
+    outcome = call_sync(lambda e, c: raw, make_invocation({}))
     assert (outcome.is_error, outcome.body, outcome.content_type) == (
         False,
         raw,
@@ -208,7 +208,7 @@ def test_bytes_result_is_sent_as_is() -> None:
 
 
 def test_none_result_is_json_null() -> None:
-    outcome = call_sync(lambda e, c: None, invocation())
+    outcome = call_sync(lambda e, c: None, make_invocation({}))
     assert (outcome.is_error, outcome.body, outcome.content_type) == (
         False,
         b"null",
@@ -217,7 +217,7 @@ def test_none_result_is_json_null() -> None:
 
 
 def test_unserialisable_result_is_a_marshal_error_outcome() -> None:
-    outcome = call_sync(lambda e, c: {"s": {1, 2}}, invocation(request_id="req-9"))
+    outcome = call_sync(lambda e, c: {"s": {1, 2}}, make_invocation({}, request_id="req-9"))
     assert outcome.is_error
     assert outcome.error_type is None  # as awslambdaric: no error-type header on /error
     assert json.loads(outcome.body) == {
@@ -297,7 +297,7 @@ def test_bad_json_event_is_an_unmarshal_error_as_in_awslambdaric(body: bytes) ->
     with pytest.raises(UnmarshalError) as ours:
         decode_event(body, "application/json")
     assert str(ours.value) == theirs.value.msg  # simplejson's words, position included
-    outcome = call_sync(lambda e, c: "unreached", invocation(body))
+    outcome = call_sync(lambda e, c: "unreached", make_invocation(raw=body))
     assert json.loads(outcome.body)["errorType"] == "Runtime.UnmarshalError"
     assert json.loads(outcome.body)["errorMessage"] == theirs.value.msg
 
@@ -309,7 +309,7 @@ def test_non_json_content_type_passes_the_raw_bytes(content_type: str) -> None:
     body = b"<not json at all>\x00\xff"
     assert decode_event(body, content_type) == RIC.unmarshal_request(body, content_type) == body
     seen: list[Any] = []
-    call_sync(lambda e, c: seen.append(e), invocation(body, content_type=content_type))
+    call_sync(lambda e, c: seen.append(e), make_invocation(raw=body, content_type=content_type))
     assert seen == [body]
 
 

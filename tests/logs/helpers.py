@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 #: Snippet prelude that makes the code run "inside" an invocation, as an engine would.
 IN_INVOCATION = (
-    "from runtime_core.invocation import Invocation, Serving\n"
+    "from runtime_core.dispatch import Serving\n"
+    "from runtime_core.invocation import Invocation\n"
     "Serving(Invocation('req-1', 0, 'arn:aws:lambda:us-east-1:1:function:f', b'',"
     " tenant_id=TENANT)).__enter__()\n"
 )

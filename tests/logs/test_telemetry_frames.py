@@ -43,7 +43,8 @@ for t in threads: t.join()
 
 LAMBDABOOT = """
 import os, runtime_core.logs as logs
-from runtime_core.invocation import Invocation, Serving
+from runtime_core.dispatch import Serving
+from runtime_core.invocation import Invocation
 logs.install(FORMAT, LEVEL, os.environ.pop("_LAMBDA_TELEMETRY_LOG_FD"))
 Serving(Invocation("req-1", 0, "arn", b""), alone=True).__enter__()  # as the engines do
 assert "_LAMBDA_TELEMETRY_LOG_FD" not in os.environ

@@ -88,3 +88,28 @@ def test_streaming_chunks_are_collected(app: Path) -> None:
 def test_a_handler_spec_and_lambda_shaped_context(app: Path) -> None:
     result = invoke("app.echo", {"a": 1}, timeout_s=2.0)
     assert result.json() == {"event": {"a": 1}, "left": True, "same_id": True}
+
+
+def test_raw_runtime_api_headers_reach_the_handler_as_from_lambda() -> None:
+    """``headers`` are decoded by the engines' own code: names in any case, raw values
+    (a malformed client context is the handler's context refusing it), None drops one."""
+    from runtime_core.testing import make_invocation
+
+    seen = make_invocation(
+        {"n": 1},
+        client_context={"custom": {"k": "v"}},
+        headers={
+            "lambda-runtime-aws-tenant-id": "tenant-7",
+            "Lambda-Runtime-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            "Lambda-Runtime-Client-Context": None,
+            "Lambda-Runtime-Cognito-Identity": "",  # empty, as Managed Instances send it
+        },
+    )
+    assert (seen.tenant_id, seen.client_context, seen.cognito_identity) == ("tenant-7", None, None)
+    assert seen.trace_id == "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+    refused = invoke(
+        lambda event, context: "unreached",
+        {"n": 1},
+        headers={"Lambda-Runtime-Client-Context": "{not json"},
+    )
+    assert refused.error_type == "Runtime.LambdaContextUnmarshalError"
