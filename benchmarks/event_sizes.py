@@ -9,6 +9,10 @@ writes the whole body; the C loop posts the bytes back unparsed. Minor page faul
 invocation show where a runtime allocates fresh memory for each event.
 
     python -m benchmarks.event_sizes [--rounds 10] [--sizes 1KB,100KB,1MB,5MB,kinesis-1MB]
+        [--variant NAME:SPEC ...]
+
+``--variant`` adds a changed lambdaboot as one more contender (see ``warm_path``): e.g.
+``--variant malloc:PYTHONMALLOC=malloc`` measured the allocator settings side by side.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ import time
 from pathlib import Path
 
 from benchmarks import charts
+from benchmarks.contenders import Contender
 from benchmarks.environments import REPO, compile_repo_sources
 from benchmarks.stats import summarize
 from benchmarks.warm.harness import Pair
-from benchmarks.warm_path import HANDLER, HANDLER_SOURCE, block_medians, contenders
+from benchmarks.warm_path import HANDLER, HANDLER_SOURCE, block_medians, contenders, variant
 
 RESULTS = REPO / "benchmarks" / "results"
 SIZES = {"1KB": 1_000, "100KB": 100_000, "1MB": 1_000_000, "5MB": 5_000_000}
@@ -100,7 +105,12 @@ def per_block(size: int) -> int:
 
 
 def measure_size(
-    name: str, rounds: int, version: str, server: str = "go", smoke: bool = False
+    name: str,
+    rounds: int,
+    version: str,
+    server: str = "go",
+    smoke: bool = False,
+    variants: list[Contender] | None = None,
 ) -> dict[str, dict[str, list[float]]]:
     event = event_for(name)
     count = per_block(len(event))
@@ -111,7 +121,7 @@ def measure_size(
         event_file.write_bytes(event)
         pairs = [
             Pair(server, contender, event_file, work, HANDLER)
-            for contender in contenders(version, smoke, modes=False)
+            for contender in contenders(version, smoke, modes=False, variants=variants)
         ]
         try:
             expected = json.loads(event)
@@ -191,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--smoke", action="store_true", help="runtimes on this interpreter, no installs"
     )
+    parser.add_argument(
+        "--variant",
+        type=variant,
+        action="append",
+        default=[],
+        help="NAME:SPEC, lambdaboot changed (another checkout's DIR, KEY=VALUE settings)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "event_sizes")
     args = parser.parse_args(argv)
     unknown = [s for s in args.sizes if s not in SIZES and s != KINESIS]
@@ -201,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         compile_repo_sources(args.python)
     sizes = {}
     for name in args.sizes:
-        metrics = measure_size(name, args.rounds, args.python, args.server, args.smoke)
+        metrics = measure_size(
+            name, args.rounds, args.python, args.server, args.smoke, args.variant
+        )
         sizes[name] = {
             "bytes": len(event_for(name)),
             "invocations_per_block": per_block(len(event_for(name))),

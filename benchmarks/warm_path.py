@@ -17,6 +17,13 @@ Targets the suite reports against (issue 15): lambdaboot's held time at most 1.1
 C loop's, its CPU at most 1.3x.
 
     python -m benchmarks.warm_path [--blocks 12] [--block 2000] [--servers go,python]
+        [--variant NAME:SPEC ...]
+
+``--variant`` adds lambdaboot once more, changed, as one more contender in the same
+interleaved rounds: SPEC is a comma-separated list of another checkout's directory (its
+``bootstrap`` runs, e.g. the tree before a change: ``git worktree add /tmp/before HEAD~1``)
+and ``KEY=VALUE`` settings added to its environment (``PYTHONMALLOC=malloc``). That is how
+each warm-path trick was measured against the code without it.
 """
 
 from __future__ import annotations
@@ -44,9 +51,11 @@ FLOOR = "c-loop"
 TARGETS = {"held": 1.15, "cpu": 1.3}
 
 
-def contenders(version: str, smoke: bool = False, modes: bool = True) -> list[Contender]:
-    """The C floor, lambdaboot (with ``modes``, its one-request-at-a-time mode too), and
-    awslambdaric.
+def contenders(
+    version: str, smoke: bool = False, modes: bool = True, variants: list[Contender] | None = None
+) -> list[Contender]:
+    """The C floor, lambdaboot (with ``modes``, its one-request-at-a-time mode too), its
+    ``variants`` (see ``variant``), and awslambdaric.
 
     ``smoke``: both Python runtimes on this interpreter, with no package installs (what
     the tests use to keep the suite working).
@@ -58,17 +67,47 @@ def contenders(version: str, smoke: bool = False, modes: bool = True) -> list[Co
         return [
             c_loop(),
             *ours,
+            *[variant_of(shipped, v) for v in variants or []],
             Contender("awslambdaric", [python, "-s", "-m", "awslambdaric", HANDLER]),
         ]
-    ours = lambdaboot_modes(version) if modes else [lambdaboot(version)]
-    return [c_loop(), *ours, awslambdaric(HANDLER, version)]
-
-
-def lambdaboot_modes(version: str) -> list[Contender]:
-    """lambdaboot as it ships (``GET /next`` pipelined behind each post), and one request
-    at a time (``LAMBDABOOT_PIPELINE=0``)."""
     shipped = lambdaboot(version)
-    return [shipped, one_at_a_time(shipped)]
+    ours = [shipped, one_at_a_time(shipped)] if modes else [shipped]
+    return [
+        c_loop(),
+        *ours,
+        *[variant_of(shipped, v) for v in variants or []],
+        awslambdaric(HANDLER, version),
+    ]
+
+
+def variant(text: str) -> Contender:
+    """``NAME:SPEC`` (``--variant``) as a partial contender: the command is a checkout's
+    ``bootstrap`` (or empty for this one), the environment the settings given."""
+    name, sep, spec = text.partition(":")
+    if not sep or not name or not spec or " / " in name:
+        raise argparse.ArgumentTypeError(
+            f"--variant takes NAME:DIR or NAME:KEY=VALUE[,...], got {text!r}"
+        )
+    command: list[str] = []
+    env: dict[str, str] = {}
+    for item in spec.split(","):
+        key, equals, value = item.partition("=")
+        if equals and key and "/" not in key:
+            env[key] = value
+        elif (Path(item) / "bootstrap").is_file():
+            command = [str(Path(item).resolve() / "bootstrap")]
+        else:
+            raise argparse.ArgumentTypeError(
+                f"--variant {name}: {item!r} is neither KEY=VALUE nor a checkout with a bootstrap"
+            )
+    return Contender(name, command, env)
+
+
+def variant_of(shipped: Contender, changed: Contender) -> Contender:
+    """lambdaboot as shipped, with a variant's checkout and settings."""
+    return Contender(
+        changed.name, changed.command or shipped.command, {**shipped.env, **changed.env}
+    )
 
 
 def one_at_a_time(contender: Contender) -> Contender:
@@ -135,7 +174,7 @@ def measure(args: argparse.Namespace, event: bytes, handler_source: str) -> dict
         pairs = [
             Pair(server, contender, event_file, work, HANDLER)
             for server in args.servers
-            for contender in contenders(args.python, args.smoke)
+            for contender in contenders(args.python, args.smoke, variants=args.variant)
         ]
         try:
             for pair in pairs:
@@ -164,7 +203,7 @@ def document(
             "cpu": ratio["cpu_us"] <= TARGETS["cpu"],
         }
         for label, ratio in ratios.items()
-        if label.startswith("lambdaboot")
+        if not label.startswith((FLOOR, "awslambdaric"))
     }
     spread = {
         label: round(
@@ -259,6 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default="3.11", help="Python version the runtimes run on")
     parser.add_argument(
         "--smoke", action="store_true", help="runtimes on this interpreter, no installs"
+    )
+    parser.add_argument(
+        "--variant",
+        type=variant,
+        action="append",
+        default=[],
+        help="NAME:SPEC, lambdaboot changed (another checkout's DIR, KEY=VALUE settings)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "warm_path")
     args = parser.parse_args(argv)

@@ -569,10 +569,13 @@ class LocalLambda:
             init_ms,
             restore_ms,
         )
-        self._emit(
-            self._plog.end(inv.request_id, outcome.status, duration_ms, len(outcome.payload))
-        )
-        self._emit(self._plog.report(report, outcome.status, outcome.error_type))
+        status = outcome.status
+        if self.config.managed_instances and outcome.function_error and status == "success":
+            # On Managed Instances AWS's RAPID reports the runtime's /error as an error of
+            # that type (on demand it is a success: test_report_line.py has both sources).
+            status = "error"
+        self._emit(self._plog.end(inv.request_id, status, duration_ms, len(outcome.payload)))
+        self._emit(self._plog.report(report, status, outcome.error_type))
         if self.config.managed_instances:
             # Lines of the other invocations in flight are not this one's (JSON records and
             # platform lines carry their request id).

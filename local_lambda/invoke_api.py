@@ -19,8 +19,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from . import protocol
-from .answer_relay import relay
-from .environment import AnswerTaker, StreamReader
+from .answer_relay import Runner, relay
 from .httpserver import HttpRequest
 from .model import FunctionConfig, InvokeOutcome, InvokeResult, PendingInvoke
 from .runtime_api import CONTENT_JSON
@@ -31,20 +30,12 @@ STREAM_INVOKE_PREFIX = "/2021-11-15/functions/"
 STREAM_INVOKE_SUFFIX = "/response-streaming-invocations"
 
 
-class Invoker(Protocol):
+class Invoker(Runner, Protocol):
     """What the invoke API needs of a function: the emulator's facade provides it. Named
     here, not imported, so the API and the facade do not import each other."""
 
     config: FunctionConfig
     function_arn: str
-
-    async def run(
-        self,
-        inv: PendingInvoke,
-        on_stream: StreamReader | None = ...,
-        *,
-        on_answer: AnswerTaker | None = ...,
-    ) -> InvokeResult: ...
 
     def log_tail(self, result: InvokeResult) -> str: ...
 
@@ -236,9 +227,10 @@ class InvokeApi:
         is). Each task here lasts until its invocation is over for the platform: its
         runtime and every extension have asked for the next event (or it timed out, or
         the runtime exited), which is when Lambda counts an environment free again,
-        later than the answer. Every invocation is a task before any byte of its answer
-        is written, so a caller that asks after reading an answer waits for that
-        invocation."""
+        later than the answer (or later still, when a caller reads its answer slower
+        than the invocation ran: the task also writes it). Every invocation is a task
+        before any byte of its answer is written, so a caller that asks after reading an
+        answer waits for that invocation."""
         if self._tasks:
             self._idle_waiters.append(callback)
         else:

@@ -28,6 +28,7 @@ __all__ = [
     "Response",
     "ResponseReader",
     "RuntimeProtocol",
+    "accepted_response",
     "parse_invocation",
     "post_verdict",
     "stream_chunk",
@@ -127,6 +128,21 @@ class Request:
         self.split = len(body) > BIG_BODY
         self.raw = raw if self.split else raw + body
 
+    @classmethod
+    def prebuilt(
+        cls, method: str, path: str, headers: list[tuple[str, str]], body: bytes, raw: bytes
+    ) -> Request:
+        """A request whose wire bytes the caller has made itself (``RuntimeProtocol``'s
+        template for the warm path's post); ``raw`` must be what ``Request`` would make."""
+        request = cls.__new__(cls)
+        request.method = method
+        request.path = path
+        request.headers = headers
+        request.body = body
+        request.split = False
+        request.raw = raw
+        return request
+
 
 class Response:
     """A complete HTTP response: status, headers (names lower-cased), body."""
@@ -147,6 +163,9 @@ class ResponseReader:
     One reader per connection: httptools parses pipelined messages in sequence, so the
     parser and its callbacks are allocated once, not per request.
 
+    Lambda's ``202`` to a post, the answer the warm path reads most, is recognised from its
+    exact bytes (``accepted_response``) before the parser sees it.
+
     A body above ``BIG_BODY`` with a ``Content-Length`` goes into one ``bytearray`` of
     that length: what the head's read brought is copied in, and the driver receives the
     rest straight into ``body_window()`` (then calls ``body_received``), so a 5 MB event
@@ -154,7 +173,7 @@ class ResponseReader:
     and ``json.loads`` read it as they read bytes.
     """
 
-    __slots__ = ("_big", "_chunks", "_filled", "_headers", "_parser", "_pending", "done")
+    __slots__ = ("_big", "_chunks", "_filled", "_headers", "_parser", "_pending", "_quick", "done")
 
     _parser_class: type[HttpResponseParser] | None = None
 
@@ -170,6 +189,9 @@ class ResponseReader:
         self._filled = 0
         #: True between a response's first byte and its end.
         self._pending = False
+        #: False once the parser would refuse more bytes (after an error, or a response
+        #: that closes the connection): then every byte goes to it, to be refused there.
+        self._quick = True
         #: Responses completed by ``feed`` and not yet taken.
         self.done: list[Response] = []
 
@@ -179,9 +201,18 @@ class ResponseReader:
         Raises ``Disconnected`` (answered: it may have been an answer) on bytes that are
         not HTTP: the connection is useless from there on, as if it had been cut.
         """
+        if len(data) >= _ACCEPTED_SIZE and not self._pending and self._quick:
+            data = bytes(data)
+            accepted = accepted_response(data)
+            if accepted is not None:
+                self.done.append(accepted)
+                if len(data) == _ACCEPTED_SIZE:
+                    return
+                data = memoryview(data)[_ACCEPTED_SIZE:]
         try:
             self._parser.feed_data(data)
         except Exception as exc:  # httptools.HttpParserError and its subclasses
+            self._quick = False
             raise Disconnected(
                 f"the Runtime API sent a malformed HTTP response ({exc})", answered=True
             ) from None
@@ -215,6 +246,7 @@ class ResponseReader:
         parser = self._parser
         status, keep_alive = parser.get_status_code(), parser.should_keep_alive()
         self._parser = type(parser)(self)
+        self._quick = True  # a fresh parser takes whatever comes next
         self._filled = len(self._big or b"")
         self._complete(status, keep_alive)
 
@@ -250,7 +282,10 @@ class ResponseReader:
 
     def on_message_complete(self) -> None:
         parser = self._parser
-        self._complete(parser.get_status_code(), parser.should_keep_alive())
+        keep_alive = parser.should_keep_alive()
+        if not keep_alive:
+            self._quick = False
+        self._complete(parser.get_status_code(), keep_alive)
 
     def _complete(self, status: int, keep_alive: bool) -> None:
         self._pending = False
@@ -267,15 +302,62 @@ class ResponseReader:
         self.done.append(Response(status, self._headers, body, keep_alive))
 
 
+# Lambda's answer to an accepted post, byte for byte but for the date: its Go server
+# writes these headers in this order, and its JSON encoder ends the body with a newline.
+_ACCEPTED_HEAD = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nDate: "
+_ACCEPTED_BODY = b'{"status":"OK"}\n'
+_ACCEPTED_TAIL = b"\r\nContent-Length: 16\r\n\r\n" + _ACCEPTED_BODY
+_DATE_SIZE = len("Wed, 02 Dec 2026 00:40:03 GMT")  # always this long (RFC 9110's IMF-fixdate)
+_DATE_START = len(_ACCEPTED_HEAD)
+_ACCEPTED_SIZE = _DATE_START + _DATE_SIZE + len(_ACCEPTED_TAIL)
+#: What a date may hold; ``translate`` deletes them, so anything left is not a date.
+_DATE_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ,:"
+
+
+def accepted_response(data: bytes) -> Response | None:
+    """Lambda's ``202`` to a post, if ``data`` begins with exactly its bytes; else None
+    (the caller gives ``data`` to httptools, which reads any answer: so None is always
+    a safe result, and a 413, a 410, other headers or a split read all take that path).
+
+    It is the same ``Response`` httptools' callbacks build (a differential test checks
+    that on thousands of generated and broken answers, split at every byte), in four
+    comparisons instead of a parser run with a Python call per header:
+    ``docs/architecture.md`` has its measurement.
+    """
+    if not data.startswith(_ACCEPTED_HEAD):
+        return None
+    date_end = _DATE_START + _DATE_SIZE
+    if not data.startswith(_ACCEPTED_TAIL, date_end):
+        return None
+    date = data[_DATE_START:date_end]
+    if date.translate(None, _DATE_BYTES) or date.startswith(b" "):  # httptools strips it
+        return None
+    headers = {"content-type": "application/json", "date": date.decode(), "content-length": "16"}
+    return Response(202, headers, _ACCEPTED_BODY)
+
+
+_RESPONSE_PATH = RUNTIME + "/invocation/"
+_RESPONSE_PATH_BYTES = b"POST " + _RESPONSE_PATH.encode()
+_JSON_HEADER = ("Content-Type", "application/json")
+
+
 class RuntimeProtocol:
     """Builds the requests for one Runtime API address (``AWS_LAMBDA_RUNTIME_API``)."""
 
-    __slots__ = ("host", "next_request")
+    __slots__ = ("_response_tail", "host", "next_request")
 
     def __init__(self, host: str) -> None:
         self.host = host
         #: ``GET /next`` never changes, so it is built once.
         self.next_request = Request(host, "GET", RUNTIME + "/invocation/next", [])
+        #: The warm path's ``POST /response`` (JSON, no invocation id to echo) is a
+        #: template: ``_RESPONSE_PATH`` + request id + this + length + body, the bytes
+        #: ``Request`` makes (a differential test checks them). Measured in
+        #: docs/architecture.md.
+        self._response_tail = (
+            f"/response HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
+            "Content-Type: application/json\r\nContent-Length: "
+        ).encode("latin-1")
 
     def post(self, invocation: Invocation, outcome: Outcome) -> Request:
         """The ``/response`` or ``/error`` request that reports ``outcome``."""
@@ -289,10 +371,24 @@ class RuntimeProtocol:
         body: bytes,
         content_type: str | None,
     ) -> Request:
+        request_id = invocation.request_id
+        path = _RESPONSE_PATH + request_id + "/response"
+        if (
+            invocation.invocation_id is None
+            and (content_type is None or content_type == "application/json")
+            and len(body) <= BIG_BODY
+        ):
+            raw = b"%b%b%b%d\r\n\r\n%b" % (
+                _RESPONSE_PATH_BYTES,
+                request_id.encode("latin-1"),
+                self._response_tail,
+                len(body),
+                body,
+            )
+            return Request.prebuilt("POST", path, [_JSON_HEADER], body, raw)
         headers = [("Content-Type", content_type or "application/json")]
         if invocation.invocation_id is not None:
             headers.append((H_INVOCATION_ID, invocation.invocation_id))
-        path = f"{RUNTIME}/invocation/{invocation.request_id}/response"
         return Request(self.host, "POST", path, headers, body)
 
     def error(

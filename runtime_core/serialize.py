@@ -224,6 +224,15 @@ def _may_hold_big_int(body: bytes) -> bool:
     at C speed; Python runs once per long run that starts after another byte. A run
     still open at a chunk's end is carried, with the byte before it, into the next.
     """
+    if len(body) <= _GUARD_CHUNK and _LONG_DIGIT_RUN not in body.translate(_DIGIT_RUN_TABLE):
+        return False  # no run of 20 digits at all: the common small event, two C calls
+    return _scan_for_big_int(body)
+
+
+def _scan_for_big_int(body: bytes) -> bool:
+    """``_may_hold_big_int``'s scan, chunk by chunk, with the bytes around each long run
+    (``_may_hold_big_int`` goes without it for a small body with no run of 20 digits at
+    all: ~1-5 µs less per event up to 1 KB, see docs/architecture.md)."""
     size = len(body)
     carry = b" "  # the start of the body stands where a separator would
     for offset in range(0, size, _GUARD_CHUNK):

@@ -16,10 +16,30 @@ import sys
 import time
 
 NEXT = b"GET /2018-06-01/runtime/invocation/next "
+#: Lambda's answer to a post, byte for byte (its Go server: the headers in this order, the
+#: JSON encoder's newline after the body), with the ``Date`` filled in once a second.
 ACCEPTED = (
-    b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
-    b'{"status":"OK"}'
+    b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nDate: %s\r\n"
+    b'Content-Length: 16\r\n\r\n{"status":"OK"}\n'
 )
+
+
+class Accepted:
+    """``ACCEPTED`` with the current ``Date``, rebuilt when the second changes."""
+
+    def __init__(self) -> None:
+        self.second = 0
+        self.answer = b""
+
+    def __call__(self) -> bytes:
+        now = int(time.time())
+        if now != self.second:
+            date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))
+            self.second, self.answer = now, ACCEPTED % date.encode()
+        return self.answer
+
+
+accepted = Accepted()
 
 
 class Stub:
@@ -102,11 +122,11 @@ class Stub:
                 if self.dump_path:
                     with open(self.dump_path, "wb") as out:
                         out.write(body)
-                conn.sendall(ACCEPTED)
+                conn.sendall(accepted())
             else:
                 print(f"stub: unexpected request {head[:200]!r}", file=sys.stderr, flush=True)
                 conn.sendall(
-                    ACCEPTED
+                    accepted()
                     if head.startswith(b"POST ")
                     else b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
                 )

@@ -65,7 +65,10 @@ class Slot:
             with contextlib.suppress(RuntimeError):  # this loop has closed: nobody waits
                 loop.call_soon_threadsafe(settle)
 
-        self.lam.when_idle(reported)
+        try:
+            self.lam.when_idle(reported)
+        except RuntimeError:  # its local Lambda has closed: nothing runs there any more
+            return
         await done
 
 

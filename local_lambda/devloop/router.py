@@ -12,7 +12,9 @@ Region's ARN) behaves exactly as with one function. The router's own answers: 40
 a name that is not a function name, 404 ``ResourceNotFoundException`` for a name no
 function has, and 429 ``TooManyRequestsException`` (reason
 ``ReservedFunctionConcurrentInvocationLimitExceeded``, as Lambda says it) when every
-environment the function may have is busy with a synchronous invoke.
+environment the function may have is busy with a synchronous invoke. An environment is
+busy until its local Lambda reports it idle, after its answer has been passed on (see
+:mod:`~local_lambda.devloop.pool`).
 
 Each answer carries ``X-Lambdaboot-Environment: <function>#<n>``, a local-only header
 saying which environment served it.
@@ -157,10 +159,10 @@ class Router:
             )
             return
         try:
-            await self._forward(request, slot, prefix, target)
-        finally:
-            pool.answered(slot)
-        try:
+            try:
+                await self._forward(request, slot, prefix, target)
+            finally:
+                pool.answered(slot)
             await slot.idle()  # busy until its runtime and extensions are back at next
         finally:
             pool.give_back(slot)

@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
@@ -28,6 +26,7 @@ from local_lambda import FunctionConfig
 from local_lambda.devloop.function_set import FunctionSet, ServedFunction
 from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
 from tests.local_lambda.test_extensions_kit import extension, make_layer
+from tests.streaming.test_answer_moments import strict_client
 from tests.streaming.test_streaming import APP as STREAMING_APP
 
 APP = """
@@ -43,7 +42,6 @@ while True:
     while not any(os.path.exists(name) for name in names):
         time.sleep(0.01)
 """
-CALLER_TIMEOUT_S = 60
 
 
 @pytest.fixture
@@ -78,16 +76,7 @@ def served(
     functions = FunctionSet(on_log=on_log)
     functions.open()
     functions.replace([ServedFunction(config, ("Held",), 2)])
-    boto = boto3.client(
-        "lambda",
-        endpoint_url=functions.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=botocore.config.Config(
-            read_timeout=CALLER_TIMEOUT_S, retries={"total_max_attempts": 1}
-        ),
-    )
+    boto = strict_client(functions.endpoint)
     try:
         yield boto, release, lines
     finally:

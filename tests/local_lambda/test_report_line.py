@@ -19,20 +19,26 @@ Sources (read 2026-12; AWS does not document the line's status fields in prose):
   handlers.go): the runtime's answer, ``/response`` or ``/error``, ends the invocation with
   runtimeDone status ``success``; a reset for a timeout sends ``timeout`` with no error type;
   a reset for a runtime that exited sends ``error`` with its first fatal error
-  (``Runtime.ExitError``).
+  (``Runtime.ExitError``);
+- its Managed Instances code (internal/lambda-managed-instances: invoke/metrics.go
+  ``SendInvokeFinishedEvent``, interop/error_utils.go ``BuildStatusFromError``) differs:
+  there the runtime's ``/error`` is a customer error, so platform.report says
+  ``"status": "error"`` with the posted type (``Runtime.Unknown`` when, as from
+  awslambdaric, no error-type header came).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from local_lambda import LocalLambda
-from tests.conftest import write_function
+from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
 
 HANDLERS = """
     import os, time
@@ -100,3 +106,18 @@ def test_json_platform_report_records(lam_for: Callable[[str], LocalLambda]) -> 
         assert {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB"} <= set(
             report["metrics"]
         )
+
+
+def test_managed_instances_report_a_posted_error_as_an_error(
+    function_dir: Path, open_lambda: Callable[..., LocalLambda]
+) -> None:
+    write_function(function_dir, {"app.py": HANDLERS})
+    lam = open_lambda(
+        command=[str(BOOTSTRAP)], task_root=function_dir, env=bootstrap_env(Path(sys.executable)),
+        max_concurrency=2,
+    )  # fmt: skip
+    result = lam.invoke({"do": "raise"})
+    assert result.function_error == "Unhandled"
+    records = [json.loads(x) for x in result.logs.split("\n") if '"platform.report"' in x]
+    [report] = [r["record"] for r in records if r.get("type") == "platform.report"]
+    assert (report["status"], report["errorType"]) == ("error", "Runtime.Unknown")

@@ -76,10 +76,12 @@ def held(function_dir: Path, tmp_path: Path) -> Iterator[Callable[..., tuple[Loc
         lam.close()
 
 
-def _boto3(lam: LocalLambda) -> Any:
+def strict_client(endpoint: str) -> Any:
+    """boto3 for a local endpoint, one attempt and a bounded read: an answer held back
+    fails the test (a read timeout) instead of hanging it or being retried elsewhere."""
     return boto3.client(
         "lambda",
-        endpoint_url=lam.endpoint,
+        endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="x",
         aws_secret_access_key="x",
@@ -98,7 +100,7 @@ def test_a_stream_is_passed_on_as_it_comes_and_ends_before_the_invocation(
 ) -> None:
     lam, release = held("gated")
     gate = tmp_path / "gate"
-    response = _boto3(lam).invoke_with_response_stream(
+    response = strict_client(lam.endpoint).invoke_with_response_stream(
         FunctionName="test-function", Payload=json.dumps({"gate": str(gate)}).encode()
     )
     request_id = response["ResponseMetadata"]["RequestId"]
@@ -119,7 +121,9 @@ def test_a_buffered_answer_comes_as_one_chunk_at_its_post(
     held: Callable[..., tuple[LocalLambda, Path]],
 ) -> None:
     lam, release = held("plain")
-    response = _boto3(lam).invoke_with_response_stream(FunctionName="test-function", Payload=b"{}")
+    response = strict_client(lam.endpoint).invoke_with_response_stream(
+        FunctionName="test-function", Payload=b"{}"
+    )
     seen = list(response["EventStream"])
     assert [list(event) for event in seen] == [["PayloadChunk"], ["InvokeComplete"]]
     assert json.loads(seen[0]["PayloadChunk"]["Payload"]) == ["stays", "json"]
@@ -136,7 +140,7 @@ def test_a_log_tail_waits_for_the_report(
     import base64
 
     lam, release = held("plain")
-    response = _boto3(lam).invoke_with_response_stream(
+    response = strict_client(lam.endpoint).invoke_with_response_stream(
         FunctionName="test-function", Payload=b"{}", LogType="Tail"
     )
     events = iter(response["EventStream"])
@@ -152,7 +156,7 @@ def test_a_timeout_mid_stream_ends_the_event_stream_with_the_error(
 ) -> None:
     lam, release = held("gated", timeout=1.0)
     release.touch()  # the extension lets the invocation end as soon as it can
-    response = _boto3(lam).invoke_with_response_stream(
+    response = strict_client(lam.endpoint).invoke_with_response_stream(
         FunctionName="test-function", Payload=json.dumps({"gate": str(tmp_path / "never")}).encode()
     )
     seen = list(response["EventStream"])
@@ -215,3 +219,55 @@ def test_a_function_url_cuts_the_body_short_on_an_error_mid_stream(
             for piece in response.iter_raw():
                 received += piece
     assert received == b"partial"
+
+
+# A runtime that starts a streamed response, then dies once the test has its first chunk.
+DIES_MID_STREAM = """
+import http.client, os, socket, time
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+conn = http.client.HTTPConnection(host, int(port))
+conn.request("GET", "/2018-06-01/runtime/invocation/next")
+answer = conn.getresponse()
+answer.read()
+request_id = answer.getheader("Lambda-Runtime-Aws-Request-Id")
+post = socket.create_connection((host, int(port)))
+post.sendall(
+    f"POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\\r\\n"
+    "Host: runtime\\r\\nLambda-Runtime-Function-Response-Mode: streaming\\r\\n"
+    "Transfer-Encoding: chunked\\r\\nContent-Type: text/plain\\r\\n\\r\\n"
+    "7\\r\\npartial\\r\\n".encode()
+)
+while not os.path.exists(os.environ["GATE"]):
+    time.sleep(0.01)
+os._exit(1)
+"""
+
+
+def test_a_runtime_dying_mid_stream_ends_the_event_stream_with_an_error(
+    function_dir: Path, tmp_path: Path
+) -> None:
+    import sys
+
+    gate = tmp_path / "gate"
+    script = function_dir / "runtime.py"
+    script.write_text(DIES_MID_STREAM)
+    config = FunctionConfig(
+        command=[sys.executable, str(script)],
+        task_root=function_dir,
+        env={"GATE": str(gate)},
+        timeout=FUNCTION_TIMEOUT_S,
+    )
+    with LocalLambda(config) as lam:
+        response = strict_client(lam.endpoint).invoke_with_response_stream(
+            FunctionName="test-function", Payload=b"{}"
+        )
+        events = iter(response["EventStream"])
+        assert next(events) == {"PayloadChunk": {"Payload": b"partial"}}
+        gate.touch()  # now the runtime dies, its stream unfinished
+        rest = list(events)
+    assert [list(event) for event in rest] == [["InvokeComplete"]]
+    complete = rest[0]["InvokeComplete"]
+    assert complete["ErrorCode"] == "Unhandled"
+    # whichever the platform saw first: the broken stream or the runtime's exit
+    error_type = json.loads(complete["ErrorDetails"])["errorType"]
+    assert error_type in ("Runtime.TruncatedResponse", "Runtime.ExitError")
