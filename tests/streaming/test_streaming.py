@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from local_lambda import FunctionConfig, LocalLambda
+from local_lambda import LocalLambda
 from runtime_core.streaming import MAX_STREAM_BYTES, ResponseStream, ResponseTooLarge
-from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
+from tests.conftest import RUNTIME_PYTHONS, on_bootstrap, write_function
 from tests.local_lambda.test_invoke_api import client
 
 APP = '''
@@ -91,15 +91,9 @@ async def race_reader(event, context):
 
 
 def make_lambda(task: Path, handler: str, python: Path | None = None, **config: Any) -> LocalLambda:
-    return LocalLambda(
-        FunctionConfig(
-            command=[str(BOOTSTRAP)],
-            task_root=write_function(task, {"app.py": APP}),
-            handler=f"app.{handler}",
-            env=bootstrap_env(python or RUNTIME_PYTHONS["3.11"]),
-            **config,
-        )
-    )
+    task_root = write_function(task, {"app.py": APP})
+    python = python or RUNTIME_PYTHONS["3.11"]
+    return LocalLambda(on_bootstrap(task_root, python, handler=f"app.{handler}", **config))
 
 
 def events(lam: LocalLambda | SimpleNamespace, event: dict[str, Any]) -> Iterator[dict[str, Any]]:
