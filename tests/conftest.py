@@ -80,6 +80,23 @@ def on_bootstrap(
     )
 
 
+def lambda_client(endpoint: str, **config: Any) -> Any:
+    """boto3's Lambda client for a local endpoint (the local Lambda, the dev server); any
+    credentials do. ``config``: botocore ``Config``'s options (``retries``,
+    ``read_timeout``...)."""
+    import boto3  # imported when asked: most tests do not need it
+    import botocore.config
+
+    return boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=botocore.config.Config(**config),
+    )
+
+
 # --- layer_build: one wheel cache and one built layer shared by the whole run -------------
 WHEEL_CACHE = REPO / ".cache" / "wheels"
 

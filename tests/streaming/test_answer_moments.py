@@ -19,15 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.config
 import httpx
 import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
 from local_lambda.function_url import FunctionUrl
 from local_lambda.testing import LambdaFactory
-from tests.conftest import on_bootstrap, write_function
+from tests.conftest import lambda_client, on_bootstrap, write_function
 from tests.local_lambda.test_extensions_kit import extension, make_layer
 from tests.streaming.test_streaming import APP
 
@@ -70,15 +68,8 @@ def held(
 def strict_client(endpoint: str) -> Any:
     """boto3 for a local endpoint, one attempt and a bounded read: an answer held back
     fails the test (a read timeout) instead of hanging it or being retried elsewhere."""
-    return boto3.client(
-        "lambda",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=botocore.config.Config(
-            read_timeout=int(CALLER_TIMEOUT_S), retries={"total_max_attempts": 1}
-        ),
+    return lambda_client(
+        endpoint, read_timeout=int(CALLER_TIMEOUT_S), retries={"total_max_attempts": 1}
     )
 
 
