@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import BOOTSTRAP, REPO, bootstrap_env, write_function
+from local_lambda import LocalLambda
+from tests.conftest import REPO, on_bootstrap, write_function
 
 DOC = REPO / "docs" / "architecture.md"
 
@@ -119,15 +118,10 @@ def _doc_table() -> tuple[dict[str, tuple[list[str], list[str]]], list[str]]:
 def _trace(kind: str, task_root: Path) -> dict[str, list[Any]]:
     write_function(task_root, {"app.py": HANDLERS[kind], "tracer.py": TRACER})
     trace = task_root.parent / "trace.json"
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=task_root,
+    config = on_bootstrap(
+        task_root,
+        env={"LAMBDABOOT_RUN": str(task_root / "tracer.py"), "TRACE_FILE": str(trace)},
         timeout=10.0,
-        env={
-            **bootstrap_env(Path(sys.executable)),
-            "LAMBDABOOT_RUN": str(task_root / "tracer.py"),
-            "TRACE_FILE": str(trace),
-        },
     )
     with LocalLambda(config) as lam:
         result = lam.invoke({"n": 1})
