@@ -9,7 +9,7 @@ made (and takes the ``runtime_core`` files then on the call stack: the engine an
 after that, and closes it at the engine's after-the-response step (``after_response``,
 called once the post has been answered). Those files, less the value helpers the doc names,
 must be the table's row: a file added to a path, or one the doc lists and the code no longer
-goes through, fails here.
+goes through, fails here, and so does a call from a file of the row back into one before it.
 """
 
 from __future__ import annotations
@@ -159,3 +159,10 @@ def test_an_invocation_goes_through_the_files_the_doc_lists(kind: str, tmp_path:
     # and the helpers are leaves: none of them calls on into a file of the path
     onward = [(a, b) for a, b in trace["calls"] if a in helpers and b not in helpers]
     assert onward == []
+    # and the row is in reading order: no file calls back into one before it (a hop back)
+    back = [
+        (a, b)
+        for a, b in trace["calls"]
+        if a in path and b in path and path.index(b) < path.index(a)
+    ]
+    assert back == []
