@@ -37,12 +37,18 @@ import time
 from pathlib import Path
 
 from benchmarks import charts
-from benchmarks.environments import REPO, base_python
+from benchmarks.environments import (
+    HEAVY_REQUIREMENTS,
+    REPO,
+    base_python,
+    compile_unchecked_hash,
+    pip_target,
+)
 from benchmarks.stats import summarize
 
 RESULTS = REPO / "benchmarks" / "results"
 VERSION = "3.12"
-REQUIREMENTS = ["boto3==1.35.99", "pydantic==2.10.6", "numpy==2.2.6"]
+REQUIREMENTS = HEAVY_REQUIREMENTS
 TOP_LEVEL = ["boto3", "botocore", "pydantic", "pydantic_core", "numpy"]
 # Runs in the child: the import, timed, then the unmarshal share of what it loaded.
 PROBE = r"""
@@ -82,38 +88,8 @@ SYSCALLS = ("openat", "newfstatat", "stat", "lstat", "fstat", "read", "getdents6
 
 def build(work: Path) -> Path:
     """The baseline packages, compiled with unchecked-hash pycs by a python3.12."""
-    target = work / "pkgs"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-compile",
-            "-t",
-            str(target),
-            "--python-version",
-            VERSION,
-            "--only-binary=:all:",
-            *REQUIREMENTS,
-        ],
-        check=True,
-    )
-    subprocess.run(
-        [
-            str(base_python(VERSION)),
-            "-m",
-            "compileall",
-            "-q",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "unchecked-hash",
-            str(target),
-        ],
-        check=True,
-    )
+    target = pip_target(work / "pkgs", REQUIREMENTS, VERSION)
+    compile_unchecked_hash(target, VERSION)
     return target
 
 

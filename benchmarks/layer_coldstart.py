@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ import zipfile
 from pathlib import Path
 
 from benchmarks import charts
-from benchmarks.environments import base_python
+from benchmarks.environments import HEAVY_REQUIREMENTS, compile_unchecked_hash, pip_target
 from benchmarks.stats import pairwise_ratios, summarize
 from layer_build.build import Options, build
 from layer_build.targets import Target
@@ -38,7 +37,7 @@ from local_lambda import FunctionConfig, LocalLambda
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache" / "wheels"
 TARGET = Target(arch="x86_64", python="3.12", os="al2023")
-REQUIREMENTS = "boto3==1.35.99\npydantic==2.10.6\nnumpy==2.2.6\n"
+REQUIREMENTS = "".join(f"{line}\n" for line in HEAVY_REQUIREMENTS)
 HANDLER = """
 import boto3, numpy, pydantic
 
@@ -59,45 +58,14 @@ def common_package(source: Path, work: Path, bytecode: bool = False) -> Path:
     before zipping, the skeptic's baseline: bytecode alone, without lambdaboot."""
     target = work / ("pip-t-compiled" if bytecode else "pip-t")
     platforms = [arg for tag in TARGET.wheel_platforms for arg in ("--platform", tag)]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--disable-pip-version-check",
-            "-t",
-            str(target),
-            "--only-binary=:all:",
-            "--implementation",
-            "cp",
-            "--python-version",
-            TARGET.python,
-            "--find-links",
-            str(CACHE),
-            *platforms,
-            "-r",
-            str(source / "requirements.txt"),
-        ],
-        check=True,
-    )
+    requirements = (source / "requirements.txt").read_text().split()
+    pip_target(
+        target, requirements, TARGET.python, "--implementation", "cp", "--find-links", str(CACHE),
+        *platforms,
+    )  # fmt: skip
     (target / "app.py").write_text(HANDLER)
     if bytecode:
-        subprocess.run(
-            [
-                str(base_python(TARGET.python)),
-                "-m",
-                "compileall",
-                "-q",
-                "-j",
-                "0",
-                "--invalidation-mode",
-                "unchecked-hash",
-                str(target),
-            ],
-            check=True,
-        )
+        compile_unchecked_hash(target, TARGET.python)
     out = work / ("compiled.zip" if bytecode else "common.zip")
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(target.rglob("*")):

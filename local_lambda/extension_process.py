@@ -1,4 +1,4 @@
-"""Processes of an environment: reading their output by lines, and external extensions.
+"""External extensions: the processes an environment starts from ``/opt/extensions``.
 
 An external extension is an executable in ``/opt/extensions`` started before the runtime,
 in the runtime's process group and memory cgroup (so a reset kills it and Max Memory
@@ -15,6 +15,8 @@ import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from .pipe_reader import LineReader
+
 # Variables an extension does not get (spec §5 "Extension environment"); every _X too.
 _NOT_FOR_EXTENSIONS = (
     "AWS_EXECUTION_ENV",
@@ -29,44 +31,6 @@ _NOT_FOR_EXTENSIONS = (
 
 def extension_environment(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in _NOT_FOR_EXTENSIONS and not k.startswith("_")}
-
-
-class LineReader:
-    """Reads a non-blocking pipe on the event loop and passes on each complete line."""
-
-    def __init__(self, fd: int, on_line: Callable[[str], None]) -> None:
-        os.set_blocking(fd, False)
-        self.fd = fd
-        self._on_line = on_line
-        self._partial = b""
-        asyncio.get_running_loop().add_reader(fd, self.drain)
-
-    def drain(self) -> None:
-        """Read what is already in the pipe (lines written so far are passed on now)."""
-        while self.fd >= 0:
-            try:
-                data = os.read(self.fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                self.close()
-                return
-            lines = (self._partial + data).split(b"\n")
-            self._partial = lines.pop()
-            for line in lines:
-                self._on_line(line.decode("utf-8", "replace"))
-
-    def close(self) -> None:
-        if self.fd < 0:
-            return
-        asyncio.get_running_loop().remove_reader(self.fd)
-        os.close(self.fd)
-        self.fd = -1
-        if self._partial:
-            self._on_line(self._partial.decode("utf-8", "replace"))
-            self._partial = b""
 
 
 class ExtensionProcess:

@@ -227,9 +227,10 @@ class InvokeApi:
         is). Each task here lasts until its invocation is over for the platform: its
         runtime and every extension have asked for the next event (or it timed out, or
         the runtime exited), which is when Lambda counts an environment free again,
-        later than the answer. Every invocation is a task before any byte of its answer
-        is written, so a caller that asks after reading an answer waits for that
-        invocation."""
+        later than the answer (or later still, when a caller reads its answer slower
+        than the invocation ran: the task also writes it). Every invocation is a task
+        before any byte of its answer is written, so a caller that asks after reading an
+        answer waits for that invocation."""
         if self._tasks:
             self._idle_waiters.append(callback)
         else:

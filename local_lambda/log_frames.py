@@ -12,18 +12,18 @@ awslambdaric 4.2.2 (AWS's Python runtime client) writes them: ``0x0003`` Text an
 ``0x000F``/``0x0013``/``0x0017``/``0x001B`` (Text) and one less (JSON).
 
 :class:`FrameDecoder` is the sans-IO part; :class:`TelemetryLogPipe` is the pipe a local
-environment gets, read on the event loop, each frame passed on as one event.
+environment gets, read on the event loop (``pipe_reader``), each frame passed on as one event.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .log_level import INFO, line_level, rank
+from .pipe_reader import PipeReader
 
 __all__ = ["ENV", "Frame", "FrameDecoder", "TelemetryLogPipe", "wanted"]
 
@@ -122,8 +122,7 @@ class TelemetryLogPipe:
 
     def __init__(self) -> None:
         self._read_fd, self.child_fd = os.pipe()
-        self._decoder = FrameDecoder()
-        self._on_frame: Callable[[Frame], None] | None = None
+        self._reader: PipeReader[Frame] | None = None
 
     def environment(self) -> dict[str, str]:
         return {ENV: str(self.child_fd)}
@@ -132,35 +131,22 @@ class TelemetryLogPipe:
         """Call once the runtime has been started with ``child_fd``: read from now on."""
         os.close(self.child_fd)
         self.child_fd = -1
-        self._on_frame = on_frame
-        os.set_blocking(self._read_fd, False)
-        asyncio.get_running_loop().add_reader(self._read_fd, self.drain)
+        self._reader = PipeReader(self._read_fd, FrameDecoder(), on_frame)
 
     def drain(self) -> None:
         """Pass on every whole frame already written."""
-        while self._read_fd >= 0:
-            try:
-                data = os.read(self._read_fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                self.close()
-                return
-            self._pass_on(self._decoder.feed(data))
-
-    def _pass_on(self, frames: list[Frame]) -> None:
-        if self._on_frame is not None:
-            for frame in frames:
-                self._on_frame(frame)
+        if self._reader is not None:
+            self._reader.drain()
 
     def close(self) -> None:
-        for fd in (self.child_fd, self._read_fd):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    if fd == self._read_fd and self._on_frame is not None:
-                        asyncio.get_running_loop().remove_reader(fd)
-                    os.close(fd)
-        self.child_fd = self._read_fd = -1
-        self._pass_on(self._decoder.close())
+        """Stop reading (an unframed tail is passed on); both ends closed if never started."""
+        if self.child_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.child_fd)
+            self.child_fd = -1
+        if self._reader is not None:
+            self._reader.close()
+        elif self._read_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._read_fd)
+        self._read_fd = -1

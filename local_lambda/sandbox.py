@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from typing import IO
 
 from . import layers, log_frames, log_level
-from .extension_process import ExtensionProcess, LineReader
+from .extension_process import ExtensionProcess
 from .freezer import Freezer
 from .memory import MemoryMeter
 from .model import FunctionConfig
+from .pipe_reader import LineReader
 from .snapstart import Snapshot, SnapshotLost, credentials_environment
 
 # Host variables passed through: the rest of the host's environment stays out.

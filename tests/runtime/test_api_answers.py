@@ -3,9 +3,11 @@ honour."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,15 @@ from tests.runtime.conftest import Start
 from tests.runtime.fake_api import FakeRuntimeApi
 
 MakeLambda = Callable[..., LocalLambda]
+
+
+@pytest.fixture
+def runtime_python() -> Path:
+    """The suite's own interpreter only: what the runtime does with each Runtime API answer
+    is the same Python code on every version (tests/runtime's other files and
+    tests/dispatch cover what differs between versions)."""
+    return Path(sys.executable)
+
 
 ECHO = {
     "app.py": """

@@ -9,6 +9,7 @@ traceback and nothing posted (Lambda could only say ``Runtime.ExitError``), as d
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,14 @@ from tests.runtime.conftest import Start
 from tests.runtime.fake_api import FakeRuntimeApi
 
 ERROR_TYPE = re.compile(r"(Runtime|Function)\.[A-Z][a-zA-Z]+")
+
+
+@pytest.fixture
+def runtime_python() -> Path:
+    """The suite's own interpreter only: reading settings is the same Python code on every
+    version (tests/runtime's other files and tests/dispatch cover what differs)."""
+    return Path(sys.executable)
+
 
 # The handler module leaves a mark when imported: settings are checked before that.
 APP = """
