@@ -83,6 +83,9 @@ MAX_STREAM_BYTES = 200 * 1024 * 1024
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
+# --- entering and leaving one invocation -------------------------------------------------
+
+
 class Serving:
     """``with Serving(invocation, alone):`` around one handler call: the one place that
     enters and leaves an invocation.
@@ -123,6 +126,8 @@ class Serving:
             CURRENT.reset(self._token)
             self._token = None
 
+
+# --- calling the handler: one invocation in, one outcome out ------------------------------
 
 #: The loop that awaits what sync handlers return: the async engine's (``use_loop``), or
 #: one of the blocking engine's own, made on first need. None until then.
@@ -259,6 +264,9 @@ def _finish(result: Any, request_id: str) -> Outcome:
         message = f"Unable to marshal response: {exception_message(exc)}"
         return fault_outcome(MARSHAL_ERROR, message, request_id, header=False)
     return Outcome(False, body, content_type)
+
+
+# --- the stream a streaming handler writes to, and running the handler into it ------------
 
 
 class ResponseTooLarge(Exception):

@@ -220,3 +220,44 @@ def test_interpreter_flags(api: FakeRuntimeApi, start_runtime: Start) -> None:
     )
     api.invoke({})
     assert api.wait_for("/response")[0].json() == {"unbuffered": True, "no_user_site": 1}
+
+
+MALLOC_PROBE = """
+import os, subprocess
+def handler(event, context):
+    with open("/proc/self/environ", "rb") as f:  # what the interpreter was started with
+        started = [v.decode() for v in f.read().split(b"\\0") if v.startswith(b"MALLOC_")]
+    child = subprocess.run(["env"], capture_output=True, text=True).stdout.splitlines()
+    return {
+        "started": sorted(started),
+        "handler": sorted(k + "=" + v for k, v in os.environ.items() if k.startswith("MALLOC_")),
+        "child": sorted(line for line in child if line.startswith("MALLOC_")),
+    }
+"""
+
+
+def test_malloc_thresholds_reach_the_interpreter_only(
+    api: FakeRuntimeApi, start_runtime: Start
+) -> None:
+    """glibc's thresholds are set for the interpreter (big events keep their memory) and
+    removed before the handler runs: it and its subprocesses see Lambda's environment."""
+    start_runtime({"app.py": MALLOC_PROBE})
+    api.invoke({})
+    assert api.wait_for("/response")[0].json() == {
+        "started": ["MALLOC_MMAP_THRESHOLD_=67108864", "MALLOC_TRIM_THRESHOLD_=67108864"],
+        "handler": [],
+        "child": [],
+    }
+
+
+def test_a_function_setting_a_malloc_threshold_keeps_its_own(
+    api: FakeRuntimeApi, start_runtime: Start
+) -> None:
+    start_runtime({"app.py": MALLOC_PROBE}, env={"MALLOC_TRIM_THRESHOLD_": "131072"})
+    api.invoke({})
+    mine = ["MALLOC_TRIM_THRESHOLD_=131072"]
+    assert api.wait_for("/response")[0].json() == {
+        "started": mine,
+        "handler": mine,
+        "child": mine,
+    }
