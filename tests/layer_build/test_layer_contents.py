@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from layer_build.wheels import RUNTIME_LOCK
-from tests.layer_build.conftest import lambdaboot
+from tests.conftest import lambdaboot
 
 EXECUTABLE = {"bootstrap", "lambdaboot-wrapper"}
 
