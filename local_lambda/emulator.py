@@ -21,10 +21,11 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from . import layers, log_level, protocol
+from .answer_relay import relay
 from .environment import AnswerTaker, Environment, InitResult, StreamReader
 from .httpserver import HttpRequest, HttpServer, serve
 from .invoke_api import InvokeApi
@@ -40,7 +41,6 @@ from .platform_log import PlatformLog, readable
 from .runtime_api import Fault
 from .sandbox import RuntimeStartError, prepare_filesystem
 from .snapstart import Snapshot
-from .streaming import ResponseChunks
 
 T = TypeVar("T")
 # Managed Instances: where a runtime's worker processes may send their output (spec §4.1).
@@ -193,6 +193,7 @@ class LocalLambda:
             self._finished,
             self._emit,
             self._snapshot,
+            self._snapshot_taken,
         )
 
     def _prepare_spare(self) -> None:
@@ -338,36 +339,11 @@ class LocalLambda:
         if on_chunk is None:
             result = self._call(self.run(inv))
         else:
-            take = on_chunk
-
-            async def send(chunk: bytes) -> None:
-                take(chunk)
-
-            result = self._call(self.run_streamed(inv, send))
+            result = self._call(relay(self, inv, _ChunkSink(on_chunk)))
+            if result.function_error is None:
+                result.payload = b""  # it went to ``on_chunk``
         if log_tail:
             result.log_result = self.log_tail(result)
-        return result
-
-    async def run_streamed(
-        self,
-        inv: PendingInvoke,
-        on_chunk: Callable[[bytes], Awaitable[None]],
-        on_start: Callable[[str], None] = lambda content_type: None,
-    ) -> InvokeResult:
-        """Run ``inv``, awaiting ``on_chunk`` with each byte of a successful response as it
-        arrives: a streamed response chunk by chunk (reading from the runtime waits while
-        ``on_chunk`` does; ``on_start`` gets its content type first), a buffered one in one
-        piece. The result's payload then holds only an error's body."""
-
-        async def read(chunks: ResponseChunks) -> None:
-            on_start(chunks.content_type)
-            while (chunk := await chunks.next_chunk()) is not None:
-                await on_chunk(chunk)
-
-        result = await self.run(inv, read)
-        if result.function_error is None and result.payload:
-            await on_chunk(result.payload)
-            result.payload = b""
         return result
 
     def inject_fault(
@@ -458,7 +434,6 @@ class LocalLambda:
             self._emit(self._plog.restore_start())
         else:
             self._emit(self._plog.init_start())
-        env.on_snapshot = self._snapshot_taken
         init = await env.init(request_id)
         failure = init.failure
         if init.restore_ms is not None:  # SnapStart: this cold start's restore has ended
@@ -611,3 +586,21 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     except ImportError:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
+
+
+class _ChunkSink:
+    """The :class:`~local_lambda.answer_relay.AnswerSink` of ``invoke(on_chunk=...)``: the
+    body's bytes go to the caller's callback as the relay passes them on; an error's body
+    stays in the result."""
+
+    def __init__(self, take: Callable[[bytes], None]) -> None:
+        self._take = take
+
+    def start(self, content_type: str | None) -> None:
+        pass
+
+    async def chunk(self, data: bytes) -> None:
+        self._take(data)
+
+    def complete(self, outcome: InvokeOutcome, result: InvokeResult | None) -> None:
+        pass

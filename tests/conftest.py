@@ -12,8 +12,11 @@ import os
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from local_lambda import FunctionConfig
 
 REPO = Path(__file__).resolve().parent.parent
 BOOTSTRAP = REPO / "bootstrap"
@@ -57,6 +60,41 @@ def function_dir(tmp_path: Path) -> Path:
 def bootstrap_env(python: Path) -> dict[str, str]:
     """Environment that makes ``bootstrap`` use ``python`` (as $LAMBDABOOT_PYTHON)."""
     return {"LAMBDABOOT_PYTHON": os.fspath(python)}
+
+
+def on_bootstrap(
+    task_root: Path,
+    python: Path = RUNTIME_PYTHONS["3.11"],
+    env: dict[str, str] | None = None,
+    **config: Any,
+) -> FunctionConfig:
+    """The function at ``task_root`` as the suite runs it: the real ``bootstrap`` under
+    ``python``, with ``env`` added to its environment and ``config`` (FunctionConfig's
+    fields) as given. Open it with ``local_lambda.testing``'s ``local_lambda(...)`` or
+    ``local_lambda_factory``."""
+    return FunctionConfig(
+        command=[str(BOOTSTRAP)],
+        task_root=task_root,
+        env=bootstrap_env(python) | (env or {}),
+        **config,
+    )
+
+
+def lambda_client(endpoint: str, **config: Any) -> Any:
+    """boto3's Lambda client for a local endpoint (the local Lambda, the dev server); any
+    credentials do. ``config``: botocore ``Config``'s options (``retries``,
+    ``read_timeout``...)."""
+    import boto3  # imported when asked: most tests do not need it
+    import botocore.config
+
+    return boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=botocore.config.Config(**config),
+    )
 
 
 # --- layer_build: one wheel cache and one built layer shared by the whole run -------------

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from local_lambda import LocalLambda
+from tests.conftest import on_bootstrap, write_function
 
 APP = """
 import threading
@@ -30,11 +30,11 @@ def handler(event, context):
 def test_one_watch_thread_serves_every_invocation(
     function_dir: Path, runtime_python: Path, concurrency: int, env: dict[str, str]
 ) -> None:
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=write_function(function_dir, {"app.py": APP}),
+    config = on_bootstrap(
+        write_function(function_dir, {"app.py": APP}),
+        runtime_python,
+        {"LAMBDABOOT_DEADLINE_MARGIN_MS": "1000"} | env,
         handler="app.handler",
-        env=bootstrap_env(runtime_python) | {"LAMBDABOOT_DEADLINE_MARGIN_MS": "1000"} | env,
         timeout=10.0,
         max_concurrency=concurrency,
     )

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
+from local_lambda import LocalLambda
+from tests.conftest import on_bootstrap, write_function
 
 APP = """
 import asyncio, time
@@ -36,19 +36,12 @@ ERROR_TYPE = re.compile(r"(Runtime|Function)\.[A-Z][a-zA-Z]+")
 
 
 def make_lambda(task: Path, handler: str, margin_ms: str | None, **config: Any) -> LocalLambda:
-    env = bootstrap_env(RUNTIME_PYTHONS["3.11"]) | config.pop("env", {})
+    env = dict(config.pop("env", {}))
     if margin_ms is not None:
         env["LAMBDABOOT_DEADLINE_MARGIN_MS"] = margin_ms
-    return LocalLambda(
-        FunctionConfig(
-            command=[str(BOOTSTRAP)],
-            task_root=write_function(task, {"app.py": APP}),
-            handler=f"app.{handler}",
-            env=env,
-            timeout=config.pop("timeout", 2.0),
-            **config,
-        )
-    )
+    config = {"timeout": 2.0, **config}
+    task_root = write_function(task, {"app.py": APP})
+    return LocalLambda(on_bootstrap(task_root, env=env, handler=f"app.{handler}", **config))
 
 
 def test_an_async_handler_is_cancelled_before_its_deadline(function_dir: Path) -> None:

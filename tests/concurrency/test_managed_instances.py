@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from local_lambda import FunctionConfig, InvokeResult, LocalLambda
-from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
+from tests.conftest import RUNTIME_PYTHONS, on_bootstrap, write_function
 
 APP = """
 import asyncio, logging, os, time
@@ -65,17 +65,11 @@ async def maybe_slow(event, context):
 def make_lambda(
     task: Path, handler: str, n: int, python: Path | None = None, **config: Any
 ) -> LocalLambda:
-    env = bootstrap_env(python or RUNTIME_PYTHONS["3.11"]) | config.pop("env", {})
+    config = {"timeout": 40, **config}
+    task_root = write_function(task, {"app.py": APP})
+    python = python or RUNTIME_PYTHONS["3.11"]
     return LocalLambda(
-        FunctionConfig(
-            command=[str(BOOTSTRAP)],
-            task_root=write_function(task, {"app.py": APP}),
-            handler=f"app.{handler}",
-            env=env,
-            max_concurrency=n,
-            timeout=config.pop("timeout", 40),
-            **config,
-        )
+        on_bootstrap(task_root, python, handler=f"app.{handler}", max_concurrency=n, **config)
     )
 
 
@@ -225,11 +219,10 @@ def test_process_per_slot_workers_run_their_shutdown_hooks(
 ) -> None:
     hooks = tmp_path / "hooks"
     hooks.mkdir()
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=write_function(function_dir, {"app.py": HOOK_APP}),
+    config = on_bootstrap(
+        write_function(function_dir, {"app.py": HOOK_APP}),
+        env={"HOOK_DIR": str(hooks)},
         handler="app.handler",
-        env=bootstrap_env(RUNTIME_PYTHONS["3.11"]) | {"HOOK_DIR": str(hooks)},
         max_concurrency=2,
         shutdown_internal_ms=5000,
     )

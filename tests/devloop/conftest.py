@@ -19,11 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from tests.conftest import write_function
+from tests.conftest import lambda_client, write_function
 
 TEMPLATE = """
 AWSTemplateFormatVersion: '2010-09-09'
@@ -176,15 +174,11 @@ class Served:
     stdout_lines: list[str]
 
     def client(self) -> Any:
-        return boto3.client(
-            "lambda",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            config=Config(
-                retries={"total_max_attempts": 1}, read_timeout=60, max_pool_connections=32
-            ),
+        return lambda_client(
+            self.endpoint,
+            retries={"total_max_attempts": 1},
+            read_timeout=60,
+            max_pool_connections=32,
         )
 
     def log(self) -> str:

@@ -11,16 +11,17 @@ returned that way streams, when the function declares streaming.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local_lambda import FunctionConfig, LocalLambda
+from local_lambda import LocalLambda
+from local_lambda.testing import LambdaFactory
 from runtime_core.dispatch import call_sync
 from runtime_core.testing import make_invocation
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from tests.conftest import on_bootstrap, write_function
 
 APP = """
     import asyncio, functools, sys, threading
@@ -76,28 +77,17 @@ PLAIN = """
 
 
 @pytest.fixture
-def lam_for(runtime_python: Path, function_dir: Path) -> Iterator[Callable[..., LocalLambda]]:
-    opened: list[LocalLambda] = []
-
+def lam_for(
+    runtime_python: Path, function_dir: Path, local_lambda_factory: LambdaFactory
+) -> Callable[..., LocalLambda]:
     def make(handler: str, env: dict[str, str] | None = None, **config: Any) -> LocalLambda:
         write_function(function_dir, {"app.py": APP, "plain.py": PLAIN})
-        lam = LocalLambda(
-            FunctionConfig(
-                command=[str(BOOTSTRAP)],
-                task_root=function_dir,
-                handler=handler,
-                env={**bootstrap_env(runtime_python), **(env or {})},
-                timeout=10.0,
-                **config,
-            )
+        config = {"timeout": 10.0, **config}
+        return local_lambda_factory(
+            on_bootstrap(function_dir, runtime_python, env, handler=handler, **config)
         )
-        lam.open()
-        opened.append(lam)
-        return lam
 
-    yield make
-    for lam in opened:
-        lam.close()
+    return make
 
 
 def test_blocking_engine_awaits_on_one_loop_and_loads_asyncio_only_then(

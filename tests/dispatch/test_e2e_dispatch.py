@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from local_lambda import FunctionConfig, InvokeResult, LocalLambda
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from tests.conftest import BOOTSTRAP, bootstrap_env, on_bootstrap, write_function
 
 AWSLAMBDARIC = [sys.executable, "-m", "awslambdaric"]
 
@@ -175,12 +175,7 @@ def test_invocation_errors_and_the_environment_keeps_serving(
     runtime_python: Path, function_dir: Path
 ) -> None:
     write_function(function_dir, FORMS)
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=function_dir,
-        handler="app.failing",
-        env=bootstrap_env(runtime_python),
-    )
+    config = on_bootstrap(function_dir, runtime_python, handler="app.failing")
     with LocalLambda(config) as lam:
         raised = lam.invoke({"kind": "raise", "id": "o-1"})
         unmarshal = lam.invoke(b'{"kind": ')

@@ -29,10 +29,10 @@ import pytest
 from awslambdaric.lambda_runtime_exception import FaultException
 from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
 
-from local_lambda import FunctionConfig, LocalLambda
+from local_lambda import LocalLambda
 from runtime_core import c_json, serialize
 from runtime_core.serialize import MarshalError, UnmarshalError
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from tests.conftest import BOOTSTRAP, bootstrap_env, on_bootstrap, write_function
 
 Point = collections.namedtuple("Point", "x y")
 RIC = LambdaMarshaller()  # awslambdaric's own event parser (simplejson)
@@ -484,8 +484,7 @@ def recorder(function_dir: Path) -> Iterator[Path]:
 def test_orjson_is_imported_only_once_it_pays(
     runtime_python: Path, recorder: Path, handler: str
 ) -> None:
-    env = bootstrap_env(runtime_python)
-    config = FunctionConfig(command=[str(BOOTSTRAP)], task_root=recorder, handler=handler, env=env)
+    config = on_bootstrap(recorder, runtime_python, handler=handler)
     big = {"items": ["x" * 1000] * 200}  # ~200 KB: about 1 ms more each on the C codec
     with LocalLambda(config) as lam:
         first = lam.invoke(FIRST_EVENT)
@@ -507,12 +506,7 @@ def test_orjson_is_imported_only_once_it_pays(
 def test_a_big_first_event_is_parsed_by_orjson_at_once(
     runtime_python: Path, recorder: Path
 ) -> None:
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=recorder,
-        handler="app.handler",
-        env=bootstrap_env(runtime_python),
-    )
+    config = on_bootstrap(recorder, runtime_python, handler="app.handler")
     event = {"blob": "y" * (256 * 1024)}
     with LocalLambda(config) as lam:
         result = lam.invoke(event)
@@ -522,12 +516,7 @@ def test_a_big_first_event_is_parsed_by_orjson_at_once(
 def test_a_first_result_orjson_must_write_is_written_by_orjson(
     runtime_python: Path, recorder: Path
 ) -> None:
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=recorder,
-        handler="app.handler",
-        env=bootstrap_env(runtime_python),
-    )
+    config = on_bootstrap(recorder, runtime_python, handler="app.handler")
     with LocalLambda(config) as lam:
         result = lam.invoke({"when": True})
     assert result.function_error is None

@@ -10,7 +10,6 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.extensions.fake_extensions_api import FakeExtensionsApi
+from tests.stub_server import StubHandler, StubServer
 
 
 @pytest.fixture
@@ -63,33 +63,24 @@ class Sink:
         self.refused = threading.Event()
         sink = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(StubHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.read_body()
                 status = sink.status
                 if status == 200:
                     sink.bodies.append(json.loads(body))
                 else:
                     sink.refused.set()
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.reply(status)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/ingest"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = StubServer(Handler)
+        self.url = f"http://{self._server.address}/ingest"
 
     def records(self) -> list[dict[str, Any]]:
         return [record for body in self.bodies for record in body["records"]]
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ import queue
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from tests.runtime.fake_api import Seen
+from tests.stub_server import StubHandler, StubServer
 
 
 class FakeExtensionsApi:
@@ -35,43 +35,18 @@ class FakeExtensionsApi:
         self.refuse_subscription: tuple[int, str] | None = None
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _reply(
-                self, status: int, body: bytes, headers: dict[str, str] | None = None
-            ) -> None:
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(StubHandler):
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                call = Seen(
-                    self.command,
-                    self.path,
-                    headers,
-                    self.rfile.read(length),
-                    self.client_address[1],
-                )
+                call = Seen.of(self)
                 with api._changed:
                     api.calls.append(call)
                     api._changed.notify_all()
-                api._answer(call, self._reply)
+                api._answer(call, self.reply)
 
             do_GET = do_POST = do_PUT = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.address = f"127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = StubServer(Handler)
+        self.address = self._server.address
 
     def _answer(self, call: Seen, reply: Any) -> None:
         path = call.path
@@ -156,8 +131,7 @@ class FakeExtensionsApi:
             connection.close()
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
 def telemetry(kind: str, record: Any) -> dict[str, Any]:

@@ -13,23 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from local_lambda import FunctionConfig, LocalLambda
+from local_lambda import LocalLambda
 from runtime_core.extensions import ExtensionApiError, ExtensionClient
 from runtime_core.protocol import ApiError
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from tests.conftest import on_bootstrap, write_function
 
 
 @pytest.fixture
 def lam(function_dir: Path) -> Iterator[LocalLambda]:
-    import sys
 
     write_function(function_dir, {"app.py": "def handler(event, context):\n    return event\n"})
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=function_dir,
-        function_name="client-test",
-        env=bootstrap_env(Path(sys.executable)),
-    )
+    config = on_bootstrap(function_dir, function_name="client-test")
     with LocalLambda(config) as local:
         yield local
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import BOOTSTRAP, REPO, bootstrap_env, write_function
+from tests.conftest import BOOTSTRAP, REPO, bootstrap_env, on_bootstrap, write_function
 from tests.extensions.conftest import Sink
 from tests.extensions.test_shipper import SHIPPER
 
@@ -36,11 +36,10 @@ def test_the_shipper_sends_what_the_function_logged(tmp_path: Path, sink: Sink) 
     task = write_function(
         tmp_path / "task", {"app.py": (SHIPPER.parent.parent / "function" / "app.py").read_text()}
     )
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=task,
+    config = on_bootstrap(
+        task,
+        env={"SHIPPER_ENDPOINT": sink.url},
         layers=[_layer(tmp_path / "layer", "telemetry-shipper", SHIPPER)],
-        env={**bootstrap_env(Path(sys.executable)), "SHIPPER_ENDPOINT": sink.url},
         timeout=10.0,
     )
     reports = []
@@ -101,14 +100,11 @@ def test_runtime_shutdown_hooks_fire_with_an_external_extension(
             )
         },
     )
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=task,
+    config = on_bootstrap(
+        task,
+        runtime_python,
+        env={"MARKER": os.fspath(marker)},
         layers=[_layer(tmp_path / "layer", "quiet-one", quiet / "quiet.py")],
-        env={
-            **bootstrap_env(runtime_python),
-            "MARKER": os.fspath(marker),
-        },
     )
     with LocalLambda(config) as lam:
         assert lam.invoke({}).json() == "ok"
@@ -177,11 +173,8 @@ def test_an_extension_whose_init_fails_fails_the_functions_init(tmp_path: Path) 
                 """
         },
     )
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=task,
-        layers=[_layer(tmp_path / "layer", "broken-one", broken / "broken.py")],
-        env=bootstrap_env(Path(sys.executable)),
+    config = on_bootstrap(
+        task, layers=[_layer(tmp_path / "layer", "broken-one", broken / "broken.py")]
     )
     with LocalLambda(config) as lam:
         result = lam.invoke({})

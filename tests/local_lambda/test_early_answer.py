@@ -17,12 +17,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import boto3
-import botocore.config
-
 from local_lambda import LocalLambda
+from tests.conftest import lambda_client
 from tests.local_lambda.conftest import read_records
-from tests.local_lambda.test_invoke_api import client
 
 # Posts its answer, records that it did, then asks for the next event only once $GO exists.
 ANSWERS_THEN_WAITS = """
@@ -40,15 +37,6 @@ while True:
 # as boto3's read timeout (a failure), not as a late pass.
 FUNCTION_TIMEOUT_S = 120.0
 CALLER_TIMEOUT_S = 60
-
-
-def _client_args(lam: LocalLambda) -> dict[str, str]:
-    return {
-        "endpoint_url": lam.endpoint,
-        "region_name": "us-east-1",
-        "aws_access_key_id": "x",
-        "aws_secret_access_key": "x",
-    }
 
 
 def _report_of(lam: LocalLambda, request_id: str) -> dict[str, float]:
@@ -71,11 +59,7 @@ def test_boto3_gets_the_response_before_the_invocation_ends(
 ) -> None:
     go = tmp_path / "go"
     lam = scripted_lambda(ANSWERS_THEN_WAITS, env={"GO": str(go)}, timeout=FUNCTION_TIMEOUT_S)
-    boto = boto3.client(
-        "lambda",
-        config=botocore.config.Config(read_timeout=CALLER_TIMEOUT_S, retries={"max_attempts": 1}),
-        **_client_args(lam),
-    )
+    boto = lambda_client(lam.endpoint, read_timeout=CALLER_TIMEOUT_S, retries={"max_attempts": 1})
     for cold in (True, False):
         resp = boto.invoke(FunctionName="test-function", Payload=b"{}")
         # the runtime is still waiting for $GO: its invocation has not ended
@@ -106,7 +90,9 @@ def test_with_a_log_tail_the_answer_waits_for_the_report(
 
     releaser = threading.Thread(target=release_once_posted, daemon=True)
     releaser.start()
-    resp = client(lam).invoke(FunctionName="test-function", Payload=b"{}", LogType="Tail")
+    resp = lambda_client(lam.endpoint).invoke(
+        FunctionName="test-function", Payload=b"{}", LogType="Tail"
+    )
     releaser.join()
     assert json.loads(resp["Payload"].read()) == "answered"
     tail = base64.b64decode(resp["LogResult"]).decode()

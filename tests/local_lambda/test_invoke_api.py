@@ -7,11 +7,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import botocore.exceptions
 import pytest
 
 from local_lambda import LocalLambda
+from tests.conftest import lambda_client
 
 APP = """
     import json, os, time
@@ -29,20 +29,10 @@ APP = """
 """
 
 
-def client(lam: LocalLambda) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=lam.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
-
-
 def test_boto3_invoke(ric_lambda: Callable[..., LocalLambda]) -> None:
     lam = ric_lambda(APP)
     context = base64.b64encode(json.dumps({"custom": {"user": "u1"}}).encode()).decode()
-    resp = client(lam).invoke(
+    resp = lambda_client(lam.endpoint).invoke(
         FunctionName="test-function", Payload=b'{"a": 1}', LogType="Tail", ClientContext=context
     )
     assert resp["StatusCode"] == 200
@@ -56,7 +46,9 @@ def test_boto3_invoke(ric_lambda: Callable[..., LocalLambda]) -> None:
 
 def test_boto3_function_error(ric_lambda: Callable[..., LocalLambda]) -> None:
     lam = ric_lambda(APP)
-    resp = client(lam).invoke(FunctionName=lam.function_arn, Payload=b'{"fail": true}')
+    resp = lambda_client(lam.endpoint).invoke(
+        FunctionName=lam.function_arn, Payload=b'{"fail": true}'
+    )
     assert resp["FunctionError"] == "Unhandled"
     assert json.loads(resp["Payload"].read())["errorMessage"] == "it failed"
 
@@ -64,14 +56,14 @@ def test_boto3_function_error(ric_lambda: Callable[..., LocalLambda]) -> None:
 def test_boto3_unknown_function(ric_lambda: Callable[..., LocalLambda]) -> None:
     lam = ric_lambda(APP)
     with pytest.raises(botocore.exceptions.ClientError) as info:
-        client(lam).invoke(FunctionName="nope", Payload=b"{}")
+        lambda_client(lam.endpoint).invoke(FunctionName="nope", Payload=b"{}")
     assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert "Function not found" in info.value.response["Error"]["Message"]
 
 
 def test_event_and_dry_run(ric_lambda: Callable[..., LocalLambda], tmp_path: Any) -> None:
     lam = ric_lambda(APP)
-    c = client(lam)
+    c = lambda_client(lam.endpoint)
     assert c.invoke(FunctionName="test-function", InvocationType="DryRun")["StatusCode"] == 204
     marker = tmp_path / "event-ran"
     resp = c.invoke(
@@ -104,5 +96,7 @@ def test_tenant_and_trace_headers(ric_lambda: Callable[..., LocalLambda]) -> Non
 def test_boto3_request_too_large(ric_lambda: Callable[..., LocalLambda]) -> None:
     lam = ric_lambda(APP)
     with pytest.raises(botocore.exceptions.ClientError) as info:
-        client(lam).invoke(FunctionName="test-function", Payload=b'"' + b"x" * 6_291_456 + b'"')
+        lambda_client(lam.endpoint).invoke(
+            FunctionName="test-function", Payload=b'"' + b"x" * 6_291_456 + b'"'
+        )
     assert info.value.response["Error"]["Code"] == "RequestTooLargeException"

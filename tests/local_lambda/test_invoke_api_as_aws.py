@@ -13,7 +13,7 @@ import botocore.exceptions
 import pytest
 
 from local_lambda import LocalLambda
-from tests.local_lambda.test_invoke_api import client
+from tests.conftest import lambda_client
 
 APP = """
     def handler(event, context):
@@ -40,7 +40,9 @@ def test_invalid_json_is_refused_without_calling_the_handler(
 ) -> None:
     lam = ric_lambda(APP)
     status, code, message = _error(
-        lambda: client(lam).invoke(FunctionName="test-function", Payload=b'{"mark": "x"')
+        lambda: lambda_client(lam.endpoint).invoke(
+            FunctionName="test-function", Payload=b'{"mark": "x"'
+        )
     )
     assert (status, code) == (400, "InvalidRequestContentException")
     assert message.startswith("Could not parse request body into json")
@@ -51,7 +53,7 @@ def test_no_payload_gives_the_handler_an_empty_object(
     ric_lambda: Callable[..., LocalLambda],
 ) -> None:
     lam = ric_lambda(APP)
-    resp = client(lam).invoke(FunctionName="test-function")
+    resp = lambda_client(lam.endpoint).invoke(FunctionName="test-function")
     assert json.loads(resp["Payload"].read()) == {"event": {}}
     assert uuid.UUID(resp["ResponseMetadata"]["RequestId"]).version == 4
 
@@ -71,7 +73,7 @@ def test_names_and_qualifiers_that_reach_the_function(
 ) -> None:
     lam = ric_lambda(APP)
     extra = {"Qualifier": qualifier} if qualifier else {}
-    resp = client(lam).invoke(FunctionName=name, Payload=b"[1]", **extra)
+    resp = lambda_client(lam.endpoint).invoke(FunctionName=name, Payload=b"[1]", **extra)
     assert resp["StatusCode"] == 200 and json.loads(resp["Payload"].read()) == {"event": [1]}
 
 
@@ -97,7 +99,7 @@ def test_names_that_do_not(
     lam = ric_lambda(APP)
     extra = {"Qualifier": qualifier} if qualifier else {}
     status, code, message = _error(
-        lambda: client(lam).invoke(FunctionName=name, Payload=b"{}", **extra)
+        lambda: lambda_client(lam.endpoint).invoke(FunctionName=name, Payload=b"{}", **extra)
     )
     assert (status, code) == expected[:2] and expected[2] in message
 
@@ -106,10 +108,12 @@ def test_an_event_invoke_over_1_mb_is_refused(ric_lambda: Callable[..., LocalLam
     lam = ric_lambda(APP)
     big = json.dumps({"x": "a" * (1024 * 1024)}).encode()
     status, code, _message = _error(
-        lambda: client(lam).invoke(
+        lambda: lambda_client(lam.endpoint).invoke(
             FunctionName="test-function", InvocationType="Event", Payload=big
         )
     )
     assert (status, code) == (413, "RequestTooLargeException")
-    small = client(lam).invoke(FunctionName="test-function", InvocationType="Event", Payload=b"{}")
+    small = lambda_client(lam.endpoint).invoke(
+        FunctionName="test-function", InvocationType="Event", Payload=b"{}"
+    )
     assert small["StatusCode"] == 202

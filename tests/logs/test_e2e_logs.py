@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from tests.conftest import on_bootstrap, write_function
 
 APP = """
 import logging
@@ -72,15 +73,9 @@ def app_lines(logs: str) -> list[str]:
     ]
 
 
-def config(function_dir: Path, python: Path, source: str, **settings: object) -> FunctionConfig:
+def config(function_dir: Path, python: Path, source: str, **settings: Any) -> FunctionConfig:
     write_function(function_dir, {"app.py": source})
-    return FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=function_dir,
-        handler="app.handler",
-        env=bootstrap_env(python),
-        **settings,  # type: ignore[arg-type]
-    )
+    return on_bootstrap(function_dir, python, handler="app.handler", **settings)
 
 
 def test_text_format_end_to_end(function_dir: Path, runtime_python: Path) -> None:

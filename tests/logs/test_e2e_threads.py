@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from local_lambda import LocalLambda
+from tests.conftest import on_bootstrap, write_function
 
 HANDLER = """
     import logging
@@ -28,12 +28,7 @@ HANDLER = """
 
 def test_thread_logs_carry_the_request_id(function_dir: Path, runtime_python: Path) -> None:
     write_function(function_dir, {"app.py": HANDLER})
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=function_dir,
-        env=bootstrap_env(runtime_python),
-        log_format="JSON",
-    )
+    config = on_bootstrap(function_dir, runtime_python, log_format="JSON")
     with LocalLambda(config) as lam:
         results = [lam.invoke({}) for _ in range(2)]
     for result in results:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from runtime_core.invocation import Invocation
+from runtime_core.testing import make_invocation
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "examples" / "legacy-c"
@@ -102,9 +103,7 @@ def invocation(
     seconds: float = 10.0, body: bytes = b"{}", request_id: str = "req-native-1"
 ) -> Invocation:
     """An invocation whose deadline is ``seconds`` from now."""
-    return Invocation(
-        request_id, int(time.time() * 1000 + seconds * 1000), "arn:aws:lambda:test", body
-    )
+    return make_invocation(raw=body, request_id=request_id, timeout_s=seconds)
 
 
 def running(pid: int) -> bool:

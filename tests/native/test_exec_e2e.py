@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from local_lambda import FunctionConfig, InvokeResult, LocalLambda
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from tests.conftest import on_bootstrap, write_function
 from tests.native.conftest import NativePrograms, wait_until_gone
 
 PY311 = Path(sys.executable)
@@ -22,13 +22,7 @@ PY311 = Path(sys.executable)
 def _config(
     task_root: Path, handler: str, python: Path = PY311, timeout: float = 10.0, **env: str
 ) -> FunctionConfig:
-    return FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=task_root,
-        handler=handler,
-        timeout=timeout,
-        env={**bootstrap_env(python), **env},
-    )
+    return on_bootstrap(task_root, python, env, handler=handler, timeout=timeout)
 
 
 def _with_example(function_dir: Path, programs: NativePrograms) -> Path:

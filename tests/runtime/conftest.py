@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from local_lambda import LocalLambda
+from local_lambda.testing import LambdaFactory
+from tests.conftest import BOOTSTRAP, bootstrap_env, on_bootstrap, write_function
 from tests.runtime.fake_api import FakeRuntimeApi
 
 
@@ -89,28 +90,17 @@ def start_runtime(
 
 
 @pytest.fixture
-def make_lambda(runtime_python: Path, function_dir: Path) -> Iterator[Callable[..., LocalLambda]]:
+def make_lambda(
+    runtime_python: Path, function_dir: Path, local_lambda_factory: LambdaFactory
+) -> Callable[..., LocalLambda]:
     """``make_lambda(files, env=..., **config)``: the function in a running local Lambda
     on the real ``bootstrap`` under ``runtime_python``; closed after the test."""
-    opened: list[LocalLambda] = []
 
     def make(
         files: dict[str, str], env: dict[str, str] | None = None, **config: object
     ) -> LocalLambda:
         write_function(function_dir, files)
-        settings: dict[str, object] = {"timeout": 10.0, "log_format": "Text", **config}
-        lam = LocalLambda(
-            FunctionConfig(
-                command=[str(BOOTSTRAP)],
-                task_root=function_dir,
-                env={**bootstrap_env(runtime_python), **(env or {})},
-                **settings,  # type: ignore[arg-type]
-            )
-        )
-        lam.open()
-        opened.append(lam)
-        return lam
+        settings = {"timeout": 10.0, "log_format": "Text", **config}
+        return local_lambda_factory(on_bootstrap(function_dir, runtime_python, env, **settings))
 
-    yield make
-    for lam in opened:
-        lam.close()
+    return make

@@ -11,8 +11,9 @@ import json
 import queue
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.stub_server import StubHandler, StubServer
 
 RUNTIME = "/2018-06-01/runtime"
 
@@ -29,6 +30,13 @@ class Seen:
         self.path = path
         self.headers = headers
         self.body = body
+
+    @classmethod
+    def of(cls, request: StubHandler) -> Seen:
+        """The request ``request`` is handling, its body read."""
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        body = request.read_body()
+        return cls(request.command, request.path, headers, body, request.client_address[1])
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -50,31 +58,13 @@ class FakeRuntimeApi:
         self.drops: dict[str, int] = {}
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(StubHandler):
             def _record(self) -> Seen:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                seen = Seen(self.command, self.path, headers, body, self.client_address[1])
+                seen = Seen.of(self)
                 with api._seen_changed:
                     api.seen.append(seen)
                     api._seen_changed.notify_all()
                 return seen
-
-            def _reply(
-                self, status: int, body: bytes, headers: dict[str, str] | None = None
-            ) -> None:
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
 
             def _fault(self) -> bool:
                 for suffix, count in api.drops.items():
@@ -86,7 +76,7 @@ class FakeRuntimeApi:
                 for suffix, replies in api.faults.items():
                     if self.path.endswith(suffix) and replies:
                         status, body = replies.pop(0)
-                        self._reply(status, body)
+                        self.reply(status, body)
                         return True
                 return False
 
@@ -101,27 +91,25 @@ class FakeRuntimeApi:
                         self.connection.shutdown(2)
                         return
                     body, headers = item
-                    self._reply(200, body, headers)
+                    self.reply(200, body, headers)
                 elif self.path == "/2020-01-01/extension/event/next":
                     threading.Event().wait()  # an extension with no events waits forever
                 else:
-                    self._reply(404, b'{"errorType":"NotFound"}')
+                    self.reply(404, b'{"errorType":"NotFound"}')
 
             def do_POST(self) -> None:
                 self._record()
                 if self._fault():
                     return
                 if self.path == "/2020-01-01/extension/register":
-                    self._reply(
+                    self.reply(
                         200, b'{"functionName":"f"}', {"Lambda-Extension-Identifier": "ext-1"}
                     )
                 else:
-                    self._reply(202, b'{"status":"OK"}')
+                    self.reply(202, b'{"status":"OK"}')
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.address = f"127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server = StubServer(Handler, poll_s=0.05)
+        self.address = self._server.address
 
     def invoke(self, event: Any = None, *, raw: bytes | None = None, **headers: str) -> str:
         """Queue one invocation; return its request id. ``headers`` use ``_`` for ``-``."""
@@ -155,5 +143,4 @@ class FakeRuntimeApi:
 
     def close(self) -> None:
         self._events.put(None)
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()

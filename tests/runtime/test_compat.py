@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from local_lambda import LocalLambda
+from tests.conftest import on_bootstrap, write_function
 
 POWERTOOLS_APP = """
     from aws_lambda_powertools import Logger
@@ -86,12 +86,7 @@ def test_boto3_comes_from_the_interpreters_own_site_packages(function_dir: Path)
             "pluggy.py": "# the function's own copy of a module site-packages also has\n",
         },
     )
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=function_dir,
-        env=bootstrap_env(Path(sys.executable)),  # .venv: has boto3 and pluggy installed
-        timeout=20.0,
-    )
+    config = on_bootstrap(function_dir, timeout=20.0)  # .venv: has boto3 and pluggy
     with LocalLambda(config) as lam:
         result = lam.invoke({})
     assert result.function_error is None, result.payload

@@ -6,13 +6,12 @@ the only one that has it.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from local_lambda import LocalLambda
+from tests.conftest import on_bootstrap, write_function
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
@@ -28,11 +27,7 @@ def test_httpx_transport_serves(function_dir: Path, kind: str) -> None:
     """
         },
     )
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=function_dir,
-        env={**bootstrap_env(Path(sys.executable)), "LAMBDABOOT_TRANSPORT": "httpx"},
-    )
+    config = on_bootstrap(function_dir, env={"LAMBDABOOT_TRANSPORT": "httpx"})
     with LocalLambda(config) as lam:
         for n in range(2):
             result = lam.invoke({"n": n})

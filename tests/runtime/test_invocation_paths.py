@@ -9,22 +9,21 @@ made (and takes the ``runtime_core`` files then on the call stack: the engine an
 after that, and closes it at the engine's after-the-response step (``after_response``,
 called once the post has been answered). Those files, less the value helpers the doc names,
 must be the table's row: a file added to a path, or one the doc lists and the code no longer
-goes through, fails here.
+goes through, fails here, and so does a call from a file of the row back into one before it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import BOOTSTRAP, REPO, bootstrap_env, write_function
+from local_lambda import LocalLambda
+from tests.conftest import REPO, on_bootstrap, write_function
 
 DOC = REPO / "docs" / "architecture.md"
 
@@ -119,15 +118,10 @@ def _doc_table() -> tuple[dict[str, tuple[list[str], list[str]]], list[str]]:
 def _trace(kind: str, task_root: Path) -> dict[str, list[Any]]:
     write_function(task_root, {"app.py": HANDLERS[kind], "tracer.py": TRACER})
     trace = task_root.parent / "trace.json"
-    config = FunctionConfig(
-        command=[str(BOOTSTRAP)],
-        task_root=task_root,
+    config = on_bootstrap(
+        task_root,
+        env={"LAMBDABOOT_RUN": str(task_root / "tracer.py"), "TRACE_FILE": str(trace)},
         timeout=10.0,
-        env={
-            **bootstrap_env(Path(sys.executable)),
-            "LAMBDABOOT_RUN": str(task_root / "tracer.py"),
-            "TRACE_FILE": str(trace),
-        },
     )
     with LocalLambda(config) as lam:
         result = lam.invoke({"n": 1})
@@ -165,3 +159,10 @@ def test_an_invocation_goes_through_the_files_the_doc_lists(kind: str, tmp_path:
     # and the helpers are leaves: none of them calls on into a file of the path
     onward = [(a, b) for a, b in trace["calls"] if a in helpers and b not in helpers]
     assert onward == []
+    # and the row is in reading order: no file calls back into one before it (a hop back)
+    back = [
+        (a, b)
+        for a, b in trace["calls"]
+        if a in path and b in path and path.index(b) < path.index(a)
+    ]
+    assert back == []

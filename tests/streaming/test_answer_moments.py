@@ -19,14 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.config
 import httpx
 import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
 from local_lambda.function_url import FunctionUrl
-from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
+from local_lambda.testing import LambdaFactory
+from tests.conftest import lambda_client, on_bootstrap, write_function
 from tests.local_lambda.test_extensions_kit import extension, make_layer
 from tests.streaming.test_streaming import APP
 
@@ -45,49 +44,32 @@ CALLER_TIMEOUT_S = 60.0
 
 
 @pytest.fixture
-def held(function_dir: Path, tmp_path: Path) -> Iterator[Callable[..., tuple[LocalLambda, Path]]]:
+def held(
+    function_dir: Path, tmp_path: Path, local_lambda_factory: LambdaFactory
+) -> Iterator[Callable[..., tuple[LocalLambda, Path]]]:
     """``held(handler)``: a local Lambda running ``app.HANDLER`` of the streaming tests' app
     with the real bootstrap and the holding extension, and the file that releases it."""
-    opened: list[LocalLambda] = []
     release = tmp_path / "release"
     layer = make_layer(tmp_path / "holder.zip", {"extensions/holder": extension(HOLDER)})
 
     def make(handler: str, **config: Any) -> tuple[LocalLambda, Path]:
-        env = bootstrap_env(RUNTIME_PYTHONS["3.11"])
-        env |= {"RELEASE": str(release), "RECORD": str(tmp_path / "record.jsonl")}
-        lam = LocalLambda(
-            FunctionConfig(
-                command=[str(BOOTSTRAP)],
-                task_root=write_function(function_dir, {"app.py": APP}),
-                handler=f"app.{handler}",
-                env=env,
-                layers=[layer],
-                timeout=config.pop("timeout", FUNCTION_TIMEOUT_S),
-                **config,
-            )
+        env = {"RELEASE": str(release), "RECORD": str(tmp_path / "record.jsonl")}
+        config = {"timeout": FUNCTION_TIMEOUT_S, **config}
+        task_root = write_function(function_dir, {"app.py": APP})
+        lam = local_lambda_factory(
+            on_bootstrap(task_root, env=env, handler=f"app.{handler}", layers=[layer], **config)
         )
-        lam.open()
-        opened.append(lam)
         return lam, release
 
     yield make
-    release.touch()  # a failed test may have left the extension holding
-    for lam in opened:
-        lam.close()
+    release.touch()  # a failed test may have left the extension holding (closed after this)
 
 
 def strict_client(endpoint: str) -> Any:
     """boto3 for a local endpoint, one attempt and a bounded read: an answer held back
     fails the test (a read timeout) instead of hanging it or being retried elsewhere."""
-    return boto3.client(
-        "lambda",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=botocore.config.Config(
-            read_timeout=int(CALLER_TIMEOUT_S), retries={"total_max_attempts": 1}
-        ),
+    return lambda_client(
+        endpoint, read_timeout=int(CALLER_TIMEOUT_S), retries={"total_max_attempts": 1}
     )
 
 

@@ -13,15 +13,13 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from local_lambda import FunctionConfig, LocalLambda
+from local_lambda import LocalLambda
 from runtime_core.streaming import MAX_STREAM_BYTES, ResponseStream, ResponseTooLarge
-from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
-from tests.local_lambda.test_invoke_api import client
+from tests.conftest import RUNTIME_PYTHONS, lambda_client, on_bootstrap, write_function
 
 APP = '''
 import asyncio, json, os
@@ -91,19 +89,13 @@ async def race_reader(event, context):
 
 
 def make_lambda(task: Path, handler: str, python: Path | None = None, **config: Any) -> LocalLambda:
-    return LocalLambda(
-        FunctionConfig(
-            command=[str(BOOTSTRAP)],
-            task_root=write_function(task, {"app.py": APP}),
-            handler=f"app.{handler}",
-            env=bootstrap_env(python or RUNTIME_PYTHONS["3.11"]),
-            **config,
-        )
-    )
+    task_root = write_function(task, {"app.py": APP})
+    python = python or RUNTIME_PYTHONS["3.11"]
+    return LocalLambda(on_bootstrap(task_root, python, handler=f"app.{handler}", **config))
 
 
-def events(lam: LocalLambda | SimpleNamespace, event: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    response = client(lam).invoke_with_response_stream(
+def events(endpoint: str, event: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    response = lambda_client(endpoint).invoke_with_response_stream(
         FunctionName="test-function", Payload=json.dumps(event).encode()
     )
     assert response["StatusCode"] == 200
@@ -130,7 +122,7 @@ def test_boto3_sees_chunks_as_they_come(function_dir: Path, tmp_path: Path) -> N
     gate = tmp_path / "gate"
     seen: list[Any] = []
     with make_lambda(function_dir, "gated") as lam:
-        for event in events(lam, {"gate": str(gate)}):
+        for event in events(lam.endpoint, {"gate": str(gate)}):
             seen.append(event)
             gate.touch()
     assert seen[0] == {"PayloadChunk": {"Payload": b"first"}}
@@ -140,7 +132,7 @@ def test_boto3_sees_chunks_as_they_come(function_dir: Path, tmp_path: Path) -> N
 
 def test_error_after_the_first_byte_travels_in_the_trailers(function_dir: Path) -> None:
     with make_lambda(function_dir, "fails_midway") as lam:
-        seen = list(events(lam, {}))
+        seen = list(events(lam.endpoint, {}))
         buffered = lam.invoke({})
     assert seen[0] == {"PayloadChunk": {"Payload": b"partial"}}
     complete = seen[-1]["InvokeComplete"]
@@ -158,7 +150,7 @@ def test_error_before_the_first_byte_is_an_ordinary_error(function_dir: Path) ->
     chunks: list[bytes] = []
     with make_lambda(function_dir, "fails_first") as lam:
         result = lam.invoke({}, on_chunk=chunks.append)
-        seen = list(events(lam, {}))
+        seen = list(events(lam.endpoint, {}))
     assert chunks == []
     assert result.error_type == "Function.KeyError"
     assert result.json()["errorType"] == "KeyError"
@@ -189,7 +181,7 @@ def test_a_decorated_sync_generator_streams(function_dir: Path) -> None:
 
 def test_a_sync_handler_writes_to_a_blocking_stream(function_dir: Path) -> None:
     with make_lambda(function_dir, "sync_writer") as lam:
-        seen = list(events(lam, {}))
+        seen = list(events(lam.endpoint, {}))
         result = lam.invoke({})
     assert (
         b"".join(e["PayloadChunk"]["Payload"] for e in seen if "PayloadChunk" in e) == b"a,b\n1,2\n"
@@ -200,7 +192,7 @@ def test_a_sync_handler_writes_to_a_blocking_stream(function_dir: Path) -> None:
 def test_a_handler_returning_a_list_stays_json(function_dir: Path) -> None:
     with make_lambda(function_dir, "plain") as lam:
         assert lam.invoke({}).json() == ["stays", "json"]
-        seen = list(events(lam, {}))
+        seen = list(events(lam.endpoint, {}))
     assert json.loads(seen[0]["PayloadChunk"]["Payload"]) == ["stays", "json"]
     assert "ErrorCode" not in seen[1]["InvokeComplete"]
 
@@ -215,7 +207,9 @@ def test_a_slow_reader_holds_the_handler_back(function_dir: Path, tmp_path: Path
     received = 0
     tail = b""
     with make_lambda(function_dir, "race_reader", timeout=120) as lam:
-        for event in events(lam, {"block": 256 * 1024, "total": total, "progress": str(progress)}):
+        for event in events(
+            lam.endpoint, {"block": 256 * 1024, "total": total, "progress": str(progress)}
+        ):
             payload = event.get("PayloadChunk", {}).get("Payload", b"")
             received += len(payload)
             tail = (tail + payload)[-64:]
@@ -345,10 +339,9 @@ def test_lambdaboot_serve_streams_to_boto3_and_a_function_url(
         invoke_api = lines[0].split("Invoke API: ", 1)[1].split("/2015-03-31")[0]
         function_url = lines[2].split("Function URL: ", 1)[1].strip()
         gate = tmp_path / "gate"
-        served = SimpleNamespace(endpoint=invoke_api)  # what client() needs of a LocalLambda
         event = {"rawPath": "/", "queryStringParameters": {"gate": str(gate)}}
         payload = b""
-        for item in events(served, event):
+        for item in events(invoke_api, event):
             payload += item.get("PayloadChunk", {}).get("Payload", b"")
             gate.touch()
         assert payload.partition(b"\x00" * 8)[2] == b"firstsecond"
