@@ -108,6 +108,12 @@ def locate(path: Path) -> tuple[Path, dict[str, Any] | None]:
     if path.suffix != ".json":
         return path, read_manifest(path)
     if not path.is_file():
+        if path.parent == Path("."):  # a manifest's own publish_command, run from elsewhere
+            raise BuildError(
+                f"no manifest {path} in {Path.cwd()}: run the command in the manifest's"
+                " folder or give its path (`lambdaboot build` prints it with the absolute"
+                " path), or build it first with `lambdaboot build`"
+            )
         raise BuildError(f"{path}: no such manifest; build it first with `lambdaboot build`")
     manifest = _load(path)
     name = manifest.get("zip")

@@ -461,7 +461,8 @@ class HttpServer:
         self._server = server
         self._live = live
         host, port = server.sockets[0].getsockname()[:2]
-        self.address = f"{host}:{port}"
+        # host:port as a URL's authority needs it: an IPv6 address goes in brackets
+        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         timeouts = [limits.header_timeout, limits.body_timeout, limits.idle_timeout or 60.0]
         self._period = min(1.0, max(0.02, min(timeouts) / 4))
         self._sweeper: asyncio.TimerHandle | None = None

@@ -4,8 +4,9 @@ An execution environment has one *slot* per invocation it can hold at once (1 on
 ``AWS_LAMBDA_MAX_CONCURRENCY`` on Managed Instances). Each slot moves through the states
 of :data:`TRANSITIONS`, the one table that says what the local Lambda does; a move the
 table does not list is a bug and raises :class:`IllegalTransition`. The environment
-around the slots is in ``init`` until the runtime and every extension have asked for
-their first event, then ``ready``, then ``shutting_down`` and ``ended``.
+around the slots has a :class:`Phase` whose moves are rows of the same table: ``init``
+until the runtime and every extension have asked for their first event, then ``ready``
+(or ``failed``, or ``broken``), then ``shutting_down`` and ``ended``.
 
 :class:`Lifecycle` knows request ids, never requests: the Runtime API's HTTP server hands
 it events (a ``/next`` poll, a posted result, an invocation submitted, a deadline passed,
@@ -35,6 +36,7 @@ import enum
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from . import protocol
 from .model import InvokeOutcome
@@ -56,8 +58,19 @@ class Slot(enum.Enum):
     ENDED = "ended"  # the runtime has exited
 
 
+class Phase(enum.Enum):
+    """Where the environment around its slots is."""
+
+    INIT = "init"  # the runtime or an extension has not asked for its first event yet
+    READY = "ready"  # init is over: invocations are delivered
+    FAILED = "failed"  # init or the restore failed: polls park until the reset
+    BROKEN = "broken"  # Lambda's side answered a post 5xx: polls park until the runtime exits
+    SHUTTING_DOWN = "shutting_down"  # nothing more is delivered; polls are 403
+    ENDED = "ended"  # the runtime has exited
+
+
 class Event(enum.Enum):
-    """What can happen to a slot."""
+    """What can happen to a slot, or to the environment (its :class:`Phase`)."""
 
     POLLED = "next polled"
     DELIVERED = "invocation delivered"
@@ -71,6 +84,10 @@ class Event(enum.Enum):
     RESTORE_ERROR = "restore error posted"
     SHUTDOWN = "shutdown begun"
     EXITED = "runtime exited"
+    # the environment's own (see Phase)
+    INIT_ENDED = "init ended"  # the runtime and every extension have asked for an event
+    EXTENSION_FAILED = "extension failed"
+    ANSWERED_BROKEN = "post answered 5xx"
 
 
 _LIVE = (
@@ -83,8 +100,11 @@ _LIVE = (
     Slot.FAILED,
 )
 
-#: (state, event) -> next state. Everything the local Lambda does to a slot is here.
-TRANSITIONS: dict[tuple[Slot, Event], Slot] = {
+_PHASES_LIVE = (Phase.INIT, Phase.READY, Phase.FAILED, Phase.BROKEN)
+
+#: (state, event) -> next state, for a slot and for the environment's phase. Every state
+#: change of the local Lambda is here.
+TRANSITIONS: dict[tuple[Slot | Phase, Event], Slot | Phase] = {
     (Slot.INIT, Event.POLLED): Slot.IDLE,
     (Slot.IDLE, Event.POLLED): Slot.IDLE,  # a new poll in place of one whose client left
     (Slot.IDLE, Event.DELIVERED): Slot.INVOKING,
@@ -104,19 +124,34 @@ TRANSITIONS: dict[tuple[Slot, Event], Slot] = {
     (Slot.RESTORING, Event.DEADLINE): Slot.FAILED,  # SnapStartTimeoutException
     **{(state, Event.SHUTDOWN): Slot.SHUTTING_DOWN for state in _LIVE},
     **{(state, Event.EXITED): Slot.ENDED for state in (*_LIVE, Slot.SHUTTING_DOWN)},
+    # the environment
+    (Phase.INIT, Event.INIT_ENDED): Phase.READY,
+    (Phase.INIT, Event.INIT_ERROR): Phase.FAILED,
+    (Phase.INIT, Event.RESTORE_ERROR): Phase.FAILED,
+    (Phase.INIT, Event.DEADLINE): Phase.FAILED,  # the restore's
+    (Phase.INIT, Event.EXTENSION_FAILED): Phase.FAILED,
+    (Phase.INIT, Event.ANSWERED_BROKEN): Phase.BROKEN,
+    (Phase.READY, Event.ANSWERED_BROKEN): Phase.BROKEN,
+    (Phase.BROKEN, Event.ANSWERED_BROKEN): Phase.BROKEN,
+    **{(phase, Event.SHUTDOWN): Phase.SHUTTING_DOWN for phase in _PHASES_LIVE},
+    **{(phase, Event.EXITED): Phase.ENDED for phase in (*_PHASES_LIVE, Phase.SHUTTING_DOWN)},
 }
+
+
+S = TypeVar("S", Slot, Phase)
 
 
 class IllegalTransition(RuntimeError):
     """A move :data:`TRANSITIONS` does not allow: a bug in the local Lambda."""
 
 
-def next_state(state: Slot, event: Event) -> Slot:
-    """Where ``event`` takes a slot in ``state``, by the table (or :class:`IllegalTransition`)."""
+def next_state(state: S, event: Event) -> S:
+    """Where ``event`` takes a slot or a phase in ``state``, by the table (or
+    :class:`IllegalTransition`)."""
     nxt = TRANSITIONS.get((state, event))
     if nxt is None:
         raise IllegalTransition(f"{event.value!r} in state {state.value!r}")
-    return nxt
+    return cast(S, nxt)
 
 
 # Actions: what the driver must do. ``request`` is the token the driver passed in.
@@ -258,7 +293,7 @@ class Lifecycle:
         self.snap_start = snap_start
         self.snapshot_ns = 0  # SnapStart: when init ended at the snapshot (this environment's)
         self.restore_started_ns = 0
-        self.phase = "init"  # init | ready | failed | broken | shutting_down | ended
+        self.phase = Phase.INIT
         self.runtime_ready_ns = 0
         self.extensions_polled = True  # every registered extension has called next once
         self.extensions_quiet = True  # every extension waits on next again
@@ -281,9 +316,9 @@ class Lifecycle:
     # events from the runtime
     def next_polled(self, request: Hashable, at_ns: int) -> list[Action]:
         actions: list[Action] = []
-        if self.phase in ("broken", "failed"):
+        if self.phase in (Phase.BROKEN, Phase.FAILED):
             return []  # parked, never answered: Lambda waits for the runtime to exit
-        if self.phase in ("shutting_down", "ended"):
+        if self.phase in (Phase.SHUTTING_DOWN, Phase.ENDED):
             return [Respond(request, 403, protocol.invalid_state("Shutdown", "InvocationNext"))]
         if not self.runtime_ready_ns:
             self.runtime_ready_ns = at_ns
@@ -360,11 +395,13 @@ class Lifecycle:
     def answered_broken(self) -> None:
         """Lambda's side answered a post with a 5xx (an injected fault): it has told the
         runtime it is broken, so it hands out no more invocations. A runtime that pipelined
-        its ``GET /next`` behind the post is then judged by its exit, not by that poll."""
-        self.phase = "broken"
+        its ``GET /next`` behind the post is then judged by its exit, not by that poll.
+        (Failed, shutting down or ended, it hands out none already.)"""
+        if self.phase in (Phase.INIT, Phase.READY, Phase.BROKEN):
+            self._enter(Event.ANSWERED_BROKEN)
 
     def init_error_posted(self, request: Hashable, outcome: InvokeOutcome) -> list[Action]:
-        if self.runtime_ready_ns or self.phase != "init" or self.restore_started_ns:
+        if self.runtime_ready_ns or self.phase is not Phase.INIT or self.restore_started_ns:
             return [Respond(request, 403, protocol.invalid_state("InitError", "InitError"))]
         return self._fail_init(Event.INIT_ERROR, outcome, request)
 
@@ -373,7 +410,7 @@ class Lifecycle:
         """``GET /runtime/restore/next``: the snapshot (the first one, in the environment
         that runs init), else the restored copy's poll, answered at once."""
         slot = self.slots[0]  # SnapStart environments have one slot (as on Lambda)
-        if self.snap_start and self.phase == "init":
+        if self.snap_start and self.phase is Phase.INIT:
             if slot.state is Slot.INIT and not self.snapshot_ns:
                 self._move(slot, Event.SNAPSHOT)
                 self.snapshot_ns = self.restore_started_ns = at_ns
@@ -391,20 +428,20 @@ class Lifecycle:
 
     def restore_error_posted(self, request: Hashable, outcome: InvokeOutcome) -> list[Action]:
         """``POST /runtime/restore/error`` (an after-restore hook failed): the cold start fails."""
-        if self.phase != "init" or self.slots[0].state is not Slot.RESTORING:
+        if self.phase is not Phase.INIT or self.slots[0].state is not Slot.RESTORING:
             return [Respond(request, 403, protocol.invalid_state("Invoking", "RestoreError"))]
         return self._fail_init(Event.RESTORE_ERROR, outcome, request)
 
     def restore_deadline_passed(self, outcome: InvokeOutcome) -> list[Action]:
         """The restore's time limit passed before the runtime asked ``/next``."""
-        if self.phase != "init" or self.slots[0].state is not Slot.RESTORING:
+        if self.phase is not Phase.INIT or self.slots[0].state is not Slot.RESTORING:
             return []
         return self._fail_init(Event.DEADLINE, outcome)
 
     def _fail_init(
         self, event: Event, outcome: InvokeOutcome, request: Hashable | None = None
     ) -> list[Action]:
-        self.phase = "failed"
+        self._enter(event)
         for slot in self.slots:
             if slot.state in (Slot.INIT, Slot.RESTORING):
                 self._move(slot, event)
@@ -425,11 +462,11 @@ class Lifecycle:
 
     def extension_failed(self, error_type: str, message: str) -> list[Action]:
         """Init fails, or the environment resets once its invocations end (spec §5)."""
-        if self.phase == "init":
-            self.phase = "failed"
+        if self.phase is Phase.INIT:
+            self._enter(Event.EXTENSION_FAILED)
             body = protocol.error_body(error_type, message)
             return [InitFailed(InvokeOutcome(body, "Unhandled", error_type, "failure"))]
-        if self.phase != "ready":
+        if self.phase is not Phase.READY:
             return []
         self.extension_failure = self.extension_failure or error_type  # the first one counts
         actions: list[Action] = []
@@ -481,7 +518,8 @@ class Lifecycle:
             if slot.state is not Slot.ENDED:
                 self._move(slot, Event.EXITED)
             self._free(slot)
-        self.phase = "ended"
+        if self.phase is not Phase.ENDED:
+            self._enter(Event.EXITED)
         return actions
 
     def shutdown_started(self) -> list[Action]:
@@ -490,7 +528,8 @@ class Lifecycle:
         if self.frozen:
             self.frozen = False
             actions.append(Thaw())
-        self.phase = "shutting_down"
+        if self.phase in _PHASES_LIVE:  # a runtime that has exited stays ended
+            self._enter(Event.SHUTDOWN)
         for slot in self.slots:
             if slot.state in _LIVE:
                 self._move(slot, Event.SHUTDOWN)
@@ -499,6 +538,9 @@ class Lifecycle:
     # inside
     def _move(self, slot: _SlotState, event: Event) -> None:
         slot.state = next_state(slot.state, event)
+
+    def _enter(self, event: Event) -> None:
+        self.phase = next_state(self.phase, event)
 
     def _wrap_up(self, slot: _SlotState, actions: list[Action], at_ns: int) -> None:
         """The runtime has asked for more: the invocation ends once extensions are quiet."""
@@ -514,13 +556,13 @@ class Lifecycle:
         slot.request_id, slot.settled, slot.responding = None, False, False
 
     def _check_init(self, actions: list[Action]) -> None:
-        if self.phase == "init" and self.runtime_ready_ns and self.extensions_polled:
-            self.phase = "ready"
+        if self.phase is Phase.INIT and self.runtime_ready_ns and self.extensions_polled:
+            self._enter(Event.INIT_ENDED)
             actions.append(InitDone(self._clock_ns(), self.restore_started_ns))
 
     def _dispatch(self, actions: list[Action]) -> None:
         """Pair queued invocations with waiting polls; freeze when nothing is left to do."""
-        if self.phase != "ready":
+        if self.phase is not Phase.READY:
             return
         for slot in self.slots:
             if not self.queue:

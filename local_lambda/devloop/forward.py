@@ -43,7 +43,7 @@ class Upstream:
             if not writer.is_closing() and not reader.at_eof():
                 return reader, writer
         host, _, port = self.address.rpartition(":")
-        return await asyncio.open_connection(host, int(port))
+        return await asyncio.open_connection(host.strip("[]"), int(port))
 
     async def exchange(
         self,

@@ -523,6 +523,13 @@ def test_the_publish_commands_of_build_and_the_manifest_work_from_any_folder(
     elsewhere.mkdir()
     own = manifest["publish_command"]
     assert own == f"lambdaboot publish {manifest_path.name}"  # no path of this machine in it
+    lost = paste(own, elsewhere, "ca-central-1")  # as recorded: relative to its own folder
+    assert lost.returncode == 2 and lost.stderr.count("\n") == 1, lost.stderr
+    assert f"in {elsewhere}: run the command in the manifest's folder or give its path" in (
+        lost.stderr
+    )
+    at_home = paste(own, moved, "eu-west-3")  # in the manifest's folder, as it is
+    assert at_home.returncode == 0 and "eu-west-3: unchanged" in at_home.stdout, at_home.stderr
     second = paste(
         own.replace(manifest_path.name, str(moved / manifest_path.name)), elsewhere, "ca-central-1"
     )

@@ -11,6 +11,8 @@ import textwrap
 import zipfile
 from pathlib import Path
 
+import yaml
+
 from layer_build.wheels import RUNTIME_LOCK
 from tests.conftest import lambdaboot
 
@@ -118,12 +120,14 @@ def test_arm64_layer_has_aarch64_native_code_and_wheels(tmp_path: Path, wheel_ca
             assert "aarch64" in name or "abi3" in name or ".cpython-313" in name
     # stripped with the cross binutils (the Makefile installs them), so nothing is left
     assert manifest["unstripped"] == [] and manifest["warnings"] == [], manifest["warnings"]
-    symbols = subprocess.run(
-        ["aarch64-linux-gnu-nm", "--defined-only", "-a",
-         str(_extract_one(zip_path, natives[0], tmp_path))],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert "no symbols" in symbols.stderr or ".debug" not in symbols.stdout
+    for name in natives:  # --strip-unneeded drops the symbol table and any debug sections
+        sections = subprocess.run(
+            ["aarch64-linux-gnu-readelf", "--section-headers", "--wide",
+             str(_extract_one(zip_path, name, tmp_path))],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        assert " .dynsym " in sections, name  # what readelf saw is a section table
+        assert " .symtab " not in sections and " .debug_" not in sections, name
 
 
 def test_several_targets_in_one_call(tmp_path: Path, wheel_cache: Path) -> None:
@@ -162,6 +166,16 @@ def test_several_targets_in_one_call(tmp_path: Path, wheel_cache: Path) -> None:
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
     assert linted.returncode == 0, linted.stdout + linted.stderr
+    # (cfn-lint checks the shape, not the values: those are the manifest's own)
+    for m in manifests:
+        [(_id, resource)] = yaml.safe_load(m["sam"]).items()
+        assert resource["Properties"] == {
+            "LayerName": m["name"],
+            "ContentUri": m["zip"],
+            "CompatibleRuntimes": m["compatible_runtimes"],
+            "CompatibleArchitectures": m["compatible_architectures"],
+            "LicenseInfo": "Apache-2.0",
+        }
     # ... and build prints each one's publish command with the manifest's absolute path.
     printed = [line for line in done.stdout.splitlines() if line.startswith("  publish it: ")]
     assert sorted(printed) == [

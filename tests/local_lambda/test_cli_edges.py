@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,28 @@ def test_serve_host_moves_only_the_invoke_api(function_dir: Path) -> None:
     assert shown["Invoke API"].startswith("http://0.0.0.0:")
     assert shown["Function URL"].startswith("http://0.0.0.0:")
     assert shown["Runtime API"].startswith("127.0.0.1:")  # and the Extensions API with it
+
+
+def test_serve_on_an_ipv6_host_prints_urls_that_work_as_printed(function_dir: Path) -> None:
+    """An IPv6 address goes in brackets in a URL: the printed lines are pasted as they are."""
+    if not socket.has_ipv6:
+        pytest.skip("this machine has no IPv6")
+    (function_dir / "app.py").write_text("def handler(e, c):\n    return e\n")
+    serve = subprocess.Popen(
+        [LAMBDABOOT, "serve", str(function_dir), "--host", "::1", "--port", "0",
+         "--function-url-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert serve.stdout is not None
+        shown = dict(serve.stdout.readline().strip().split(": ", 1) for _ in range(3))
+        invoked = urllib.request.urlopen(shown["Invoke API"], data=b'{"a": 1}', timeout=60)
+        assert json.loads(invoked.read()) == {"a": 1}
+        assert shown["Function URL"].startswith("http://[::1]:")
+        assert urllib.request.urlopen(shown["Function URL"] + "x?q=1", timeout=60).status == 200
+    finally:
+        serve.terminate()
+        serve.wait(60)
 
 
 def test_every_subcommand_has_a_description_and_every_option_help() -> None:

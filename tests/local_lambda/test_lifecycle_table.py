@@ -7,7 +7,9 @@ behaviour end to end through real runtimes.
 
 from __future__ import annotations
 
+import ast
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,7 @@ from local_lambda.lifecycle import (
     InitDone,
     InitFailed,
     Lifecycle,
+    Phase,
     Respond,
     Settle,
     Slot,
@@ -374,11 +377,47 @@ def test_a_restoring_or_failed_environment_shuts_down_and_ends() -> None:
 
 def test_every_move_the_table_lacks_is_refused() -> None:
     """The table is the whole story: no state changes outside it."""
-    for state, event in itertools.product(Slot, Event):
+    for state, event in itertools.product([*Slot, *Phase], Event):
         if (state, event) in TRANSITIONS:
             assert next_state(state, event) is TRANSITIONS[(state, event)]
         else:
             with pytest.raises(IllegalTransition):
                 next_state(state, event)
-    # and nothing can leave ENDED
-    assert not [key for key in TRANSITIONS if key[0] is Slot.ENDED]
+    # and nothing can leave ENDED, a slot's or the environment's
+    assert not [key for key in TRANSITIONS if key[0] in (Slot.ENDED, Phase.ENDED)]
+
+
+def test_states_change_only_through_the_table() -> None:
+    """A slot's state and the environment's phase are assigned in one place each, where
+    the table is read: a new ``self.phase = ...`` elsewhere would be a move the table
+    does not show."""
+    tree = ast.parse(Path(lifecycle.__file__).read_text())
+    assigned = sorted(
+        f"{function.name}: {target.attr}"
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Attribute) and target.attr in ("phase", "state")
+    )
+    assert assigned == ["__init__: phase", "_enter: phase", "_move: state"]
+
+
+def test_the_environments_phase_follows_the_table() -> None:
+    m, _, _ = machine()
+    assert m.phase is Phase.INIT
+    ready(m)
+    assert m.phase is Phase.READY
+    m.answered_broken()
+    assert m.phase is Phase.BROKEN
+    m.runtime_exited()
+    assert m.phase is Phase.ENDED
+    m.shutdown_started()  # the reset after the runtime's exit: it stays ended
+    assert m.phase is Phase.ENDED and m.states == [Slot.ENDED]
+    failed, _, _ = machine()
+    failed.init_error_posted("post", OK)
+    assert failed.phase is Phase.FAILED
+    failed.answered_broken()  # already handing out nothing: no move
+    failed.shutdown_started()
+    assert failed.phase is Phase.SHUTTING_DOWN
