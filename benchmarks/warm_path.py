@@ -11,7 +11,10 @@ server in the same round.
 Measured per invocation: the time the runtime holds it (event sent -> next ``GET /next``
 arrives, measured by the stub), the runtime's CPU (every thread, the scheduler's
 accounting) and the stub's CPU. The function echoes its event (``return event``); the
-C loop posts the event's bytes back.
+C loop posts the event's bytes back. A skeptic's second floor, ``python-floor``
+(``benchmarks/contenders/python_floor_bootstrap.py``), does the C loop's steps in Python
+with orjson and the handler call: what any CPython runtime pays, whatever its design;
+lambdaboot is also reported as a multiple of it (``ratio_vs_python_floor``).
 
 Targets the suite reports against (issue 15): lambdaboot's held time at most 1.15x the
 C loop's, its CPU at most 1.3x.
@@ -38,7 +41,7 @@ import time
 from pathlib import Path
 
 from benchmarks import charts
-from benchmarks.contenders import Contender, awslambdaric, c_loop, lambdaboot
+from benchmarks.contenders import Contender, awslambdaric, c_loop, lambdaboot, python_floor
 from benchmarks.environments import REPO, compile_repo_sources
 from benchmarks.stats import summarize
 from benchmarks.warm.harness import Block, Pair
@@ -48,14 +51,20 @@ HANDLER = "app.handler"
 HANDLER_SOURCE = "def handler(event, context):\n    return event\n"
 EVENT = b'{"key":"value"}'
 FLOOR = "c-loop"
+#: What CPython itself costs: the C loop's steps in Python, with orjson and the handler.
+PY_FLOOR = "python-floor"
 TARGETS = {"held": 1.15, "cpu": 1.3}
 
 
 def contenders(
-    version: str, smoke: bool = False, modes: bool = True, variants: list[Contender] | None = None
+    version: str,
+    smoke: bool = False,
+    modes: bool = True,
+    variants: list[Contender] | None = None,
+    floors: bool = False,
 ) -> list[Contender]:
-    """The C floor, lambdaboot (with ``modes``, its one-request-at-a-time mode too), its
-    ``variants`` (see ``variant``), and awslambdaric.
+    """The C floor (with ``floors``, the Python floor too), lambdaboot (with ``modes``, its
+    one-request-at-a-time mode too), its ``variants`` (see ``variant``), and awslambdaric.
 
     ``smoke``: both Python runtimes on this interpreter, with no package installs (what
     the tests use to keep the suite working).
@@ -64,8 +73,10 @@ def contenders(
         python = sys.executable
         shipped = Contender("lambdaboot", [str(REPO / "bootstrap")], {"LAMBDABOOT_PYTHON": python})
         ours = [shipped, one_at_a_time(shipped)] if modes else [shipped]
+        script = Path(python_floor().command[-1])
         return [
             c_loop(),
+            *([Contender(PY_FLOOR, [python, "-s", str(script)])] if floors else []),
             *ours,
             *[variant_of(shipped, v) for v in variants or []],
             Contender("awslambdaric", [python, "-s", "-m", "awslambdaric", HANDLER]),
@@ -74,6 +85,7 @@ def contenders(
     ours = [shipped, one_at_a_time(shipped)] if modes else [shipped]
     return [
         c_loop(),
+        *([python_floor(version)] if floors else []),
         *ours,
         *[variant_of(shipped, v) for v in variants or []],
         awslambdaric(HANDLER, version),
@@ -174,7 +186,7 @@ def measure(args: argparse.Namespace, event: bytes, handler_source: str) -> dict
         pairs = [
             Pair(server, contender, event_file, work, HANDLER)
             for server in args.servers
-            for contender in contenders(args.python, args.smoke, variants=args.variant)
+            for contender in contenders(args.python, args.smoke, variants=args.variant, floors=True)
         ]
         try:
             for pair in pairs:
@@ -193,6 +205,7 @@ def document(
     args: argparse.Namespace, argv: list[str], per_block: dict[str, dict[str, list[float]]]
 ) -> dict[str, object]:
     ratios = block_ratios(per_block, FLOOR)
+    over_python = block_ratios(per_block, PY_FLOOR)
     summary = {
         label: {metric: summarize(values) for metric, values in metrics.items()}
         for label, metrics in per_block.items()
@@ -203,7 +216,7 @@ def document(
             "cpu": ratio["cpu_us"] <= TARGETS["cpu"],
         }
         for label, ratio in ratios.items()
-        if not label.startswith((FLOOR, "awslambdaric"))
+        if not label.startswith((FLOOR, PY_FLOOR, "awslambdaric"))
     }
     spread = {
         label: round(
@@ -232,6 +245,7 @@ def document(
         },
         "summary": summary,
         "ratio_vs_c_loop": ratios,
+        "ratio_vs_python_floor": over_python,
         "targets": {"limits_vs_c_loop": TARGETS, "met": targets},
         "noise": {
             "held_spread_over_blocks": spread,

@@ -109,8 +109,7 @@ class Loop:
     def run(self, count: int) -> tuple[float, float]:
         """Serve ``count`` invocations; µs of wall time and of CPU per invocation."""
         from runtime_core import serialize
-        from runtime_core.dispatch import call_sync
-        from runtime_core.invocation import Serving
+        from runtime_core.dispatch import Serving, call_sync
 
         guard = serialize._may_hold_big_int
         if "guard-shortcut" in self.off:

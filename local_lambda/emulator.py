@@ -193,6 +193,7 @@ class LocalLambda:
             self._finished,
             self._emit,
             self._snapshot,
+            self._snapshot_taken,
         )
 
     def _prepare_spare(self) -> None:
@@ -433,7 +434,6 @@ class LocalLambda:
             self._emit(self._plog.restore_start())
         else:
             self._emit(self._plog.init_start())
-        env.on_snapshot = self._snapshot_taken
         init = await env.init(request_id)
         failure = init.failure
         if init.restore_ms is not None:  # SnapStart: this cold start's restore has ended

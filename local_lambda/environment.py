@@ -71,11 +71,15 @@ class Environment:
         finished: OrderedDict[str, str],
         emit: Callable[[str], None],
         snapshot: Snapshot | None = None,
+        on_snapshot: Callable[[float], None] = lambda init_ms: None,
     ) -> None:
         """``snapshot``: SnapStart's, the function's (this environment takes it, or is made
-        from it once taken)."""
+        from it once taken); ``on_snapshot`` is told Init Duration when it is taken (for
+        INIT_REPORT)."""
         self.config = config
         self._emit = emit
+        self._snapshot = snapshot
+        self._on_snapshot = on_snapshot
         self.api = RuntimeApi(
             ApiSettings(
                 config.function_name,
@@ -87,6 +91,10 @@ class Environment:
             ),
             faults,
             finished,
+            # The sandbox is made below (its listeners feed this API's telemetry).
+            on_freeze=lambda frozen: self.sandbox.freeze(frozen),
+            on_snapshot=self._take_snapshot if snapshot is not None else None,
+            credentials=self._credentials if snapshot is not None else None,
         )
         telemetry = self.api.telemetry
         app_level = log_level.threshold(config.log_format, config.log_level)
@@ -109,19 +117,19 @@ class Environment:
             Listeners(function_line, extension_line, self._extension_exited),
             snapshot,
         )
-        self.api.on_freeze = self.sandbox.freeze
-        # SnapStart: told Init Duration when the snapshot is taken (for INIT_REPORT).
-        self.on_snapshot: Callable[[float], None] = lambda init_ms: None
-        if snapshot is not None:
-
-            def take(port: int) -> bool:
-                self.on_snapshot((self.api.snapshot_ns - self.api.init_started_ns) / 1e6)
-                return snapshot.take(self.sandbox.pid, port)
-
-            self.api.on_snapshot = take
-            self.api.credentials = credentials_body(self.sandbox.credentials)
-            self.api.credentials_token = self.sandbox.env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
         self.sandbox.exited.add_done_callback(lambda _: self.api.runtime_exited())
+
+    def _take_snapshot(self, port: int) -> bool:
+        """SnapStart: init is over; snapshot the runtime waiting on ``restore/next`` from
+        ``port`` (False if it cannot be: it is then restored in place)."""
+        assert self._snapshot is not None
+        self._on_snapshot((self.api.snapshot_ns - self.api.init_started_ns) / 1e6)
+        return self._snapshot.take(self.sandbox.pid, port)
+
+    def _credentials(self) -> tuple[bytes | None, str]:
+        """SnapStart: what the container-credentials endpoint serves, and its token."""
+        token = self.sandbox.env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+        return credentials_body(self.sandbox.credentials), token
 
     @property
     def alive(self) -> bool:

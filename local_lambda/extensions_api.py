@@ -47,13 +47,22 @@ class RegisteredExtension:
 class ExtensionsApi:
     """AWS's side of /2020-01-01/extension/* for one environment at a time."""
 
-    def __init__(self, function_name: str, handler: str) -> None:
+    def __init__(
+        self,
+        function_name: str,
+        handler: str,
+        on_change: Callable[[], None] = lambda: None,
+        on_failure: Callable[[str, str], None] = lambda error_type, message: None,
+        invoke_events_allowed: bool = True,
+    ) -> None:
+        """``on_change``: an extension registered, polled or began waiting again;
+        ``on_failure(error_type, message)``: one reported an error. Managed Instances let
+        external extensions take SHUTDOWN only (``invoke_events_allowed=False``, spec §4.1)."""
         self.function_name = function_name
         self.handler = handler
-        self.on_change: Callable[[], None] = lambda: None
-        self.on_failure: Callable[[str, str], None] = lambda error_type, message: None
-        # Managed Instances let external extensions take SHUTDOWN only (spec §4.1).
-        self.invoke_events_allowed = True
+        self.on_change = on_change
+        self.on_failure = on_failure
+        self.invoke_events_allowed = invoke_events_allowed
         self.reset()
 
     def reset(self) -> None:
@@ -66,6 +75,11 @@ class ExtensionsApi:
         self._registration_waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     # what the Runtime API and the sandbox ask
+    def launching(self, names: set[str]) -> None:
+        """Init begins with the external extensions ``names`` (file names in /opt/extensions)
+        about to start: only they may register as external."""
+        self.launched = set(names)
+
     def close_registration(self) -> None:
         self.registration_open = False
 

@@ -74,7 +74,16 @@ class RuntimeApi:
         faults: list[Fault] | None = None,
         finished: OrderedDict[str, str] | None = None,
         clock: Callable[[], int] = time.perf_counter_ns,
+        *,
+        on_freeze: Callable[[bool], None] = lambda frozen: None,
+        on_snapshot: Callable[[int], bool] | None = None,
+        credentials: Callable[[], tuple[bytes | None, str]] | None = None,
     ) -> None:
+        """``on_freeze``: freeze (True) or thaw (False) the environment's processes.
+        SnapStart: ``on_snapshot`` takes the snapshot of the runtime waiting on
+        ``restore/next`` from a client port (False when it cannot be forked: it is then
+        restored in place); ``credentials`` gives what the container-credentials endpoint
+        serves, and its token."""
         self.settings = settings
         self.clock = clock
         self.faults: list[Fault] = faults if faults is not None else []
@@ -90,10 +99,13 @@ class RuntimeApi:
             finished=finished,
             snap_start=settings.initialization_type == SNAP_START,
         )
-        self.ext_api = ExtensionsApi(settings.function_name, settings.handler)
-        self.ext_api.invoke_events_allowed = not managed  # SHUTDOWN only on LMI (spec §4.1)
-        self.ext_api.on_change = self._extensions_changed
-        self.ext_api.on_failure = self.fail_extension
+        self.ext_api = ExtensionsApi(
+            settings.function_name,
+            settings.handler,
+            on_change=self._extensions_changed,
+            on_failure=self.fail_extension,
+            invoke_events_allowed=not managed,  # SHUTDOWN only on LMI (spec §4.1)
+        )
         self.telemetry = Telemetry(self.ext_api)
         loop = asyncio.get_running_loop()
         self._loop = loop
@@ -102,17 +114,12 @@ class RuntimeApi:
         self.init_error: asyncio.Future[InvokeOutcome] = loop.create_future()
         # Set when the environment must go (an extension failed, or a timeout on Lambda).
         self.shutdown_reason: str | None = None
-        # Freeze (True) or thaw (False) the environment's processes.
-        self.on_freeze: Callable[[bool], None] = lambda frozen: None
-        # SnapStart: take the snapshot of the runtime waiting on restore/next from this
-        # client port; False when it cannot be forked (it is then restored in place).
-        self.on_snapshot: Callable[[int], bool] = lambda port: False
+        self._on_freeze = on_freeze
+        self._on_snapshot = on_snapshot or (lambda port: False)
+        self._credentials_of = credentials or (lambda: (None, ""))
         # Resolves when init has ended at the snapshot (the restore begins).
         self.snapshot_taken: asyncio.Future[int] = loop.create_future()
         self._snapshot_request: HttpRequest | None = None  # left waiting, as in the snapshot
-        # SnapStart: what the container-credentials endpoint serves, and its token.
-        self.credentials: bytes | None = None
-        self.credentials_token = ""
         self._watched: dict[str, tuple[PendingInvoke, Watch]] = {}
 
     # what the environment calls
@@ -120,7 +127,7 @@ class RuntimeApi:
         """Init begins now, with the external extensions ``extensions`` (file names in
         /opt/extensions) about to start: only they may register as external."""
         self.init_started_ns = at_ns
-        self.ext_api.launched = set(extensions)
+        self.ext_api.launching(extensions)
 
     def submit(self, inv: PendingInvoke) -> Watch:
         """Queue ``inv`` for the runtime: delivered now if it waits on /next, else at its next."""
@@ -205,9 +212,9 @@ class RuntimeApi:
                 case lifecycle.CloseRegistration():
                     self.ext_api.close_registration()
                 case lifecycle.Freeze():
-                    self.on_freeze(True)
+                    self._on_freeze(True)
                 case lifecycle.Thaw():
-                    self.on_freeze(False)
+                    self._on_freeze(False)
                 case lifecycle.StartShutdown(reason):
                     self.shutdown_reason = self.shutdown_reason or reason
 
@@ -318,7 +325,7 @@ class RuntimeApi:
         record = {"initializationType": SNAP_START, "phase": "init", "status": "success"}
         self.telemetry.publish("platform", "platform.initRuntimeDone", record)
         self.snapshot_taken.set_result(at_ns)
-        if self.on_snapshot(request.peer_port):
+        if self._on_snapshot(request.peer_port):
             self._snapshot_request = request
         else:
             self._run(self.machine.restore_polled(request, request.received_ns))
@@ -331,12 +338,13 @@ class RuntimeApi:
 
     def _credentials(self, request: HttpRequest) -> None:
         """The container-credentials endpoint: the keys, for the token given at init."""
-        if request.headers.get("authorization") != self.credentials_token:
+        body, token = self._credentials_of()
+        if request.headers.get("authorization") != token:
             request.respond(403, protocol.error_body("AccessDenied", "Invalid token"))
-        elif self.credentials is None:
+        elif body is None:
             request.respond(404, protocol.error_body("NoCredentials", "No credentials"))
         else:
-            request.respond(200, self.credentials)
+            request.respond(200, body)
 
     def _fault(self, request: HttpRequest, endpoint: str) -> bool:
         for fault in self.faults:

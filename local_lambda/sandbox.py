@@ -138,7 +138,7 @@ class Sandbox:
             self.env, self.credentials = dict(snapshot.env), snapshot.credentials
         elif snapshot is not None:
             self.credentials = credentials_environment(self.env, runtime_api)
-            snapshot.env, snapshot.credentials = dict(self.env), self.credentials
+            snapshot.starting(self.env, self.credentials)
         # Managed python3.x runtimes also get Lambda's telemetry log descriptor.
         self.telemetry_log = (
             log_frames.TelemetryLogPipe() if log_frames.wanted(config.runtime) else None

@@ -131,6 +131,11 @@ class Snapshot:
         #: The keys the container-credentials endpoint serves (see credentials_environment).
         self.credentials: dict[str, str] = {}
 
+    def starting(self, env: dict[str, str], credentials: dict[str, str]) -> None:
+        """The runtime the snapshot is taken of starts with ``env`` and serves
+        ``credentials``: every copy of it will have both."""
+        self.env, self.credentials = dict(env), credentials
+
     @property
     def held(self) -> bool:
         """Whether the snapshot exists (environments are then made from it)."""

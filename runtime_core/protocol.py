@@ -201,7 +201,8 @@ class ResponseReader:
         Raises ``Disconnected`` (answered: it may have been an answer) on bytes that are
         not HTTP: the connection is useless from there on, as if it had been cut.
         """
-        if len(data) >= _ACCEPTED_SIZE and not self._pending and self._quick:
+        # data[11]: the last digit of the status (a 202's "2"; no call for a 200 or a 4xx)
+        if len(data) >= _ACCEPTED_SIZE and data[11] == 0x32 and not self._pending and self._quick:
             data = bytes(data)
             accepted = accepted_response(data)
             if accepted is not None:
@@ -476,11 +477,6 @@ def stream_end(error_type: str | None = None, error_body: bytes = b"") -> bytes:
     return b"0\r\n" + trailers.encode("latin-1") + b"\r\n"
 
 
-def _header(headers: dict[str, str], name: str) -> str | None:
-    """A header's value, with an empty value read as absent (Managed Instances send those)."""
-    return headers.get(name) or None
-
-
 def parse_invocation(response: Response) -> Invocation:
     """The invocation a ``GET /next`` response carries; ``ApiError`` if it carries none."""
     if response.status != 200:
@@ -497,17 +493,19 @@ def parse_invocation(response: Response) -> Invocation:
         deadline_ms = int(deadline)
     except ValueError:
         deadline_ms = -1
+    # ``or None``: an empty value reads as absent (Managed Instances send those).
+    get = headers.get
     invocation = Invocation(
         request_id,
         deadline_ms,
-        headers.get("lambda-runtime-invoked-function-arn", ""),
+        get("lambda-runtime-invoked-function-arn", ""),
         response.body,
-        trace_id=_header(headers, "lambda-runtime-trace-id"),
-        client_context=_header(headers, "lambda-runtime-client-context"),
-        cognito_identity=_header(headers, "lambda-runtime-cognito-identity"),
-        tenant_id=_header(headers, "lambda-runtime-aws-tenant-id"),
-        invocation_id=_header(headers, "lambda-runtime-invocation-id"),
-        content_type=_header(headers, "content-type"),
+        trace_id=get("lambda-runtime-trace-id") or None,
+        client_context=get("lambda-runtime-client-context") or None,
+        cognito_identity=get("lambda-runtime-cognito-identity") or None,
+        tenant_id=get("lambda-runtime-aws-tenant-id") or None,
+        invocation_id=get("lambda-runtime-invocation-id") or None,
+        content_type=get("content-type") or None,
     )
     if deadline_ms < 0:
         message = f"Lambda-Runtime-Deadline-Ms is not a number of milliseconds: {deadline[:100]!r}"

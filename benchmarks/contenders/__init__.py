@@ -48,6 +48,16 @@ def minimal_urllib(version: str = "3.11") -> Contender:
     return Contender("minimal-urllib", [str(base_python(version)), "-s", str(script)])
 
 
+def python_floor(version: str = "3.11") -> Contender:
+    """The Python floor (``python_floor_bootstrap.py``): the C loop's steps in Python, with
+    the event parsed and the result written by orjson, and the handler called."""
+    script = Path(__file__).with_name("python_floor_bootstrap.py")
+    deps = packages("lambdaboot", RUNTIME_DEPS, version)
+    return Contender(
+        "python-floor", [str(base_python(version)), "-s", str(script)], {"PYTHONPATH": str(deps)}
+    )
+
+
 def c_loop() -> Contender:
     """The C floor (``benchmarks/warm/c_loop.c``): GET /next, POST the body back, nothing else."""
     return Contender("c-loop", [str(build.c_loop())])

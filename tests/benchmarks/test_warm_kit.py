@@ -112,12 +112,15 @@ def test_warm_path_smoke_writes_json_with_ratios_and_a_chart(tmp_path: Path) -> 
     assert result["command"].startswith("python -m benchmarks.warm_path --smoke")
     labels = {
         "c-loop / python",
+        "python-floor / python",
         "lambdaboot / python",
         "lambdaboot-one-at-a-time / python",
         "awslambdaric / python",
     }
     assert set(result["summary"]) == labels
     assert result["ratio_vs_c_loop"]["c-loop / python"] == {"held_us": 1.0, "cpu_us": 1.0}
+    floor = result["ratio_vs_python_floor"]["python-floor / python"]
+    assert floor == {"held_us": 1.0, "cpu_us": 1.0}
     assert all(len(result["per_block"][label]["held_us"]) == 2 for label in labels)
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
 
