@@ -9,6 +9,7 @@ runtime-venvs`` creates them), as a Lambda environment would.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -20,6 +21,7 @@ from local_lambda import FunctionConfig
 
 REPO = Path(__file__).resolve().parent.parent
 BOOTSTRAP = REPO / "bootstrap"
+LAMBDABOOT = Path(sys.executable).with_name("lambdaboot")  # this venv's command
 
 # Interpreter per Python version the runtime supports. 3.11 is the suite's own interpreter.
 RUNTIME_PYTHONS: dict[str, Path] = {
@@ -77,6 +79,30 @@ def on_bootstrap(
         task_root=task_root,
         env=bootstrap_env(python) | (env or {}),
         **config,
+    )
+
+
+def lambdaboot(
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    umask: int | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``lambdaboot`` command as a user would, its output captured as text:
+    ``stdin`` is its input (none: an empty one, so nothing waits on a terminal), ``env``
+    is added to this process's environment, ``cwd`` defaults to the repository."""
+    return subprocess.run(
+        [str(LAMBDABOOT), *args],
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or REPO,
+        env={**os.environ, **(env or {})},
+        preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -15,23 +14,15 @@ import matplotlib.image
 from lambdaboot_bench import importtime
 from lambdaboot_bench.runner import PHASES
 from local_lambda import default_runtime
-from tests.conftest import REPO, write_function
+from tests.conftest import REPO, lambdaboot, write_function
 
-LAMBDABOOT = REPO / ".venv" / "bin" / "lambdaboot"
 HELLO = REPO / "examples" / "hello"
 SUMMARY_KEYS = {"n", "median", "p90", "min", "max", "mean"}
 
 
 def bench(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, LAMBDABOOT_PYTHON=sys.executable, COLUMNS="160")
-    return subprocess.run(
-        [str(LAMBDABOOT), "bench", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=cwd,
-    )
+    env = {"LAMBDABOOT_PYTHON": sys.executable, "COLUMNS": "160"}
+    return lambdaboot("bench", *args, env=env, cwd=cwd, timeout=300)
 
 
 def _phases_complete(config: dict[str, Any], cold: int, warm: int) -> None:

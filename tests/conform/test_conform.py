@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from lambdaboot_conform import kit
 from lambdaboot_conform.checks import CHECKS
-from tests.conftest import BOOTSTRAP, REPO, bootstrap_env
+from tests.conftest import BOOTSTRAP, bootstrap_env, lambdaboot
 
-LAMBDABOOT = REPO / ".venv" / "bin" / "lambdaboot"
 AWSLAMBDARIC = [sys.executable, "-s", "-m", "awslambdaric", "{handler}"]
 
 # Where awslambdaric 4.2.2 departs from the contract, as this kit finds it (README's table).
@@ -42,15 +40,7 @@ def test_awslambdaric_fails_where_it_departs_from_the_contract() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, LAMBDABOOT_PYTHON=sys.executable)
-    return subprocess.run(
-        [str(LAMBDABOOT), "conform", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=REPO,
-    )
+    return lambdaboot("conform", *args, env={"LAMBDABOOT_PYTHON": sys.executable}, timeout=300)
 
 
 def test_cli_prints_verdicts_and_writes_json() -> None:
@@ -90,13 +80,7 @@ def test_cli_lists_checks_and_rejects_unknown_ones() -> None:
 
 def test_a_built_layer_on_the_managed_runtime_passes_every_check(tmp_path: Path) -> None:
     """What ships: `lambdaboot build`'s layer behind the exec wrapper of an emulated python3.12."""
-    built = subprocess.run(
-        [str(LAMBDABOOT), "build", "--python", "3.12", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-    )
+    built = lambdaboot("build", "--python", "3.12", "--out", str(tmp_path), timeout=300)
     assert built.returncode == 0, built.stderr
     (layer,) = tmp_path.glob("lambdaboot-managed-py312-*.zip")
     done = _cli(

@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import subprocess
-import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +20,7 @@ from aws_lambda_powertools.utilities.parser import models
 
 from local_lambda.devloop.events import SOURCES, sample_event
 from local_lambda.devloop.events.cli import event_from_words
+from tests.conftest import lambdaboot
 
 # Each source with the Parser model and the data class Powertools has for its trigger.
 POWERTOOLS: dict[str, tuple[type[Any], type[DictWrapper]]] = {
@@ -231,26 +230,20 @@ def test_bad_options_are_named_in_one_line(words: str, complaint: str) -> None:
     assert "\n" not in str(caught.value)
 
 
-def _lambdaboot(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lambdaboot_cli", *args], capture_output=True, text=True, timeout=60
-    )
-
-
 def test_lambdaboot_event_prints_the_event() -> None:
-    done = _lambdaboot("event", "s3", "--bucket", "b", "--key", "k.txt")
+    done = lambdaboot("event", "s3", "--bucket", "b", "--key", "k.txt")
     assert done.returncode == 0, done.stderr
     event = json.loads(done.stdout)
     assert dc.S3Event(event).object_key == "k.txt"
 
 
 def test_lambdaboot_event_bad_input_is_one_line() -> None:
-    done = _lambdaboot("event", "sqs", "--count", "0")
+    done = lambdaboot("event", "sqs", "--count", "0")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "lambdaboot event sqs: --count 0: give a number of records from 1 to 10000"
     ]
-    unknown = _lambdaboot("event", "s3", "--bucket", "b", "--nope", "x")
+    unknown = lambdaboot("event", "s3", "--bucket", "b", "--nope", "x")
     assert unknown.returncode == 2
     assert unknown.stderr.strip().splitlines() == [
         "lambdaboot event s3: unrecognized arguments: --nope x (see 'lambdaboot event s3 --help')"
@@ -263,7 +256,7 @@ def _all_flags(options: Iterable[Any]) -> list[str]:
 
 def test_every_source_has_help_for_every_option() -> None:
     for name in SOURCES:
-        done = _lambdaboot("event", name, "--help")
+        done = lambdaboot("event", name, "--help")
         assert done.returncode == 0
         for flag in _all_flags(SOURCES[name].options):
             assert flag in done.stdout

@@ -10,20 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+from tests.conftest import lambdaboot
 from tests.devloop.conftest import Project
 
 WAIT_S = 60
-
-
-def _lambdaboot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lambdaboot_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_invoke_a_template_function_with_a_sample_event(project: Project) -> None:
@@ -34,7 +24,7 @@ def test_invoke_a_template_function_with_a_sample_event(project: Project) -> Non
     )
     env_file = project.root / "env.json"
     env_file.write_text(json.dumps({"Parameters": {"STAGE": "all"}, "Api": {"STAGE": "api"}}))
-    done = _lambdaboot(
+    done = lambdaboot(
         "invoke", "--template", "template.yaml", "Api",
         "--event-source", "apigw-rest --method POST --path /orders",
         "--env-file", "env.json",
@@ -54,10 +44,10 @@ def test_aws_sam_local_is_set_only_when_asked(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(
         "import os\ndef handler(event, context):\n    return os.environ.get('AWS_SAM_LOCAL')\n"
     )
-    plain = _lambdaboot("invoke", str(tmp_path), "--event", "{}", cwd=tmp_path)
+    plain = lambdaboot("invoke", str(tmp_path), "--event", "{}", cwd=tmp_path)
     assert plain.returncode == 0, plain.stderr
     assert json.loads(plain.stdout) is None  # AWS does not set it, neither do we by default
-    marked = _lambdaboot("invoke", str(tmp_path), "--event", "{}", "--sam-local", cwd=tmp_path)
+    marked = lambdaboot("invoke", str(tmp_path), "--event", "{}", "--sam-local", cwd=tmp_path)
     assert marked.returncode == 0, marked.stderr
     assert json.loads(marked.stdout) == "true"
 
@@ -99,7 +89,7 @@ def test_bad_input_is_one_line(project: Project) -> None:
         ),
     ]
     for args, complaint in cases:
-        done = _lambdaboot(*args, cwd=project.root)
+        done = lambdaboot(*args, cwd=project.root)
         assert done.returncode == 2, (args, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and complaint in lines[0], (args, done.stderr)
@@ -145,7 +135,7 @@ def test_a_bad_event_is_the_only_line_even_when_the_template_has_notes(tmp_path:
         "      Environment: {Variables: {TABLE: !Ref Table}}\n"
     )
     for event in (("--event", "{bad"), ("--event-source", "nope")):
-        done = _lambdaboot("invoke", "--template", "template.yaml", "Fn", *event, cwd=tmp_path)
+        done = lambdaboot("invoke", "--template", "template.yaml", "Fn", *event, cwd=tmp_path)
         assert done.returncode == 2, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "TABLE left out" not in done.stderr
@@ -166,7 +156,7 @@ def test_parameter_overrides_as_sam_cli_takes_them(tmp_path: Path) -> None:
         "    Properties:\n      CodeUri: src\n      Handler: app.handler\n"
         "      Environment: {Variables: {STAGE: !Ref Stage, SIZE: !Ref Size, COLOR: !Ref Color}}\n"
     )
-    done = _lambdaboot(
+    done = lambdaboot(
         "invoke", "--template", "template.yaml", "Fn", "--event", "{}",
         "--parameter-overrides", "Stage=prod Size='big one'",
         "--parameter-overrides", "ParameterKey=Color,ParameterValue=red Colour=blue",
@@ -194,10 +184,10 @@ def test_a_variable_left_out_is_not_reported_when_the_env_file_gives_it(tmp_path
         "      Environment: {Variables: {TABLE: !Ref Table}}\n"
     )
     (tmp_path / "env.json").write_text(json.dumps({"Fn": {"TABLE": "local-table"}}))
-    bare = _lambdaboot("invoke", "--template", "template.yaml", "Fn", cwd=tmp_path)
+    bare = lambdaboot("invoke", "--template", "template.yaml", "Fn", cwd=tmp_path)
     assert json.loads(bare.stdout) is None
     assert "Fn: environment variable TABLE left out" in bare.stderr
-    given = _lambdaboot(
+    given = lambdaboot(
         "invoke", "--template", "template.yaml", "Fn", "--env-file", "env.json", cwd=tmp_path
     )
     assert json.loads(given.stdout) == "local-table"

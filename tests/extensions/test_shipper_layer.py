@@ -17,9 +17,9 @@ import pytest
 from layer_build.targets import Target
 from layer_build.wheels import download, install
 from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import REPO, RUNTIME_PYTHONS, bootstrap_env
+from tests.conftest import REPO, RUNTIME_PYTHONS, bootstrap_env, lambdaboot
 from tests.extensions.conftest import Sink
-from tests.layer_build.conftest import WRAPPER_ENV, lambdaboot
+from tests.layer_build.conftest import WRAPPER_ENV
 
 EXAMPLE = REPO / "examples" / "telemetry-shipper"
 LAYER_ZIP = "lambdaboot-managed-py312-al2023-x86_64-plus-python-telemetry-shipper.zip"

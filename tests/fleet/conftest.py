@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.layer_build.conftest import lambdaboot
+from tests.conftest import lambdaboot
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

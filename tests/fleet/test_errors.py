@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import lambdaboot
 from tests.fleet.conftest import tiny_zip
-from tests.layer_build.conftest import lambdaboot
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from layer_build.aws import AwsOptions, targets
 from layer_build.limits import DIRECT_UPLOAD_ZIPPED
 from layer_build.publish import load_layer, publish, versions_json
 from layer_build.s3_stage import Buckets, goes_through_s3
+from tests.conftest import lambdaboot
 from tests.fleet.conftest import CREDENTIALS, client, fleet_cli
-from tests.layer_build.conftest import lambdaboot
 
 
 def _client(endpoint: str, region: str) -> Any:

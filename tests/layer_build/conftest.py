@@ -4,9 +4,6 @@ helper that runs a function through the local Lambda as Lambda would (read-only 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +11,7 @@ from typing import Any
 import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import REPO
+from tests.conftest import lambdaboot
 from tests.layer_build.pythons import make_relocatable
 
 WRAPPER_ENV = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/lambdaboot-wrapper"}
@@ -50,21 +47,6 @@ def provided_layer(
     )
     assert done.returncode == 0, done.stderr
     return out / "lambdaboot-provided-py312-al2023-x86_64.zip"
-
-
-def lambdaboot(
-    *args: str, umask: int | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the real ``lambdaboot`` command."""
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("lambdaboot")), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd or REPO,
-        env={**os.environ, **(env or {})},
-        preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
-    )
 
 
 def invoke(

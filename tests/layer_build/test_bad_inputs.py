@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_function
-from tests.layer_build.conftest import lambdaboot
+from tests.conftest import lambdaboot, write_function
 
 
 def _fails(*args: str, cwd: Path) -> str:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_function
-from tests.layer_build.conftest import WRAPPER_ENV, invoke, lambdaboot
+from tests.conftest import lambdaboot, write_function
+from tests.layer_build.conftest import WRAPPER_ENV, invoke
 from tests.layer_build.test_bytecode import unpack
 
 SONAME = "libgdbm.so.6"  # this machine has one (Debian's gdbm); ours defines another symbol

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from tests.layer_build.conftest import lambdaboot
+from tests.conftest import lambdaboot
 
 
 def _zip(

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from layer_build.wheels import RUNTIME_LOCK
-from tests.layer_build.conftest import lambdaboot
+from tests.conftest import lambdaboot
 
 EXECUTABLE = {"bootstrap", "lambdaboot-wrapper"}
 

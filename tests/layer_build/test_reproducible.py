@@ -7,8 +7,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from tests.conftest import write_function
-from tests.layer_build.conftest import lambdaboot
+from tests.conftest import lambdaboot, write_function
 
 FUNCTION = {
     "app.py": "import helpers\n\ndef handler(event, context):\n    return helpers.answer()\n",

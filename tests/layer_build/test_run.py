@@ -5,8 +5,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from tests.conftest import write_function
-from tests.layer_build.conftest import WRAPPER_ENV, invoke, lambdaboot
+from tests.conftest import lambdaboot, write_function
+from tests.layer_build.conftest import WRAPPER_ENV, invoke
 
 # Reports who serves the invocation: lambdaboot's runtime from /opt, and on which interpreter.
 WHO = """

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from tests.conftest import write_function
+from tests.conftest import LAMBDABOOT, lambdaboot, write_function
 
-LAMBDABOOT = Path(sys.executable).parent / "lambdaboot"
 RIC = shlex.join([sys.executable, "-m", "awslambdaric", "app.handler"])
 APP = """
     def handler(event, context):
@@ -25,15 +24,11 @@ APP = """
 """
 
 
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(LAMBDABOOT), *args], input=stdin, capture_output=True, text=True, timeout=60
-    )
-
-
 def test_invoke_prints_result_and_logs(function_dir: Path) -> None:
     write_function(function_dir, {"app.py": APP})
-    done = run_cli("invoke", str(function_dir), "--runtime-cmd", RIC, "--event", '{"name": "cli"}')
+    done = lambdaboot(
+        "invoke", str(function_dir), "--runtime-cmd", RIC, "--event", '{"name": "cli"}'
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"hello": "cli"}
     assert "got {'name': 'cli'}" in done.stderr
@@ -42,13 +37,13 @@ def test_invoke_prints_result_and_logs(function_dir: Path) -> None:
 
 def test_invoke_reads_stdin_and_fails_on_function_error(function_dir: Path) -> None:
     write_function(function_dir, {"app.py": APP})
-    done = run_cli("invoke", str(function_dir), "--runtime-cmd", RIC, stdin='{"fail": true}')
+    done = lambdaboot("invoke", str(function_dir), "--runtime-cmd", RIC, stdin='{"fail": true}')
     assert done.returncode == 1
     assert json.loads(done.stdout)["errorType"] == "KeyError"
 
 
 def test_invoke_bad_input_is_one_clear_line(function_dir: Path) -> None:
-    done = run_cli("invoke", str(function_dir / "missing"), "--event", "{}")
+    done = lambdaboot("invoke", str(function_dir / "missing"), "--event", "{}")
     assert done.returncode == 2
     assert "is not a directory" in done.stderr and "Traceback" not in done.stderr
 
@@ -92,7 +87,7 @@ def test_serve_until_interrupted(function_dir: Path) -> None:
 def test_invoke_defaults_to_lambdaboots_bootstrap(tmp_path: Path) -> None:
     """What `make run` does: no --runtime-cmd, the repository's own bootstrap runs the example."""
     example = Path(__file__).resolve().parents[2] / "examples" / "hello"
-    done = run_cli(
+    done = lambdaboot(
         "invoke", str(example), "--handler", "app.handler", "--event", '{"name": "make run"}'
     )
     assert done.returncode == 0, done.stderr

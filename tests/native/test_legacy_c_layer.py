@@ -5,16 +5,13 @@ Lambda as Lambda would run it (python3.12 with the layer's exec wrapper, /opt re
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import REPO, write_function
+from tests.conftest import lambdaboot, write_function
 from tests.native.conftest import NativePrograms
 
 WRAPPER_ENV = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/lambdaboot-wrapper"}
@@ -25,24 +22,16 @@ def example_layer(
     native_programs: NativePrograms, wheel_cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     out = tmp_path_factory.mktemp("legacy-layer")
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("lambdaboot")),
-            "build",
-            "--binary",
-            str(native_programs.analyze),
-            "--lib-path",
-            str(native_programs.example_lib),
-            "--out",
-            str(out),
-            "--wheel-cache",
-            str(wheel_cache),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-        env=dict(os.environ),
+    done = lambdaboot(
+        "build",
+        "--binary",
+        str(native_programs.analyze),
+        "--lib-path",
+        str(native_programs.example_lib),
+        "--out",
+        str(out),
+        "--wheel-cache",
+        str(wheel_cache),
     )
     assert done.returncode == 0, done.stderr
     (layer,) = out.glob("*.zip")

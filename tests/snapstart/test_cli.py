@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
-from tests.conftest import REPO
-
-LAMBDABOOT = str(Path(sys.executable).with_name("lambdaboot"))
+from tests.conftest import REPO, lambdaboot
 
 
 def _invoke(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [LAMBDABOOT, "invoke", str(REPO / "examples" / "hello"),
-         "--event", '{"name": "you"}', *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )  # fmt: skip
+    hello = str(REPO / "examples" / "hello")
+    return lambdaboot("invoke", hello, "--event", '{"name": "you"}', *args, timeout=120)
 
 
 def test_invoke_with_snap_start_prints_the_restore() -> None:
