@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import charts
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 APP = """
@@ -193,7 +195,7 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "devloop_load.json").write_text(json.dumps(out, indent=2) + "\n")
-    _plot(points, RESULTS / "devloop_load.png")
+    _plot(out, RESULTS / "devloop_load.png")
 
 
 def _ratios(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -224,30 +226,53 @@ def _ratios(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def _plot(points: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
+SERVERS = {
+    "template": "serve --template (an environment per invoke)",
+    "single": "serve DIR (one environment)",
+}
+HANDLERS = {"noop": "returns at once", "wait10": "waits 10 ms"}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for handler, ax in zip(("noop", "wait10"), axes, strict=True):
+def _plot(out: dict[str, Any], path: Path) -> None:
+    """Throughput by number of clients, one panel per handler; each template point is
+    labelled with its ratio to the single environment's at the same load."""
+    plt = charts.pyplot()
+    points = out["points"]
+    ratios = {
+        (r["handler"], r["clients"]): r["throughput_template_over_single"] for r in out["ratios"]
+    }
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    for (handler, what), ax in zip(HANDLERS.items(), axes, strict=True):
         for server, style in (("template", "o-"), ("single", "s--")):
             mine = [p for p in points if (p["handler"], p["server"]) == (handler, server)]
             ax.plot(
                 [p["clients"] for p in mine],
                 [p["invocations_per_s"] for p in mine],
                 style,
-                label=f"{server} (inv/s)",
+                label=SERVERS[server],
             )
+            if server == "template":
+                for p in mine:
+                    ratio = ratios.get((handler, p["clients"]), 0.0)
+                    charts.label_ratio(ax, p["clients"], p["invocations_per_s"], ratio)
         ax.set(
-            xlabel="concurrent boto3 clients", ylabel="invocations / s", title=f"handler: {handler}"
+            xlabel="concurrent boto3 client processes",
+            ylabel="invocations / s",
+            title=f"handler that {what} (labels: --template / one environment)",
         )
         ax.set_xscale("log", base=2)
-        ax.legend()
-    fig.suptitle(f"lambdaboot serve under load ({os.cpu_count()} cores, clients included)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.15)
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(alpha=0.3)
+    machine = out["machine"]
+    charts.suptitle(
+        fig,
+        "The dev loop under load through boto3: lambdaboot serve --template against serve DIR",
+        runtime=f"lambdaboot's bootstrap, Python {machine['python']}; {machine['cores']} cores "
+        f"shared by clients and servers (load {machine['load_average_at_start']:.1f} at the start)",
+        n=f"{out['seconds_per_point']:g} s closed loop per point, warm environments",
+    )
+    charts.save(fig, path)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ TRICKS = {
     "json": "first event through _json's C scanner, not json",
     "orjson": "orjson imported once it pays, not at init",
     "logging": "logging bridged by an import hook, not imported",
+    "signal": "_signal instead of signal.py for the SIGTERM handler",
 }
 # The smallest runtime Python can run: one connection, GET /next, POST the body back.
 MINIMAL = (

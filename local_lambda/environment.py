@@ -313,15 +313,20 @@ class Environment:
         await sandbox.awake()
         signals: list[str] = []
         told: list[str] = []
-        if api.has_external_extensions and sandbox.alive:
-            has_internal = any(not e.external for e in api.extensions.values())
-            share_ms = config.shutdown_internal_ms if has_internal else RUNTIME_SHUTDOWN_SHARE_MS
-            signals.append("SIGTERM")
-            sandbox.signal(signal.SIGTERM)
-            if not await sandbox.wait_exited(share_ms / 1000):
-                signals.append("SIGKILL")
-                sandbox.signal(signal.SIGKILL)
-                await sandbox.exited
+        if api.has_external_extensions and sandbox.extensions_alive():
+            # (a runtime that crashed or was stopped mid-invocation is gone already; its
+            # extensions still get SHUTDOWN, with reason failure, as on Lambda)
+            if sandbox.alive:
+                has_internal = any(not e.external for e in api.extensions.values())
+                share_ms = (
+                    config.shutdown_internal_ms if has_internal else RUNTIME_SHUTDOWN_SHARE_MS
+                )
+                signals.append("SIGTERM")
+                sandbox.signal(signal.SIGTERM)
+                if not await sandbox.wait_exited(share_ms / 1000):
+                    signals.append("SIGKILL")
+                    sandbox.signal(signal.SIGKILL)
+                    await sandbox.exited
             await api.telemetry.flush_all(timeout=0.2)
             budget_ms = config.shutdown_external_ms
             remaining_ms = max(budget_ms - (time.perf_counter() - started) * 1000, 0.0)

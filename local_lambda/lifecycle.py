@@ -378,6 +378,13 @@ class Lifecycle:
         if slot is not None:
             slot.responding = True
 
+    def stream_ended(self, request: Hashable, request_id: str) -> list[Action]:
+        """A streamed response's body has ended: 410 if the invocation timed out while it
+        streamed, else nothing (the driver then posts its result)."""
+        if self.finished.get(request_id) == "timeout":
+            return [Respond(request, 410, protocol.INVOKE_TIMEOUT)]
+        return []
+
     def result_posted(self, request_id: str, outcome: InvokeOutcome) -> list[Action]:
         """The runtime's result (or an error the platform made of its unusable post)."""
         slot = self._holding(request_id)

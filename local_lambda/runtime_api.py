@@ -430,8 +430,9 @@ class RuntimeApi:
             chunks.end()
             if request.answered:
                 return
-            if self.machine.finished.get(inv.request_id) == "timeout":
-                request.respond(410, protocol.INVOKE_TIMEOUT)
+            late = self.machine.stream_ended(request, inv.request_id)
+            if late:
+                self._run(late)
                 return
             if not complete:
                 self._fail(

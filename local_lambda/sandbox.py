@@ -336,6 +336,10 @@ class Sandbox:
             await asyncio.wait_for(asyncio.shield(self.exited), timeout_s)
         return not self.alive
 
+    def extensions_alive(self) -> bool:
+        """Whether any external extension process is still running."""
+        return any(ext.alive for ext in self.extensions)
+
     async def wait_extensions(self, names: list[str], timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for the extensions ``names`` to exit; True if none is left."""
         running = {ext.exited for ext in self.extensions if ext.alive and ext.name in names}

@@ -47,10 +47,24 @@ def _imports(path: Path, module: str) -> set[str]:
     return found
 
 
+def _modules(package: Path) -> list[Path]:
+    """The package's modules: files in folders that are packages all the way down (not a
+    cache of third-party packages a benchmark keeps beside its code, e.g.)."""
+    return [
+        path
+        for path in sorted(package.rglob("*.py"))
+        if all(
+            (folder / "__init__.py").exists()
+            for folder in (path.parent, *path.parent.parents)
+            if folder.is_relative_to(package)
+        )
+    ]
+
+
 def graph(package: str, root: Path = REPO) -> dict[str, set[str]]:
     """module -> the modules of the same package it imports (a package's ``__init__``
     included: ``from pkg import name`` runs ``pkg/__init__.py``)."""
-    files = {_module_name(p, root): p for p in (root / package).rglob("*.py")}
+    files = {_module_name(p, root): p for p in _modules(root / package)}
     edges: dict[str, set[str]] = {}
     for module, path in files.items():
         targets = set()
@@ -119,6 +133,8 @@ def test_a_circle_hidden_in_a_function_is_found(tmp_path: Path) -> None:
 
 
 def _all_imports(package: str) -> dict[str, set[str]]:
+    # every file, a module outside the package tree too (the SnapStart agent's
+    # sitecustomize runs in the runtime's process: it must not cross a wall either)
     return {_module_name(p): _imports(p, _module_name(p)) for p in (REPO / package).rglob("*.py")}
 
 
@@ -150,3 +166,22 @@ def test_the_local_lambda_core_never_imports_its_dev_loop() -> None:
         if name.startswith("local_lambda.devloop")
     )
     assert not crossing, f"the core must not import local_lambda.devloop: {crossing}"
+
+
+def _public_classes(package: str) -> dict[str, str]:
+    found = {}
+    for path in _modules(REPO / package):
+        for node in ast.parse(path.read_text(), str(path)).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                found[node.name] = str(path.relative_to(REPO))
+    return found
+
+
+def test_no_class_has_the_same_name_on_both_sides_of_the_wall() -> None:
+    """The runtime's ``Invocation`` is not the emulator's pending invocation: a reader of a
+    traceback or a test should never have to ask which side a name is from."""
+    runtime, emulator = _public_classes("runtime_core"), _public_classes("local_lambda")
+    both = sorted(
+        f"{name}: {runtime[name]} and {emulator[name]}" for name in runtime.keys() & emulator.keys()
+    )
+    assert both == []

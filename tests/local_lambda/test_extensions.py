@@ -172,6 +172,26 @@ def test_exit_error_after_init_resets_the_environment(
     assert lam.invoke({}).report.init_duration_ms is not None  # re-initialised
 
 
+def test_a_runtime_that_dies_mid_invocation_still_sends_shutdown_to_extensions(
+    ext_lambda: Callable[..., LocalLambda], records: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """The runtime is gone before the reset begins (a crash, or Ctrl-C's SIGTERM): its
+    extensions get SHUTDOWN with reason failure all the same, as on Lambda."""
+    lam = ext_lambda(
+        {
+            "flusher": """
+            ident = register(["SHUTDOWN"])
+            next_event(ident)  # records what it gets
+            """
+        },
+        app="import os\n\ndef handler(event, context):\n    os._exit(3)\n",
+    )
+    result = lam.invoke({})
+    assert result.error_type == "Runtime.ExitError"
+    events = [r["event"] for r in records() if "event" in r]
+    assert [(e["eventType"], e["shutdownReason"]) for e in events] == [("SHUTDOWN", "failure")]
+
+
 def test_disable_file_keeps_extensions_from_starting(
     ext_lambda: Callable[..., LocalLambda], records: Callable[[], list[dict[str, Any]]]
 ) -> None:

@@ -188,6 +188,16 @@ def test_a_streamed_response_under_way_refuses_a_second_post() -> None:
     assert isinstance(reply, Respond) and reply.status == 403
 
 
+def test_a_stream_that_outlives_its_deadline_ends_in_410() -> None:
+    m, _, _ = machine()
+    ready(m)
+    m.submitted("r1")
+    m.stream_started("r1")
+    assert m.stream_ended("end", "r1") == []  # in time: the driver posts the result
+    m.deadline_passed("r1")
+    assert m.stream_ended("end", "r1") == [Respond("end", 410, protocol.INVOKE_TIMEOUT)]
+
+
 def test_a_timeout_ends_the_environment_on_lambda_and_only_the_invocation_on_lmi() -> None:
     m, clock, _ = machine()
     ready(m)
