@@ -62,8 +62,9 @@ cross-binutils:
 	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get install -y -q binutils-aarch64-linux-gnu >/dev/null; } || \
 	echo "make: arm64 layers stay unstripped: install binutils-aarch64-linux-gnu" >&2
 
+# --durations: every CI log says where the suite's time goes (it must stay well under 20 min).
 unit: venv runtime-venvs cross-binutils go
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 test: lint unit
 

@@ -63,7 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
         sub = subparsers.choices[choice.dest]
         if not sub.description and choice.help:
             sub.description = choice.help[0].upper() + choice.help[1:] + "."
+        _plain_text(sub)
     return parser
+
+
+def _plain_text(parser: argparse.ArgumentParser) -> None:
+    """Help is read in a terminal: a docstring's reST literals (double backquotes) become
+    the single backquotes the rest of the help uses, in ``parser`` and its subcommands."""
+    if parser.description:
+        parser.description = parser.description.replace("``", "`")
+    if parser.epilog:
+        parser.epilog = parser.epilog.replace("``", "`")
+    for action in parser._actions:
+        if action.help:
+            action.help = action.help.replace("``", "`")
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _plain_text(sub)
 
 
 def _parser_of(parser: argparse.ArgumentParser, words: list[str]) -> argparse.ArgumentParser:

@@ -70,6 +70,8 @@ def test_every_subcommand_has_a_description_and_every_option_help() -> None:
         for action in sub._actions:
             if not action.help:
                 missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+        if "``" in sub.format_help():  # plain text, not a docstring's reST
+            missing.append(f"{name}: reST markup in its help")
     assert not missing, missing
 
 
