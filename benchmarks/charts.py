@@ -86,7 +86,16 @@ def save(fig: Any, path: Path) -> None:
     pyplot().close(fig)
 
 
-__all__ = ["bars_with_ratios", "pyplot", "ratio_text", "save", "suptitle"]
+def label_ratio(axis: Any, x: float, y: float, ratio: float, dy: float = 7) -> None:
+    """A line chart's point labelled with its ratio to the compared line's at the same x
+    (the panel's title names the two: "labels: A / B")."""
+    axis.annotate(
+        f"{ratio:.2f}x", (x, y), xytext=(0, dy), textcoords="offset points", fontsize=7,
+        ha="center",
+    )  # fmt: skip
+
+
+__all__ = ["bars_with_ratios", "label_ratio", "pyplot", "ratio_text", "save", "suptitle"]
 
 
 def boxes_with_ratios(

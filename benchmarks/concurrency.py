@@ -181,14 +181,7 @@ def _plot(points: list[dict[str, Any]], path: Path, seconds: float, python: str)
         other = theirs.get(p["n"])
         for axis, key, below in ((left, "throughput_per_s", -14), (right, "max_memory_used_mb", 8)):
             if other and other[key]:
-                axis.annotate(
-                    f"{p[key] / other[key]:.2f}x",
-                    (p["n"], p[key]),
-                    xytext=(0, below),
-                    textcoords="offset points",
-                    fontsize=7,
-                    ha="center",
-                )
+                charts.label_ratio(axis, p["n"], p[key], p[key] / other[key], below)
     left.set(
         xlabel="invocations in flight (N)",
         ylabel="invocations / s",

@@ -253,14 +253,8 @@ def _plot(out: dict[str, Any], path: Path) -> None:
             )
             if server == "template":
                 for p in mine:
-                    ax.annotate(
-                        f"{ratios.get((handler, p['clients']), 0):.2f}x",
-                        (p["clients"], p["invocations_per_s"]),
-                        xytext=(0, 7),
-                        textcoords="offset points",
-                        fontsize=7,
-                        ha="center",
-                    )
+                    ratio = ratios.get((handler, p["clients"]), 0.0)
+                    charts.label_ratio(ax, p["clients"], p["invocations_per_s"], ratio)
         ax.set(
             xlabel="concurrent boto3 client processes",
             ylabel="invocations / s",

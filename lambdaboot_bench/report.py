@@ -55,6 +55,7 @@ def document(
         measured = samples[target.label]
         configs[target.label] = {
             "runtime_cmd": config.command,
+            "runtime": config.runtime,  # the emulated Lambda runtime (None: none)
             "function": str(config.task_root),
             "handler": config.handler,
             "memory_mb": config.memory_mb,
@@ -146,9 +147,12 @@ def profile_table(result: dict[str, Any]) -> Any:
 def _describe(config: dict[str, Any]) -> str:
     """A configuration in a few words: its runtime command (or emulated runtime) and layers."""
     command = config.get("runtime_cmd") or []
-    words = [Path(command[0]).name if command else "emulated runtime"]
+    runtime = config.get("runtime")
+    words = [Path(command[0]).name if command else f"{runtime or 'emulated'} runtime"]
     if "-m" in command[:-1]:
         words = [command[command.index("-m") + 1]]
+    if command and runtime:
+        words.append(f"on {runtime}")
     if config.get("layers"):
         words.append(f"+ {len(config['layers'])} layer(s)")
     return " ".join(words)

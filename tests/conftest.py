@@ -64,6 +64,24 @@ def bootstrap_env(python: Path) -> dict[str, str]:
     return {"LAMBDABOOT_PYTHON": os.fspath(python)}
 
 
+def runtime_env(
+    api: str, task_root: Path, python: Path, handler: str = "app.handler"
+) -> dict[str, str]:
+    """The environment Lambda starts a runtime in, for starting ``bootstrap`` (under
+    ``python``) by hand against a scripted Runtime API at ``api`` (``host:port``): the
+    variables a runtime reads, and no others from this process but PATH."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_LAMBDA_RUNTIME_API": api,
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "_HANDLER": handler,
+        "AWS_LAMBDA_FUNCTION_NAME": "f",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        **bootstrap_env(python),
+    }
+
+
 def on_bootstrap(
     task_root: Path,
     python: Path = RUNTIME_PYTHONS["3.11"],

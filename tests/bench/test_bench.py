@@ -11,7 +11,7 @@ from typing import Any
 
 import matplotlib.image
 
-from lambdaboot_bench import importtime
+from lambdaboot_bench import importtime, report
 from lambdaboot_bench.runner import PHASES
 from local_lambda import default_runtime
 from tests.conftest import REPO, lambdaboot, write_function
@@ -61,6 +61,10 @@ def test_comparison_with_awslambdaric_writes_json_chart_and_table(tmp_path: Path
     assert result["memory_enforced"] is False and "does not enforce" in result["memory_note"]
     assert result["command"].startswith("lambdaboot bench ")
     lambdaboot, ric = result["configs"]["lambdaboot"], result["configs"]["awslambdaric"]
+    # what the chart's title says each configuration ran: the runtime by its name
+    assert lambdaboot["runtime"] == "python3.12"
+    assert report._describe(lambdaboot) == "python3.12 runtime + 1 layer(s)"
+    assert report._describe(ric).startswith("awslambdaric")
     for config in (lambdaboot, ric):
         _phases_complete(config, 3, 5)
     for config in (lambdaboot, ric):

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from tests.conftest import BOOTSTRAP, runtime_env, write_function
 from tests.dispatch.failing import FAILING
 from tests.runtime.fake_api import FakeRuntimeApi, Seen
 
@@ -100,17 +100,9 @@ def run_runtime(
         for n, body in enumerate(bodies):
             api.invoke(raw=body, Lambda_Runtime_Aws_Request_Id=f"request-{n}")
         minor = re.search(r"3\.\d+", subprocess_version(python))
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "AWS_LAMBDA_RUNTIME_API": api.address,
-            "LAMBDA_TASK_ROOT": str(root),
-            "_HANDLER": handler,
+        env = runtime_env(api.address, root, python, handler) | {
             "AWS_EXECUTION_ENV": f"AWS_Lambda_python{minor.group() if minor else ''}",
-            "AWS_LAMBDA_FUNCTION_NAME": "f",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
             "PYTHONHASHSEED": "0",
-            **bootstrap_env(python),
             **(extra_env or {}),
         }
         process = subprocess.Popen(

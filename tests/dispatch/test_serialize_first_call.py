@@ -32,7 +32,7 @@ from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
 from local_lambda import LocalLambda
 from runtime_core import c_json, serialize
 from runtime_core.serialize import MarshalError, UnmarshalError
-from tests.conftest import BOOTSTRAP, bootstrap_env, on_bootstrap, write_function
+from tests.conftest import BOOTSTRAP, on_bootstrap, runtime_env, write_function
 
 Point = collections.namedtuple("Point", "x y")
 RIC = LambdaMarshaller()  # awslambdaric's own event parser (simplejson)
@@ -620,7 +620,6 @@ HOSTILE_NEXT = [("slow", {"delay": 0.001}), ("interim", {}), ("close_delimited",
 def test_a_bad_first_event_through_a_hostile_api_is_awslambdarics_error(
     runtime_python: Path, function_dir: Path, fault: str, options: dict[str, Any]
 ) -> None:
-    import os
     import subprocess
 
     from awslambdaric.bootstrap import make_error
@@ -631,13 +630,7 @@ def test_a_bad_first_event_through_a_hostile_api_is_awslambdarics_error(
     write_function(function_dir, {"app.py": ECHO})
     api = HostileApi()
     body = b'{"key": [1, 2,], "x": "\xed\xa0\x80"}'
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_LAMBDA_RUNTIME_API": api.address,
-        "LAMBDA_TASK_ROOT": str(function_dir),
-        "_HANDLER": "app.handler",
-        **bootstrap_env(runtime_python),
-    }
+    env = runtime_env(api.address, function_dir, runtime_python)
     api.fault("next", fault, **options)
     rid = api.invoke(raw=body)
     process = subprocess.Popen([str(BOOTSTRAP)], env=env, cwd=function_dir)

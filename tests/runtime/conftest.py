@@ -3,7 +3,6 @@ scriptable fake API (``start_runtime``) when a test must see every request."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from local_lambda import LocalLambda
 from local_lambda.testing import LambdaFactory
-from tests.conftest import BOOTSTRAP, bootstrap_env, on_bootstrap, write_function
+from tests.conftest import BOOTSTRAP, on_bootstrap, runtime_env, write_function
 from tests.runtime.fake_api import FakeRuntimeApi
 
 
@@ -64,17 +63,7 @@ def start_runtime(
         command: list[str] | None = None,
     ) -> RuntimeProcess:
         write_function(function_dir, files)
-        full_env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "AWS_LAMBDA_RUNTIME_API": api.address,
-            "LAMBDA_TASK_ROOT": str(function_dir),
-            "_HANDLER": handler,
-            "AWS_LAMBDA_FUNCTION_NAME": "f",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-            **bootstrap_env(runtime_python),
-            **(env or {}),
-        }
+        full_env = runtime_env(api.address, function_dir, runtime_python, handler) | (env or {})
         process = RuntimeProcess(
             command or [str(BOOTSTRAP)],
             full_env,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BOOTSTRAP, bootstrap_env, write_function
+from tests.conftest import BOOTSTRAP, runtime_env, write_function
 
 ECHO = {"app.py": "def handler(event, context):\n    return event\n"}
 NEXT = "GET /2018-06-01/runtime/invocation/next HTTP/1.1"
@@ -119,14 +119,8 @@ def start(script: Script, function_dir: Path) -> Iterator[object]:
 
     def run(pipeline: str | None = None, files: dict[str, str] = ECHO) -> subprocess.Popen[bytes]:
         write_function(function_dir, files)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "AWS_LAMBDA_RUNTIME_API": script.address,
-            "LAMBDA_TASK_ROOT": str(function_dir),
-            "_HANDLER": "app.handler",
-            "AWS_LAMBDA_FUNCTION_NAME": "f",
-            **bootstrap_env(Path(os.environ.get("PYTHON_FOR_TESTS", "") or _python())),
-        }
+        python = Path(os.environ.get("PYTHON_FOR_TESTS", "") or _python())
+        env = runtime_env(script.address, function_dir, python)
         if pipeline is not None:
             env["LAMBDABOOT_PIPELINE"] = pipeline
         process = subprocess.Popen(
