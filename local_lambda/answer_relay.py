@@ -8,9 +8,9 @@ not wait for that. A streamed body reaches the caller chunk by chunk as the runt
 sends it.
 
 :func:`relay` runs one invocation and tells an :class:`AnswerSink` each of those moments;
-``InvokeWithResponseStream`` (:mod:`local_lambda.invoke_api`) and the Function URL front
-(:mod:`local_lambda.function_url`) both answer through it, so they agree on when an
-answer begins, what it holds and when it is complete.
+``InvokeWithResponseStream`` (:mod:`local_lambda.invoke_api`), the Function URL front
+(:mod:`local_lambda.function_url`) and ``LocalLambda.invoke(on_chunk=...)`` all answer
+through it, so they agree on when an answer begins, what it holds and when it is complete.
 """
 
 from __future__ import annotations

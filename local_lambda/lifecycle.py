@@ -6,7 +6,8 @@ of :data:`TRANSITIONS`, the one table that says what the local Lambda does; a mo
 table does not list is a bug and raises :class:`IllegalTransition`. The environment
 around the slots has a :class:`Phase` whose moves are rows of the same table: ``init``
 until the runtime and every extension have asked for their first event, then ``ready``
-(or ``failed``, or ``broken``), then ``shutting_down`` and ``ended``.
+(``frozen`` while it has nothing to do, on Lambda; or ``failed``, or ``broken``), then
+``shutting_down`` and ``ended``.
 
 :class:`Lifecycle` knows request ids, never requests: the Runtime API's HTTP server hands
 it events (a ``/next`` poll, a posted result, an invocation submitted, a deadline passed,
@@ -63,6 +64,7 @@ class Phase(enum.Enum):
 
     INIT = "init"  # the runtime or an extension has not asked for its first event yet
     READY = "ready"  # init is over: invocations are delivered
+    FROZEN = "frozen"  # ready, nothing to do: its processes are stopped (Lambda; not LMI)
     FAILED = "failed"  # init or the restore failed: polls park until the reset
     BROKEN = "broken"  # Lambda's side answered a post 5xx: polls park until the runtime exits
     SHUTTING_DOWN = "shutting_down"  # nothing more is delivered; polls are 403
@@ -88,6 +90,7 @@ class Event(enum.Enum):
     INIT_ENDED = "init ended"  # the runtime and every extension have asked for an event
     EXTENSION_FAILED = "extension failed"
     ANSWERED_BROKEN = "post answered 5xx"
+    NOTHING_TO_DO = "nothing to do"  # every slot idle, nothing queued
 
 
 _LIVE = (
@@ -100,7 +103,8 @@ _LIVE = (
     Slot.FAILED,
 )
 
-_PHASES_LIVE = (Phase.INIT, Phase.READY, Phase.FAILED, Phase.BROKEN)
+_PHASES_LIVE = (Phase.INIT, Phase.READY, Phase.FROZEN, Phase.FAILED, Phase.BROKEN)
+_SERVING = (Phase.READY, Phase.FROZEN)
 
 #: (state, event) -> next state, for a slot and for the environment's phase. Every state
 #: change of the local Lambda is here.
@@ -132,6 +136,8 @@ TRANSITIONS: dict[tuple[Slot | Phase, Event], Slot | Phase] = {
     (Phase.INIT, Event.EXTENSION_FAILED): Phase.FAILED,
     (Phase.INIT, Event.ANSWERED_BROKEN): Phase.BROKEN,
     (Phase.READY, Event.ANSWERED_BROKEN): Phase.BROKEN,
+    (Phase.READY, Event.NOTHING_TO_DO): Phase.FROZEN,  # Freeze
+    (Phase.FROZEN, Event.DELIVERED): Phase.READY,  # Thaw, then the invocation
     (Phase.BROKEN, Event.ANSWERED_BROKEN): Phase.BROKEN,
     **{(phase, Event.SHUTDOWN): Phase.SHUTTING_DOWN for phase in _PHASES_LIVE},
     **{(phase, Event.EXITED): Phase.ENDED for phase in (*_PHASES_LIVE, Phase.SHUTTING_DOWN)},
@@ -298,7 +304,6 @@ class Lifecycle:
         self.extensions_polled = True  # every registered extension has called next once
         self.extensions_quiet = True  # every extension waits on next again
         self.extension_failure: str | None = None
-        self.frozen = False
         self.queue: deque[str] = deque()
         # Request id -> 'done' | 'timeout', for late posts' 403/410; a function's environments
         # may share one (a post after a reset still gets 410).
@@ -473,7 +478,7 @@ class Lifecycle:
             self._enter(Event.EXTENSION_FAILED)
             body = protocol.error_body(error_type, message)
             return [InitFailed(InvokeOutcome(body, "Unhandled", error_type, "failure"))]
-        if self.phase is not Phase.READY:
+        if self.phase not in _SERVING:
             return []
         self.extension_failure = self.extension_failure or error_type  # the first one counts
         actions: list[Action] = []
@@ -532,8 +537,7 @@ class Lifecycle:
     def shutdown_started(self) -> list[Action]:
         """The shutdown phase: nothing more is delivered; a frozen environment thaws."""
         actions: list[Action] = []
-        if self.frozen:
-            self.frozen = False
+        if self.phase is Phase.FROZEN:
             actions.append(Thaw())
         if self.phase in _PHASES_LIVE:  # a runtime that has exited stays ended
             self._enter(Event.SHUTDOWN)
@@ -569,14 +573,14 @@ class Lifecycle:
 
     def _dispatch(self, actions: list[Action]) -> None:
         """Pair queued invocations with waiting polls; freeze when nothing is left to do."""
-        if self.phase is not Phase.READY:
+        if self.phase not in _SERVING:
             return
         for slot in self.slots:
             if not self.queue:
                 break
             if slot.state is Slot.IDLE and self._live(slot.poll):
-                if self.frozen:
-                    self.frozen = False
+                if self.phase is Phase.FROZEN:
+                    self._enter(Event.DELIVERED)
                     actions.append(Thaw())
                 request_id = self.queue.popleft()
                 deadline_ms = self._wall_ms() + self.timeout_ms
@@ -584,8 +588,8 @@ class Lifecycle:
                 self._move(slot, Event.DELIVERED)
                 slot.poll, slot.request_id = None, request_id
         busy = any(slot.state is not Slot.IDLE for slot in self.slots)
-        if self.freezes and not self.frozen and not self.queue and not busy:
-            self.frozen = True
+        if self.freezes and self.phase is Phase.READY and not self.queue and not busy:
+            self._enter(Event.NOTHING_TO_DO)
             actions.append(Freeze())
 
     def _live(self, token: Hashable | None) -> bool:

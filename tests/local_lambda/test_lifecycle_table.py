@@ -115,8 +115,9 @@ def test_with_a_busy_extension_the_invocation_ends_when_it_waits_again() -> None
 def test_a_frozen_environment_thaws_before_an_event_is_delivered() -> None:
     m, _, _ = machine()
     ready(m)
-    assert m.frozen
+    assert m.phase is Phase.FROZEN
     assert kinds(m.submitted("r1")) == [Thaw, Deliver]
+    assert m.phase is Phase.READY
     m.result_posted("r1", OK)
     assert kinds(m.next_polled("poll-2", 55))[-1] is Freeze
 
@@ -415,7 +416,7 @@ def test_states_change_only_through_the_table() -> None:
 
 
 def test_the_environments_phase_follows_the_table() -> None:
-    m, _, _ = machine()
+    m, _, _ = machine(freezes=False)  # Managed Instances: never frozen
     assert m.phase is Phase.INIT
     ready(m)
     assert m.phase is Phase.READY
@@ -431,3 +432,8 @@ def test_the_environments_phase_follows_the_table() -> None:
     failed.answered_broken()  # already handing out nothing: no move
     failed.shutdown_started()
     assert failed.phase is Phase.SHUTTING_DOWN
+    frozen, _, _ = machine()
+    ready(frozen)
+    assert frozen.phase is Phase.FROZEN
+    assert frozen.shutdown_started() == [Thaw()]  # the shutdown phase runs thawed
+    assert frozen.phase is Phase.SHUTTING_DOWN

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -20,11 +19,10 @@ from pathlib import Path
 import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
-from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
+from tests.conftest import BOOTSTRAP, LAMBDABOOT, RUNTIME_PYTHONS, bootstrap_env, write_function
 from tests.local_lambda.test_extensions_kit import TelemetryListener, extension, make_layer
 from tests.local_lambda.test_telemetry import SHIPPER
 
-LAMBDABOOT = Path(sys.executable).parent / "lambdaboot"
 #: Init appends its pid to INIT_FILE; the handler crashes, overstays or answers.
 APP = """
 import os, time

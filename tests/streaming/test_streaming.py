@@ -19,7 +19,7 @@ import pytest
 
 from local_lambda import LocalLambda
 from runtime_core.streaming import MAX_STREAM_BYTES, ResponseStream, ResponseTooLarge
-from tests.conftest import RUNTIME_PYTHONS, lambda_client, on_bootstrap, write_function
+from tests.conftest import LAMBDABOOT, RUNTIME_PYTHONS, lambda_client, on_bootstrap, write_function
 
 APP = '''
 import asyncio, json, os
@@ -246,13 +246,12 @@ def test_the_200_mb_limit_is_a_clear_error() -> None:
 
 def test_lambdaboot_invoke_prints_chunks_as_they_arrive(function_dir: Path, tmp_path: Path) -> None:
     import subprocess
-    import sys
 
     gate = tmp_path / "gate"
     write_function(function_dir, {"app.py": APP})
     proc = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "lambdaboot"),
+            str(LAMBDABOOT),
             "invoke",
             str(function_dir),
             "--handler",
@@ -313,13 +312,12 @@ def test_lambdaboot_serve_streams_to_boto3_and_a_function_url(
 ) -> None:
     import signal
     import subprocess
-    import sys
     import urllib.request
 
     write_function(function_dir, {"app.py": APP})
     proc = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "lambdaboot"),
+            str(LAMBDABOOT),
             "serve",
             str(function_dir),
             "--handler",
