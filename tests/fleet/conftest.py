@@ -35,7 +35,7 @@ REGION_ARGS = [arg for region in REGIONS for arg in ("--region", region)]
 ACCOUNT = "123456789012"  # moto's default account
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # moto's recorder writes its file into the server's working directory: keep it out of the repo.
     workdir = tmp_path_factory.mktemp("moto")
