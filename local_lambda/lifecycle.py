@@ -264,7 +264,6 @@ class _SlotState:
     state: Slot = Slot.INIT
     poll: Hashable | None = None  # the runtime's /next, waiting
     request_id: str | None = None  # the invocation it holds
-    settled: bool = False  # the invoker's answer is known
     responding: bool = False  # a streamed response is under way
 
 
@@ -356,7 +355,6 @@ class Lifecycle:
             if slot.state is Slot.INVOKING and slot.request_id is not None:
                 actions.append(Settle(slot.request_id, _missing_response(slot.request_id)))
                 self._move(slot, Event.POSTED)
-                slot.settled = True
                 self._remember(slot.request_id, "done")
                 return slot
         return None
@@ -372,7 +370,7 @@ class Lifecycle:
                 body = protocol.invalid_state("InvocationResponse", "InvocationResponse")
                 return [Respond(request, 403, body)]
             return [Respond(request, 400, protocol.INVALID_REQUEST_ID)]
-        if slot.settled or slot.responding:
+        if slot.responding:
             body = protocol.invalid_state("InvocationResponse", "InvocationResponse")
             return [Respond(request, 403, body)]
         return []
@@ -393,9 +391,8 @@ class Lifecycle:
     def result_posted(self, request_id: str, outcome: InvokeOutcome) -> list[Action]:
         """The runtime's result (or an error the platform made of its unusable post)."""
         slot = self._holding(request_id)
-        if slot is None or slot.state is not Slot.INVOKING or slot.settled:
+        if slot is None or slot.state is not Slot.INVOKING:  # the answer is known already
             return []
-        slot.settled = True
         self._move(slot, Event.POSTED)
         self._remember(request_id, "done")  # a second post gets 403, also after the next /next
         actions: list[Action] = [Settle(request_id, outcome)]
@@ -507,7 +504,8 @@ class Lifecycle:
         if slot is None or slot.state not in (Slot.INVOKING, Slot.ANSWERED, Slot.WRAPPING_UP):
             return []
         actions: list[Action] = [Ended(request_id, "timeout", self._clock_ns())]
-        self._remember(request_id, "timeout" if not slot.settled else "done")
+        # answered (its answer settled) before the deadline: a late post gets 403, else 410
+        self._remember(request_id, "timeout" if slot.state is Slot.INVOKING else "done")
         self._move(slot, Event.DEADLINE)
         self._free(slot)
         if self.resets_on_timeout:
@@ -561,10 +559,10 @@ class Lifecycle:
         if slot.request_id is not None:
             self._remember(slot.request_id, "done")
             actions.append(Ended(slot.request_id, "done", at_ns))
-        slot.request_id, slot.settled, slot.responding = None, False, False
+        slot.request_id, slot.responding = None, False
 
     def _free(self, slot: _SlotState) -> None:
-        slot.request_id, slot.settled, slot.responding = None, False, False
+        slot.request_id, slot.responding = None, False
 
     def _check_init(self, actions: list[Action]) -> None:
         if self.phase is Phase.INIT and self.runtime_ready_ns and self.extensions_polled:
