@@ -303,6 +303,8 @@ def devloop_options(args: argparse.Namespace) -> devloop_cli.Options:
         runtime_cmd=runtime_command(args.runtime_cmd) if args.runtime_cmd else None,
         env=env_pairs(args.env, "--env"),
         log_format=args.log_format,
+        managed_layer=None if getattr(args, "in_place", True) else default_runtime.layer,
+        managed_wrapper=default_runtime.WRAPPER,
     )
 
 
