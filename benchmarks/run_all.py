@@ -103,10 +103,39 @@ class Suite:
 
 
 HELLO_BILLED = "benchmarks/results/billed_cold_start_hello.json"
+ALLOCATOR = "benchmarks/results/event_sizes_allocator"
+_BIG = "MALLOC_MMAP_THRESHOLD_=268435456,MALLOC_TRIM_THRESHOLD_=268435456"
+ALLOCATOR_VARIANTS = (
+    "--variant", "pymalloc-off:PYTHONMALLOC=malloc",
+    "--variant", f"thresholds:{_BIG}",
+    "--variant", f"both:PYTHONMALLOC=malloc,{_BIG}",
+    "--variant", "top-pad:MALLOC_TOP_PAD_=67108864",
+)  # fmt: skip
+_64M = "67108864"
+THRESHOLD_VARIANTS = (
+    "--variant", f"thresholds-256M:{_BIG}",
+    "--variant", f"thresholds-64M:MALLOC_MMAP_THRESHOLD_={_64M},MALLOC_TRIM_THRESHOLD_={_64M}",
+    "--variant", f"mmap-only-64M:MALLOC_MMAP_THRESHOLD_={_64M}",
+    "--variant", f"trim-only-64M:MALLOC_TRIM_THRESHOLD_={_64M}",
+)  # fmt: skip
 # Every suite whose figures README.md or docs/ quote, with the sizes they were quoted at.
 SUITES = (
     Suite("warm_path", ("--blocks", "12", "--block", "2000"), ("--blocks", "3", "--block", "500")),
     Suite("event_sizes", ("--rounds", "10"), ("--rounds", "2")),
+    Suite("warm_tricks", (), ("--rounds", "3", "--block", "200")),
+    # The allocator settings tried for big events (docs/architecture.md, Big events).
+    Suite(
+        "event_sizes_allocator",
+        ("--rounds", "10", "--sizes", "1KB,1MB,5MB", *ALLOCATOR_VARIANTS, "--out", ALLOCATOR),
+        ("--rounds", "2", "--sizes", "1KB,1MB,5MB", *ALLOCATOR_VARIANTS, "--out", ALLOCATOR),
+        module="event_sizes",
+    ),
+    Suite(
+        "event_sizes_allocator_5mb",
+        ("--rounds", "20", "--sizes", "5MB", *THRESHOLD_VARIANTS, "--out", ALLOCATOR + "_5mb"),
+        ("--rounds", "3", "--sizes", "5MB", *THRESHOLD_VARIANTS, "--out", ALLOCATOR + "_5mb"),
+        module="event_sizes",
+    ),
     Suite("startup_ladder", ("--runs", "20"), ("--runs", "5")),
     Suite(
         "startup_floor",

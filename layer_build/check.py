@@ -48,6 +48,8 @@ class Report:
 
 def read_zip(path: Path) -> ZipFacts:
     facts = ZipFacts(path)
+    if not Path(path).is_file():
+        raise BuildError(f"{path}: no such file")
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:

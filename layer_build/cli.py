@@ -95,8 +95,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     register_fleet(subparsers)
 
 
-def _fail(exc: BuildError) -> int:
-    print(f"lambdaboot: {exc}", file=sys.stderr)
+def _fail(command: str, exc: BuildError) -> int:
+    print(f"lambdaboot {command}: {exc}", file=sys.stderr)
     return 2
 
 
@@ -136,7 +136,7 @@ def _build(args: argparse.Namespace) -> int:
         for target in targets(args):
             result = build(target, options)
             for warning in result.warnings:
-                print(f"lambdaboot: warning: {warning}", file=sys.stderr)
+                print(f"lambdaboot build: warning: {warning}", file=sys.stderr)
             m = result.manifest
             print(
                 f"{result.zip}  {m['zipped_size']} bytes zipped, "
@@ -145,7 +145,7 @@ def _build(args: argparse.Namespace) -> int:
             if m["kind"] == "layer":  # the manifest's command, with a path that works anywhere
                 print(f"  publish it: {publish_line(result.zip.with_suffix('.json'))}")
     except BuildError as exc:
-        return _fail(exc)
+        return _fail("build", exc)
     return 0
 
 
@@ -155,7 +155,7 @@ def _check(args: argparse.Namespace) -> int:
     try:
         report = check(args.function, args.layers, runtime=args.runtime, arch=args.arch)
     except BuildError as exc:
-        return _fail(exc)
+        return _fail("check", exc)
     for note in report.notes:
         print(note)
     for problem in report.problems:

@@ -36,6 +36,7 @@ HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response"
 _PRELUDE_END = b"\x00" * 8
 _MAX_REQUEST_BODY = 6 * 1024 * 1024
 _BAD_GATEWAY = b'{"Message":"Internal Server Error"}'
+_TOO_LARGE = b'{"Message":"Request Entity Too Large"}'
 
 
 class FunctionUrl:
@@ -76,6 +77,9 @@ class FunctionUrl:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, request: HttpRequest) -> None:
+        if request.body_size > _MAX_REQUEST_BODY:  # Lambda's 6 MB: the function is not called
+            request.respond(413, _TOO_LARGE)
+            return
         inv = PendingInvoke(json.dumps(_event(request)).encode(), self._lam.function_arn)
         await relay(self._lam, inv, _Reply(request))
 

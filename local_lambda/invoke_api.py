@@ -158,7 +158,7 @@ class InvokeApi:
                 request,
                 400,
                 "InvalidParameterValueException",
-                f"Invalid PendingInvokeType {kind!r}: use RequestResponse, Event or DryRun",
+                f"Invalid InvocationType {kind!r}: use RequestResponse, Event or DryRun",
             )
 
     def _refuse_target(self, name: str, query: dict[str, list[str]]) -> tuple[int, str, str] | None:

@@ -51,6 +51,7 @@ class Slot(enum.Enum):
     INIT = "init"  # the runtime has not asked for an event on this slot yet
     IDLE = "idle"  # the runtime waits on /next (or will) and has nothing to do
     INVOKING = "invoking"  # an invocation is with the runtime, no result yet
+    STREAMING = "streaming"  # its response is being streamed: only the stream's end posts it
     ANSWERED = "answered"  # result posted; the runtime has not asked for the next (billed)
     WRAPPING_UP = "wrapping_up"  # the runtime asked; extensions still at work (billed)
     RESTORING = "restoring"  # SnapStart: a copy of the snapshot runs its after-restore hooks
@@ -77,6 +78,7 @@ class Event(enum.Enum):
     POLLED = "next polled"
     DELIVERED = "invocation delivered"
     POSTED = "result posted"
+    STREAM_STARTED = "stream started"
     QUIET = "extensions all waiting"
     DEADLINE = "deadline passed"
     INIT_ERROR = "init error posted"
@@ -97,6 +99,7 @@ _LIVE = (
     Slot.INIT,
     Slot.IDLE,
     Slot.INVOKING,
+    Slot.STREAMING,
     Slot.ANSWERED,
     Slot.WRAPPING_UP,
     Slot.RESTORING,
@@ -106,6 +109,9 @@ _LIVE = (
 _PHASES_LIVE = (Phase.INIT, Phase.READY, Phase.FROZEN, Phase.FAILED, Phase.BROKEN)
 _SERVING = (Phase.READY, Phase.FROZEN)
 
+#: A slot whose invocation has no answer yet (the runtime is at work on it).
+_HELD = (Slot.INVOKING, Slot.STREAMING)
+
 #: (state, event) -> next state, for a slot and for the environment's phase. Every state
 #: change of the local Lambda is here.
 TRANSITIONS: dict[tuple[Slot | Phase, Event], Slot | Phase] = {
@@ -113,9 +119,12 @@ TRANSITIONS: dict[tuple[Slot | Phase, Event], Slot | Phase] = {
     (Slot.IDLE, Event.POLLED): Slot.IDLE,  # a new poll in place of one whose client left
     (Slot.IDLE, Event.DELIVERED): Slot.INVOKING,
     (Slot.INVOKING, Event.POSTED): Slot.ANSWERED,
+    (Slot.INVOKING, Event.STREAM_STARTED): Slot.STREAMING,
+    (Slot.STREAMING, Event.POSTED): Slot.ANSWERED,  # the stream ended (or the platform failed it)
     (Slot.ANSWERED, Event.POLLED): Slot.WRAPPING_UP,
     (Slot.WRAPPING_UP, Event.QUIET): Slot.IDLE,  # the invocation ends here: Duration stops
     (Slot.INVOKING, Event.DEADLINE): Slot.IDLE,
+    (Slot.STREAMING, Event.DEADLINE): Slot.IDLE,
     (Slot.ANSWERED, Event.DEADLINE): Slot.IDLE,
     (Slot.WRAPPING_UP, Event.DEADLINE): Slot.IDLE,
     (Slot.INIT, Event.INIT_ERROR): Slot.FAILED,
@@ -264,8 +273,6 @@ class _SlotState:
     state: Slot = Slot.INIT
     poll: Hashable | None = None  # the runtime's /next, waiting
     request_id: str | None = None  # the invocation it holds
-    settled: bool = False  # the invoker's answer is known
-    responding: bool = False  # a streamed response is under way
 
 
 class Lifecycle:
@@ -353,10 +360,9 @@ class Lifecycle:
             if slot.state in (Slot.INIT, Slot.IDLE, Slot.RESTORING) and not self._live(slot.poll):
                 return slot
         for slot in self.slots:
-            if slot.state is Slot.INVOKING and slot.request_id is not None:
+            if slot.state in _HELD and slot.request_id is not None:
                 actions.append(Settle(slot.request_id, _missing_response(slot.request_id)))
                 self._move(slot, Event.POSTED)
-                slot.settled = True
                 self._remember(slot.request_id, "done")
                 return slot
         return None
@@ -372,16 +378,13 @@ class Lifecycle:
                 body = protocol.invalid_state("InvocationResponse", "InvocationResponse")
                 return [Respond(request, 403, body)]
             return [Respond(request, 400, protocol.INVALID_REQUEST_ID)]
-        if slot.settled or slot.responding:
-            body = protocol.invalid_state("InvocationResponse", "InvocationResponse")
-            return [Respond(request, 403, body)]
         return []
 
     def stream_started(self, request_id: str) -> None:
         """A streamed response began: only its end settles the invocation."""
         slot = self._holding(request_id)
-        if slot is not None:
-            slot.responding = True
+        if slot is not None and slot.state is Slot.INVOKING:
+            self._move(slot, Event.STREAM_STARTED)
 
     def stream_ended(self, request: Hashable, request_id: str) -> list[Action]:
         """A streamed response's body has ended: 410 if the invocation timed out while it
@@ -393,9 +396,8 @@ class Lifecycle:
     def result_posted(self, request_id: str, outcome: InvokeOutcome) -> list[Action]:
         """The runtime's result (or an error the platform made of its unusable post)."""
         slot = self._holding(request_id)
-        if slot is None or slot.state is not Slot.INVOKING or slot.settled:
+        if slot is None or slot.state not in _HELD:  # the answer is known already
             return []
-        slot.settled = True
         self._move(slot, Event.POSTED)
         self._remember(request_id, "done")  # a second post gets 403, also after the next /next
         actions: list[Action] = [Settle(request_id, outcome)]
@@ -486,7 +488,7 @@ class Lifecycle:
         for slot in self.slots:  # invocations still running end when they post
             if slot.state in (Slot.ANSWERED, Slot.WRAPPING_UP) and slot.request_id:
                 actions.append(Ended(slot.request_id, "failed", now, self.extension_failure))
-        if not any(slot.state is Slot.INVOKING for slot in self.slots):
+        if not any(slot.state in _HELD for slot in self.slots):
             actions.append(StartShutdown("failure"))
         return actions
 
@@ -504,10 +506,11 @@ class Lifecycle:
             self._remember(request_id, "timeout")
             return [Ended(request_id, "timeout", self._clock_ns())]
         slot = self._holding(request_id)
-        if slot is None or slot.state not in (Slot.INVOKING, Slot.ANSWERED, Slot.WRAPPING_UP):
+        if slot is None or slot.state not in (*_HELD, Slot.ANSWERED, Slot.WRAPPING_UP):
             return []
         actions: list[Action] = [Ended(request_id, "timeout", self._clock_ns())]
-        self._remember(request_id, "timeout" if not slot.settled else "done")
+        # answered (its answer settled) before the deadline: a late post gets 403, else 410
+        self._remember(request_id, "timeout" if slot.state in _HELD else "done")
         self._move(slot, Event.DEADLINE)
         self._free(slot)
         if self.resets_on_timeout:
@@ -521,7 +524,7 @@ class Lifecycle:
         actions: list[Action] = []
         for slot in self.slots:
             if slot.request_id is not None and slot.state in (
-                Slot.INVOKING,
+                *_HELD,
                 Slot.ANSWERED,
                 Slot.WRAPPING_UP,
             ):
@@ -561,10 +564,10 @@ class Lifecycle:
         if slot.request_id is not None:
             self._remember(slot.request_id, "done")
             actions.append(Ended(slot.request_id, "done", at_ns))
-        slot.request_id, slot.settled, slot.responding = None, False, False
+        slot.request_id = None
 
     def _free(self, slot: _SlotState) -> None:
-        slot.request_id, slot.settled, slot.responding = None, False, False
+        slot.request_id = None
 
     def _check_init(self, actions: list[Action]) -> None:
         if self.phase is Phase.INIT and self.runtime_ready_ns and self.extensions_polled:

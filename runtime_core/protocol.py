@@ -477,6 +477,17 @@ def stream_end(error_type: str | None = None, error_body: bytes = b"") -> bytes:
     return b"0\r\n" + trailers.encode("latin-1") + b"\r\n"
 
 
+# The headers of ``GET /next``'s answer, as ``Response.headers`` keys them (lowercase).
+N_REQUEST_ID = "lambda-runtime-aws-request-id"
+N_DEADLINE = "lambda-runtime-deadline-ms"
+N_FUNCTION_ARN = "lambda-runtime-invoked-function-arn"
+N_TRACE_ID = "lambda-runtime-trace-id"
+N_CLIENT_CONTEXT = "lambda-runtime-client-context"
+N_COGNITO_IDENTITY = "lambda-runtime-cognito-identity"
+N_TENANT_ID = "lambda-runtime-aws-tenant-id"
+N_INVOCATION_ID = "lambda-runtime-invocation-id"
+
+
 def parse_invocation(response: Response) -> Invocation:
     """The invocation a ``GET /next`` response carries; ``ApiError`` if it carries none."""
     if response.status != 200:
@@ -485,10 +496,10 @@ def parse_invocation(response: Response) -> Invocation:
             f"{response.body[:500].decode('utf-8', 'replace')}"
         )
     headers = response.headers
-    request_id = headers.get("lambda-runtime-aws-request-id")
+    request_id = headers.get(N_REQUEST_ID)
     if not request_id:
         raise ApiError("GET /next answered without a Lambda-Runtime-Aws-Request-Id header")
-    deadline = headers.get("lambda-runtime-deadline-ms") or ""
+    deadline = headers.get(N_DEADLINE) or ""
     try:
         deadline_ms = int(deadline)
     except ValueError:
@@ -498,13 +509,13 @@ def parse_invocation(response: Response) -> Invocation:
     invocation = Invocation(
         request_id,
         deadline_ms,
-        get("lambda-runtime-invoked-function-arn", ""),
+        get(N_FUNCTION_ARN, ""),
         response.body,
-        trace_id=get("lambda-runtime-trace-id") or None,
-        client_context=get("lambda-runtime-client-context") or None,
-        cognito_identity=get("lambda-runtime-cognito-identity") or None,
-        tenant_id=get("lambda-runtime-aws-tenant-id") or None,
-        invocation_id=get("lambda-runtime-invocation-id") or None,
+        trace_id=get(N_TRACE_ID) or None,
+        client_context=get(N_CLIENT_CONTEXT) or None,
+        cognito_identity=get(N_COGNITO_IDENTITY) or None,
+        tenant_id=get(N_TENANT_ID) or None,
+        invocation_id=get(N_INVOCATION_ID) or None,
         content_type=get("content-type") or None,
     )
     if deadline_ms < 0:

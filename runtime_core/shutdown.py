@@ -179,12 +179,12 @@ def register_internal_extension(address: str) -> None:
     import threading
 
     from runtime_core.engine.client import RuntimeClient
-    from runtime_core.protocol import EXTENSION_NAME, ApiError
+    from runtime_core.protocol import EXTENSION_NAME, H_EXTENSION_ID, ApiError
     from runtime_core.transport.blocking import BlockingTransport
 
     client = RuntimeClient(address, BlockingTransport(address))
     response = client.register_extension(EXTENSION_NAME)
-    extension_id = response.headers.get("lambda-extension-identifier")
+    extension_id = response.headers.get(H_EXTENSION_ID.lower())
     if response.status != 200 or not extension_id:
         raise ApiError(
             f"registering the shutdown extension failed ({response.status}): "

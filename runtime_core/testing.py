@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from runtime_core import dispatch
+from runtime_core import dispatch, protocol
 from runtime_core.dispatch import ResponseStream, Serving
 from runtime_core.handler_kind import is_streaming
 from runtime_core.invocation import Invocation
@@ -101,16 +101,16 @@ def make_invocation(
     """
     body = raw if raw is not None else json.dumps(event).encode()
     sent = {
-        "lambda-runtime-aws-request-id": request_id or str(uuid.uuid4()),
-        "lambda-runtime-deadline-ms": str(int(time.time() * 1000 + timeout_s * 1000)),
-        "lambda-runtime-invoked-function-arn": function_arn,
+        protocol.N_REQUEST_ID: request_id or str(uuid.uuid4()),
+        protocol.N_DEADLINE: str(int(time.time() * 1000 + timeout_s * 1000)),
+        protocol.N_FUNCTION_ARN: function_arn,
         "content-type": content_type,
     }
     optional = {
-        "lambda-runtime-trace-id": trace_id,
-        "lambda-runtime-client-context": _json_or_none(client_context),
-        "lambda-runtime-cognito-identity": _json_or_none(identity),
-        "lambda-runtime-aws-tenant-id": tenant_id,
+        protocol.N_TRACE_ID: trace_id,
+        protocol.N_CLIENT_CONTEXT: _json_or_none(client_context),
+        protocol.N_COGNITO_IDENTITY: _json_or_none(identity),
+        protocol.N_TENANT_ID: tenant_id,
     }
     for name, value in [*optional.items(), *(headers or {}).items()]:
         if value is None:

@@ -38,6 +38,7 @@ import time
 
 from runtime_core.engine.report import BACKOFF_S, log_lost, stream_lost
 from runtime_core.protocol import (
+    N_REQUEST_ID,
     ApiGone,
     Disconnected,
     InvalidInvocation,
@@ -198,7 +199,7 @@ class RuntimeClient:
             else:  # nothing came back: the post alone, once more, on a new connection
                 self._deliver_again(what, request, invocation)
             return False
-        if "lambda-runtime-aws-request-id" in answer.headers:
+        if N_REQUEST_ID in answer.headers:
             return self._out_of_order(what, answer, invocation)
         problem = post_verdict(what, answer)
         if problem is not None:

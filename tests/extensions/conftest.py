@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from local_lambda import Report
 from tests.conftest import REPO
 from tests.extensions.fake_extensions_api import FakeExtensionsApi
 from tests.stub_server import StubHandler, StubServer
@@ -78,6 +79,22 @@ class Sink:
 
     def records(self) -> list[dict[str, Any]]:
         return [record for body in self.bodies for record in body["records"]]
+
+    def assert_reports_shipped(self, reports: list[Report]) -> None:
+        """The telemetry shipper sent one report per REPORT line, in order, with its
+        figures (durations to the 3 decimals Lambda gives)."""
+        shipped = [r for r in self.records() if r["kind"] == "report"]
+        assert [r["requestId"] for r in shipped] == [report.request_id for report in reports]
+        for record, report in zip(shipped, reports, strict=True):
+            assert record["status"] == "success"
+            assert record["durationMs"] == pytest.approx(report.duration_ms, abs=0.001)
+            assert record["billedDurationMs"] == report.billed_duration_ms
+            assert record["memorySizeMB"] == report.memory_size_mb
+            assert record["maxMemoryUsedMB"] == report.max_memory_used_mb
+            if report.init_duration_ms is None:
+                assert record["initDurationMs"] is None
+            else:
+                assert record["initDurationMs"] == pytest.approx(report.init_duration_ms, abs=0.001)
 
     def close(self) -> None:
         self._server.close()

@@ -13,8 +13,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import pytest
-
 from local_lambda import FunctionConfig, LocalLambda
 from tests.conftest import BOOTSTRAP, REPO, bootstrap_env, on_bootstrap, write_function
 from tests.extensions.conftest import Sink
@@ -57,18 +55,7 @@ def test_the_shipper_sends_what_the_function_logged(tmp_path: Path, sink: Sink) 
         assert any(m.endswith(f"processing item a{n}") for m in messages), messages
         assert any(m.endswith(f"processing item b{n}") for m in messages), messages
     assert sum("done with 2 items" in m for m in messages) == 3
-    shipped = [r for r in sink.records() if r["kind"] == "report"]
-    assert [r["requestId"] for r in shipped] == [report.request_id for report in reports]
-    for record, report in zip(shipped, reports, strict=True):
-        assert record["durationMs"] == pytest.approx(
-            report.duration_ms, abs=0.001
-        )  # ms, 3 decimals
-        assert record["billedDurationMs"] == report.billed_duration_ms
-        assert record["maxMemoryUsedMB"] == report.max_memory_used_mb
-        if report.init_duration_ms is None:
-            assert record["initDurationMs"] is None
-        else:
-            assert record["initDurationMs"] == pytest.approx(report.init_duration_ms, abs=0.001)
+    sink.assert_reports_shipped(reports)
 
 
 def test_runtime_shutdown_hooks_fire_with_an_external_extension(

@@ -107,17 +107,4 @@ def test_the_built_layer_ships_every_line_and_report(
     assert sum(m.endswith("done with 2 items") for m in messages) == 3, messages
     assert all(body["dropped"] == 0 for body in sink.bodies)
 
-    shipped = [r for r in records if r["kind"] == "report"]
-    assert [r["requestId"] for r in shipped] == [report.request_id for report in reports], output
-    for record, report in zip(shipped, reports, strict=True):
-        assert record["status"] == "success"
-        assert record["durationMs"] == pytest.approx(
-            report.duration_ms, abs=0.001
-        )  # ms, 3 decimals
-        assert record["billedDurationMs"] == report.billed_duration_ms
-        assert record["memorySizeMB"] == report.memory_size_mb
-        assert record["maxMemoryUsedMB"] == report.max_memory_used_mb
-        if report.init_duration_ms is None:
-            assert record["initDurationMs"] is None
-        else:
-            assert record["initDurationMs"] == pytest.approx(report.init_duration_ms, abs=0.001)
+    sink.assert_reports_shipped(reports)

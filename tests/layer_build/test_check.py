@@ -93,3 +93,7 @@ def test_not_a_zip_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("not a zip")
     done = lambdaboot("check", str(bad))
     assert done.returncode == 2 and "not a readable zip" in done.stderr
+    assert done.stderr.startswith("lambdaboot check: ") and done.stderr.count("\n") == 1
+    missing = lambdaboot("check", str(tmp_path / "missing.zip"))
+    assert missing.returncode == 2, missing.stderr
+    assert missing.stderr == f"lambdaboot check: {tmp_path / 'missing.zip'}: no such file\n"

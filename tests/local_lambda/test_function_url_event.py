@@ -40,3 +40,24 @@ def test_repeated_query_keys_headers_and_cookies(function_dir: Path) -> None:
     assert event["headers"]["x-multi"] == "one,two"
     assert "cookie" not in event["headers"]
     assert event["cookies"] == ["s=1", "t=2", "u=3"]
+
+
+def test_a_body_over_6_mb_is_413_and_the_function_is_not_called(function_dir: Path) -> None:
+    (function_dir / "app.py").write_text(
+        "def handler(event, context):\n    print('CALLED', flush=True)\n    return 'x'\n"
+    )
+    config = FunctionConfig(
+        command=[sys.executable, "-m", "awslambdaric", "app.handler"], task_root=function_dir
+    )
+    with LocalLambda(config) as lam, FunctionUrl(lam) as url:
+        host, port = url.url.removeprefix("http://").rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.request("POST", "/", body=b"x" * (6 * 1024 * 1024 + 1))
+        response = conn.getresponse()
+        assert response.status == 413 and response.read() == (
+            b'{"Message":"Request Entity Too Large"}'
+        )
+        conn.request("POST", "/", body=b"x" * 1024)  # the connection goes on serving
+        assert conn.getresponse().status == 200
+        conn.close()
+        assert lam.output.count("CALLED") == 1

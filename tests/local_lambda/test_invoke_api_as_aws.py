@@ -4,6 +4,8 @@ bad payloads, names, qualifiers, ARNs, the asynchronous payload limit, request i
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -117,3 +119,22 @@ def test_an_event_invoke_over_1_mb_is_refused(ric_lambda: Callable[..., LocalLam
         FunctionName="test-function", InvocationType="Event", Payload=b"{}"
     )
     assert small["StatusCode"] == 202
+
+
+def test_an_unknown_invocation_type_is_refused_by_its_parameters_name(
+    ric_lambda: Callable[..., LocalLambda], tmp_path: Path
+) -> None:
+    lam = ric_lambda(APP)
+    request = urllib.request.Request(
+        f"{lam.endpoint}/2015-03-31/functions/test-function/invocations",
+        data=json.dumps({"mark": str(tmp_path / "x")}).encode(),
+        headers={"X-Amz-Invocation-Type": "Later"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 400
+    assert refused.value.headers["x-amzn-ErrorType"] == "InvalidParameterValueException"
+    assert json.loads(refused.value.read())["message"] == (
+        "Invalid InvocationType 'Later': use RequestResponse, Event or DryRun"
+    )
+    assert not (tmp_path / "x").exists()

@@ -185,8 +185,11 @@ def test_a_streamed_response_under_way_refuses_a_second_post() -> None:
     m.submitted("r1")
     assert m.check_post("post", "r1") == []
     m.stream_started("r1")
+    assert m.states == [Slot.STREAMING]
     (reply,) = m.check_post("post-2", "r1")
     assert isinstance(reply, Respond) and reply.status == 403
+    assert m.result_posted("r1", OK) == [Settle("r1", OK)]  # the stream's end
+    assert m.states == [Slot.ANSWERED]
 
 
 def test_a_stream_that_outlives_its_deadline_ends_in_410() -> None:

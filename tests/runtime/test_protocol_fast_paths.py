@@ -46,13 +46,16 @@ HTTP10 = b"HTTP/1.0 202 Accepted\r\nContent-Length: 0\r\n\r\n"
 
 
 class GeneralReader(ResponseReader):
-    """The reader with its shortcut off: every byte through httptools and the callbacks."""
+    """The reader fed one byte at a time: the 202 shortcut needs a whole answer in one
+    ``feed``, so every byte goes through httptools and the callbacks (and no private
+    switch of the reader is touched)."""
 
     __slots__ = ()
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        self._quick = False
-        super().feed(data)
+        view = memoryview(data)
+        for at in range(len(view)):
+            super().feed(view[at : at + 1])
 
 
 def outcome(reader_class: type[ResponseReader], pieces: list[bytes]) -> tuple[object, ...]:
