@@ -10,6 +10,7 @@ both run the function as Lambda would (``default_runtime``); the Python API's
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -27,6 +28,7 @@ from local_lambda.interrupts import ending_on_signals
 from local_lambda.layers import MAX_LAYERS, LayerError, find_python
 from local_lambda.log_level import APPLICATION_LEVELS, TEXT_REFUSAL
 from local_lambda.model import FunctionConfig
+from local_lambda.platform_log import readable
 
 # lambdaboot's own bootstrap, referenced as a file (the local Lambda never imports runtime_core).
 DEFAULT_BOOTSTRAP = assets.BOOTSTRAP
@@ -301,6 +303,8 @@ def devloop_options(args: argparse.Namespace) -> devloop_cli.Options:
         runtime_cmd=runtime_command(args.runtime_cmd) if args.runtime_cmd else None,
         env=env_pairs(args.env, "--env"),
         log_format=args.log_format,
+        managed_layer=None if getattr(args, "in_place", True) else default_runtime.layer,
+        managed_wrapper=default_runtime.WRAPPER,
     )
 
 
@@ -426,11 +430,25 @@ def run_invoke(args: argparse.Namespace) -> int:
 def _invoke_once(config: FunctionConfig, event: bytes) -> int:
     """Invoke ``config``'s function in a fresh environment; print the result and logs."""
     out = sys.stdout.buffer
+    line_open = False  # the result printed so far does not end with a newline
 
     def print_chunk(chunk: bytes) -> None:  # a streamed response shows as it arrives
+        nonlocal line_open
         out.write(chunk)
         out.flush()
+        line_open = bool(chunk) and not chunk.endswith(b"\n")
 
+    def print_log(line: str) -> None:
+        # In a terminal the logs (stderr) would run on from the result's last line: END
+        # RequestId glued to the JSON. End that line first; a pipe gets the bytes as sent.
+        nonlocal line_open
+        if line_open and out.isatty():
+            out.write(b"\n")
+            out.flush()
+            line_open = False
+        print(readable(line), file=sys.stderr, flush=True)
+
+    config = dataclasses.replace(config, echo_logs=False, log_listener=print_log)
     lam = LocalLambda(config)
     with ending_on_signals(lam.interrupt, lambda: lam.interrupt(force=True)) as caught:
         try:
@@ -443,8 +461,9 @@ def _invoke_once(config: FunctionConfig, event: bytes) -> int:
             return caught.exit_status
     if caught.signum is not None:
         return caught.exit_status
-    out.write(result.payload + b"\n")  # an error's body (a result went through print_chunk)
-    out.flush()
+    if result.payload or line_open:  # an error's body (a result went through print_chunk)
+        out.write(result.payload + b"\n")
+        out.flush()
     return 1 if result.function_error or result.status_code != 200 else 0
 
 

@@ -16,7 +16,6 @@ import base64
 import contextlib
 import json
 import math
-import os
 import sys
 import threading
 import time
@@ -41,10 +40,10 @@ from .platform_log import PlatformLog, readable
 from .runtime_api import Fault
 from .sandbox import RuntimeStartError, prepare_filesystem
 from .snapstart import Snapshot
+from .worker_log_socket import LOG_SOCKET_ENV, WorkerLogSocket
 
 T = TypeVar("T")
 # Managed Instances: where a runtime's worker processes may send their output (spec §4.1).
-LOG_SOCKET_ENV = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
 
 
 class LocalLambda:
@@ -89,6 +88,8 @@ class LocalLambda:
         # SnapStart: the function's snapshot, taken by its first environment's runtime;
         # every environment after it is a copy (it outlives them, as a published version).
         self._snapshot: Snapshot | None = None
+        # Managed Instances: where the runtime's worker processes write their output.
+        self._worker_logs: WorkerLogSocket | None = None
         self.runtime_api = ""
         self.endpoint = ""
 
@@ -144,7 +145,14 @@ class LocalLambda:
         self.runtime_api = runtime.address
         self.endpoint = "http://" + invoke.address
         if self.config.managed_instances:
-            await self._open_log_socket()
+            level = log_level.threshold(self.config.log_format, self.config.log_level)
+
+            def worker_line(text: str) -> None:
+                if log_level.keeps(text, None, level):
+                    self._emit(text)
+
+            self._worker_logs = WorkerLogSocket(worker_line)
+            self.config.env[LOG_SOCKET_ENV] = await self._worker_logs.open()
         if self.config.snap_start:
             self._snapshot = Snapshot()
         self._prepare_spare()
@@ -161,26 +169,6 @@ class LocalLambda:
     def _early(self, request: HttpRequest) -> bool:
         env = self._env or self._last or self._spare
         return env is not None and env.api.is_early(request)
-
-    async def _open_log_socket(self) -> None:
-        """Managed Instances give the runtime a Unix socket to send worker processes'
-        output to (awslambdaric's workers connect to it and write their stdout/stderr)."""
-        import tempfile
-
-        self._log_dir = tempfile.mkdtemp(prefix="lambdaboot-logs-")
-        path = os.path.join(self._log_dir, "log.sock")
-
-        level = log_level.threshold(self.config.log_format, self.config.log_level)
-
-        async def take(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            while line := await reader.readline():
-                text = line.decode("utf-8", "replace").rstrip("\r\n")
-                if log_level.keeps(text, None, level):
-                    self._emit(text)
-            writer.close()
-
-        self._log_server = await asyncio.start_unix_server(take, path)
-        self.config.env[LOG_SOCKET_ENV] = path
 
     def _new_environment(self) -> Environment:
         if self._fs is None:  # once per function (a LayerError is the caller's to see)
@@ -235,12 +223,9 @@ class LocalLambda:
         if self._snapshot is not None:
             self._snapshot.close()
             self._snapshot = None
-        log_server = getattr(self, "_log_server", None)
-        if log_server is not None:
-            log_server.close()
-            import shutil
-
-            shutil.rmtree(self._log_dir, ignore_errors=True)
+        if self._worker_logs is not None:
+            self._worker_logs.close()
+            self._worker_logs = None
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._loop is None:

@@ -24,8 +24,14 @@ def _private(name: str) -> bool:
 
 
 #: The project's packages: a test's subclass of one of their classes is not the test's own.
-PROJECT = ("runtime_core", "local_lambda", "layer_build", "lambdaboot_cli", "lambdaboot_bench")
-PROJECT += ("lambdaboot_conform",)
+PROJECT = (
+    "runtime_core",
+    "local_lambda",
+    "layer_build",
+    "lambdaboot_cli",
+    "lambdaboot_bench",
+    "lambdaboot_conform",
+)
 
 
 def _subclass_writes(tree: ast.Module) -> list[ast.Assign | ast.AugAssign]:
@@ -51,11 +57,11 @@ def private_patches(path: Path) -> list[str]:
     found = []
     where = path.relative_to(REPO) if path.is_relative_to(REPO) else path.name
     tree = ast.parse(path.read_text(), str(path))
-    for node in _subclass_writes(tree):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    for write in _subclass_writes(tree):
+        targets = write.targets if isinstance(write, ast.Assign) else [write.target]
         for target in targets:
             if isinstance(target, ast.Attribute) and _private(target.attr):
-                found.append(f"{where}:{node.lineno}: sets {ast.unparse(target)} in a subclass")
+                found.append(f"{where}:{write.lineno}: sets {ast.unparse(target)} in a subclass")
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr in PATCHERS:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +44,11 @@ class Options:
     max_environments: int = 10
     log_format: str = "Text"
     region: str = "us-east-1"
+    # The Lambda-like default for python3.X functions: lambdaboot's managed layer for that
+    # version (built once, cached), behind its exec wrapper, /var/task read-only. None
+    # (--in-place): lambdaboot's bootstrap where the code is, on this interpreter.
+    managed_layer: Callable[[str], Path] | None = None
+    managed_wrapper: str = "/opt/lambdaboot-wrapper"
 
 
 @dataclass
@@ -110,11 +115,16 @@ def function_config(spec: FunctionSpec, options: Options, notes: list[str]) -> F
     env.update(options.env)
     emulated: str | None = None
     command = options.runtime_cmd or []
+    layers = list(spec.layers)
     if runtime.startswith("provided"):
         emulated = runtime
     elif runtime.startswith("python3."):
         if "AWS_LAMBDA_EXEC_WRAPPER" in env:
             emulated = runtime
+        elif not command and options.managed_layer is not None:
+            emulated = runtime
+            layers.insert(0, options.managed_layer(runtime.removeprefix("python")))
+            env = {"AWS_LAMBDA_EXEC_WRAPPER": options.managed_wrapper, **env}
         elif not command:
             command = list(options.default_command)
             env = {**options.default_env, **env}
@@ -140,7 +150,7 @@ def function_config(spec: FunctionSpec, options: Options, notes: list[str]) -> F
         function_name=spec.name,
         region=options.region,
         log_format=options.log_format,
-        layers=list(spec.layers),
+        layers=layers,
         runtime=emulated,
     )
 

@@ -152,3 +152,28 @@ def test_event_sizes_smoke_writes_the_size_table(tmp_path: Path) -> None:
     assert set(result["sizes"]["1KB"]["summary"]) == {"c-loop", "lambdaboot", "awslambdaric"}
     assert "| 1KB |" in done.stdout
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_warm_tricks_smoke_judges_each_trick_against_the_plain_code(tmp_path: Path) -> None:
+    _need_go("go")
+    out = tmp_path / "tricks.json"
+    smoke = ["--rounds", "2", "--block", "20", "--event", "15B", "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.warm_tricks", *smoke],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["command"].startswith("python -m benchmarks.warm_tricks --rounds 2")
+    assert set(result["measurements"]) == {
+        "15B event, pipelined",
+        "15B event, one request at a time",
+    }
+    for entry in result["measurements"].values():
+        assert entry["ratio_vs_shipped"]["shipped"] == {"wall_us": 1.0, "cpu_us": 1.0}
+        assert all(len(m["wall_us"]) == 2 for m in entry["per_round"].values())
+    assert set(result["verdicts"]) == {"accepted-202", "response-template", "guard-shortcut"}
+    assert all(isinstance(v["kept"], bool) for v in result["verdicts"].values())

@@ -192,3 +192,43 @@ def test_a_variable_left_out_is_not_reported_when_the_env_file_gives_it(tmp_path
     )
     assert json.loads(given.stdout) == "local-table"
     assert "left out" not in given.stderr
+
+
+PROBE = """
+import os, sys
+
+def handler(event, context):
+    try:
+        open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "new.txt"), "w")
+        write = "written"
+    except OSError as exc:
+        write = exc.strerror
+    return {"python": "%d.%d" % sys.version_info[:2], "write": write,
+            "wrapper": os.environ.get("AWS_LAMBDA_EXEC_WRAPPER")}
+"""
+
+
+def test_a_template_python_function_runs_as_lambda_would_by_default(tmp_path: Path) -> None:
+    """Its Runtime's managed runtime with lambdaboot's layer, /var/task read-only, as
+    `invoke FUNCTION_DIR` does; --in-place keeps the writable run on this interpreter."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(PROBE)
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: src, Handler: app.handler, Runtime: python3.12}\n"
+    )
+    default = lambdaboot("invoke", "--template", "template.yaml", "Fn", "--event", "{}",
+                         cwd=tmp_path)  # fmt: skip
+    assert default.returncode == 0, default.stderr
+    assert json.loads(default.stdout) == {
+        "python": "3.12",
+        "write": "Read-only file system",
+        "wrapper": "/opt/lambdaboot-wrapper",
+    }
+    in_place = lambdaboot("invoke", "--template", "template.yaml", "Fn", "--event", "{}",
+                          "--in-place", cwd=tmp_path)  # fmt: skip
+    assert in_place.returncode == 0, in_place.stderr
+    seen = json.loads(in_place.stdout)
+    assert seen["write"] == "written" and seen["wrapper"] is None
+    assert seen["python"] == f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -57,9 +57,10 @@ def test_execs_the_managed_interpreter_with_lambdas_environment(opt: Path) -> No
     done = _run(opt, python, "-m", "awslambdaric", "app.handler", PYTHONPATH="/var/runtime")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    # -s -u, the prelude, the runtime's packages and no required version; the managed
-    # runtime's own arguments are dropped.
-    assert lines[0] == f"argv: -s|-u|-c|<prelude>|{opt}||"
+    # -s -u, the prelude, the runtime's packages, no required version and the allocator
+    # settings the prelude removes again; the managed runtime's own arguments are dropped.
+    malloc = "MALLOC_MMAP_THRESHOLD_,MALLOC_TRIM_THRESHOLD_"
+    assert lines[0] == f"argv: -s|-u|-c|<prelude>|{opt}||{malloc}|"
     # Nothing added, nothing rewritten: what Lambda gave is what the handler sees.
     assert lines[1] == "LAMBDABOOT_PYTHON=unset PYTHONPATH=/var/runtime"
 

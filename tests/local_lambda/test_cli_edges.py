@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import pty
 import re
 import socket
 import subprocess
@@ -192,6 +194,28 @@ def test_an_empty_piped_stdin_sends_an_empty_object(function_dir: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["event"] == {}
+
+
+def test_in_a_terminal_the_result_is_a_line_of_its_own(function_dir: Path) -> None:
+    """stdout and stderr on one terminal: END RequestId must not run on from the result."""
+    (function_dir / "app.py").write_text("def handler(e, c):\n    return {'ok': 1}\n")
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.run(
+            [LAMBDABOOT, "invoke", str(function_dir), "--event", "{}"],
+            stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, timeout=60,
+        )  # fmt: skip
+        os.close(secondary)
+        seen = b""
+        with contextlib.suppress(OSError):  # EIO once everything written has been read
+            while chunk := os.read(primary, 65536):
+                seen += chunk
+    finally:
+        os.close(primary)
+    assert done.returncode == 0, seen
+    lines = seen.decode().replace("\r\n", "\n").split("\n")
+    assert '{"ok":1}' in lines or '{"ok": 1}' in lines, lines
+    assert any(line.startswith("END RequestId: ") for line in lines), lines
 
 
 def test_runtime_cmd_placeholders_name_the_runtimes_python_and_the_handler(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -440,3 +441,38 @@ def test_the_environments_phase_follows_the_table() -> None:
     assert frozen.phase is Phase.FROZEN
     assert frozen.shutdown_started() == [Thaw()]  # the shutdown phase runs thawed
     assert frozen.phase is Phase.SHUTTING_DOWN
+
+
+def _documented_moves() -> set[tuple[str, str, str]]:
+    """docs/architecture.md's transition table, row by row, as (state, event, next state)
+    values ("any live state", "any" and "any but ended" spelled out)."""
+    text = (Path(lifecycle.__file__).parents[1] / "docs" / "architecture.md").read_text()
+    table = text.split("| state | event | next state | what else happens |")[1].split("\n\n")[0]
+    words = {
+        "any live state": [s.value for s in Slot if s not in (Slot.SHUTTING_DOWN, Slot.ENDED)],
+        "any": [s.value for s in Slot if s is not Slot.ENDED],
+        "any but ended": [p.value for p in Phase if p is not Phase.ENDED],
+    }
+    moves = set()
+    for row in table.strip().splitlines()[1:]:
+        state, event, after = (
+            re.sub(r"\s*\([^)]*\)", "", cell).strip() for cell in row.split(" | ")[:3]
+        )
+        kind = "phase " if state.startswith("| *environment* ") else "slot "
+        state = state.removeprefix("| *environment* ").removeprefix("| ")
+        for one in words.get(state, state.split(", ")):
+            for happened in event.split(", "):
+                moves.add((kind + one, happened, kind + after))
+    return moves
+
+
+def test_the_documented_table_is_the_code_s() -> None:
+    """A newcomer reads the local Lambda's behaviour off the doc's table: it lists every
+    move of :data:`TRANSITIONS` and no other."""
+    kind = {Slot: "slot ", Phase: "phase "}
+    code = {
+        (kind[type(state)] + state.value, event.value, kind[type(state)] + after.value)
+        for (state, event), after in TRANSITIONS.items()
+    }
+    documented = _documented_moves()
+    assert sorted(code - documented) == [] and sorted(documented - code) == []

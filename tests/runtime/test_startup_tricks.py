@@ -10,6 +10,7 @@ so the trick's path is the one taken.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -144,3 +145,17 @@ def test_with_fallback_uses_the_plain_way_on_any_failure() -> None:
 
     assert with_fallback(broken, lambda: "plain") == "plain"
     assert with_fallback(lambda: "trick", lambda: "plain") == "trick"
+
+
+def test_every_trick_has_a_rung_on_the_start_up_ladder() -> None:
+    """Each trick ``runtime_core.startup`` lists is measured by ``make bench``'s ladder (a
+    rung with the module it keeps off the start-up path imported first), so its saving is
+    a figure, not a claim; a trick added without a rung fails here."""
+    import runtime_core.startup
+    from benchmarks.startup_ladder import TRICKS
+
+    listed = runtime_core.startup.__doc__.split("fallback:\n\n", 1)[1].split("\n\nTheir")[0]
+    tricks = [line for line in listed.splitlines() if line.startswith("- ")]
+    assert len(tricks) == len(TRICKS), tricks
+    for module in TRICKS:
+        assert re.search(rf"(?<![\w.]){module}(?!\w)", listed), module
