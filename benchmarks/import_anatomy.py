@@ -16,9 +16,12 @@ managed runtime would have:
   import system does not search the path for them.
 
 Per run: wall time of the import statement, and over the import, the syscalls counted
-by ``strace -f -c`` (opens, stats, reads, directory listings); in the same process after
-the import, the time ``marshal.loads`` takes on every ``.pyc`` that was loaded (the
-unmarshal share); the rest of the import is finding files and running module code.
+by ``strace -f -c`` (opens, stats, reads, directory listings). Then, in the same process,
+the import's parts replayed one by one: finding (every module the import loaded searched
+for again through ``sys.meta_path``, the finders' directory caches dropped first), reading
+(opening and reading every ``.pyc`` loaded) and unmarshalling (``marshal.loads`` on each);
+what is left of the import is executing the modules' own code. The replays run with the
+page cache warm, as the timed import does (an unrecorded run per layout comes first).
 
     python -m benchmarks.import_anatomy [--runs 10]
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import shutil
@@ -52,23 +56,43 @@ REQUIREMENTS = HEAVY_REQUIREMENTS
 TOP_LEVEL = ["boto3", "botocore", "pydantic", "pydantic_core", "numpy"]
 # Runs in the child: the import, timed, then the unmarshal share of what it loaded.
 PROBE = r"""
-import sys, time
+import os, sys, time
+before = set(sys.modules)
 t = time.perf_counter()
 import boto3, pydantic, numpy
 took = time.perf_counter() - t
-import marshal
+if os.environ.get("ANATOMY_IMPORT_ONLY"):  # the syscall count: the import alone
+    raise SystemExit(0)
+import importlib, marshal
+new = [n for n in list(sys.modules) if n not in before]
+# Finding: the import system's search for every module the import loaded, replayed with
+# the finders' directory caches dropped (as at a cold start; the page cache stays warm).
+sys.path_importer_cache.clear()
+importlib.invalidate_caches()
+t = time.perf_counter()
+for name in new:
+    parent = name.rpartition(".")[0]
+    path = getattr(sys.modules.get(parent), "__path__", None) if parent else None
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        if find is not None and find(name, path) is not None:
+            break
+finding = time.perf_counter() - t
 cached = [m.__cached__ for m in list(sys.modules.values()) if getattr(m, "__cached__", None)]
 blobs = []
+t = time.perf_counter()
 for path in cached:
     try:
         with open(path, "rb") as f:
             blobs.append(f.read()[16:])
     except OSError:
         pass
+reading = time.perf_counter() - t
 t = time.perf_counter()
 for blob in blobs:
     marshal.loads(blob)
-print(took * 1000, (time.perf_counter() - t) * 1000, len(blobs))
+unmarshal = time.perf_counter() - t
+print(took * 1000, unmarshal * 1000, len(blobs), finding * 1000, reading * 1000)
 """
 INDEX_FINDER = """
 import sys
@@ -125,18 +149,28 @@ def run_once(entries: list[str], prelude: str) -> dict[str, float]:
         text=True,
         check=True,
     )
-    took, unmarshal, modules = done.stdout.split()
-    return {"import_ms": float(took), "unmarshal_ms": float(unmarshal), "pycs": float(modules)}
+    took, unmarshal, modules, finding, reading = map(float, done.stdout.split())
+    return {
+        "import_ms": took,
+        "find_ms": finding,
+        "read_ms": reading,
+        "unmarshal_ms": unmarshal,
+        # what is left: the modules' own code (and the import system's bookkeeping)
+        "execute_ms": took - finding - reading - unmarshal,
+        "pycs": modules,
+    }
 
 
 def syscalls(entries: list[str], prelude: str) -> dict[str, int]:
-    """Syscall counts of the whole child (import and probe), by ``strace -f -c``."""
+    """Syscall counts of the child up to the end of the import (the replays skipped),
+    by ``strace -f -c``."""
     if shutil.which("strace") is None:
         return {}
     done = subprocess.run(
         ["strace", "-f", "-c", "-e", "trace=" + ",".join(SYSCALLS), *_command(entries, prelude)],
         capture_output=True,
         text=True,
+        env={**os.environ, "ANATOMY_IMPORT_ONLY": "1"},
     )
     counts = {}
     for line in done.stderr.splitlines():
@@ -166,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         counts = {name: syscalls(entries, prelude) for name, (entries, prelude) in ways.items()}
     summary = {
         name: {
-            key: summarize([s[key] for s in runs]) for key in ("import_ms", "unmarshal_ms", "pycs")
+            key: summarize([s[key] for s in runs])
+            for key in ("import_ms", "find_ms", "read_ms", "unmarshal_ms", "execute_ms", "pycs")
         }
         for name, runs in samples.items()
     }
@@ -183,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "import_ratio_vs_opt": {
             name: round(s["import_ms"]["median"] / base, 3) for name, s in summary.items()
         },
-        "syscalls_whole_process": counts,
+        "syscalls_of_the_import": counts,
         "samples": samples,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -191,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     plot(result, args.out.with_suffix(".png"))
     for name, s in summary.items():
         print(
-            f"{name:22} import {s['import_ms']['median']:7.1f} ms  unmarshal "
-            f"{s['unmarshal_ms']['median']:6.1f} ms  "
+            f"{name:22} import {s['import_ms']['median']:7.1f} ms  find "
+            f"{s['find_ms']['median']:5.1f}  read {s['read_ms']['median']:5.1f}  unmarshal "
+            f"{s['unmarshal_ms']['median']:6.1f}  execute {s['execute_ms']['median']:6.1f} ms  "
             f"x/opt {result['import_ratio_vs_opt'][name]:.2f}  "
             f"syscalls {counts[name]}"
         )
