@@ -28,6 +28,7 @@ from local_lambda.cli import (
     lambda_like_default,
     runtime_command,
 )
+from local_lambda.interrupts import ending_on_signals
 from local_lambda.layers import MAX_LAYERS
 from local_lambda.model import FunctionConfig
 
@@ -214,11 +215,17 @@ def run_bench(args: argparse.Namespace) -> int:
         except (UsageError, ValueError) as exc:
             print(f"lambdaboot bench: {exc}", file=sys.stderr)
             return 2
-        try:
-            samples = _measure(found, event, args, err)
-        except runner.BenchError as exc:
-            print(f"lambdaboot bench: {exc}", file=sys.stderr)
-            return 1
+        stopper = runner.Stopper()
+        with ending_on_signals(stopper.stop, stopper.force) as caught:
+            try:
+                samples = _measure(found, event, args, err, stopper)
+            except KeyboardInterrupt:  # a second signal: forced, nothing left running
+                return caught.exit_status
+            except runner.BenchError as exc:
+                print(f"lambdaboot bench: {exc}", file=sys.stderr)
+                return 1
+        if caught.signum is not None:  # stopped: the environments have ended, no report
+            return caught.exit_status
         command = (
             "lambdaboot bench " + shlex.join(sys.argv[2:])
             if sys.argv[1:2] == ["bench"]
@@ -230,7 +237,11 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def _measure(
-    found: list[runner.Target], event: bytes, args: argparse.Namespace, err: Any
+    found: list[runner.Target],
+    event: bytes,
+    args: argparse.Namespace,
+    err: Any,
+    stopper: runner.Stopper,
 ) -> dict[str, runner.Samples]:
     from rich.progress import Progress
 
@@ -246,6 +257,7 @@ def _measure(
             on_step=lambda label: progress.update(
                 task, advance=1, description=f"measuring {label}"
             ),
+            stopper=stopper,
         )
 
 

@@ -23,6 +23,7 @@ Phases, all from the local Lambda's own clock (``InvokeResult.timings`` and the 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -64,6 +65,28 @@ class Samples:
     import_profile: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class Stopper:
+    """Ends a run early, from a signal handler's thread: no further measurement starts,
+    and the environments of the one in flight end now (``stop``: the shutdown phase with
+    its budget, then a kill) or at once (``force``). A run stopped so returns what it has
+    measured, and ``run`` never leaves its ``close()`` half done: that is what a second
+    KeyboardInterrupt landing in it did, leaving a frozen runtime behind."""
+
+    stopped: threading.Event = field(default_factory=threading.Event)
+    lambdas: list[LocalLambda] = field(default_factory=list)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        for lam in list(self.lambdas):
+            lam.interrupt()
+
+    def force(self) -> None:
+        self.stopped.set()
+        for lam in list(self.lambdas):
+            lam.interrupt(force=True)
+
+
 def _checked(label: str, result: InvokeResult) -> InvokeResult:
     if result.function_error or result.report is None:
         detail = result.payload.decode("utf-8", "replace")[:500]
@@ -103,11 +126,19 @@ def warm_invoke(label: str, lam: LocalLambda, event: bytes, samples: Samples) ->
     samples.phases["warm_ms"].append(_invoke_ms(result))
 
 
-def import_profile(target: Target, event: bytes) -> dict[str, float]:
+def import_profile(
+    target: Target, event: bytes, stopper: Stopper | None = None
+) -> dict[str, float]:
     """One extra cold start with ``PYTHONPROFILEIMPORTTIME=1`` (kept out of the timed runs)."""
     config = dataclasses.replace(target.config, env={**target.config.env, **importtime.ENV})
     with LocalLambda(config) as lam:
-        result = _checked(target.label, lam.invoke(event))
+        if stopper is not None:
+            stopper.lambdas.append(lam)
+        try:
+            result = _checked(target.label, lam.invoke(event))
+        finally:
+            if stopper is not None:
+                stopper.lambdas.remove(lam)
     return importtime.parse(result.logs)
 
 
@@ -123,29 +154,50 @@ def run(
     warm: int,
     profile: bool = True,
     on_step: Callable[[str], None] = lambda _label: None,
+    stopper: Stopper | None = None,
 ) -> dict[str, Samples]:
-    """Measure every target, interleaved; ``on_step(label)`` after each measurement."""
+    """Measure every target, interleaved; ``on_step(label)`` after each measurement;
+    ``stopper`` ends it early (see Stopper)."""
     samples = {t.label: Samples() for t in targets}
     lambdas = {t.label: LocalLambda(t.config) for t in targets}
+    stopper = stopper or Stopper()
+    stopper.lambdas[:] = lambdas.values()
+    steps = [("cold", t) for _ in range(cold) for t in targets]
+    if warm:
+        steps += [("warm-up", t) for t in targets]  # a cold start: not counted
+        steps += [("warm", t) for _ in range(warm) for t in targets]
     try:
         for lam in lambdas.values():
             lam.open()
-        for _ in range(cold):
-            for t in targets:
-                cold_start(t.label, lambdas[t.label], event, samples[t.label])
-                on_step(t.label)
-        if warm:
-            for t in targets:  # the warm-up invoke is a cold start: not counted
-                _checked(t.label, lambdas[t.label].invoke(event))
-            for _ in range(warm):
-                for t in targets:
-                    warm_invoke(t.label, lambdas[t.label], event, samples[t.label])
-                    on_step(t.label)
+        for kind, t in steps:
+            if stopper.stopped.is_set():
+                break
+            lam, measured = lambdas[t.label], samples[t.label]
+            try:
+                if kind == "cold":
+                    cold_start(t.label, lam, event, measured)
+                elif kind == "warm-up":
+                    _checked(t.label, lam.invoke(event))
+                    continue
+                else:
+                    warm_invoke(t.label, lam, event, measured)
+            except BenchError:
+                if stopper.stopped.is_set():
+                    break  # the invocation ended because the run was stopped
+                raise
+            on_step(t.label)
     finally:
         for lam in lambdas.values():
             lam.close()
-    if profile:
-        for t in targets:
-            samples[t.label].import_profile = import_profile(t, event)
-            on_step(t.label)
+        stopper.lambdas.clear()
+    for t in targets if profile else []:
+        if stopper.stopped.is_set():
+            break
+        try:
+            samples[t.label].import_profile = import_profile(t, event, stopper)
+        except BenchError:
+            if stopper.stopped.is_set():
+                break
+            raise
+        on_step(t.label)
     return samples

@@ -175,3 +175,41 @@ def test_a_signal_during_bench_ends_it_and_leaves_no_runtime(
     assert "Traceback" not in err
     started = [int(p.name) for p in pids.iterdir()]
     assert started and not [pid for pid in started if _alive(pid)]
+
+
+@pytest.mark.parametrize("gap_s", [0.0, 0.05, 0.2])
+def test_a_second_ctrl_c_during_bench_forces_it_and_leaves_no_runtime(
+    tmp_path: Path, gap_s: float
+) -> None:
+    """The second Ctrl-C lands while the first is ending the environment: nothing is left
+    half closed (a frozen runtime), nothing hangs, nothing is printed but the exit."""
+    fn = tmp_path / "fn"
+    fn.mkdir()
+    (fn / "app.py").write_text(COUNTER)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    proc = subprocess.Popen(
+        [LAMBDABOOT, "bench", str(fn), "--cold", "10000", "--warm", "1", "--no-profile",
+         "--quiet", "--env", f"PID_DIR={pids}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        for _ in range(6000):  # until some cold starts have run (60 s at most)
+            if len(list(pids.iterdir())) >= 10:
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(gap_s)  # the second lands at some moment of the first one's ending
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode in (130, -signal.SIGINT), err  # -2: once everything was ended
+    assert err == ""
+    started = [int(p.name) for p in pids.iterdir()]
+    for _ in range(1000):  # a SIGKILLed process is gone within moments (10 s at most)
+        if not [pid for pid in started if _alive(pid)]:
+            break
+        time.sleep(0.01)
+    assert started and not [pid for pid in started if _alive(pid)]
