@@ -337,7 +337,7 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
         raise UsageError(
             "give FUNCTION_DIR, the folder holding your handler's code (or --template)"
         )
-    lambda_like_default(args)
+    defaulted = lambda_like_default(args)
     root: Path = args.function_dir.resolve()
     layers: list[Path] = getattr(args, "layer", [])
     runtime: str | None = getattr(args, "runtime", None)
@@ -346,6 +346,12 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
         raise UsageError(
             f"{args.function_dir} is not a directory: give the folder holding your handler's code"
             " (or, with --runtime or --layer, its zip)"
+        )
+    if len(layers) > MAX_LAYERS and defaulted:  # as on Lambda: lambdaboot's layer counts
+        raise UsageError(
+            f"lambdaboot's layer (the default run) and {len(layers) - 1} --layer make"
+            f" {len(layers)}: a function can use at most {MAX_LAYERS}; give at most"
+            f" {MAX_LAYERS - 1}, or use --in-place or --runtime"
         )
     if len(layers) > MAX_LAYERS:
         raise UsageError(f"{len(layers)} layers given: a function can use at most {MAX_LAYERS}")

@@ -96,6 +96,11 @@ def test_version() -> None:
         (["invoke", "FN", "--runtime-cmd", "python 'x"], '--runtime-cmd "python \'x": No closing'),
         (["invoke", "FN", "--event-file", "missing.json"], "--event-file missing.json: No such"),
         (["invoke", "FN", "--event-file", "bad.json"], "--event-file bad.json is not valid JSON"),
+        (
+            ["invoke", "FN", *["--layer", "FN"] * 5],
+            "lambdaboot's layer (the default run) and 5 --layer make 6: a function can use"
+            " at most 5; give at most 4, or use --in-place or --runtime",
+        ),
     ],
 )
 def test_bad_input_is_one_line_naming_it(
