@@ -405,6 +405,11 @@ def _event(args: argparse.Namespace) -> bytes:
     except ValueError as exc:
         if args.event_file is not None:
             raise UsageError(f"--event-file {args.event_file} is not valid JSON ({exc})") from None
+        if args.event is None:
+            raise UsageError(
+                f"the event read from stdin is not valid JSON ({exc}): pipe in a JSON"
+                " document, or nothing at all for {}"
+            ) from None
         raise UsageError(
             f'the event is not valid JSON ({exc}); quote it, e.g. --event \'{{"name": "x"}}\''
         ) from exc

@@ -199,6 +199,13 @@ def test_an_empty_piped_stdin_sends_an_empty_object(function_dir: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["event"] == {}
+    blank = subprocess.run(
+        [LAMBDABOOT, "invoke", str(function_dir)],
+        input="\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert blank.returncode == 2
+    assert blank.stderr.startswith("lambdaboot invoke: the event read from stdin is not valid")
+    assert blank.stderr.count("\n") == 1
 
 
 def test_in_a_terminal_the_result_is_a_line_of_its_own(function_dir: Path) -> None:
