@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import os
 import sys
@@ -514,7 +515,17 @@ def run_serve(args: argparse.Namespace) -> int:
             if args.function_url_port is not None:
                 from .function_url import FunctionUrl
 
-                url = FunctionUrl(lam, host=args.host, port=args.function_url_port).open()
+                try:
+                    url = FunctionUrl(lam, host=args.host, port=args.function_url_port).open()
+                except OSError as exc:
+                    if exc.errno != errno.EADDRINUSE:
+                        raise
+                    print(
+                        f"lambdaboot serve: --function-url-port {args.function_url_port} is in"
+                        " use: choose another port, or 0 for any free port",
+                        file=sys.stderr,
+                    )
+                    return 2
                 print(f"Function URL: {url}/", flush=True)
             stop.wait()
         finally:
