@@ -154,6 +154,7 @@ SUITES = (
     ),
     Suite("import_anatomy", ("--runs", "6"), ("--runs", "2")),
     Suite("layer_coldstart", ("--runs", "10"), ("--runs", "3")),
+    Suite("realistic_cold_start", ("--cold", "10"), ("--cold", "3")),
     Suite("streaming", (), ("--ttfb", "10", "--mb", "32", "--runs", "1")),
     Suite("concurrency", (), ("--seconds", "1")),
     Suite("extension_overhead", (), ("--warm", "500", "--cold", "5")),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import os
 import sys
@@ -337,7 +338,7 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
         raise UsageError(
             "give FUNCTION_DIR, the folder holding your handler's code (or --template)"
         )
-    lambda_like_default(args)
+    defaulted = lambda_like_default(args)
     root: Path = args.function_dir.resolve()
     layers: list[Path] = getattr(args, "layer", [])
     runtime: str | None = getattr(args, "runtime", None)
@@ -346,6 +347,12 @@ def function_config(args: argparse.Namespace) -> FunctionConfig:
         raise UsageError(
             f"{args.function_dir} is not a directory: give the folder holding your handler's code"
             " (or, with --runtime or --layer, its zip)"
+        )
+    if len(layers) > MAX_LAYERS and defaulted:  # as on Lambda: lambdaboot's layer counts
+        raise UsageError(
+            f"lambdaboot's layer (the default run) and {len(layers) - 1} --layer make"
+            f" {len(layers)}: a function can use at most {MAX_LAYERS}; give at most"
+            f" {MAX_LAYERS - 1}, or use --in-place or --runtime"
         )
     if len(layers) > MAX_LAYERS:
         raise UsageError(f"{len(layers)} layers given: a function can use at most {MAX_LAYERS}")
@@ -399,6 +406,11 @@ def _event(args: argparse.Namespace) -> bytes:
     except ValueError as exc:
         if args.event_file is not None:
             raise UsageError(f"--event-file {args.event_file} is not valid JSON ({exc})") from None
+        if args.event is None:
+            raise UsageError(
+                f"the event read from stdin is not valid JSON ({exc}): pipe in a JSON"
+                " document, or nothing at all for {}"
+            ) from None
         raise UsageError(
             f'the event is not valid JSON ({exc}); quote it, e.g. --event \'{{"name": "x"}}\''
         ) from exc
@@ -503,7 +515,17 @@ def run_serve(args: argparse.Namespace) -> int:
             if args.function_url_port is not None:
                 from .function_url import FunctionUrl
 
-                url = FunctionUrl(lam, host=args.host, port=args.function_url_port).open()
+                try:
+                    url = FunctionUrl(lam, host=args.host, port=args.function_url_port).open()
+                except OSError as exc:
+                    if exc.errno != errno.EADDRINUSE:
+                        raise
+                    print(
+                        f"lambdaboot serve: --function-url-port {args.function_url_port} is in"
+                        " use: choose another port, or 0 for any free port",
+                        file=sys.stderr,
+                    )
+                    return 2
                 print(f"Function URL: {url}/", flush=True)
             stop.wait()
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -65,15 +66,27 @@ def test_wrapper_chains_to_another_layers_wrapper(
     assert payload["runtime"] == "/opt/lambdaboot/runtime_core/__init__.py"
 
 
+# Hooks as a function using Powertools writes them: its Logger in each.
 SNAPSHOT_HOOKS = """
     import os, sys
+    from aws_lambda_powertools import Logger
     from snapshot_restore_py import register_after_restore, register_before_snapshot
 
+    logger = Logger(service="hooks")
     SEEN = []
     INIT_PID = os.getpid()
-    register_before_snapshot(lambda: SEEN.append(("before", os.getpid())))
-    register_after_restore(lambda: SEEN.append(("after", os.getpid())))
 
+    @register_before_snapshot
+    def before():
+        logger.info("before snapshot")
+        SEEN.append(("before", os.getpid()))
+
+    @register_after_restore
+    def after():
+        logger.info("after restore")
+        SEEN.append(("after", os.getpid()))
+
+    @logger.inject_lambda_context
     def handler(event, context):
         import runtime_core
         return {
@@ -102,6 +115,15 @@ def test_wrapper_keeps_snapstart_on_the_python312_runtime(
     assert pid != init_pid
     assert payload["seen"] == [["before", init_pid], ["after", pid]]
     assert "Restore Duration: " in logs
+    # Powertools' records, each in its phase: before the snapshot in init, after it in restore
+    lines = logs.splitlines()
+
+    def where(text: str) -> int:
+        return next(i for i, line in enumerate(lines) if text in line)
+
+    assert json.loads(lines[where('"before snapshot"')])["service"] == "hooks"
+    assert where('"before snapshot"') < where("INIT_REPORT") < where("RESTORE_START")
+    assert where("RESTORE_START") < where('"after restore"') < where("RESTORE_REPORT")
 
 
 def test_function_package_with_dependencies_runs_read_only(

@@ -96,6 +96,11 @@ def test_version() -> None:
         (["invoke", "FN", "--runtime-cmd", "python 'x"], '--runtime-cmd "python \'x": No closing'),
         (["invoke", "FN", "--event-file", "missing.json"], "--event-file missing.json: No such"),
         (["invoke", "FN", "--event-file", "bad.json"], "--event-file bad.json is not valid JSON"),
+        (
+            ["invoke", "FN", *["--layer", "FN"] * 5],
+            "lambdaboot's layer (the default run) and 5 --layer make 6: a function can use"
+            " at most 5; give at most 4, or use --in-place or --runtime",
+        ),
     ],
 )
 def test_bad_input_is_one_line_naming_it(
@@ -123,6 +128,21 @@ def test_a_port_in_use_is_one_line(function_dir: Path) -> None:
         )  # fmt: skip
     assert done.returncode == 2 and "choose another port" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+    with socket.socket() as taken:  # the Function URL's port: the line names its flag
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [LAMBDABOOT, "serve", str(function_dir), "--port", "0", "--in-place",
+             "--function-url-port", str(port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.endswith(
+        f"lambdaboot serve: --function-url-port {port} is in use: choose another port,"
+        " or 0 for any free port\n"
+    )
+    assert "Traceback" not in done.stderr
 
 
 def test_missing_aws_credentials_and_unreachable_endpoint_are_one_line(
@@ -194,6 +214,13 @@ def test_an_empty_piped_stdin_sends_an_empty_object(function_dir: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["event"] == {}
+    blank = subprocess.run(
+        [LAMBDABOOT, "invoke", str(function_dir)],
+        input="\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert blank.returncode == 2
+    assert blank.stderr.startswith("lambdaboot invoke: the event read from stdin is not valid")
+    assert blank.stderr.count("\n") == 1
 
 
 def test_in_a_terminal_the_result_is_a_line_of_its_own(function_dir: Path) -> None:

@@ -102,20 +102,51 @@ def test_a_failing_after_restore_hook_is_a_restore_error(
     assert "[ERROR] KeyError: 'cannot restore'" in runtime.output()
 
 
+# The handler reports which of its process's TCP connections to the API are still open.
+OPEN_CONNECTIONS = HOOKS.replace(
+    "def handler(event, context):\n    return event",
+    """
+def handler(event, context):
+    port = int(os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)[1])
+    mine = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            mine.add(target[8:-1])
+    local_ports = []
+    with open("/proc/self/net/tcp") as table:
+        for row in table.read().splitlines()[1:]:
+            fields = row.split()
+            remote_port = int(fields[2].split(":")[1], 16)
+            established = fields[3] == "01"
+            if fields[9] in mine and remote_port == port and established:
+                local_ports.append(int(fields[1].split(":")[1], 16))
+    return {"open": sorted(local_ports)}
+""",
+)
+
+
 @PYTHONS
 @KINDS
 def test_the_first_next_is_on_a_new_connection(
     api: FakeRuntimeApi, start_runtime: Start, runtime_python: Path, kind: str
 ) -> None:
-    """The connection that carried restore/next was in the snapshot: never reused."""
+    """The connection that carried restore/next was in the snapshot: never reused, and
+    closed (a restored copy holds no socket of the snapshot's)."""
     api.faults["/restore/next"] = [(200, b"")]
-    _start(start_runtime, runtime_python, kind)
+    command = None
+    if kind == "awslambdaric":
+        command = [os.fspath(runtime_python), "-m", "awslambdaric", "app.handler"]
+    start_runtime({"app.py": OPEN_CONNECTIONS}, env=SNAP, command=command)
     request_id = api.invoke({"ok": 1})
     (restore,) = api.wait_for("/restore/next")
     (first_next,) = api.wait_for("/invocation/next")
     (result,) = api.wait_for(f"/{request_id}/response")
-    assert result.json() == {"ok": 1}
     assert first_next.client_port != restore.client_port
+    assert restore.client_port not in result.json()["open"], result.json()
     order = [s.path for s in api.seen]
     assert order.index(RUNTIME + "/restore/next") < order.index(RUNTIME + "/invocation/next")
 

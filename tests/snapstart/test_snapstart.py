@@ -72,6 +72,8 @@ if k in os.environ],
         "uri": os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
         "pythonpath": os.environ.get("PYTHONPATH"),
         "init_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+        "log_names": [k for k in ("AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME") \
+if k in os.environ],
     }
 """
 
@@ -137,6 +139,7 @@ def test_hooks_run_in_order_and_the_restore_is_a_fork(
     # SnapStart credentials: an endpoint, not keys in the environment
     assert body["keys"] == [] and body["uri"].endswith("/2021-04-23/credentials")
     assert body["init_type"] == "snap-start"
+    assert body["log_names"] == []  # AWS: not available in SnapStart functions
     assert body["pythonpath"] is None  # the agent left no trace in the environment
     report = [line for line in lam.output.splitlines() if line.startswith("REPORT")]
     assert re.search(
