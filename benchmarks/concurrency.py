@@ -1,6 +1,7 @@
 """Managed Instances concurrency: an I/O-bound handler (it waits 50 ms) at N in flight.
 
-lambdaboot serves an ``async def`` handler N at a time in one process; awslambdaric 4.2.2
+lambdaboot serves an ``async def`` handler N at a time on a uvloop engine per CPU (each
+process holding its share of the N slots, forked after init); awslambdaric 4.2.2
 (AWS's client) runs its process-per-slot mode (N forked workers, each one invocation at a
 time) with the same wait written as a sync handler, since it has no async handlers. Both
 run under the local Lambda with ``max_concurrency=N``, driven by N callers in a closed
@@ -199,8 +200,8 @@ def _plot(points: list[dict[str, Any]], path: Path, seconds: float, python: str)
     charts.suptitle(
         fig,
         "Concurrency (Lambda Managed Instances): 50 ms I/O-bound async handler",
-        runtime=f"lambdaboot (one process, uvloop) vs awslambdaric 4.2.2 (a process per slot), "
-        f"Python {python}",
+        runtime="lambdaboot (a uvloop process per CPU) vs awslambdaric 4.2.2 "
+        f"(a process per slot), Python {python}",
         n=f"N callers in a closed loop for {seconds:g} s at each N",
     )
     charts.save(fig, path)

@@ -5,7 +5,8 @@ it, posted to ``/init/error`` like a handler that cannot be imported. The cheape
 that can serve the handler is chosen after it is loaded: a plain sync handler at
 concurrency 1 gets the blocking engine, which never imports asyncio; at
 ``AWS_LAMBDA_MAX_CONCURRENCY`` > 1 it gets a process per slot (``workers``), or threads on
-the uvloop engine when asked; ``async def`` and streaming handlers get the uvloop engine.
+the uvloop engine when asked; ``async def`` and streaming handlers get the uvloop engine,
+at concurrency > 1 one per CPU (``workers`` again), each serving its share of the slots.
 With SnapStart, the snapshot's hooks run between loading the handler and the engine
 (``runtime_core.snapstart``). Whatever ends the runtime ends it with one clear record and
 a non-zero status.
@@ -70,7 +71,7 @@ def _run(environ: Mapping[str, str], spec: str) -> None:
             "AWS_LAMBDA_RUNTIME_API is not set: lambdaboot runs inside Lambda or an emulator"
         )
     try:
-        concurrency, margin, threads = _settings(environ)
+        concurrency, margin, threads, processes = _settings(environ)
     except ValueError as exc:
         _init_failed(address, InitError(CONFIG_ERROR, str(exc), []))
         return
@@ -98,12 +99,14 @@ def _run(environ: Mapping[str, str], spec: str) -> None:
     if concurrency > 1:
         # awslambdaric's record (DEBUG, from the root logger) before it starts its workers.
         logs.runtime_log("DEBUG", _worker_pool_event(concurrency), logger="root")
-    if concurrency > 1 and not on_loop and not threads:
+    forked = concurrency > 1 and (processes > 1 if on_loop else not threads)
+    if forked:
         from runtime_core import workers
 
         # Each worker process sends its output to the provider socket, as awslambdaric's do.
         os.register_at_fork(after_in_child=lambda: logs.use_worker_output(socket_path))
-        workers.serve(address, handler, concurrency, margin)  # one process per slot
+        # Sync: one process per slot; async: the slots shared out over ``processes`` loops.
+        workers.serve(address, handler, concurrency, margin, processes if on_loop else None)
     elif on_loop or concurrency > 1:
         from runtime_core.engine import aio
 
@@ -126,10 +129,11 @@ def _worker_pool_event(concurrency: int) -> dict[str, object]:
     }
 
 
-def _settings(environ: Mapping[str, str]) -> tuple[int, float | None, bool]:
+def _settings(environ: Mapping[str, str]) -> tuple[int, float | None, bool, int]:
     """Every setting the runtime reads, checked before the handler is loaded: the
-    concurrency, the deadline margin (seconds, None when off) and whether sync handlers
-    run on threads at concurrency > 1. A bad one raises ``ValueError`` with a one-line
+    concurrency, the deadline margin (seconds, None when off), whether sync handlers
+    run on threads at concurrency > 1 and how many processes serve an async handler's
+    slots. A bad one raises ``ValueError`` with a one-line
     message naming the variable and what it accepts; modules are imported only for the
     settings that are set, so the blocking engine's start-up pays for none of them."""
     concurrency = _concurrency(environ.get("AWS_LAMBDA_MAX_CONCURRENCY"))
@@ -141,11 +145,13 @@ def _settings(environ: Mapping[str, str]) -> tuple[int, float | None, bool]:
 
         margin = margin_seconds(environ)
     threads = False
-    if concurrency > 1:  # LAMBDABOOT_SYNC_THREADS means nothing at concurrency 1
-        from runtime_core.workers import wants_threads
+    processes = 1
+    if concurrency > 1:  # these two mean nothing at concurrency 1
+        from runtime_core.workers import process_count, wants_threads
 
         threads = wants_threads(environ)
-    return concurrency, margin, threads
+        processes = process_count(environ, concurrency)
+    return concurrency, margin, threads, processes
 
 
 def _concurrency(value: str | None) -> int:

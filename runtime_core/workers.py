@@ -1,10 +1,16 @@
-"""Process per slot: sync handlers under ``AWS_LAMBDA_MAX_CONCURRENCY=N`` (Managed Instances).
+"""Worker processes under ``AWS_LAMBDA_MAX_CONCURRENCY=N`` (Managed Instances).
 
 A sync handler was written for one invocation per process: module globals, the
 ``_X_AMZN_TRACE_ID`` variable and libraries that keep per-process state assume it. So,
 as AWS's own Python runtime does there, N processes each serve one invocation at a time
 on the blocking engine. Threads on the async engine are the opt-in
 (``LAMBDABOOT_SYNC_THREADS=1``) for handlers known to be thread-safe.
+
+Async and streaming handlers get the uvloop engine, whose loop is one CPU's worth of
+work: on a machine with several CPUs the N slots are shared out over
+``min(N, CPUs)`` processes (``LAMBDABOOT_ASYNC_PROCESSES`` sets the count; 1 keeps them in
+one process), each a loop serving its share (shares differ by at most one). A worker
+is a group of slots; everything below holds for a group as for one slot.
 
 Unlike awslambdaric (which spawns N fresh interpreters, each importing the function), the
 workers are forked after the handler is loaded: init runs once, and its memory is shared
@@ -18,8 +24,9 @@ copy-on-write until a worker writes to it. The parent only supervises, by these 
   is replaced at once by a new fork of the parent. The parent is the state right after
   init, never touched by an invocation, so the replacement runs no init again and
   cannot fail one (there is no valid ``/init/error`` after init, and none is needed).
-  The invocation the dead worker had in flight gets ``Runtime.ExitError`` from the
-  parent, which reads its request id from a small memory page it shares with the worker.
+  Each invocation the dead worker had in flight gets ``Runtime.ExitError`` from the
+  parent, which reads their request ids from a small memory page it shares with the
+  worker (a line per slot).
   A slot whose workers keep dying within ``CRASH_LOOP_S`` of starting is abandoned after
   ``CRASH_LOOP_LIMIT`` tries.
 - A worker that got an answer saying the environment is broken (500) ends with
@@ -46,9 +53,19 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["EXIT_API_BROKEN", "EXIT_API_GONE", "THREADS_ENV", "serve", "wants_threads"]
+__all__ = [
+    "EXIT_API_BROKEN",
+    "EXIT_API_GONE",
+    "PROCESSES_ENV",
+    "THREADS_ENV",
+    "process_count",
+    "serve",
+    "shares",
+    "wants_threads",
+]
 
 THREADS_ENV = "LAMBDABOOT_SYNC_THREADS"
+PROCESSES_ENV = "LAMBDABOOT_ASYNC_PROCESSES"
 #: A worker's status when the API cannot be reached from it: its slot is abandoned.
 EXIT_API_GONE = 3
 #: A worker's status when the API said the environment is broken: the runtime exits.
@@ -56,7 +73,7 @@ EXIT_API_BROKEN = 4
 #: A worker that dies this soon after starting, this many times in a row, loses its slot.
 CRASH_LOOP_S = 1.0
 CRASH_LOOP_LIMIT = 3
-_PAGE = 256  # a request id is a UUID (36 bytes); the first byte is the length
+_PAGE = 256  # a slot's line: a request id is a UUID (36 bytes); the first byte is the length
 
 
 def wants_threads(environ: Any) -> bool:
@@ -73,45 +90,97 @@ def wants_threads(environ: Any) -> bool:
     )
 
 
+def process_count(environ: Any, concurrency: int) -> int:
+    """How many processes serve an async handler's ``concurrency`` slots: the
+    ``LAMBDABOOT_ASYNC_PROCESSES`` setting, else one per CPU this process may run on,
+    never more than the slots; ``ValueError`` naming what it accepts for a bad setting."""
+    value = environ.get(PROCESSES_ENV, "")
+    if not value.strip():
+        return min(concurrency, len(os.sched_getaffinity(0)))
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError(
+            f"{PROCESSES_ENV} must be a positive integer (1: every slot in one process), "
+            f"got {value!r}"
+        )
+    return min(concurrency, count)
+
+
+def shares(concurrency: int, processes: int) -> list[int]:
+    """``concurrency`` slots shared out over ``processes`` workers, differing by at most one."""
+    base, extra = divmod(concurrency, processes)
+    return [base + (index < extra) for index in range(processes)]
+
+
 def serve(
-    address: str, handler: Callable[..., Any], concurrency: int, margin: float | None = None
+    address: str,
+    handler: Callable[..., Any],
+    concurrency: int,
+    margin: float | None = None,
+    processes: int | None = None,
 ) -> None:
-    """Fork ``concurrency`` workers serving ``handler``; return only by exiting.
+    """Fork workers serving ``handler``'s ``concurrency`` slots; return only by exiting.
+
+    ``processes`` None: a sync handler, a blocking engine per slot. Otherwise the handler
+    is async or streaming and ``processes`` uvloop engines share the slots out.
 
     SIGTERM is forwarded from before the first fork: one that arrives in the middle of
     forking stops it and reaches every worker already started, instead of ending the parent
     and leaving those workers serving on, never told. It is blocked on this thread while
     forking so that a worker, until it has its own handling, cannot run the parent's.
     """
-    supervisor = _Supervisor(address, handler, margin)
+    on_loop = processes is not None
+    if on_loop:
+        # Imported once, before forking: shared by the workers, and never half-way
+        # through in a worker that SIGTERM reaches then (its hooks would wait on it).
+        import uvloop  # noqa: F401
+
+        from runtime_core.engine import aio  # noqa: F401
+    groups = shares(concurrency, processes) if processes is not None else [1] * concurrency
+    supervisor = _Supervisor(address, handler, margin, concurrency if on_loop else None)
     held = {signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, held)
     signal.signal(signal.SIGTERM, supervisor.forward)
-    for slot in range(concurrency):
+    for group, slots in enumerate(groups):
         if supervisor.terminating:  # (run on this thread even while blocked, if another took it)
             break
-        supervisor.start(slot, held)
+        supervisor.start(group, slots, held)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, held)  # one held back is forwarded now
     supervisor.supervise(held)
 
 
 class _Worker:
-    __slots__ = ("page", "pid", "slot", "started", "strikes")
+    __slots__ = ("group", "page", "pid", "slots", "started", "strikes")
 
-    def __init__(self, pid: int, slot: int, page: mmap.mmap, started: float, strikes: int):
+    def __init__(
+        self, pid: int, group: int, slots: int, page: mmap.mmap, started: float, strikes: int
+    ):
         self.pid = pid
-        self.slot = slot
-        #: Shared with the worker: the request id it is serving (empty between invocations).
+        self.group = group
+        self.slots = slots
+        #: Shared with the worker: a line per slot, the request id it is serving (empty
+        #: between invocations).
         self.page = page
         self.started = started
         self.strikes = strikes
 
 
 class _Supervisor:
-    def __init__(self, address: str, handler: Callable[..., Any], margin: float | None) -> None:
+    def __init__(
+        self,
+        address: str,
+        handler: Callable[..., Any],
+        margin: float | None,
+        loop_concurrency: int | None,
+    ) -> None:
         self.address = address
         self.handler = handler
         self.margin = margin
+        #: The runtime's whole concurrency when the workers are uvloop engines, else None.
+        self.loop_concurrency = loop_concurrency
         self.workers: dict[int, _Worker] = {}
         self.told: set[int] = set()
         self.terminating: list[int] = []
@@ -123,14 +192,16 @@ class _Supervisor:
                 self.told.add(pid)
                 _signal(pid, signal.SIGTERM)
 
-    def start(self, slot: int, held: set[signal.Signals], strikes: int = 0) -> None:
-        page = mmap.mmap(-1, _PAGE)  # anonymous and shared: the child writes, we read
+    def start(self, group: int, slots: int, held: set[signal.Signals], strikes: int = 0) -> None:
+        page = mmap.mmap(-1, _PAGE * slots)  # anonymous and shared: the child writes, we read
         pid = os.fork()
-        if pid == 0:  # a worker: the blocking engine, with a connection of its own
+        if pid == 0:  # a worker: an engine, with a connection of its own per slot
+            # Until the uvloop engine installs its own (it replaces this one), SIGTERM
+            # runs the hooks and exits here too: never the parent's forwarding.
             install_sigterm_blocking()
             signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-            _work(self.address, self.handler, self.margin, page)
-        self.workers[pid] = _Worker(pid, slot, page, time.monotonic(), strikes)
+            _work(self.address, self.handler, self.margin, page, slots, self.loop_concurrency)
+        self.workers[pid] = _Worker(pid, group, slots, page, time.monotonic(), strikes)
         if self.terminating:  # it came between the fork and the line above
             self.forward(signal.SIGTERM, None)
 
@@ -141,7 +212,7 @@ class _Supervisor:
             worker = self.workers.pop(pid, None)
             if worker is None:
                 continue
-            in_flight = _in_flight(worker.page)
+            in_flight = _in_flight(worker.page, worker.slots)
             worker.page.close()
             if self.terminating:
                 continue
@@ -149,21 +220,21 @@ class _Supervisor:
             if code == EXIT_API_BROKEN:
                 self._stop_all()
                 exit_now(1)
-            if in_flight is not None:
-                self._answer_for_dead_worker(in_flight, code)
+            for request_id in in_flight:
+                self._answer_for_dead_worker(request_id, code)
             if code == EXIT_API_GONE:
-                continue  # its slot is abandoned; the others serve on
+                continue  # its slots are abandoned; the others serve on
             quick = time.monotonic() - worker.started < CRASH_LOOP_S
             strikes = worker.strikes + 1 if quick else 0
             if strikes >= CRASH_LOOP_LIMIT:
                 log_lost(
-                    f"worker slot {worker.slot} abandoned: its workers ended {strikes} times "
+                    f"{_named(worker)} abandoned: its workers ended {strikes} times "
                     f"within {CRASH_LOOP_S:.0f} s of starting (last status {code})"
                 )
                 continue
             signal.pthread_sigmask(signal.SIG_BLOCK, held)
             try:
-                self.start(worker.slot, held, strikes)
+                self.start(worker.group, worker.slots, held, strikes)
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
         if self.terminating:
@@ -196,16 +267,35 @@ class _Supervisor:
             _signal(pid, signal.SIGKILL)
 
 
-def _work(address: str, handler: Callable[..., Any], margin: float | None, page: mmap.mmap) -> None:
-    """A worker's life: serve, keeping the request id in flight on the shared page."""
+def _named(worker: _Worker) -> str:
+    if worker.slots == 1:
+        return f"worker slot {worker.group}"
+    return f"worker {worker.group} ({worker.slots} slots)"
 
-    def track(request_id: str | None) -> None:
+
+def _work(
+    address: str,
+    handler: Callable[..., Any],
+    margin: float | None,
+    page: mmap.mmap,
+    slots: int,
+    loop_concurrency: int | None,
+) -> None:
+    """A worker's life: serve, keeping the request ids in flight on the shared page."""
+
+    def track(slot: int, request_id: str | None) -> None:
         data = (request_id or "").encode()[: _PAGE - 1]
-        page[1 : 1 + len(data)] = data
-        page[0] = len(data)  # written last: the parent never reads half an id
+        start = slot * _PAGE
+        page[start + 1 : start + 1 + len(data)] = data
+        page[start] = len(data)  # written last: the parent never reads half an id
 
     try:
-        blocking.serve(RuntimeClient(address), handler, margin, track)
+        if loop_concurrency is None:
+            blocking.serve(RuntimeClient(address), handler, margin, lambda rid: track(0, rid))
+        else:
+            from runtime_core.engine import aio
+
+            aio.serve(address, handler, loop_concurrency, margin, slots, track)
     except ApiGone as exc:
         log_lost(f"a worker is exiting: {exc}")
         exit_now(EXIT_API_GONE)
@@ -215,10 +305,15 @@ def _work(address: str, handler: Callable[..., Any], margin: float | None, page:
     exit_now(0)  # not reached: serve returns only by raising
 
 
-def _in_flight(page: mmap.mmap) -> str | None:
-    """The request id a worker was serving when it ended, or None."""
-    length = page[0]
-    return page[1 : 1 + length].decode("utf-8", "replace") if length else None
+def _in_flight(page: mmap.mmap, slots: int) -> list[str]:
+    """The request ids a worker was serving when it ended, a slot's line each."""
+    found = []
+    for slot in range(slots):
+        start = slot * _PAGE
+        length = page[start]
+        if length:
+            found.append(page[start + 1 : start + 1 + length].decode("utf-8", "replace"))
+    return found
 
 
 def _signal(pid: int, signum: int) -> None:

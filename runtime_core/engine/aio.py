@@ -10,7 +10,10 @@ threads (by default each slot is a process, ``runtime_core.workers``). Whatever 
 arrives (those handlers, sync streaming writers) runs on worker threads, never on the loop.
 
 At concurrency 1 an invocation is the process's one (``Serving(invocation, alone=True)``,
-as on the blocking engine). At concurrency > 1 only its ContextVar is set.
+as on the blocking engine). At concurrency > 1 only its ContextVar is set. There, on a
+machine with several CPUs, this engine runs in several worker processes
+(``runtime_core.workers``), each serving ``slots`` of the ``concurrency`` slots and
+telling its parent (``track``) the request id each slot holds.
 
 A slot's connection failure stays in its slot: its client reconnects with a bounded
 backoff while the other slots serve on; a slot ends only when the API cannot be reached
@@ -102,7 +105,11 @@ async def _serve_streaming(
 
 
 async def _slot(
-    address: str, handler: Callable[..., Any], concurrency: int, margin: float | None
+    address: str,
+    handler: Callable[..., Any],
+    concurrency: int,
+    margin: float | None,
+    track: Callable[[str | None], None] | None,
 ) -> None:
     """One slot: next, call, post, until the API cannot be reached from it."""
     client = AsyncRuntimeClient(address)
@@ -114,6 +121,8 @@ async def _slot(
     loop = asyncio.get_running_loop()
     while True:
         invocation = await next_invocation()
+        if track is not None:
+            track(invocation.request_id)
         if streaming:
             with Serving(invocation, alone):
                 await _serve_streaming(client, handler, invocation, margin)
@@ -128,6 +137,8 @@ async def _slot(
                 None, _call_sync, handler, invocation, margin, alone
             )
             await post(invocation, outcome)
+        if track is not None:
+            track(None)
         after_response()  # orjson once it pays, as on the blocking engine
 
 
@@ -137,12 +148,17 @@ async def _shutdown() -> None:
 
 
 async def _serve(
-    address: str, handler: Callable[..., Any], concurrency: int, margin: float | None
+    address: str,
+    handler: Callable[..., Any],
+    concurrency: int,
+    margin: float | None,
+    slots: int,
+    track: Callable[[int, str | None], None] | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     dispatch.use_loop(loop)  # sync handlers' awaitables run here, not on their threads
     loop.set_default_executor(
-        ThreadPoolExecutor(max_workers=max(concurrency, 4), thread_name_prefix="lambdaboot")
+        ThreadPoolExecutor(max_workers=max(slots, 4), thread_name_prefix="lambdaboot")
     )
     if registered_hooks():
         shutting_down: list[asyncio.Task[None]] = []
@@ -151,13 +167,13 @@ async def _serve(
         )
     else:  # SIGTERM (containers, RIE) with no hooks: flush the log and exit 0 at once
         loop.add_signal_handler(signal.SIGTERM, exit_now, 0)
-    slots = {
-        asyncio.create_task(_slot(address, handler, concurrency, margin))
-        for _ in range(concurrency)
+    tasks = {
+        asyncio.create_task(_slot(address, handler, concurrency, margin, _tracker(track, index)))
+        for index in range(slots)
     }
     gone: BaseException | None = None
-    while slots:
-        done, slots = await asyncio.wait(slots, return_when=asyncio.FIRST_COMPLETED)
+    while tasks:
+        done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task.cancelled():
                 # A CancelledError that reached the engine from a handler on a thread:
@@ -170,21 +186,37 @@ async def _serve(
             failure = task.exception()
             if isinstance(failure, ApiGone):  # this slot only
                 gone = failure
-                if slots:
-                    log_lost(f"one of {concurrency} slots ended: {failure}")
+                if tasks:
+                    log_lost(f"one of {slots} slots ended: {failure}")
                 continue
             task.result()  # the API said the environment is broken (500), or a bug: exit
     assert gone is not None
     raise gone  # every slot has found the API gone
 
 
+def _tracker(
+    track: Callable[[int, str | None], None] | None, index: int
+) -> Callable[[str | None], None] | None:
+    if track is None:
+        return None
+    return lambda request_id: track(index, request_id)
+
+
 def serve(
-    address: str, handler: Callable[..., Any], concurrency: int = 1, margin: float | None = None
+    address: str,
+    handler: Callable[..., Any],
+    concurrency: int = 1,
+    margin: float | None = None,
+    slots: int | None = None,
+    track: Callable[[int, str | None], None] | None = None,
 ) -> None:
     """Serve invocations on a uvloop loop until the Runtime API fails (``ApiError``).
 
     ``margin``: the deadline margin in seconds (``runtime_core.deadline``), None when off.
+    ``slots``: how many of the runtime's ``concurrency`` slots this process serves (all
+    of them by default); ``track``: told a slot's index and its request id before the
+    handler runs, and None once it is answered (a worker process tells its parent).
     """
     import uvloop
 
-    uvloop.run(_serve(address, handler, concurrency, margin))
+    uvloop.run(_serve(address, handler, concurrency, margin, slots or concurrency, track))

@@ -50,6 +50,13 @@ BAD = [
         {"AWS_LAMBDA_MAX_CONCURRENCY": "2"},
         ["1, true or yes", "0, false or no"],
     ),
+    (
+        "LAMBDABOOT_ASYNC_PROCESSES",
+        "all",
+        {"AWS_LAMBDA_MAX_CONCURRENCY": "2"},
+        ["LAMBDABOOT_ASYNC_PROCESSES must be a positive integer", "'all'"],
+    ),
+    ("LAMBDABOOT_ASYNC_PROCESSES", "0", {"AWS_LAMBDA_MAX_CONCURRENCY": "2"}, ["positive integer"]),
 ]
 
 

@@ -47,9 +47,16 @@ ENGINES = pytest.mark.parametrize(
         ({"app.py": ASYNC_BREAKING}, {}),
         ({"app.py": BREAKING}, {"AWS_LAMBDA_MAX_CONCURRENCY": "2"}),
         ({"app.py": BREAKING}, {"AWS_LAMBDA_MAX_CONCURRENCY": "8"}),
-        ({"app.py": ASYNC_BREAKING}, {"AWS_LAMBDA_MAX_CONCURRENCY": "8"}),
+        (
+            {"app.py": ASYNC_BREAKING},
+            {"AWS_LAMBDA_MAX_CONCURRENCY": "8", "LAMBDABOOT_ASYNC_PROCESSES": "1"},
+        ),
+        (
+            {"app.py": ASYNC_BREAKING},
+            {"AWS_LAMBDA_MAX_CONCURRENCY": "8", "LAMBDABOOT_ASYNC_PROCESSES": "2"},
+        ),
     ],
-    ids=["blocking", "uvloop", "processes-x2", "processes-x8", "uvloop-x8"],
+    ids=["blocking", "uvloop", "processes-x2", "processes-x8", "uvloop-x8", "uvloop-x8-processes"],
 )
 
 
@@ -92,7 +99,7 @@ def test_system_exit_in_the_handler_leaves_one_record_naming_it(
 ) -> None:
     runtime = start_runtime(files, env=env)
     exiting = api.invoke({"break": "exit"})
-    if env and files["app.py"] is BREAKING:
+    if env and env.get("LAMBDABOOT_ASYNC_PROCESSES") != "1":
         # a worker process: replaced; its invocation gets Runtime.ExitError from the parent
         api.wait_answered(1)
         (error,) = api.accepted[exiting]
