@@ -122,6 +122,13 @@ def _serve(fd: int, control_path: str, handlers: dict) -> None:
                         signal.signal(getattr(signal, name), handler)
                 _become(fd, fds, message.split()[1:])
                 return
+            # The copy's group, made here too (as a shell does for its jobs): the local
+            # Lambda starts the environment's extensions in it once it has the pid, which
+            # may be before the copy has run at all.
+            try:  # noqa: SIM105 (contextlib would be one more import)
+                os.setpgid(child, child)
+            except OSError:  # it has ended already: its exit is reported as usual
+                pass
             for passed in fds:
                 os.close(passed)
             copies[os.pidfd_open(child)] = child
@@ -129,8 +136,8 @@ def _serve(fd: int, control_path: str, handlers: dict) -> None:
 
 
 def _become(fd: int, fds: list, telemetry: list) -> None:
-    """A copy: its environment's group, output and telemetry pipe; then, at its gate's
-    "go", the restore (or, the gate closed unopened, an end)."""
+    """A copy: its environment's group (the holder makes it too), output and telemetry
+    pipe; then, at its gate's "go", the restore (or, the gate closed unopened, an end)."""
     os.setpgid(0, 0)
     output, gate = fds[0], fds[1]
     os.dup2(output, 1)

@@ -21,7 +21,12 @@ import pytest
 
 from local_lambda import FunctionConfig, LocalLambda
 from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
-from tests.local_lambda.test_extensions_kit import TelemetryListener, extension, make_layer
+from tests.local_lambda.test_extensions_kit import (
+    TelemetryListener,
+    extension,
+    make_layer,
+    read_records,
+)
 from tests.local_lambda.test_telemetry import SHIPPER
 
 PYTHONS = pytest.mark.parametrize("python", ["3.12", "3.13"], ids=lambda v: f"py{v}")
@@ -280,6 +285,11 @@ def test_telemetry_has_the_restore_records(function_dir: Path, tmp_path: Path) -
         )
         with LocalLambda(config) as lam:
             result = lam.invoke({})
+            # (a failed init, e.g. the extension not launched, says so here, not as "got []")
+            assert result.function_error is None, (
+                lam.output,
+                read_records(tmp_path / "record.jsonl"),
+            )
             report = listener.wait_for("platform.report", requestId=result.request_id)
         types = [item["type"] for item in listener.records]
         order = [

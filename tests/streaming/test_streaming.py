@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,15 @@ async def gated(event, context):
     yield b"first"
     await _wait_for(event["gate"])
     yield "second"
+
+async def together(event, context):  # streams its pid once all n are in flight
+    open(os.path.join(event["dir"], context.aws_request_id), "w").close()
+    for _ in range(3000):
+        if len(os.listdir(event["dir"])) >= event["n"]:
+            break
+        await asyncio.sleep(0.01)
+    yield b"pid="
+    yield str(os.getpid()).encode()
 
 async def fails_midway(event, context):
     yield b"partial"
@@ -128,6 +140,23 @@ def test_boto3_sees_chunks_as_they_come(function_dir: Path, tmp_path: Path) -> N
     assert seen[0] == {"PayloadChunk": {"Payload": b"first"}}
     assert seen[1] == {"PayloadChunk": {"Payload": b"second"}}
     assert seen[2]["InvokeComplete"].get("ErrorCode") is None
+
+
+def test_streaming_slots_are_shared_out_over_a_process_per_cpu(
+    function_dir: Path, tmp_path: Path
+) -> None:
+    n, cpus = 4, len(os.sched_getaffinity(0))
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    event = {"n": n, "dir": str(meeting)}
+    lam = make_lambda(function_dir, "together", max_concurrency=n, timeout=40)
+    with lam, ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(lambda _: lam.invoke(event), range(n)))
+    assert [result.function_error for result in results] == [None] * n
+    assert all(result.payload.startswith(b"pid=") for result in results)
+    per_process = Counter(result.payload for result in results)
+    processes = min(n, cpus)  # each serving its share: n // processes here
+    assert sorted(per_process.values()) == [n // processes] * processes, per_process
 
 
 def test_error_after_the_first_byte_travels_in_the_trailers(function_dir: Path) -> None:

@@ -1,0 +1,60 @@
+"""Races between a restored copy of the snapshot and its environment's start.
+
+The holder forks a copy and reports its pid at once; the copy then makes itself a
+process group, which its environment's extensions join. Nothing guaranteed that the
+group existed when the local Lambda started those extensions: a copy that ran late
+(a loaded machine) left them unlaunchable (``setpgid`` EPERM), the restored
+environment's init failed with Extension.LaunchError, and its Telemetry subscriber got
+nothing. The function below makes every fork's child late on purpose
+(``os.register_at_fork`` runs before the agent's code in the copy), so the race is
+lost every time without the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from local_lambda import FunctionConfig, LocalLambda
+from tests.conftest import BOOTSTRAP, RUNTIME_PYTHONS, bootstrap_env, write_function
+from tests.local_lambda.test_extensions_kit import TelemetryListener, extension, make_layer
+from tests.local_lambda.test_telemetry import SHIPPER
+
+LATE_CHILD = """
+import os, time
+
+os.register_at_fork(after_in_child=lambda: time.sleep(0.5))
+
+def handler(event, context):
+    if event.get("crash"):
+        os._exit(3)
+    return {"pid": os.getpid()}
+"""
+
+
+def test_a_late_copy_still_gets_its_environments_extensions(
+    function_dir: Path, tmp_path: Path
+) -> None:
+    """A restored environment whose copy runs late starts its extension, which subscribes
+    and sees that environment's restore and invocation."""
+    listener = TelemetryListener()
+    try:
+        write_function(function_dir, {"app.py": LATE_CHILD})
+        layer = make_layer(tmp_path / "layer.zip", {"extensions/shipper": extension(SHIPPER)})
+        env = {**bootstrap_env(RUNTIME_PYTHONS["3.12"]), "PORT": str(listener.port)}
+        env["RECORD"] = os.fspath(tmp_path / "record.jsonl")
+        config = FunctionConfig(
+            command=[os.fspath(BOOTSTRAP)],
+            task_root=function_dir,
+            layers=[layer],
+            env=env,
+            snap_start=True,
+        )
+        with LocalLambda(config) as lam:
+            lam.invoke({"crash": True})  # the first environment ends; a copy replaces it
+            restored = lam.invoke({})
+            assert restored.function_error is None, lam.output
+            listener.wait_for("platform.report", requestId=restored.request_id)
+        assert "Extension.LaunchError" not in "\n".join(lam.output)
+    finally:
+        listener.close()
