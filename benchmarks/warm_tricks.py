@@ -41,22 +41,11 @@ from benchmarks.warm.harness import SERVER_CPU, lambda_env
 
 RESULTS = REPO / "benchmarks" / "results"
 EVENTS = {"15B": b'{"key":"value"}', "1KB": event_for("1KB")}
-TRICKS = ("accepted-202", "response-template", "guard-shortcut")
+# Dropped after measuring: "accepted-202" (Lambda's 202 recognised from its exact bytes
+# before httptools) cost -1.7 % pipelined and -3.1 % one at a time when turned off in the
+# 02 Dec 2026 make bench run (results/warm_tricks.json), under the 2 % rule.
+TRICKS = ("response-template", "guard-shortcut")
 KEEP_IF_SAVES = 0.02
-
-
-def _plain_reader() -> type:
-    """The response reader with Lambda's ``202`` read by httptools like any answer."""
-    from runtime_core.protocol import ResponseReader
-
-    class PlainReader(ResponseReader):
-        __slots__ = ()
-
-        def feed(self, data: bytes | bytearray | memoryview) -> None:
-            self._quick = False
-            super().feed(data)
-
-    return PlainReader
 
 
 def _plain_protocol(host: str) -> Any:
@@ -81,7 +70,6 @@ class Loop:
 
     def __init__(self, name: str, off: set[str], event_file: Path, pipeline: bool) -> None:
         from runtime_core.engine.client import RuntimeClient
-        from runtime_core.transport import blocking
 
         self.name, self.off = name, off
         self._stub = subprocess.Popen(
@@ -94,17 +82,11 @@ class Loop:
         address = f"127.0.0.1:{self._stub.stdout.readline().split()[1]}"
         self._stub.stdin.write("RUN 1000000000\n")  # never hold a GET: the loop sets the pace
         self._stub.stdin.flush()
-        reader = blocking.ResponseReader
-        if "accepted-202" in off:
-            blocking.ResponseReader = _plain_reader()  # type: ignore[misc]
-        try:
-            self.client = RuntimeClient(address)
-            self.client.pipeline({"LAMBDABOOT_PIPELINE": "1" if pipeline else "0"})
-            if "response-template" in off:
-                self.client.protocol = _plain_protocol(address)
-            self.invocation = self.client.next()  # connects, with this configuration's reader
-        finally:
-            blocking.ResponseReader = reader  # type: ignore[misc]
+        self.client = RuntimeClient(address)
+        self.client.pipeline({"LAMBDABOOT_PIPELINE": "1" if pipeline else "0"})
+        if "response-template" in off:
+            self.client.protocol = _plain_protocol(address)
+        self.invocation = self.client.next()
 
     def run(self, count: int) -> tuple[float, float]:
         """Serve ``count`` invocations; µs of wall time and of CPU per invocation."""

@@ -28,7 +28,6 @@ __all__ = [
     "Response",
     "ResponseReader",
     "RuntimeProtocol",
-    "accepted_response",
     "parse_invocation",
     "post_verdict",
     "stream_chunk",
@@ -163,9 +162,6 @@ class ResponseReader:
     One reader per connection: httptools parses pipelined messages in sequence, so the
     parser and its callbacks are allocated once, not per request.
 
-    Lambda's ``202`` to a post, the answer the warm path reads most, is recognised from its
-    exact bytes (``accepted_response``) before the parser sees it.
-
     A body above ``BIG_BODY`` with a ``Content-Length`` goes into one ``bytearray`` of
     that length: what the head's read brought is copied in, and the driver receives the
     rest straight into ``body_window()`` (then calls ``body_received``), so a 5 MB event
@@ -173,7 +169,7 @@ class ResponseReader:
     and ``json.loads`` read it as they read bytes.
     """
 
-    __slots__ = ("_big", "_chunks", "_filled", "_headers", "_parser", "_pending", "_quick", "done")
+    __slots__ = ("_big", "_chunks", "_filled", "_headers", "_parser", "_pending", "done")
 
     _parser_class: type[HttpResponseParser] | None = None
 
@@ -189,9 +185,6 @@ class ResponseReader:
         self._filled = 0
         #: True between a response's first byte and its end.
         self._pending = False
-        #: False once the parser would refuse more bytes (after an error, or a response
-        #: that closes the connection): then every byte goes to it, to be refused there.
-        self._quick = True
         #: Responses completed by ``feed`` and not yet taken.
         self.done: list[Response] = []
 
@@ -201,19 +194,9 @@ class ResponseReader:
         Raises ``Disconnected`` (answered: it may have been an answer) on bytes that are
         not HTTP: the connection is useless from there on, as if it had been cut.
         """
-        # data[11]: the last digit of the status (a 202's "2"; no call for a 200 or a 4xx)
-        if len(data) >= _ACCEPTED_SIZE and data[11] == 0x32 and not self._pending and self._quick:
-            data = bytes(data)
-            accepted = accepted_response(data)
-            if accepted is not None:
-                self.done.append(accepted)
-                if len(data) == _ACCEPTED_SIZE:
-                    return
-                data = memoryview(data)[_ACCEPTED_SIZE:]
         try:
             self._parser.feed_data(data)
         except Exception as exc:  # httptools.HttpParserError and its subclasses
-            self._quick = False
             raise Disconnected(
                 f"the Runtime API sent a malformed HTTP response ({exc})", answered=True
             ) from None
@@ -247,7 +230,6 @@ class ResponseReader:
         parser = self._parser
         status, keep_alive = parser.get_status_code(), parser.should_keep_alive()
         self._parser = type(parser)(self)
-        self._quick = True  # a fresh parser takes whatever comes next
         self._filled = len(self._big or b"")
         self._complete(status, keep_alive)
 
@@ -284,8 +266,6 @@ class ResponseReader:
     def on_message_complete(self) -> None:
         parser = self._parser
         keep_alive = parser.should_keep_alive()
-        if not keep_alive:
-            self._quick = False
         self._complete(parser.get_status_code(), keep_alive)
 
     def _complete(self, status: int, keep_alive: bool) -> None:
@@ -301,40 +281,6 @@ class ResponseReader:
             body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self._big = None
         self.done.append(Response(status, self._headers, body, keep_alive))
-
-
-# Lambda's answer to an accepted post, byte for byte but for the date: its Go server
-# writes these headers in this order, and its JSON encoder ends the body with a newline.
-_ACCEPTED_HEAD = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nDate: "
-_ACCEPTED_BODY = b'{"status":"OK"}\n'
-_ACCEPTED_TAIL = b"\r\nContent-Length: 16\r\n\r\n" + _ACCEPTED_BODY
-_DATE_SIZE = len("Wed, 02 Dec 2026 00:40:03 GMT")  # always this long (RFC 9110's IMF-fixdate)
-_DATE_START = len(_ACCEPTED_HEAD)
-_ACCEPTED_SIZE = _DATE_START + _DATE_SIZE + len(_ACCEPTED_TAIL)
-#: What a date may hold; ``translate`` deletes them, so anything left is not a date.
-_DATE_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ,:"
-
-
-def accepted_response(data: bytes) -> Response | None:
-    """Lambda's ``202`` to a post, if ``data`` begins with exactly its bytes; else None
-    (the caller gives ``data`` to httptools, which reads any answer: so None is always
-    a safe result, and a 413, a 410, other headers or a split read all take that path).
-
-    It is the same ``Response`` httptools' callbacks build (a differential test checks
-    that on thousands of generated and broken answers, split at every byte), in four
-    comparisons instead of a parser run with a Python call per header:
-    ``docs/architecture.md`` has its measurement.
-    """
-    if not data.startswith(_ACCEPTED_HEAD):
-        return None
-    date_end = _DATE_START + _DATE_SIZE
-    if not data.startswith(_ACCEPTED_TAIL, date_end):
-        return None
-    date = data[_DATE_START:date_end]
-    if date.translate(None, _DATE_BYTES) or date.startswith(b" "):  # httptools strips it
-        return None
-    headers = {"content-type": "application/json", "date": date.decode(), "content-length": "16"}
-    return Response(202, headers, _ACCEPTED_BODY)
 
 
 _RESPONSE_PATH = RUNTIME + "/invocation/"

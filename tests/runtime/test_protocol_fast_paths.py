@@ -1,10 +1,12 @@
 """The warm path's shortcuts give exactly what the general code gives, on valid and broken input.
 
-- Lambda's ``202`` recognised from its bytes (``protocol.accepted_response``) against
-  httptools with the reader's callbacks, the general parser: thousands of generated
-  answers (the exact one with any date, every one-byte change, deletion and insertion of
-  it, other statuses and headers), alone and between other responses, in one piece and
-  split at every byte boundary. Same responses, same error at the same piece.
+- The response reader gives the same responses, the same error at the same piece, however
+  the bytes are cut: thousands of generated answers (Lambda's ``202`` with any date, every
+  one-byte change, deletion and insertion of it, other statuses and headers), alone and
+  between other responses, in one piece and split at every byte boundary, against the
+  reader fed one byte at a time. (A shortcut that recognised the ``202`` from its exact
+  bytes was measured by ``benchmarks.warm_tricks`` under 2 % in both modes and removed;
+  these tests stay for the reader itself.)
 - The ``POST /response`` template against ``Request``'s general builder.
 - The big-integer guard's shortcut for small bodies against its chunked scan.
 """
@@ -23,7 +25,6 @@ from runtime_core.protocol import (
     Request,
     ResponseReader,
     RuntimeProtocol,
-    accepted_response,
 )
 
 ACCEPTED = (
@@ -46,9 +47,8 @@ HTTP10 = b"HTTP/1.0 202 Accepted\r\nContent-Length: 0\r\n\r\n"
 
 
 class GeneralReader(ResponseReader):
-    """The reader fed one byte at a time: the 202 shortcut needs a whole answer in one
-    ``feed``, so every byte goes through httptools and the callbacks (and no private
-    switch of the reader is touched)."""
+    """The reader fed one byte at a time: the reference that whole and split reads must
+    match (no private switch of the reader is touched)."""
 
     __slots__ = ()
 
@@ -103,38 +103,36 @@ def variants(rng: random.Random) -> list[bytes]:
     return answers
 
 
-def test_the_exact_answer_is_recognised_with_httptools_values() -> None:
-    response = accepted_response(ACCEPTED)
-    assert response is not None and response.status == 202
-    assert response.headers == {
-        "content-type": "application/json",
-        "date": "Wed, 02 Dec 2026 00:40:03 GMT",
-        "content-length": "16",
-    }
+def test_lambdas_202_reads_as_its_values() -> None:
     assert assert_same([ACCEPTED]) == (
-        [(202, response.headers, b'{"status":"OK"}\n', True)],
+        [
+            (
+                202,
+                {
+                    "content-type": "application/json",
+                    "date": "Wed, 02 Dec 2026 00:40:03 GMT",
+                    "content-length": "16",
+                },
+                b'{"status":"OK"}\n',
+                True,
+            )
+        ],
         None,
         False,
     )
-    # Anything else is left to the parser.
-    for other in (TOO_LARGE, NEXT, CLOSING, HTTP10, ACCEPTED[:-1], ACCEPTED.lower()):
-        assert accepted_response(other) is None
 
 
 def test_thousands_of_answers_alone_and_between_others_match_the_parser() -> None:
     rng = random.Random(15)
     answers = variants(rng)
     assert len(answers) > 2000
-    recognised = 0
     for answer in answers:
-        recognised += accepted_response(answer) is not None
         assert_same([answer])
         assert_same([answer + NEXT])  # the pipelined GET's answer in the same read
         assert_same([NEXT, answer, ACCEPTED])
         assert_same([CLOSING, answer])  # after a close the parser refuses more bytes
         assert_same([HTTP10 + answer])
         assert_same([b"garbage\r\n\r\n", answer])
-    assert 200 < recognised < len(answers)  # both paths were exercised
 
 
 def test_split_at_every_byte_boundary_matches_the_parser() -> None:
