@@ -63,7 +63,7 @@ cross-binutils:
 	echo "make: arm64 layers stay unstripped: install binutils-aarch64-linux-gnu" >&2
 
 # --durations: every CI log says where the suite's time goes (it must stay well under 20 min).
-unit: venv runtime-venvs cross-binutils go
+unit: venv runtime-venvs cross-binutils go strace
 	$(BIN)/pytest -q --durations=25
 
 test: lint unit
@@ -77,6 +77,16 @@ bench: venv runtime-venvs go
 # one (AWS's Runtime API is Go net/http): installed here as root on Debian (the package list
 # refreshed first if it does not know golang-go), otherwise asked for. `make test` goes on
 # without it (the Go test case then fails, saying how to get Go); `make bench` stops.
+.PHONY: strace
+# tests/layer_build/test_shell_hops.py traces real starts with strace (execve): installed
+# here as root on Debian; without it that test fails saying how to get it.
+strace:
+	@command -v strace >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-cache show strace >/dev/null 2>&1 || apt-get update -q >/dev/null; } && \
+	  apt-get install -y -q strace >/dev/null; } || \
+	echo "make: strace is missing: sudo apt-get install strace (Debian/Ubuntu)" >&2
+
 .PHONY: go
 go:
 	@command -v go >/dev/null 2>&1 || \

@@ -19,9 +19,14 @@ import pytest
 from tests.conftest import BOOTSTRAP, LAMBDABOOT, write_function
 from tests.layer_build.conftest import WRAPPER_ENV
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("strace") is None, reason="needs strace (Debian's strace package)"
-)
+
+@pytest.fixture(autouse=True)
+def _strace() -> None:
+    """These tests need strace; `make test` installs it (Makefile's `strace` target).
+    Without it they fail saying how to get it, rather than skip and prove nothing."""
+    if shutil.which("strace") is None:
+        pytest.fail("strace is not installed: apt-get install strace (make test installs it)")
+
 
 # `1234 execve("/opt/bootstrap", ["/opt/bootstrap"], 0x... /* 30 vars */) = 0`
 _EXECVE = re.compile(r'^(\d+) +execve\("([^"]*)", \[(.*?)\], .*\) = 0$')
