@@ -211,6 +211,26 @@ def _hold(child: int) -> None:
 
 
 def _forward(child: int, signum: int) -> None:
+    """Pass ``signum`` on to the copy once its main thread has run since the thaw.
+
+    The local Lambda waits for this stand-in's main thread before signalling (see
+    ``Freezer.thread_running``), but not for the copy's: a copy just thawed keeps the
+    freezer's wake-up flag until it runs, and a process-directed signal sent meanwhile can
+    go to another of its threads, so Python would run the runtime's SIGTERM handler late
+    or never. Wait (at most 0.1 s) until the copy's main thread is neither frozen nor
+    runnable-but-not-run (``/proc`` state D or R), as the local Lambda does for its pid."""
+    import time
+
+    until = time.monotonic() + 0.1
+    while time.monotonic() < until:
+        try:
+            with open(f"/proc/{child}/task/{child}/stat") as stat:
+                state = stat.read().rpartition(") ")[2][:1]
+        except OSError:
+            break
+        if state not in ("D", "R"):
+            break
+        time.sleep(0.001)
     try:  # noqa: SIM105 (contextlib would be one more import at every start)
         os.kill(child, signum)
     except ProcessLookupError:
