@@ -192,17 +192,32 @@ def _reconnect(fd: int) -> None:
 
 
 def _hold(child: int) -> None:
-    """The first environment's runtime process from now on: its copy's stand-in."""
+    """The first environment's runtime process from now on: its copy's stand-in.
+
+    It waits for the copy on a pidfd and on a signal wake-up pipe, not in ``waitpid``: the
+    runtime's other threads live on in this process (runtime_core's shutdown-extension
+    poller, started during init), and the kernel may give a signal sent to the process to
+    one of them, e.g. while the main thread is just thawed and has not run yet. Python then
+    only notes the signal, and the main thread would not run the handler until ``waitpid``
+    returned: the copy never got its SIGTERM, and the shutdown ended in SIGKILL. The
+    wake-up pipe is written from whichever thread took the signal."""
+    import select
     import signal
 
+    wake, woken = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(woken, warn_on_full_buffer=False)
     for name in _FORWARDED:
         signal.signal(getattr(signal, name), lambda signum, _frame: _forward(child, signum))
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except ChildProcessError:
-            os._exit(1)
+    ended = os.pidfd_open(child)
+    while ended not in select.select([ended, wake], [], [])[0]:
+        try:  # noqa: SIM105 (contextlib would be one more import at every start)
+            os.read(wake, 256)  # the handlers have run (back in the interpreter)
+        except BlockingIOError:
+            pass
+    try:
+        _, status = os.waitpid(child, 0)
+    except ChildProcessError:
+        os._exit(1)
     code = os.waitstatus_to_exitcode(status)
     if code < 0:  # killed by a signal: end the same way
         signal.signal(-code, signal.SIG_DFL)
