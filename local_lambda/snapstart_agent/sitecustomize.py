@@ -192,17 +192,32 @@ def _reconnect(fd: int) -> None:
 
 
 def _hold(child: int) -> None:
-    """The first environment's runtime process from now on: its copy's stand-in."""
+    """The first environment's runtime process from now on: its copy's stand-in.
+
+    It waits for the copy on a pidfd and on a signal wake-up pipe, not in ``waitpid``: the
+    runtime's other threads live on in this process (runtime_core's shutdown-extension
+    poller, started during init), and the kernel may give a signal sent to the process to
+    one of them, e.g. while the main thread is just thawed and has not run yet. Python then
+    only notes the signal, and the main thread would not run the handler until ``waitpid``
+    returned: the copy never got its SIGTERM, and the shutdown ended in SIGKILL. The
+    wake-up pipe is written from whichever thread took the signal."""
+    import select
     import signal
 
+    wake, woken = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(woken, warn_on_full_buffer=False)
     for name in _FORWARDED:
         signal.signal(getattr(signal, name), lambda signum, _frame: _forward(child, signum))
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except ChildProcessError:
-            os._exit(1)
+    ended = os.pidfd_open(child)
+    while ended not in select.select([ended, wake], [], [])[0]:
+        try:  # noqa: SIM105 (contextlib would be one more import at every start)
+            os.read(wake, 256)  # the handlers have run (back in the interpreter)
+        except BlockingIOError:
+            pass
+    try:
+        _, status = os.waitpid(child, 0)
+    except ChildProcessError:
+        os._exit(1)
     code = os.waitstatus_to_exitcode(status)
     if code < 0:  # killed by a signal: end the same way
         signal.signal(-code, signal.SIG_DFL)
@@ -211,26 +226,27 @@ def _hold(child: int) -> None:
 
 
 def _forward(child: int, signum: int) -> None:
-    """Pass ``signum`` on to the copy once its main thread has run since the thaw.
+    """Pass ``signum`` on to the copy's main thread (``tgkill``), not to the process.
 
-    The local Lambda waits for this stand-in's main thread before signalling (see
-    ``Freezer.thread_running``), but not for the copy's: a copy just thawed keeps the
-    freezer's wake-up flag until it runs, and a process-directed signal sent meanwhile can
-    go to another of its threads, so Python would run the runtime's SIGTERM handler late
-    or never. Wait (at most 0.1 s) until the copy's main thread is neither frozen nor
-    runnable-but-not-run (``/proc`` state D or R), as the local Lambda does for its pid."""
-    import time
+    The local Lambda thaws the environment and waits (briefly) for this stand-in's main
+    thread, not for the copy's: a thread just thawed keeps the freezer's wake-up flag until
+    it runs, and the kernel gives a signal sent to the process to another thread meanwhile
+    (one the function started), where Python only notes it: the copy's main thread, back
+    in its ``recv``, would run the runtime's SIGTERM handler late or never. A signal for
+    the main thread waits for it, and interrupts its ``recv`` once it runs. A copy whose
+    main thread blocks the signal gets it as a process's, to let its other threads take it."""
+    try:
+        with open(f"/proc/{child}/task/{child}/status") as status:
+            masks = dict(line.split(":", 1) for line in status if line.startswith("SigBlk"))
+        main_takes_it = not int(masks["SigBlk"], 16) & (1 << (signum - 1))
+        if main_takes_it:
+            import ctypes
 
-    until = time.monotonic() + 0.1
-    while time.monotonic() < until:
-        try:
-            with open(f"/proc/{child}/task/{child}/stat") as stat:
-                state = stat.read().rpartition(") ")[2][:1]
-        except OSError:
-            break
-        if state not in ("D", "R"):
-            break
-        time.sleep(0.001)
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.tgkill(child, child, signum) == 0:
+                return
+    except (OSError, KeyError, ValueError, AttributeError):  # ended, or a libc without tgkill
+        pass
     try:  # noqa: SIM105 (contextlib would be one more import at every start)
         os.kill(child, signum)
     except ProcessLookupError:
