@@ -261,7 +261,14 @@ def test_shutdown_hooks_run_in_the_restored_process(
         },
     )
     command, extra = _runtime("lambdaboot", python)
-    config = FunctionConfig(command=command, task_root=function_dir, snap_start=True, env=extra)
+    # A budget a loaded machine cannot overrun (Lambda's 500 ms is not what this checks).
+    config = FunctionConfig(
+        command=command,
+        task_root=function_dir,
+        snap_start=True,
+        env=extra,
+        shutdown_internal_ms=5000,
+    )
     with LocalLambda(config) as lam:
         pid = lam.invoke({}).json()
         ended = lam.shutdown()
