@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import log_frames
+from .extensions_api import RegisteredExtension
 from .freezer import Freezer
 from .memory import MemoryMeter
 from .model import InvokeOutcome
@@ -136,6 +137,10 @@ class Snapshot:
         self.env: dict[str, str] = {}
         #: The keys the container-credentials endpoint serves (see credentials_environment).
         self.credentials: dict[str, str] = {}
+        #: The internal extensions registered (for no events) when it was taken: every copy
+        #: has them registered, as a runtime's shutdown hooks need (Lambda sends SIGTERM to
+        #: a runtime only when an extension is registered).
+        self.extensions: list[RegisteredExtension] = []
 
     def starting(self, env: dict[str, str], credentials: dict[str, str]) -> None:
         """The runtime the snapshot is taken of starts with ``env`` and serves
@@ -157,15 +162,17 @@ class Snapshot:
             "_LOCAL_LAMBDA_SNAPSHOT": f"{int(_SIGNAL)}:{self._port_file}",
         }
 
-    def take(self, pid: int, port: int) -> bool:
-        """Fork the runtime ``pid``, which waits on ``restore/next`` from ``port``. False
-        when no agent runs in it (not a Python runtime): then nothing is forked."""
+    def take(self, pid: int, port: int, extensions: list[RegisteredExtension]) -> bool:
+        """Fork the runtime ``pid``, which waits on ``restore/next`` from ``port``, with the
+        internal ``extensions`` registered. False when no agent runs in it (not a Python
+        runtime): then nothing is forked."""
         agent = self._port_file + ".agent"
         if not os.path.exists(agent):
             self.in_place = True
             return False
         if port == 0:
             return False
+        self.extensions = list(extensions)
         with open(agent) as source:
             agent_pid = int(source.read() or 0)
         with open(self._port_file + ".tmp", "w") as target:
