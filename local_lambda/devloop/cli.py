@@ -100,6 +100,12 @@ def _options(args: argparse.Namespace, base: Options) -> Options:
         limit = DEFAULT_MAX_ENVIRONMENTS
     if limit < 1:
         raise DevloopError(f"--max-environments {limit}: give at least 1")
+    if args.template is not None and getattr(args, "snap_start", False):
+        raise DevloopError(
+            "--snap-start does not apply to a template's functions: set"
+            " SnapStart: {ApplyOn: PublishedVersions} on them in the template"
+            " (or in Globals.Function)"
+        )
     env_file = None
     if args.env_file is not None:
         env_file = read_env_file(args.env_file)

@@ -1,4 +1,5 @@
-"""``lambdaboot serve --snap-start`` scaling out: every environment restores from one snapshot.
+"""``lambdaboot serve --snap-start`` (or a template's ``SnapStart``) scaling out: every
+environment restores from one snapshot.
 
 On Lambda all execution environments of a published SnapStart version resume one
 snapshot: init and the before-snapshot hooks run once per version, and each environment
@@ -52,6 +53,17 @@ def handler(event, context):
     return {"pid": os.getpid(), "init_pid": INIT_PID, "parent": os.getppid()}
 """
 ENVIRONMENTS = 3
+TEMPLATE = """
+Resources:
+  Snap:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.12
+      Timeout: 120
+      SnapStart: {ApplyOn: PublishedVersions}
+"""
 
 
 def _cgroups(pid: int) -> list[Path]:
@@ -75,17 +87,18 @@ def _wait_for(condition: Any, what: str, proc: subprocess.Popen[str], console: P
 
 
 @pytest.mark.parametrize(
-    ("kind", "stop"),
+    ("kind", "stop", "source"),
     [
-        ("lambdaboot", signal.SIGTERM),
-        ("awslambdaric", signal.SIGTERM),  # AWS's own runtime client, the reference
-        ("lambdaboot", signal.SIGINT),  # Ctrl-C
+        ("lambdaboot", signal.SIGTERM, "--snap-start"),
+        ("awslambdaric", signal.SIGTERM, "--snap-start"),  # AWS's own client, the reference
+        ("lambdaboot", signal.SIGINT, "--snap-start"),  # Ctrl-C
+        ("lambdaboot", signal.SIGTERM, "--template"),  # the template's SnapStart property
     ],
 )
 def test_concurrent_environments_restore_from_one_snapshot(
-    function_dir: Path, tmp_path: Path, kind: str, stop: signal.Signals
+    function_dir: Path, tmp_path: Path, kind: str, stop: signal.Signals, source: str
 ) -> None:
-    write_function(function_dir, {"app.py": APP})
+    write_function(function_dir, {"app.py": APP, "template.yaml": TEMPLATE})
     gate, folder = tmp_path / "gate", tmp_path / "tmp"
     gate.mkdir()
     folder.mkdir()
@@ -95,13 +108,17 @@ def test_concurrent_environments_restore_from_one_snapshot(
         runtime = ["--runtime-cmd", f"{python} -m awslambdaric app.handler"]
     else:
         runtime = ["--runtime-cmd", os.fspath(BOOTSTRAP), "--env", f"LAMBDABOOT_PYTHON={python}"]
+    if source == "--template":
+        function = ["--template", os.fspath(function_dir / "template.yaml")]
+    else:
+        function = [os.fspath(function_dir), "--snap-start", "--name", "Snap", "--timeout", "120"]
     console = tmp_path / "console.txt"
     with console.open("w") as err:
         proc = subprocess.Popen(
-            [os.fspath(LAMBDABOOT), "serve", os.fspath(function_dir), "--snap-start",
-             "--name", "Snap", "--max-environments", str(ENVIRONMENTS), *runtime,
+            [os.fspath(LAMBDABOOT), "serve", *function,
+             "--max-environments", str(ENVIRONMENTS), *runtime,
              "--env", f"GATE={gate}", "--env", f"BEFORE_FILE={before}",
-             "--env", f"AFTER_FILE={after}", "--timeout", "120"],
+             "--env", f"AFTER_FILE={after}"],
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,
