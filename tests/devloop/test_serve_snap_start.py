@@ -1,0 +1,168 @@
+"""``lambdaboot serve --snap-start`` scaling out: every environment restores from one snapshot.
+
+On Lambda all execution environments of a published SnapStart version resume one
+snapshot: init and the before-snapshot hooks run once per version, and each environment
+runs the after-restore hooks in its own copy. The dev loop serves concurrent invocations
+in environments of their own; here three requests are held in their handlers at the same
+time (so three environments exist for sure, whatever the machine's speed), and the hooks
+append their pid to files. Then SIGTERM (or Ctrl-C): no process, temporary folder or cgroup of the
+function is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import BOOTSTRAP, LAMBDABOOT, RUNTIME_PYTHONS, write_function
+from tests.snapstart.test_one_snapshot import _gone, _snapshots
+
+APP = """
+import os, pathlib, time
+from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+INIT_PID = os.getpid()
+
+def _append(variable):
+    with open(os.environ[variable], "a") as out:
+        out.write(f"{os.getpid()}\\n")
+
+@register_before_snapshot
+def before():
+    _append("BEFORE_FILE")
+
+@register_after_restore
+def after():
+    _append("AFTER_FILE")
+
+def handler(event, context):
+    gate = pathlib.Path(os.environ["GATE"])
+    (gate / f"in-{context.aws_request_id}").touch()
+    while not (gate / "release").exists():  # held until every request is in a handler
+        time.sleep(0.01)
+    return {"pid": os.getpid(), "init_pid": INIT_PID, "parent": os.getppid()}
+"""
+ENVIRONMENTS = 3
+
+
+def _cgroups(pid: int) -> list[Path]:
+    """The lambdaboot cgroups (freezer, memory) ``pid`` is in."""
+    found = []
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        name = path.rsplit("/", 1)[-1]
+        for controller in controllers.split(","):
+            if controller in ("freezer", "memory") and name.startswith("lambdaboot-"):
+                found.append(Path("/sys/fs/cgroup", controller, name))
+    return found
+
+
+def _wait_for(condition: Any, what: str, proc: subprocess.Popen[str], console: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise AssertionError(f"{what} never happened; console:\n{console.read_text()}")
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("kind", "stop"),
+    [
+        ("lambdaboot", signal.SIGTERM),
+        ("awslambdaric", signal.SIGTERM),  # AWS's own runtime client, the reference
+        ("lambdaboot", signal.SIGINT),  # Ctrl-C
+    ],
+)
+def test_concurrent_environments_restore_from_one_snapshot(
+    function_dir: Path, tmp_path: Path, kind: str, stop: signal.Signals
+) -> None:
+    write_function(function_dir, {"app.py": APP})
+    gate, folder = tmp_path / "gate", tmp_path / "tmp"
+    gate.mkdir()
+    folder.mkdir()
+    before, after = tmp_path / "before", tmp_path / "after"
+    python = RUNTIME_PYTHONS["3.12"]
+    if kind == "awslambdaric":
+        runtime = ["--runtime-cmd", f"{python} -m awslambdaric app.handler"]
+    else:
+        runtime = ["--runtime-cmd", os.fspath(BOOTSTRAP), "--env", f"LAMBDABOOT_PYTHON={python}"]
+    console = tmp_path / "console.txt"
+    with console.open("w") as err:
+        proc = subprocess.Popen(
+            [os.fspath(LAMBDABOOT), "serve", os.fspath(function_dir), "--snap-start",
+             "--name", "Snap", "--max-environments", str(ENVIRONMENTS), *runtime,
+             "--env", f"GATE={gate}", "--env", f"BEFORE_FILE={before}",
+             "--env", f"AFTER_FILE={after}", "--timeout", "120"],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env={**os.environ, "TMPDIR": os.fspath(folder)},
+        )  # fmt: skip
+    answers: list[tuple[str, dict[str, int]]] = []
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "Invoke API: " in line, console.read_text()
+        url = line.split()[2] + "/2015-03-31/functions/Snap/invocations"
+
+        def invoke() -> None:
+            ask = urllib.request.Request(url, data=b"{}", method="POST")
+            with urllib.request.urlopen(ask, timeout=120) as answer:
+                label = answer.headers["X-Lambdaboot-Environment"]
+                answers.append((label, json.loads(answer.read())))
+
+        callers = [threading.Thread(target=invoke) for _ in range(ENVIRONMENTS)]
+        for caller in callers:
+            caller.start()
+        _wait_for(
+            lambda: len(list(gate.glob("in-*"))) == ENVIRONMENTS,
+            f"{ENVIRONMENTS} invocations in their handlers at once",
+            proc,
+            console,
+        )
+        (gate / "release").touch()
+        for caller in callers:
+            caller.join(timeout=120)
+        assert len(answers) == ENVIRONMENTS, console.read_text()
+        results = [result for _, result in answers]
+        pids = [result["pid"] for result in results]
+        # What must be gone once serve has stopped: taken while it serves.
+        assert len(_snapshots(folder)) == 1
+        groups = [group for pid in pids for group in _cgroups(pid)]
+        assert all(group.exists() for group in groups)
+        holders = {result["parent"] for result in results} - {results[0]["init_pid"]}
+        proc.send_signal(stop)
+        status = proc.wait(timeout=60)
+    finally:
+        (gate / "release").touch()
+        proc.kill()
+        proc.wait()
+    log = console.read_text()
+    assert status == 128 + stop, log
+    assert sorted(label for label, _ in answers) == [f"Snap#{n}" for n in range(1, 4)], log
+    init_pid = results[0]["init_pid"]
+    assert all(result["init_pid"] == init_pid for result in results)  # one init...
+    assert before.read_text().split() == [str(init_pid)], log  # ...and its hooks, once
+    assert len(set(pids)) == ENVIRONMENTS and init_pid not in pids  # a copy each
+    assert sorted(after.read_text().split()) == sorted(map(str, pids)), log  # restored each
+    assert len(holders) == 1  # the later copies are the one holder's forks
+    lines = log.splitlines()
+    assert sum(" INIT_START " in line for line in lines) == 1, log
+    reports = [line for line in lines if " REPORT RequestId: " in line]
+    assert len(reports) == ENVIRONMENTS, log
+    for report in reports:  # each environment's cold start: a restore, no init
+        assert "\tRestore Duration: " in report and "Init Duration" not in report, report
+    assert sum(" RESTORE_START " in line for line in lines) == ENVIRONMENTS, log
+    # Nothing of the function is left: processes, the snapshot's folder, the cgroups.
+    assert all(_gone(pid) for pid in (init_pid, *holders, *pids))
+    assert _snapshots(folder) == []
+    assert groups and not [group for group in groups if group.exists()]
