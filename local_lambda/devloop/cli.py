@@ -173,11 +173,20 @@ def serve(args: argparse.Namespace, base: Options, single: Callable[[], Function
     def say(line: str) -> None:
         print(line, flush=True)
 
+    console = threading.Lock()  # environments log from threads of their own
+
+    def err(text: str) -> None:
+        # One write per line, under the lock: print writes the line and its end apart,
+        # and two environments' lines were glued together on a busy machine.
+        with console:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
     def warn(line: str) -> None:
-        print(f"lambdaboot serve: {line}", file=sys.stderr, flush=True)
+        err(f"lambdaboot serve: {line}")
 
     def log(label: str, line: str) -> None:
-        print(f"[{label}] {line}", file=sys.stderr, flush=True)
+        err(f"[{label}] {line}")
 
     try:
         first = load_plan(args, base, single)

@@ -173,6 +173,7 @@ def test_concurrent_environments_restore_from_one_snapshot(
     assert sorted(after.read_text().split()) == sorted(map(str, pids)), log  # restored each
     assert len(holders) == 1  # the later copies are the one holder's forks
     lines = log.splitlines()
+    assert not [line for line in lines if line.count("[Snap#") > 1], log  # one line each
     assert sum(" INIT_START " in line for line in lines) == 1, log
     reports = [line for line in lines if " REPORT RequestId: " in line]
     assert len(reports) == ENVIRONMENTS, log
