@@ -20,12 +20,13 @@ it was, leaves ``sys.path`` without this directory, imports the function's own
   gate and its telemetry pipe), forks a copy into a process group of its own, reports
   its pid, and later its exit status;
 - a **copy** (the second fork, made once the holder is out of the first environment, for
-  that environment; a fork of the holder for the others) replaces the snapshot connection's descriptor with a new connection on which it
-  asks ``restore/next`` again, so the runtime reads the answer meant for this copy and
-  shares no connection with the snapshot; then it returns into the runtime, which goes on;
+  that environment; a fork of the holder for the others) replaces the snapshot
+  connection's descriptor with a new connection on which it asks ``restore/next`` again,
+  so the runtime reads the answer meant for this copy and shares no connection with the
+  snapshot; then it returns into the runtime, which goes on;
 - the runtime process the first environment started stays as its copy's stand-in: it
-  forwards signals to the copy and exits with its status, so the local Lambda sees that
-  environment's runtime process end as usual.
+  forwards signals to the copy's main thread and exits with its status, so the local
+  Lambda sees that environment's runtime process end as usual.
 
 Only the standard library, and nothing imported until it is needed: this module is on
 every SnapStart start-up.
