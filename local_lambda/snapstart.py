@@ -251,6 +251,8 @@ class Snapshot:
             self._holder_fd = os.pidfd_open(self.holder_pid)  # not our child: to see it end
             for group in self._groups:
                 group.adopt(self.holder_pid)
+            with contextlib.suppress(OSError):  # (it has ended: seen as the socket closes)
+                holder.send(b"out")  # it may let the first environment's copy go on
             self._holder = holder
             self.published.set()
         elif word == b"pid" and self._forked is not None and not self._forked.done():
