@@ -12,6 +12,7 @@ function is left.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -47,7 +48,7 @@ def after():
 
 def handler(event, context):
     gate = pathlib.Path(os.environ["GATE"])
-    (gate / f"in-{context.aws_request_id}").touch()
+    (gate / f"in-{os.getpid()}").touch()
     while not (gate / "release").exists():  # held until every request is in a handler
         time.sleep(0.01)
     return {"pid": os.getpid(), "init_pid": INIT_PID, "parent": os.getppid()}
@@ -86,18 +87,8 @@ def _wait_for(condition: Any, what: str, proc: subprocess.Popen[str], console: P
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize(
-    ("kind", "stop", "source"),
-    [
-        ("lambdaboot", signal.SIGTERM, "--snap-start"),
-        ("awslambdaric", signal.SIGTERM, "--snap-start"),  # AWS's own client, the reference
-        ("lambdaboot", signal.SIGINT, "--snap-start"),  # Ctrl-C
-        ("lambdaboot", signal.SIGTERM, "--template"),  # the template's SnapStart property
-    ],
-)
-def test_concurrent_environments_restore_from_one_snapshot(
-    function_dir: Path, tmp_path: Path, kind: str, stop: signal.Signals, source: str
-) -> None:
+def _serve(function_dir: Path, tmp_path: Path, kind: str, source: str) -> subprocess.Popen[str]:
+    """``lambdaboot serve`` of APP, its gate, hook files and console under ``tmp_path``."""
     write_function(function_dir, {"app.py": APP, "template.yaml": TEMPLATE})
     gate, folder = tmp_path / "gate", tmp_path / "tmp"
     gate.mkdir()
@@ -112,9 +103,8 @@ def test_concurrent_environments_restore_from_one_snapshot(
         function = ["--template", os.fspath(function_dir / "template.yaml")]
     else:
         function = [os.fspath(function_dir), "--snap-start", "--name", "Snap", "--timeout", "120"]
-    console = tmp_path / "console.txt"
-    with console.open("w") as err:
-        proc = subprocess.Popen(
+    with (tmp_path / "console.txt").open("w") as err:
+        return subprocess.Popen(
             [os.fspath(LAMBDABOOT), "serve", *function,
              "--max-environments", str(ENVIRONMENTS), *runtime,
              "--env", f"GATE={gate}", "--env", f"BEFORE_FILE={before}",
@@ -124,6 +114,39 @@ def test_concurrent_environments_restore_from_one_snapshot(
             text=True,
             env={**os.environ, "TMPDIR": os.fspath(folder)},
         )  # fmt: skip
+
+
+def _held(
+    invoke: Any, gate: Path, proc: subprocess.Popen[str], console: Path
+) -> list[threading.Thread]:
+    """ENVIRONMENTS invocations started at once, returned once each is in its handler."""
+    callers = [threading.Thread(target=invoke) for _ in range(ENVIRONMENTS)]
+    for caller in callers:
+        caller.start()
+    _wait_for(
+        lambda: len(list(gate.glob("in-*"))) == ENVIRONMENTS,
+        f"{ENVIRONMENTS} invocations in their handlers at once",
+        proc,
+        console,
+    )
+    return callers
+
+
+@pytest.mark.parametrize(
+    ("kind", "stop", "source"),
+    [
+        ("lambdaboot", signal.SIGTERM, "--snap-start"),
+        ("awslambdaric", signal.SIGTERM, "--snap-start"),  # AWS's own client, the reference
+        ("lambdaboot", signal.SIGINT, "--snap-start"),  # Ctrl-C
+        ("lambdaboot", signal.SIGTERM, "--template"),  # the template's SnapStart property
+    ],
+)
+def test_concurrent_environments_restore_from_one_snapshot(
+    function_dir: Path, tmp_path: Path, kind: str, stop: signal.Signals, source: str
+) -> None:
+    gate, folder, console = tmp_path / "gate", tmp_path / "tmp", tmp_path / "console.txt"
+    before, after = tmp_path / "before", tmp_path / "after"
+    proc = _serve(function_dir, tmp_path, kind, source)
     answers: list[tuple[str, dict[str, int]]] = []
     try:
         assert proc.stdout is not None
@@ -137,19 +160,17 @@ def test_concurrent_environments_restore_from_one_snapshot(
                 label = answer.headers["X-Lambdaboot-Environment"]
                 answers.append((label, json.loads(answer.read())))
 
-        callers = [threading.Thread(target=invoke) for _ in range(ENVIRONMENTS)]
-        for caller in callers:
-            caller.start()
-        _wait_for(
-            lambda: len(list(gate.glob("in-*"))) == ENVIRONMENTS,
-            f"{ENVIRONMENTS} invocations in their handlers at once",
-            proc,
-            console,
-        )
+        callers = _held(invoke, gate, proc, console)
         (gate / "release").touch()
         for caller in callers:
             caller.join(timeout=120)
         assert len(answers) == ENVIRONMENTS, console.read_text()
+        _wait_for(  # every invocation over (its REPORT), as a user sees before Ctrl-C
+            lambda: console.read_text().count(" REPORT RequestId: ") == ENVIRONMENTS,
+            f"{ENVIRONMENTS} REPORT lines",
+            proc,
+            console,
+        )
         results = [result for _, result in answers]
         pids = [result["pid"] for result in results]
         # What must be gone once serve has stopped: taken while it serves.
@@ -182,5 +203,47 @@ def test_concurrent_environments_restore_from_one_snapshot(
     assert sum(" RESTORE_START " in line for line in lines) == ENVIRONMENTS, log
     # Nothing of the function is left: processes, the snapshot's folder, the cgroups.
     assert all(_gone(pid) for pid in (init_pid, *holders, *pids))
+    assert _snapshots(folder) == []
+    assert groups and not [group for group in groups if group.exists()]
+
+
+def test_ctrl_c_while_the_copies_run_leaves_nothing_behind(
+    function_dir: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C while every environment is in the middle of an invocation: the invocations
+    end, and so do the copies, the snapshot's holder and init's process, the folder and
+    the cgroups."""
+    gate, folder, console = tmp_path / "gate", tmp_path / "tmp", tmp_path / "console.txt"
+    proc = _serve(function_dir, tmp_path, "lambdaboot", "--snap-start")
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "Invoke API: " in line, console.read_text()
+        url = line.split()[2] + "/2015-03-31/functions/Snap/invocations"
+
+        def invoke() -> None:
+            ask = urllib.request.Request(url, data=b"{}", method="POST")
+            with contextlib.suppress(OSError):  # ended by the Ctrl-C, one way or another
+                urllib.request.urlopen(ask, timeout=120).read()
+
+        callers = _held(invoke, gate, proc, console)
+        pids = [int(path.name.split("-")[1]) for path in gate.glob("in-*")]
+        parents = {int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                   for pid in pids}  # fmt: skip
+        groups = [group for pid in pids for group in _cgroups(pid)]
+        assert len(_snapshots(folder)) == 1 and all(group.exists() for group in groups)
+        proc.send_signal(signal.SIGINT)
+        status = proc.wait(timeout=60)
+        for caller in callers:
+            caller.join(timeout=60)
+    finally:
+        (gate / "release").touch()
+        proc.kill()
+        proc.wait()
+    log = console.read_text()
+    assert status == 128 + signal.SIGINT, log
+    init_pid = int((tmp_path / "before").read_text())
+    assert init_pid in parents and len(parents) == 2  # the first copy's, the holder
+    assert all(_gone(pid) for pid in (init_pid, *parents, *pids)), log
     assert _snapshots(folder) == []
     assert groups and not [group for group in groups if group.exists()]
