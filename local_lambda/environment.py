@@ -124,7 +124,8 @@ class Environment:
         ``port`` (False if it cannot be: it is then restored in place)."""
         assert self._snapshot is not None
         self._on_snapshot((self.api.snapshot_ns - self.api.init_started_ns) / 1e6)
-        return self._snapshot.take(self.sandbox.pid, port)
+        internal = [ext for ext in self.api.extensions.values() if not ext.external]
+        return self._snapshot.take(self.sandbox.pid, port, [e for e in internal if not e.events])
 
     def _credentials(self) -> tuple[bytes | None, str]:
         """SnapStart: what the container-credentials endpoint serves, and its token."""
@@ -156,6 +157,8 @@ class Environment:
         await sandbox.ready()
         started_ns = time.perf_counter_ns()
         api.init_started(started_ns, sandbox.extension_names())
+        if sandbox.restored and self._snapshot is not None:
+            api.ext_api.restored(self._snapshot.extensions)
         go = await self._start_extensions()
         if sandbox.restored:  # SnapStart: a copy of the snapshot, let go now
             api.restore_begun(time.perf_counter_ns())

@@ -37,10 +37,15 @@ class RegisteredExtension:
     parked: HttpRequest | None = None  # its /event/next, waiting for an event
     queue: deque[bytes] = field(default_factory=deque)
     error_type: str | None = None  # from /init/error or /exit/error
+    # SnapStart: registered in the snapshot's init, by a thread the copy does not have (a
+    # fork copies one): it waits on /event/next in the snapshot, as on Lambda.
+    in_snapshot: bool = False
 
     @property
     def waiting(self) -> bool:
         """Waiting on /event/next with nothing to hand it."""
+        if self.in_snapshot:
+            return True
         return self.parked is not None and self.parked.connected and not self.queue
 
 
@@ -79,6 +84,14 @@ class ExtensionsApi:
         """Init begins with the external extensions ``names`` (file names in /opt/extensions)
         about to start: only they may register as external."""
         self.launched = set(names)
+
+    def restored(self, extensions: list[RegisteredExtension]) -> None:
+        """SnapStart: this environment is a copy of the snapshot, in which ``extensions``
+        (internal, taking no events) registered during init and wait on /event/next."""
+        for ext in extensions:
+            self.extensions[ext.identifier] = RegisteredExtension(
+                ext.name, [], False, ext.identifier, polled=True, in_snapshot=True
+            )
 
     def close_registration(self) -> None:
         self.registration_open = False

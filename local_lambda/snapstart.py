@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import log_frames
+from .extensions_api import RegisteredExtension
 from .freezer import Freezer
 from .memory import MemoryMeter
 from .model import InvokeOutcome
@@ -126,10 +127,20 @@ class Snapshot:
         self._forked: asyncio.Future[int] | None = None
         self._forking = asyncio.Lock()
         self._exits: dict[int, asyncio.Future[int]] = {}
+        #: Set once the holder has reported (then :attr:`held`): environments of other
+        #: local Lambdas wait for it before being made from the snapshot (the dev loop).
+        self.published = asyncio.Event()
+        #: Whether a runtime had no agent (not a Python program): nothing can be forked,
+        #: each environment then runs init and restores in place.
+        self.in_place = False
         #: The environment the snapshot's runtime was started with (every copy has it).
         self.env: dict[str, str] = {}
         #: The keys the container-credentials endpoint serves (see credentials_environment).
         self.credentials: dict[str, str] = {}
+        #: The internal extensions registered (for no events) when it was taken: every copy
+        #: has them registered, as a runtime's shutdown hooks need (Lambda sends SIGTERM to
+        #: a runtime only when an extension is registered).
+        self.extensions: list[RegisteredExtension] = []
 
     def starting(self, env: dict[str, str], credentials: dict[str, str]) -> None:
         """The runtime the snapshot is taken of starts with ``env`` and serves
@@ -151,12 +162,17 @@ class Snapshot:
             "_LOCAL_LAMBDA_SNAPSHOT": f"{int(_SIGNAL)}:{self._port_file}",
         }
 
-    def take(self, pid: int, port: int) -> bool:
-        """Fork the runtime ``pid``, which waits on ``restore/next`` from ``port``. False
-        when no agent runs in it (not a Python runtime): then nothing is forked."""
+    def take(self, pid: int, port: int, extensions: list[RegisteredExtension]) -> bool:
+        """Fork the runtime ``pid``, which waits on ``restore/next`` from ``port``, with the
+        internal ``extensions`` registered. False when no agent runs in it (not a Python
+        runtime): then nothing is forked."""
         agent = self._port_file + ".agent"
-        if not os.path.exists(agent) or port == 0:
+        if not os.path.exists(agent):
+            self.in_place = True
             return False
+        if port == 0:
+            return False
+        self.extensions = list(extensions)
         with open(agent) as source:
             agent_pid = int(source.read() or 0)
         with open(self._port_file + ".tmp", "w") as target:
@@ -170,7 +186,15 @@ class Snapshot:
 
     async def restore(self, output_fd: int, gate_fd: int, telemetry_fd: int = -1) -> Restored:
         """A new copy of the snapshot for an environment: its output goes to ``output_fd``,
-        it waits for "go" on ``gate_fd``, its telemetry frames go to ``telemetry_fd``."""
+        it waits for "go" on ``gate_fd``, its telemetry frames go to ``telemetry_fd``.
+        May be awaited on another local Lambda's event loop (the dev loop's environments
+        share one snapshot): the copy is then made on this one's, and reported on that one."""
+        caller = asyncio.get_running_loop()
+        if caller is not self._loop:
+            made = asyncio.run_coroutine_threadsafe(
+                self._restore_for(caller, output_fd, gate_fd, telemetry_fd), self._loop
+            )
+            return await asyncio.wrap_future(made)
         async with self._forking:
             holder = self._holder
             if holder is None:
@@ -184,6 +208,12 @@ class Snapshot:
             socket.send_fds(holder, [message], fds)
             pid = await self._forked
         return Restored(pid, self._exits[pid])
+
+    async def _restore_for(
+        self, caller: asyncio.AbstractEventLoop, output_fd: int, gate_fd: int, telemetry_fd: int
+    ) -> Restored:
+        copy = await self.restore(output_fd, gate_fd, telemetry_fd)
+        return Restored(copy.pid, _mirrored(copy.exited, caller))
 
     def _accept(self) -> None:
         try:
@@ -221,7 +251,10 @@ class Snapshot:
             self._holder_fd = os.pidfd_open(self.holder_pid)  # not our child: to see it end
             for group in self._groups:
                 group.adopt(self.holder_pid)
+            with contextlib.suppress(OSError):  # (it has ended: seen as the socket closes)
+                holder.send(b"out")  # it may let the first environment's copy go on
             self._holder = holder
+            self.published.set()
         elif word == b"pid" and self._forked is not None and not self._forked.done():
             self._exits[values[0]] = self._loop.create_future()  # before its end can come
             self._forked.set_result(values[0])
@@ -254,6 +287,22 @@ class Snapshot:
             group.close()
         with contextlib.suppress(OSError):
             shutil.rmtree(self._dir)
+
+
+def _mirrored(source: asyncio.Future[int], loop: asyncio.AbstractEventLoop) -> asyncio.Future[int]:
+    """A future of ``loop`` that gets ``source``'s result (``source`` is this thread's loop's)."""
+    mirror: asyncio.Future[int] = loop.create_future()
+
+    def settle(status: int) -> None:
+        if not mirror.done():
+            mirror.set_result(status)
+
+    def copied(done: asyncio.Future[int]) -> None:
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
+            loop.call_soon_threadsafe(settle, done.result())
+
+    source.add_done_callback(copied)
+    return mirror
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,14 @@ it was, leaves ``sys.path`` without this directory, imports the function's own
   socket and, for each request (which carries the new environment's output pipe, its
   gate and its telemetry pipe), forks a copy into a process group of its own, reports
   its pid, and later its exit status;
-- a **copy** (the second fork, for the first environment; a fork of the holder for the
-  others) replaces the snapshot connection's descriptor with a new connection on which it
-  asks ``restore/next`` again, so the runtime reads the answer meant for this copy and
-  shares no connection with the snapshot; then it returns into the runtime, which goes on;
+- a **copy** (the second fork, made once the holder is out of the first environment, for
+  that environment; a fork of the holder for the others) replaces the snapshot
+  connection's descriptor with a new connection on which it asks ``restore/next`` again,
+  so the runtime reads the answer meant for this copy and shares no connection with the
+  snapshot; then it returns into the runtime, which goes on;
 - the runtime process the first environment started stays as its copy's stand-in: it
-  forwards signals to the copy and exits with its status, so the local Lambda sees that
-  environment's runtime process end as usual.
+  forwards signals to the copy's main thread and exits with its status, so the local
+  Lambda sees that environment's runtime process end as usual.
 
 Only the standard library, and nothing imported until it is needed: this module is on
 every SnapStart start-up.
@@ -70,9 +71,18 @@ def _snapshot(port_file: str) -> None:
         port = int(source.read())
     fd = _connection_fd(port)
     handlers = {name: signal.getsignal(getattr(signal, name)) for name in _FORWARDED}
+    left, gone = os.pipe()
     if os.fork() == 0:
-        _serve(fd, port_file + ".sock", handlers)
+        os.close(left)
+        _serve(fd, port_file + ".sock", handlers, gone)
         return  # a copy for a later environment: back into the runtime
+    os.close(gone)
+    # Until the holder has left this environment (its process group and cgroups), the
+    # environment's freeze and reset reach it: a copy that went on first could be served,
+    # frozen and reset with a holder that had not run yet (a loaded machine), and the
+    # snapshot was lost. It closes its end of the pipe once out (or ends).
+    os.read(left, 1)
+    os.close(left)
     child = os.fork()
     if child == 0:
         _reconnect(fd)
@@ -80,8 +90,9 @@ def _snapshot(port_file: str) -> None:
     _hold(child)
 
 
-def _serve(fd: int, control_path: str, handlers: dict) -> None:
-    """The holder: fork a copy per request of the local Lambda; returns only in a copy."""
+def _serve(fd: int, control_path: str, handlers: dict, gone: int) -> None:
+    """The holder: fork a copy per request of the local Lambda; returns only in a copy.
+    ``gone`` is closed once it has left the first environment."""
     import select
     import signal
     import socket
@@ -98,6 +109,8 @@ def _serve(fd: int, control_path: str, handlers: dict) -> None:
     control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     control.connect(control_path)
     control.sendall(b"holder %d" % os.getpid())
+    control.recv(16)  # "out": the local Lambda has moved us into the snapshot's cgroups
+    os.close(gone)
     copies = {}  # pidfd -> pid
     while True:
         ready, _, _ = select.select([control, *copies], [], [])
@@ -192,17 +205,32 @@ def _reconnect(fd: int) -> None:
 
 
 def _hold(child: int) -> None:
-    """The first environment's runtime process from now on: its copy's stand-in."""
+    """The first environment's runtime process from now on: its copy's stand-in.
+
+    It waits for the copy on a pidfd and on a signal wake-up pipe, not in ``waitpid``: the
+    runtime's other threads live on in this process (runtime_core's shutdown-extension
+    poller, started during init), and the kernel may give a signal sent to the process to
+    one of them, e.g. while the main thread is just thawed and has not run yet. Python then
+    only notes the signal, and the main thread would not run the handler until ``waitpid``
+    returned: the copy never got its SIGTERM, and the shutdown ended in SIGKILL. The
+    wake-up pipe is written from whichever thread took the signal."""
+    import select
     import signal
 
+    wake, woken = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(woken, warn_on_full_buffer=False)
     for name in _FORWARDED:
         signal.signal(getattr(signal, name), lambda signum, _frame: _forward(child, signum))
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except ChildProcessError:
-            os._exit(1)
+    ended = os.pidfd_open(child)
+    while ended not in select.select([ended, wake], [], [])[0]:
+        try:  # noqa: SIM105 (contextlib would be one more import at every start)
+            os.read(wake, 256)  # the handlers have run (back in the interpreter)
+        except BlockingIOError:
+            pass
+    try:
+        _, status = os.waitpid(child, 0)
+    except ChildProcessError:
+        os._exit(1)
     code = os.waitstatus_to_exitcode(status)
     if code < 0:  # killed by a signal: end the same way
         signal.signal(-code, signal.SIG_DFL)
@@ -211,26 +239,27 @@ def _hold(child: int) -> None:
 
 
 def _forward(child: int, signum: int) -> None:
-    """Pass ``signum`` on to the copy once its main thread has run since the thaw.
+    """Pass ``signum`` on to the copy's main thread (``tgkill``), not to the process.
 
-    The local Lambda waits for this stand-in's main thread before signalling (see
-    ``Freezer.thread_running``), but not for the copy's: a copy just thawed keeps the
-    freezer's wake-up flag until it runs, and a process-directed signal sent meanwhile can
-    go to another of its threads, so Python would run the runtime's SIGTERM handler late
-    or never. Wait (at most 0.1 s) until the copy's main thread is neither frozen nor
-    runnable-but-not-run (``/proc`` state D or R), as the local Lambda does for its pid."""
-    import time
+    The local Lambda thaws the environment and waits (briefly) for this stand-in's main
+    thread, not for the copy's: a thread just thawed keeps the freezer's wake-up flag until
+    it runs, and the kernel gives a signal sent to the process to another thread meanwhile
+    (one the function started), where Python only notes it: the copy's main thread, back
+    in its ``recv``, would run the runtime's SIGTERM handler late or never. A signal for
+    the main thread waits for it, and interrupts its ``recv`` once it runs. A copy whose
+    main thread blocks the signal gets it as a process's, to let its other threads take it."""
+    try:
+        with open(f"/proc/{child}/task/{child}/status") as status:
+            masks = dict(line.split(":", 1) for line in status if line.startswith("SigBlk"))
+        main_takes_it = not int(masks["SigBlk"], 16) & (1 << (signum - 1))
+        if main_takes_it:
+            import ctypes
 
-    until = time.monotonic() + 0.1
-    while time.monotonic() < until:
-        try:
-            with open(f"/proc/{child}/task/{child}/stat") as stat:
-                state = stat.read().rpartition(") ")[2][:1]
-        except OSError:
-            break
-        if state not in ("D", "R"):
-            break
-        time.sleep(0.001)
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.tgkill(child, child, signum) == 0:
+                return
+    except (OSError, KeyError, ValueError, AttributeError):  # ended, or a libc without tgkill
+        pass
     try:  # noqa: SIM105 (contextlib would be one more import at every start)
         os.kill(child, signum)
     except ProcessLookupError:

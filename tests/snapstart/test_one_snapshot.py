@@ -73,8 +73,9 @@ def test_init_runs_once_for_every_environment_of_the_function(
     else:
         command, env = [os.fspath(BOOTSTRAP)], bootstrap_env(python)
     env["INIT_FILE"] = os.fspath(tmp_path / "inits")
+    # (a timeout the answering invocations cannot reach on a loaded machine either)
     config = FunctionConfig(
-        command=command, task_root=function_dir, snap_start=True, timeout=1.0, env=env
+        command=command, task_root=function_dir, snap_start=True, timeout=3.0, env=env
     )
     with LocalLambda(config) as lam:
         first = lam.invoke({})

@@ -237,11 +237,15 @@ def test_an_after_restore_hook_past_the_limit_is_a_snapstart_timeout(
 
 
 @PYTHONS
+@pytest.mark.parametrize("later", [False, True], ids=["first", "later"])
 def test_shutdown_hooks_run_in_the_restored_process(
-    function_dir: Path, tmp_path: Path, python: str
+    function_dir: Path, tmp_path: Path, python: str, later: bool
 ) -> None:
-    """SIGTERM reaches the restored copy (the snapshot's holder passes it on), whose
-    on_shutdown hooks run; the environment ends with its exit status."""
+    """SIGTERM reaches the restored copy, whose on_shutdown hooks run; the environment ends
+    with its exit status. In the first environment the snapshot's process passes it on; a
+    later one is a copy made after a crash, which the local Lambda signals itself: the
+    internal extension the hooks registered during init is registered there too, as it is
+    in a snapshot (Lambda sends SIGTERM only when an extension is registered)."""
     done = tmp_path / "shut-down"
     write_function(
         function_dir,
@@ -256,13 +260,26 @@ def test_shutdown_hooks_run_in_the_restored_process(
                     out.write(str(os.getpid()))
 
             def handler(event, context):
+                if event.get("crash"):
+                    os._exit(3)
                 return os.getpid()
             """
         },
     )
     command, extra = _runtime("lambdaboot", python)
-    config = FunctionConfig(command=command, task_root=function_dir, snap_start=True, env=extra)
+    # A budget a loaded machine cannot overrun (Lambda's 500 ms is not what this checks).
+    config = FunctionConfig(
+        command=command,
+        task_root=function_dir,
+        snap_start=True,
+        env=extra,
+        shutdown_internal_ms=5000,
+    )
     with LocalLambda(config) as lam:
+        if later:
+            crashed = lam.invoke({"crash": True})
+            assert crashed.error_type == "Runtime.ExitError", lam.output
+            assert not done.exists()  # (a crash runs no hooks)
         pid = lam.invoke({}).json()
         ended = lam.shutdown()
     assert ended.signals == ["SIGTERM"], lam.output
