@@ -175,7 +175,7 @@ def test_warm_tricks_smoke_judges_each_trick_against_the_plain_code(tmp_path: Pa
     for entry in result["measurements"].values():
         assert entry["ratio_vs_shipped"]["shipped"] == {"wall_us": 1.0, "cpu_us": 1.0}
         assert all(len(m["wall_us"]) == 2 for m in entry["per_round"].values())
-    assert set(result["verdicts"]) == {"response-template", "guard-shortcut"}
+    assert set(result["verdicts"]) == {"response-template", "guard-shortcut", "header-names"}
     assert all(isinstance(v["kept"], bool) for v in result["verdicts"].values())
 
 
