@@ -16,6 +16,7 @@ import base64
 import contextlib
 import json
 import math
+import socket
 import sys
 import threading
 import time
@@ -39,6 +40,7 @@ from .model import (
 from .platform_log import PlatformLog, readable
 from .runtime_api import Fault
 from .sandbox import RuntimeStartError, prepare_filesystem
+from .shared_runtime_api import SharedRuntimeApi
 from .snapstart import Snapshot
 from .worker_log_socket import LOG_SOCKET_ENV, WorkerLogSocket
 
@@ -51,7 +53,13 @@ class LocalLambda:
 
     It owns the function's environments: the one serving (``None`` before the first
     invoke and after a reset) and a spare made ahead of time, so that a cold start pays
-    neither the spawn nor the cgroup joins."""
+    neither the spawn nor the cgroup joins.
+
+    SnapStart with ``snapshot`` and ``runtime_api`` given: the snapshot is shared with the
+    other local Lambdas of the function (the dev loop runs one per environment), which
+    give their environments one Runtime API address, ``runtime_api``'s, as every copy of
+    a snapshot knows the address its runtime had at init. Their owner closes them, after
+    every local Lambda sharing them."""
 
     def __init__(
         self,
@@ -59,7 +67,12 @@ class LocalLambda:
         host: str = "127.0.0.1",
         runtime_port: int = 0,
         invoke_port: int = 0,
+        *,
+        snapshot: Snapshot | None = None,
+        runtime_api: SharedRuntimeApi | None = None,
     ) -> None:
+        if (snapshot is None) != (runtime_api is None):
+            raise ValueError("a shared snapshot needs a shared Runtime API address, and back")
         self.config = config
         self.function_arn = protocol.function_arn(config.region, config.function_name)
         self._host = host
@@ -87,7 +100,8 @@ class LocalLambda:
         self._init_ms: float | None = None
         # SnapStart: the function's snapshot, taken by its first environment's runtime;
         # every environment after it is a copy (it outlives them, as a published version).
-        self._snapshot: Snapshot | None = None
+        self._snapshot: Snapshot | None = snapshot
+        self._shared_api = runtime_api
         # Managed Instances: where the runtime's worker processes write their output.
         self._worker_logs: WorkerLogSocket | None = None
         self.runtime_api = ""
@@ -143,6 +157,9 @@ class LocalLambda:
         )
         self._servers = [runtime, invoke]
         self.runtime_api = runtime.address
+        if self._shared_api is not None:  # its environments' connections come through it
+            self.runtime_api = self._shared_api.address
+            self._shared_api.join(self)
         self.endpoint = "http://" + invoke.address
         if self.config.managed_instances:
             level = log_level.threshold(self.config.log_format, self.config.log_level)
@@ -153,7 +170,7 @@ class LocalLambda:
 
             self._worker_logs = WorkerLogSocket(worker_line)
             self.config.env[LOG_SOCKET_ENV] = await self._worker_logs.open()
-        if self.config.snap_start:
+        if self.config.snap_start and self._snapshot is None:
             self._snapshot = Snapshot()
         self._prepare_spare()
 
@@ -169,6 +186,30 @@ class LocalLambda:
     def _early(self, request: HttpRequest) -> bool:
         env = self._env or self._last or self._spare
         return env is not None and env.api.is_early(request)
+
+    def process_groups(self) -> set[int]:
+        """The process groups of this function's environments (the runtime and its
+        extensions share one): how a shared Runtime API address tells whose a connection
+        is (``local_lambda.shared_runtime_api``). Thread-safe."""
+        envs = (self._env, self._last, self._spare)
+        return {env.sandbox.pid for env in envs if env is not None and env.sandbox.pid}
+
+    def adopt_runtime_connection(self, sock: socket.socket) -> None:
+        """Serve ``sock``, a connection to the shared Runtime API address from one of this
+        function's environments, on its own Runtime API. Thread-safe."""
+        loop = self._loop
+        try:
+            if loop is None:
+                raise RuntimeError("closed")
+            loop.call_soon_threadsafe(self._adopt, sock)
+        except RuntimeError:  # closed meanwhile
+            sock.close()
+
+    def _adopt(self, sock: socket.socket) -> None:
+        if self._servers:
+            self._servers[0].adopt(sock)
+        else:
+            sock.close()
 
     def _new_environment(self) -> Environment:
         if self._fs is None:  # once per function (a LayerError is the caller's to see)
@@ -217,12 +258,14 @@ class LocalLambda:
         if self._spare is not None:
             await self._spare.discard()
             self._spare = None
+        if self._shared_api is not None:
+            self._shared_api.leave(self)
         for server in self._servers:
             server.close()
         self._servers = []
-        if self._snapshot is not None:
+        if self._snapshot is not None and self._shared_api is None:  # its own: it ends here
             self._snapshot.close()
-            self._snapshot = None
+        self._snapshot = None
         if self._worker_logs is not None:
             self._worker_logs.close()
             self._worker_logs = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 
 CGROUP_V1_FREEZER = Path("/sys/fs/cgroup/freezer")
@@ -29,6 +30,8 @@ class Freezer:
         self.group: Path | None = None
         self.method = "sigstop"
         self.frozen = False
+        #: When it was last thawed (``time.monotonic()``; never: -inf).
+        self.thawed_at = float("-inf")
         self._pgid = 0
         with contextlib.suppress(OSError):
             group = CGROUP_V1_FREEZER / name
@@ -57,6 +60,7 @@ class Freezer:
             return
         self.frozen = False
         self._set("THAWED", signal.SIGCONT)
+        self.thawed_at = time.monotonic()
 
     def _set(self, state: str, signum: int) -> None:
         if self.group is not None:

@@ -32,6 +32,7 @@ so the per-request cost is one clock read.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -457,9 +458,17 @@ _STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}" for st
 class HttpServer:
     """A listening socket and the connections it has open."""
 
-    def __init__(self, server: asyncio.Server, live: set[_Connection], limits: Limits) -> None:
+    def __init__(
+        self,
+        server: asyncio.Server,
+        live: set[_Connection],
+        limits: Limits,
+        factory: Callable[[], _Connection] | None = None,
+    ) -> None:
         self._server = server
         self._live = live
+        self._factory = factory
+        self._adopting: set[asyncio.Task[object]] = set()
         host, port = server.sockets[0].getsockname()[:2]
         # host:port as a URL's authority needs it: an IPv6 address goes in brackets
         self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -476,10 +485,24 @@ class HttpServer:
         loop = asyncio.get_running_loop()
         self._sweeper = loop.call_later(self._period, self._sweep)
 
+    def adopt(self, sock: socket.socket) -> None:
+        """Serve a connection accepted on another listening socket as one of this server's
+        own: a Runtime API address shared by several local Lambdas hands each one the
+        connections of its environments (``local_lambda.shared_runtime_api``)."""
+        if self._factory is None or not self._server.is_serving():
+            sock.close()
+            return
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(loop.connect_accepted_socket(self._factory, sock))
+        self._adopting.add(task)
+        task.add_done_callback(self._adopting.discard)
+
     def close(self) -> None:
         """Stop listening and close every open connection (parked long polls included)."""
         if self._sweeper is not None:
             self._sweeper.cancel()
+        for task in list(self._adopting):
+            task.cancel()
         self._server.close()
         for conn in list(self._live):
             conn.abort()
@@ -499,10 +522,9 @@ async def serve(
     ``early`` accepts are dispatched at their headers (see the module's docstring)."""
     loop = asyncio.get_running_loop()
     live: set[_Connection] = set()
-    server = await loop.create_server(
-        lambda: _Connection(handler, max_body, clock, live, early, limits),
-        host,
-        port,
-        reuse_address=True,
-    )
-    return HttpServer(server, live, limits)
+
+    def connection() -> _Connection:
+        return _Connection(handler, max_body, clock, live, early, limits)
+
+    server = await loop.create_server(connection, host, port, reuse_address=True)
+    return HttpServer(server, live, limits, connection)

@@ -24,6 +24,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -293,17 +294,22 @@ class Sandbox:
         else:
             self.freezer.thaw()
 
-    async def awake(self, timeout_s: float = 0.1) -> None:
-        """Thaw, and wait (briefly) until the runtime's main thread has run again, so that a
-        signal sent next reaches it (see ``Freezer.thread_running``)."""
+    async def awake(self, timeout_s: float = 2.0) -> None:
+        """Thaw, and wait until the runtime's main thread has run since, so that a signal
+        sent next reaches it (see ``Freezer.thread_running``): for as long as a loaded
+        machine may take to give a thawed thread a CPU, ``timeout_s`` from the thaw at most
+        (it is back in its system call as soon as it runs). A signal sent sooner could go to
+        another of its threads (a runtime's shutdown-extension poller, a function's own),
+        and the runtime's SIGTERM handler ran late or never: SIGKILL, hooks not run. Not
+        counted from now: a main thread thawed long ago and still runnable is busy (an
+        interrupt mid-invocation), not waiting for its first run."""
         self.freezer.thaw()
-        loop = asyncio.get_running_loop()
-        until = loop.time() + timeout_s
+        until = self.freezer.thawed_at + timeout_s
         while (
             self.alive
             and self.pid
             and self.freezer.thread_running(self.pid)
-            and loop.time() < until
+            and time.monotonic() < until
         ):
             await asyncio.sleep(0.001)
 

@@ -127,6 +127,12 @@ class Snapshot:
         self._forked: asyncio.Future[int] | None = None
         self._forking = asyncio.Lock()
         self._exits: dict[int, asyncio.Future[int]] = {}
+        #: Set once the holder has reported (then :attr:`held`): environments of other
+        #: local Lambdas wait for it before being made from the snapshot (the dev loop).
+        self.published = asyncio.Event()
+        #: Whether a runtime had no agent (not a Python program): nothing can be forked,
+        #: each environment then runs init and restores in place.
+        self.in_place = False
         #: The environment the snapshot's runtime was started with (every copy has it).
         self.env: dict[str, str] = {}
         #: The keys the container-credentials endpoint serves (see credentials_environment).
@@ -161,7 +167,10 @@ class Snapshot:
         internal ``extensions`` registered. False when no agent runs in it (not a Python
         runtime): then nothing is forked."""
         agent = self._port_file + ".agent"
-        if not os.path.exists(agent) or port == 0:
+        if not os.path.exists(agent):
+            self.in_place = True
+            return False
+        if port == 0:
             return False
         self.extensions = list(extensions)
         with open(agent) as source:
@@ -177,7 +186,15 @@ class Snapshot:
 
     async def restore(self, output_fd: int, gate_fd: int, telemetry_fd: int = -1) -> Restored:
         """A new copy of the snapshot for an environment: its output goes to ``output_fd``,
-        it waits for "go" on ``gate_fd``, its telemetry frames go to ``telemetry_fd``."""
+        it waits for "go" on ``gate_fd``, its telemetry frames go to ``telemetry_fd``.
+        May be awaited on another local Lambda's event loop (the dev loop's environments
+        share one snapshot): the copy is then made on this one's, and reported on that one."""
+        caller = asyncio.get_running_loop()
+        if caller is not self._loop:
+            made = asyncio.run_coroutine_threadsafe(
+                self._restore_for(caller, output_fd, gate_fd, telemetry_fd), self._loop
+            )
+            return await asyncio.wrap_future(made)
         async with self._forking:
             holder = self._holder
             if holder is None:
@@ -191,6 +208,12 @@ class Snapshot:
             socket.send_fds(holder, [message], fds)
             pid = await self._forked
         return Restored(pid, self._exits[pid])
+
+    async def _restore_for(
+        self, caller: asyncio.AbstractEventLoop, output_fd: int, gate_fd: int, telemetry_fd: int
+    ) -> Restored:
+        copy = await self.restore(output_fd, gate_fd, telemetry_fd)
+        return Restored(copy.pid, _mirrored(copy.exited, caller))
 
     def _accept(self) -> None:
         try:
@@ -228,7 +251,10 @@ class Snapshot:
             self._holder_fd = os.pidfd_open(self.holder_pid)  # not our child: to see it end
             for group in self._groups:
                 group.adopt(self.holder_pid)
+            with contextlib.suppress(OSError):  # (it has ended: seen as the socket closes)
+                holder.send(b"out")  # it may let the first environment's copy go on
             self._holder = holder
+            self.published.set()
         elif word == b"pid" and self._forked is not None and not self._forked.done():
             self._exits[values[0]] = self._loop.create_future()  # before its end can come
             self._forked.set_result(values[0])
@@ -261,6 +287,22 @@ class Snapshot:
             group.close()
         with contextlib.suppress(OSError):
             shutil.rmtree(self._dir)
+
+
+def _mirrored(source: asyncio.Future[int], loop: asyncio.AbstractEventLoop) -> asyncio.Future[int]:
+    """A future of ``loop`` that gets ``source``'s result (``source`` is this thread's loop's)."""
+    mirror: asyncio.Future[int] = loop.create_future()
+
+    def settle(status: int) -> None:
+        if not mirror.done():
+            mirror.set_result(status)
+
+    def copied(done: asyncio.Future[int]) -> None:
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
+            loop.call_soon_threadsafe(settle, done.result())
+
+    source.add_done_callback(copied)
+    return mirror
 
 
 @dataclass(frozen=True)

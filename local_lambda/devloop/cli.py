@@ -100,6 +100,12 @@ def _options(args: argparse.Namespace, base: Options) -> Options:
         limit = DEFAULT_MAX_ENVIRONMENTS
     if limit < 1:
         raise DevloopError(f"--max-environments {limit}: give at least 1")
+    if args.template is not None and getattr(args, "snap_start", False):
+        raise DevloopError(
+            "--snap-start does not apply to a template's functions: set"
+            " SnapStart: {ApplyOn: PublishedVersions} on them in the template"
+            " (or in Globals.Function)"
+        )
     env_file = None
     if args.env_file is not None:
         env_file = read_env_file(args.env_file)
@@ -167,11 +173,20 @@ def serve(args: argparse.Namespace, base: Options, single: Callable[[], Function
     def say(line: str) -> None:
         print(line, flush=True)
 
+    console = threading.Lock()  # environments log from threads of their own
+
+    def err(text: str) -> None:
+        # One write per line, under the lock: print writes the line and its end apart,
+        # and two environments' lines were glued together on a busy machine.
+        with console:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
     def warn(line: str) -> None:
-        print(f"lambdaboot serve: {line}", file=sys.stderr, flush=True)
+        err(f"lambdaboot serve: {line}")
 
     def log(label: str, line: str) -> None:
-        print(f"[{label}] {line}", file=sys.stderr, flush=True)
+        err(f"[{label}] {line}")
 
     try:
         first = load_plan(args, base, single)

@@ -98,7 +98,7 @@ class FunctionSet:
             self.router.refusals = dict(refusals or {})
             for pool in old:
                 pool.retire()
-            self._retired = {pool for pool in self._retired | old if pool.slots}
+            self._retired = {pool for pool in self._retired | old if not pool.ended}
 
         self._call(swap())
 

@@ -16,6 +16,14 @@ environment that has answered is usually free a moment later, so a request with 
 environment waits up to :data:`WRAP_UP_GRACE_S` for one of those before it starts a new
 environment (or is throttled at the limit): a client invoking in a loop reuses its warm
 environment instead of starting another one for each request.
+
+A SnapStart function's environments all restore from one snapshot, as those of a
+published version do on Lambda: the pool owns the :class:`~local_lambda.snapstart.Snapshot`
+and the one Runtime API address its copies know
+(:class:`~local_lambda.shared_runtime_api.SharedRuntimeApi`), and gives both to each
+environment's local Lambda. The first environment's init takes the snapshot (init and
+the before-snapshot hooks run once per pool, that is per version of the code); an
+environment needed while that init runs waits for the snapshot, then is a copy of it.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from dataclasses import dataclass
 
 from ..emulator import LocalLambda
 from ..model import FunctionConfig
+from ..shared_runtime_api import SharedRuntimeApi
+from ..snapstart import Snapshot
 from .forward import Upstream
 
 # Called with each log line of an environment and the environment's label ("Api#2").
@@ -94,16 +104,28 @@ class Pool:
         self.slots: list[Slot] = []
         self.made = made
         self._retired = False
-        self._freed: list[asyncio.Future[None]] = []  # requests waiting for a free slot
+        # Requests waiting for a free slot (or, SnapStart, for the snapshot).
+        self._freed: list[asyncio.Future[None]] = []
+        # SnapStart: the snapshot every environment restores from, and its address.
+        self._snapshot: Snapshot | None = None
+        self._runtime_api: SharedRuntimeApi | None = None
+        self._closing: set[asyncio.Future[None]] = set()  # environments shutting down
 
     @property
     def retired(self) -> bool:
         return self._retired
 
+    @property
+    def ended(self) -> bool:
+        """Retired, and every environment (and the snapshot, if any) has shut down."""
+        return self._retired and not self.slots and not self._closing and self._snapshot is None
+
     async def take(self) -> Slot | None:
         """A free environment for an invocation (after a short wait for one that has
         answered, see the module's docstring; a new one if none is free and the limit
         allows), marked busy; None when every environment allowed is busy."""
+        if self.config.snap_start:
+            await self._while_publishing()
         slot = self._free()
         if slot is None and any(s.wrapping_up for s in self.slots):
             slot = await self._wait_free(WRAP_UP_GRACE_S)
@@ -119,6 +141,7 @@ class Pool:
             await asyncio.get_running_loop().run_in_executor(None, slot.lam.open)
         except BaseException:
             self.slots.remove(slot)
+            self._wake()  # (a request waiting for its snapshot would wait for nothing)
             raise
         return slot
 
@@ -150,19 +173,44 @@ class Pool:
                 await asyncio.wait_for(freed, deadline - loop.time())
         return slot
 
+    async def _while_publishing(self) -> None:
+        """SnapStart: until the snapshot is taken, every invocation starts with an init
+        (of a new environment, or again in one whose init failed), and two at once would
+        both take it. So while one is being answered, wait for the snapshot, or for that
+        answer (its init failed: the next one tries again); not when the runtime cannot be
+        forked (no agent), where each environment runs init and restores in place."""
+        while self._publishing():
+            assert self._snapshot is not None
+            changed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._freed.append(changed)
+            published = asyncio.ensure_future(self._snapshot.published.wait())
+            await asyncio.wait({changed, published}, return_when=asyncio.FIRST_COMPLETED)
+            published.cancel()
+
+    def _publishing(self) -> bool:
+        snapshot = self._snapshot
+        if snapshot is None or snapshot.held or snapshot.in_place:
+            return False
+        return any(slot.answering for slot in self.slots)
+
+    def _wake(self) -> None:
+        freed, self._freed = self._freed, []
+        for waiter in freed:
+            if not waiter.done():
+                waiter.set_result(None)
+
     def answered(self, slot: Slot) -> None:
         """The answer of one invocation on ``slot`` has been passed on (it may still run)."""
         slot.answering = max(slot.answering - 1, 0)
+        if self.config.snap_start:
+            self._wake()
 
     def give_back(self, slot: Slot) -> None:
         """One invocation on ``slot`` is over: its environment reported idle."""
         slot.busy = max(slot.busy - 1, 0)
         if self._retired and slot.busy == 0:
             self._close_later(slot)
-        freed, self._freed = self._freed, []
-        for waiter in freed:
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake()
 
     def _new_slot(self) -> Slot:
         self.made += 1
@@ -170,7 +218,12 @@ class Pool:
         on_log = self._on_log
         listener = None if on_log is None else (lambda line: on_log(label, line))
         config = dataclasses.replace(self.config, env=dict(self.config.env), log_listener=listener)
-        return Slot(LocalLambda(config), label)
+        if not config.snap_start:
+            return Slot(LocalLambda(config), label)
+        if self._snapshot is None or self._runtime_api is None:
+            self._snapshot, self._runtime_api = Snapshot(), SharedRuntimeApi()
+        lam = LocalLambda(config, snapshot=self._snapshot, runtime_api=self._runtime_api)
+        return Slot(lam, label)
 
     def retire(self) -> None:
         """Stop taking invocations (a newer pool has replaced this one): free environments
@@ -183,16 +236,37 @@ class Pool:
     def _close_later(self, slot: Slot) -> None:
         if slot in self.slots:
             self.slots.remove(slot)
-            if slot.upstream is not None:
-                slot.upstream.close()
-            asyncio.get_running_loop().run_in_executor(None, slot.lam.close)
+            self._start_closing(slot)
+
+    def _start_closing(self, slot: Slot) -> asyncio.Future[None]:
+        if slot.upstream is not None:
+            slot.upstream.close()
+        closing = asyncio.get_running_loop().run_in_executor(None, slot.lam.close)
+        self._closing.add(closing)
+        closing.add_done_callback(self._closed)
+        return closing
+
+    def _closed(self, closing: asyncio.Future[None]) -> None:
+        self._closing.discard(closing)
+        if self._retired and not self.slots and not self._closing:
+            self._end_snapshot()  # the last environment sharing it has shut down
 
     async def close(self) -> None:
-        """The shutdown phase of every environment, side by side."""
+        """The shutdown phase of every environment, side by side; then the snapshot ends."""
         self._retired = True
         slots, self.slots = self.slots, []
         for slot in slots:
-            if slot.upstream is not None:
-                slot.upstream.close()
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(None, s.lam.close) for s in slots))
+            self._start_closing(slot)
+        try:
+            await asyncio.gather(*self._closing)
+        finally:
+            self._end_snapshot()
+
+    def _end_snapshot(self) -> None:
+        """The holder, its copies' records, the temporary folder, the cgroups: gone."""
+        snapshot, api = self._snapshot, self._runtime_api
+        self._snapshot = self._runtime_api = None
+        if snapshot is not None:
+            snapshot.close()
+        if api is not None:
+            api.close()

@@ -134,6 +134,11 @@ def function_config(spec: FunctionSpec, options: Options, notes: list[str]) -> F
         raise ValueError(
             f"Runtime {runtime}: the local Lambda runs python3.x and provided.* functions"
         )
+    if spec.snap_start and not _snap_start_runtime(runtime):
+        raise ValueError(
+            f"SnapStart with Runtime {runtime}: Lambda offers SnapStart for Python from"
+            " python3.12 on (not for OS-only runtimes): use python3.12 or later"
+        )
     machine = _MACHINE.get(platform.machine().lower(), platform.machine())
     if spec.architecture != machine:
         notes.append(
@@ -152,7 +157,14 @@ def function_config(spec: FunctionSpec, options: Options, notes: list[str]) -> F
         log_format=options.log_format,
         layers=layers,
         runtime=emulated,
+        snap_start=spec.snap_start,
     )
+
+
+def _snap_start_runtime(runtime: str) -> bool:
+    """Whether Lambda offers SnapStart for ``runtime`` (of those run here: python3.12+)."""
+    minor = runtime.removeprefix("python3.")
+    return runtime.startswith("python3.") and minor.isdigit() and int(minor) >= 12
 
 
 def _note_python(spec: FunctionSpec, runtime: str, notes: list[str]) -> None:

@@ -44,6 +44,7 @@ class FunctionSpec:
     memory_mb: int = DEFAULT_MEMORY_MB
     architecture: str = "x86_64"
     reserved_concurrency: int | None = None
+    snap_start: bool = False  # SnapStart: {ApplyOn: PublishedVersions}
 
     @property
     def sources(self) -> tuple[Path, ...]:
@@ -137,6 +138,7 @@ class _FunctionReader:
             raise _Unservable(f"no Handler (line {line}): set Handler, e.g. app.handler")
         architecture = self.architecture(raw, serverless)
         reserved = self.value(raw, "ReservedConcurrentExecutions")
+        snap_start = self.snap_start(raw)
         return FunctionSpec(
             logical_id=self.logical_id,
             name=self.stack.function_name(self.logical_id),
@@ -149,7 +151,22 @@ class _FunctionReader:
             memory_mb=int(self.value(raw, "MemorySize", DEFAULT_MEMORY_MB)),
             architecture=architecture,
             reserved_concurrency=None if reserved is None else int(reserved),
+            snap_start=snap_start,
         )
+
+    def snap_start(self, raw: Mapping[str, Any]) -> bool:
+        """``SnapStart: {ApplyOn: PublishedVersions}`` (or ``None``), as both function types
+        take it. Only ``$LATEST`` exists locally: it is served as its published version
+        would run."""
+        snap = self.value(raw, "SnapStart")
+        if snap is None:
+            return False
+        apply_on = snap.get("ApplyOn") if isinstance(snap, dict) else None
+        if apply_on not in ("PublishedVersions", "None"):
+            raise _Unservable(
+                f"SnapStart is {snap!r}: give {{ApplyOn: PublishedVersions}} (or None)"
+            )
+        return apply_on == "PublishedVersions"
 
     def architecture(self, raw: Mapping[str, Any], serverless: bool) -> str:
         """The one architecture Lambda allows. SAM appends a function's ``Architectures``

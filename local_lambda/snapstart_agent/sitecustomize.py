@@ -19,13 +19,14 @@ it was, leaves ``sys.path`` without this directory, imports the function's own
   socket and, for each request (which carries the new environment's output pipe, its
   gate and its telemetry pipe), forks a copy into a process group of its own, reports
   its pid, and later its exit status;
-- a **copy** (the second fork, for the first environment; a fork of the holder for the
-  others) replaces the snapshot connection's descriptor with a new connection on which it
-  asks ``restore/next`` again, so the runtime reads the answer meant for this copy and
-  shares no connection with the snapshot; then it returns into the runtime, which goes on;
+- a **copy** (the second fork, made once the holder is out of the first environment, for
+  that environment; a fork of the holder for the others) replaces the snapshot
+  connection's descriptor with a new connection on which it asks ``restore/next`` again,
+  so the runtime reads the answer meant for this copy and shares no connection with the
+  snapshot; then it returns into the runtime, which goes on;
 - the runtime process the first environment started stays as its copy's stand-in: it
-  forwards signals to the copy and exits with its status, so the local Lambda sees that
-  environment's runtime process end as usual.
+  forwards signals to the copy's main thread and exits with its status, so the local
+  Lambda sees that environment's runtime process end as usual.
 
 Only the standard library, and nothing imported until it is needed: this module is on
 every SnapStart start-up.
@@ -70,9 +71,18 @@ def _snapshot(port_file: str) -> None:
         port = int(source.read())
     fd = _connection_fd(port)
     handlers = {name: signal.getsignal(getattr(signal, name)) for name in _FORWARDED}
+    left, gone = os.pipe()
     if os.fork() == 0:
-        _serve(fd, port_file + ".sock", handlers)
+        os.close(left)
+        _serve(fd, port_file + ".sock", handlers, gone)
         return  # a copy for a later environment: back into the runtime
+    os.close(gone)
+    # Until the holder has left this environment (its process group and cgroups), the
+    # environment's freeze and reset reach it: a copy that went on first could be served,
+    # frozen and reset with a holder that had not run yet (a loaded machine), and the
+    # snapshot was lost. It closes its end of the pipe once out (or ends).
+    os.read(left, 1)
+    os.close(left)
     child = os.fork()
     if child == 0:
         _reconnect(fd)
@@ -80,8 +90,9 @@ def _snapshot(port_file: str) -> None:
     _hold(child)
 
 
-def _serve(fd: int, control_path: str, handlers: dict) -> None:
-    """The holder: fork a copy per request of the local Lambda; returns only in a copy."""
+def _serve(fd: int, control_path: str, handlers: dict, gone: int) -> None:
+    """The holder: fork a copy per request of the local Lambda; returns only in a copy.
+    ``gone`` is closed once it has left the first environment."""
     import select
     import signal
     import socket
@@ -98,6 +109,8 @@ def _serve(fd: int, control_path: str, handlers: dict) -> None:
     control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     control.connect(control_path)
     control.sendall(b"holder %d" % os.getpid())
+    control.recv(16)  # "out": the local Lambda has moved us into the snapshot's cgroups
+    os.close(gone)
     copies = {}  # pidfd -> pid
     while True:
         ready, _, _ = select.select([control, *copies], [], [])

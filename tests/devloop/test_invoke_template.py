@@ -75,6 +75,11 @@ def test_bad_input_is_one_line(project: Project) -> None:
             "--max-environments 0: give at least 1",
         ),
         (
+            ("serve", "--template", "template.yaml", "--snap-start"),
+            "--snap-start does not apply to a template's functions: set"
+            " SnapStart: {ApplyOn: PublishedVersions} on them in the template",
+        ),
+        (
             ("serve", "--template", "template.yaml", "--env-file", "missing.env"),
             "--env-file missing.env: cannot read it",
         ),

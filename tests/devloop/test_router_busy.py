@@ -12,6 +12,7 @@ streamed answer through the router comes chunk by chunk, complete while the exte
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -44,18 +45,17 @@ while True:
 """
 
 
-@pytest.fixture
-def served(
-    function_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+@contextlib.contextmanager
+def held_function(
+    function_dir: Path, tmp_path: Path, app: str, handler: str, **config_options: Any
 ) -> Iterator[tuple[Any, Path, list[str]]]:
-    """The function ``Held`` behind the router, at most two environments; boto3 for it,
-    the release folder, and the log lines as the router labels them. Its handler is
-    ``app.handler`` above, or (``indirect`` parameter) one of the streaming tests' app."""
-    app, handler = (STREAMING_APP, request.param) if hasattr(request, "param") else (APP, "handler")
+    """The function ``Held`` (``app``'s ``handler``, ``config_options`` on top) behind the
+    router, at most two environments, its extension holding each invocation; boto3 for
+    it, the release folder, and the log lines as the router labels them."""
     release = tmp_path / "release"
     release.mkdir()
     layer = make_layer(tmp_path / "holder.zip", {"extensions/holder": extension(HOLDER)})
-    env = bootstrap_env(RUNTIME_PYTHONS["3.11"])
+    env = bootstrap_env(config_options.pop("python", RUNTIME_PYTHONS["3.11"]))
     env |= {"RELEASE_DIR": str(release), "RECORD": str(tmp_path / "record.jsonl")}
     config = FunctionConfig(
         command=[str(BOOTSTRAP)],
@@ -65,6 +65,7 @@ def served(
         env=env,
         layers=[layer],
         timeout=120.0,
+        **config_options,
     )
     lines: list[str] = []
     lock = threading.Lock()
@@ -75,13 +76,23 @@ def served(
 
     functions = FunctionSet(on_log=on_log)
     functions.open()
-    functions.replace([ServedFunction(config, ("Held",), 2)])
-    boto = strict_client(functions.endpoint)
     try:
-        yield boto, release, lines
+        functions.replace([ServedFunction(config, ("Held",), 2)])
+        yield strict_client(functions.endpoint), release, lines
     finally:
         (release / "all").touch()
         functions.close()
+
+
+@pytest.fixture
+def served(
+    function_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Any, Path, list[str]]]:
+    """``held_function`` of ``app.handler`` above, or (``indirect`` parameter) of one of
+    the streaming tests' app."""
+    app, handler = (STREAMING_APP, request.param) if hasattr(request, "param") else (APP, "handler")
+    with held_function(function_dir, tmp_path, app, handler) as held:
+        yield held
 
 
 def _invoke(boto: Any) -> tuple[str, str]:

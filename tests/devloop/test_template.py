@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from local_lambda.devloop.template import TemplateError, read_template
+from local_lambda.devloop.template_configs import Options, plan_template
 from local_lambda.devloop.template_functions import load_functions
 
 SAM_TEMPLATE = """
@@ -338,3 +339,61 @@ def test_an_unknown_parameter_override_is_named_with_the_templates_parameters(
         " Stage, Secret, Names); ignored" in found.problems
     )
     assert found.functions["Api"].name == "local-api-prod"  # the known one still applies
+
+
+def test_snap_start_as_both_function_types_take_it(tmp_path: Path) -> None:
+    """``SnapStart: {ApplyOn: PublishedVersions | None}`` (AWS::Serverless::Function, in
+    Globals too, and AWS::Lambda::Function); Lambda offers it for python3.12 and later
+    only, so a function asking for it on another runtime is not served, saying why."""
+    (tmp_path / "template.yaml").write_text(
+        textwrap.dedent(
+            """
+            Globals:
+              Function:
+                SnapStart: {ApplyOn: PublishedVersions}
+                Runtime: python3.12
+            Resources:
+              FromGlobals:
+                Type: AWS::Serverless::Function
+                Properties: {CodeUri: ., Handler: app.handler}
+              TurnedOff:
+                Type: AWS::Serverless::Function
+                Properties: {CodeUri: ., Handler: app.handler, SnapStart: {ApplyOn: None}}
+              Plain:
+                Type: AWS::Lambda::Function
+                Properties: {Code: ., Handler: app.handler, Runtime: python3.13}
+              Lambda:
+                Type: AWS::Lambda::Function
+                Properties:
+                  Code: .
+                  Handler: app.handler
+                  Runtime: python3.13
+                  SnapStart: {ApplyOn: PublishedVersions}
+              OldPython:
+                Type: AWS::Serverless::Function
+                Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.11}
+              Misspelt:
+                Type: AWS::Lambda::Function
+                Properties: {Code: ., Handler: app.handler, SnapStart: {ApplyOn: Always}}
+            """
+        )
+    )
+    found = load_functions(tmp_path / "template.yaml")
+    served = {name: spec.snap_start for name, spec in found.functions.items()}
+    assert served == {
+        "FromGlobals": True,
+        "TurnedOff": False,
+        "Plain": False,
+        "Lambda": True,
+        "OldPython": True,
+    }
+    assert found.unservable["Misspelt"] == (
+        "SnapStart is {'ApplyOn': 'Always'}: give {ApplyOn: PublishedVersions} (or None)"
+    )
+    plan = plan_template(found, Options(default_command=["bootstrap"]))
+    configs = {f.names[0]: f.config.snap_start for f in plan.functions}
+    assert configs == {"FromGlobals": True, "TurnedOff": False, "Plain": False, "Lambda": True}
+    assert plan.refusals["OldPython"] == (
+        "SnapStart with Runtime python3.11: Lambda offers SnapStart for Python from"
+        " python3.12 on (not for OS-only runtimes): use python3.12 or later"
+    )

@@ -58,3 +58,46 @@ def test_a_late_copy_still_gets_its_environments_extensions(
         assert "Extension.LaunchError" not in "\n".join(lam.output)
     finally:
         listener.close()
+
+
+#: Only the snapshot's first fork (the holder) runs late: the copy, forked after it, sees
+#: the parent's count of forks already at one.
+LATE_HOLDER = """
+import os, time
+
+INIT_PID = os.getpid()
+with open(os.environ["INIT_FILE"], "a") as out:
+    out.write(f"{INIT_PID}\\n")
+forks = []
+os.register_at_fork(
+    after_in_parent=lambda: forks.append(1), after_in_child=lambda: forks or time.sleep(1.0)
+)
+
+def handler(event, context):
+    if event.get("crash"):
+        os._exit(3)
+    return {"pid": os.getpid(), "init_pid": INIT_PID}
+"""
+
+
+def test_a_late_holder_is_not_ended_with_the_first_environment(
+    function_dir: Path, tmp_path: Path
+) -> None:
+    """The holder leaves the first environment (its process group and cgroups) only once
+    it has run; until then, that environment's freeze and reset reached it too. A holder
+    that runs late must still outlive the first environment: the environment after a crash
+    is a copy of the snapshot, not a second init."""
+    write_function(function_dir, {"app.py": LATE_HOLDER})
+    env = {**bootstrap_env(RUNTIME_PYTHONS["3.12"]), "INIT_FILE": os.fspath(tmp_path / "inits")}
+    config = FunctionConfig(
+        command=[os.fspath(BOOTSTRAP)], task_root=function_dir, env=env, snap_start=True
+    )
+    with LocalLambda(config) as lam:
+        first = lam.invoke({})
+        assert first.function_error is None, lam.output
+        lam.invoke({"crash": True})  # the first environment ends; a copy replaces it
+        restored = lam.invoke({})
+        assert restored.function_error is None, lam.output
+    init_pid = first.json()["init_pid"]
+    assert (tmp_path / "inits").read_text().split() == [str(init_pid)], lam.output
+    assert restored.json()["init_pid"] == init_pid and restored.json()["pid"] != init_pid

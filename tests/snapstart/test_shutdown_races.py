@@ -17,7 +17,9 @@ below make the bad interleaving happen every time:
   kernel gives the signal to the poller, as it does while that main thread is just thawed;
 - the copy has a second thread (started in an after-restore hook, where AWS says to start
   threads); its main thread alone is kept frozen in a freezer group of its own until the
-  signal is pending for it, as a thaw that comes late would keep it.
+  signal is pending for it, as a thaw that comes late would keep it;
+- the same in a later environment, whose copy the local Lambda signals itself: its main
+  thread is kept frozen for longer than the SIGTERM's budget.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def bye():
         out.write(str(os.getpid()))
 
 def handler(event, context):
+    if event.get("crash"):
+        os._exit(3)
     return os.getpid()
 """
 
@@ -74,14 +78,16 @@ def start_a_thread():
 """
 
 
-def _lambda(function_dir: Path, tmp_path: Path, python: str, prelude: str) -> LocalLambda:
+def _lambda(
+    function_dir: Path, tmp_path: Path, python: str, prelude: str, budget_ms: int = BUDGET_MS
+) -> LocalLambda:
     write_function(function_dir, {"app.py": APP.format(prelude=prelude)})
     env = {**bootstrap_env(RUNTIME_PYTHONS[python]), "DONE_FILE": os.fspath(tmp_path / "done")}
     config = FunctionConfig(
         command=[os.fspath(BOOTSTRAP)],
         task_root=function_dir,
         snap_start=True,
-        shutdown_internal_ms=BUDGET_MS,
+        shutdown_internal_ms=budget_ms,
         env=env,
     )
     return LocalLambda(config)
@@ -130,9 +136,12 @@ class HeldMainThread:
         while time.monotonic() < until and not seen:
             seen = self.pending(signum)
             time.sleep(0.002)
+        self.release()
+        return seen
+
+    def release(self) -> None:
         (self.group / "tasks").write_text(str(self.pid))
         self.held.rmdir()
-        return seen
 
 
 @PYTHONS
@@ -158,3 +167,30 @@ def test_a_sigterm_reaches_the_main_thread_of_a_copy_thawed_late(
     assert ended.exit_status == 0
     assert (tmp_path / "done").read_text() == str(pid)
     assert seen == [True]  # (released by the signal, not after RELEASE_S)
+
+
+@PYTHONS
+def test_the_local_lambda_signals_a_restored_runtime_once_its_main_thread_has_run(
+    function_dir: Path, tmp_path: Path, python: str
+) -> None:
+    """A later environment's runtime is a copy the holder forked, and the local Lambda
+    signals it itself: after the thaw it waits until the main thread has run (released
+    here ``HOLD_S`` into the shutdown, later than the SIGKILL would come after a SIGTERM
+    sent at once)."""
+    if not os.access(FREEZER, os.W_OK):
+        pytest.skip("needs the cgroup v1 freezer (root), which holds one thread frozen")
+    hold_s, budget_ms = 1.0, 600  # (the local Lambda waits up to 2 s)
+    with _lambda(function_dir, tmp_path, python, COPY_HAS_A_THREAD, budget_ms) as lam:
+        lam.invoke({"crash": True})  # the first environment ends: the next is a copy
+        pid = lam.invoke({}).json()
+        assert len(os.listdir(f"/proc/{pid}/task")) == 2
+        held = HeldMainThread(pid)
+        release = threading.Timer(hold_s, held.release)
+        release.start()
+        try:
+            ended = lam.shutdown()
+        finally:
+            release.join()
+    assert ended.signals == ["SIGTERM"], lam.output
+    assert ended.exit_status == 0
+    assert (tmp_path / "done").read_text() == str(pid)
