@@ -122,6 +122,7 @@ THRESHOLD_VARIANTS = (
 SUITES = (
     Suite("warm_path", ("--blocks", "12", "--block", "2000"), ("--blocks", "3", "--block", "500")),
     Suite("event_sizes", ("--rounds", "10"), ("--rounds", "2")),
+    Suite("event_decode", (), ("--rounds", "3", "--repeat", "5")),
     Suite("warm_tricks", (), ("--rounds", "3", "--block", "200")),
     # The allocator settings tried for big events (docs/architecture.md, Big events).
     Suite(

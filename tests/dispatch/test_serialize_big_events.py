@@ -295,3 +295,36 @@ def test_a_big_integer_at_the_very_end_of_a_long_body_is_caught() -> None:
     assert serialize._may_hold_big_int(body)
     assert serialize._may_hold_big_int(b'"' + b"a" * 70_000 + b'"' + b" " * 10 + b"1" * 25)
     _check(body)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 20, 21, 22, 23, 64])
+def test_the_guard_never_misses_a_big_integer_whatever_the_chunk_size(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tiny chunks put a chunk's end inside or next to every run, escape and separator:
+    the carried run, and the chunks where no long run ends at a separator (their runs are
+    not looked at one by one), are judged as a whole body would be."""
+    monkeypatch.setattr(serialize, "_GUARD_CHUNK", chunk)
+    seen = 0
+    for seed in range(400):
+        rng = random.Random(seed)
+        body = (_ws(rng) + _document(rng) + _ws(rng)).encode()
+        big = _has_big_int(json.loads(body))
+        seen += big
+        assert serialize._scan_for_big_int(body) or not big, body
+        if big:
+            _check(body)
+    assert seen > 40
+
+
+@pytest.mark.parametrize("shape", ["kinesis", "ddb-streams", "s3-batch"])
+def test_megabyte_batches_stay_on_orjson(shape: str, stdlib_forbidden: None) -> None:
+    """The size a busy stream delivers (~1 MB, many of the guard's chunks), not one chunk."""
+    body = {
+        "kinesis": lambda: kinesis(1_000),
+        "ddb-streams": lambda: dynamodb_streams(2_000),
+        "s3-batch": lambda: s3_batch(5_000),
+    }[shape]()
+    assert len(body) > 10 * serialize._GUARD_CHUNK
+    assert not serialize._may_hold_big_int(body)
+    assert decode_event(body, "application/json") == STDLIB_LOADS(body)
