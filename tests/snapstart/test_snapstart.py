@@ -169,6 +169,7 @@ def test_credentials_come_from_the_container_endpoint(
         result = lam.invoke({"credentials": True})
     assert result.function_error is None, lam.output
     creds = result.json()
+    assert "AccessKeyId" in creds, (result.status_code, creds, lam.output)  # (what it was)
     assert (creds["AccessKeyId"], creds["SecretAccessKey"], creds["Token"]) == (
         "AKIDEXAMPLE",
         "s3cret",
@@ -317,6 +318,8 @@ def test_telemetry_has_the_restore_records(function_dir: Path, tmp_path: Path) -
             "platform.restoreReport",
             "platform.start",
         ]
+        missing = [t for t in order if t not in types]
+        assert not missing, (missing, types, lam.output)  # (what was delivered, and the log)
         assert [types.index(t) for t in order] == sorted(types.index(t) for t in order), types
         assert types.count("platform.initReport") == 1
         metrics = report["record"]["metrics"]
