@@ -59,9 +59,12 @@ class CognitoIdentity:
     __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
 
     def __init__(self, identity: dict[str, Any] | None = None) -> None:
-        identity = identity or {}
-        self.cognito_identity_id: str | None = identity.get("cognitoIdentityId")
-        self.cognito_identity_pool_id: str | None = identity.get("cognitoIdentityPoolId")
+        if not identity:  # the usual case, at every invocation: nothing to look up
+            self.cognito_identity_id: str | None = None
+            self.cognito_identity_pool_id: str | None = None
+            return
+        self.cognito_identity_id = identity.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = identity.get("cognitoIdentityPoolId")
 
     def __repr__(self) -> str:
         return (

@@ -17,7 +17,9 @@ class Invocation:
     """What the Runtime API said about one invocation, headers already decoded.
 
     Empty header values are stored as ``None``: Lambda Managed Instances send some
-    headers with empty values, which mean the same as an absent header.
+    headers with empty values, which mean the same as an absent header. Every field may be
+    given by position (``protocol.parse_invocation`` does, on the warm path: ~0.4 µs less
+    than six keywords); elsewhere the optional ones are given by name.
     """
 
     __slots__ = (
@@ -39,7 +41,6 @@ class Invocation:
         deadline_ms: int,
         invoked_function_arn: str,
         body: bytes,
-        *,
         trace_id: str | None = None,
         client_context: str | None = None,
         cognito_identity: str | None = None,

@@ -175,6 +175,7 @@ def decode_event(body: bytes, content_type: str | None) -> Any:
     """
     if (
         content_type is not None
+        and content_type != JSON_CONTENT_TYPE  # what Lambda sends: no parsing needed
         and content_type.split(";", 1)[0].strip().lower() != JSON_CONTENT_TYPE
     ):
         # A big body arrives as the bytearray it was received into; the handler gets bytes.

@@ -48,7 +48,7 @@ def serve(
         # One invocation in the whole process: ``alone``, so threads the handler starts
         # log its request id too, and X-Ray SDKs find its trace id, as under awslambdaric.
         try:
-            with Serving(invocation, alone=True):
+            with Serving(invocation, True):  # alone (by position: ~0.3 µs less per call)
                 outcome = call_sync(handler, invocation)
         except Exception as exc:  # call_sync reports handler errors itself; this is its own failure
             outcome = runtime_failure(exc, invocation)

@@ -96,7 +96,7 @@ class BlockingTransport:
         self.begin(request.raw)
         if request.split:
             self.write(request.body)
-        return self._read(request.method + " " + request.path)
+        return self._read(request)
 
     def send_pair(self, first: Request, second: Request) -> tuple[Response, bool]:
         """Send ``first`` and right behind it ``second`` (HTTP/1.1 pipelining), and wait for
@@ -109,7 +109,7 @@ class BlockingTransport:
             self.write(second.raw)
         else:
             self.begin(first.raw + second.raw)  # one segment, one syscall
-        response = self._read(first.method + " " + first.path, pipelined=True)
+        response = self._read(first, True)  # pipelined
         return response, self._socket is not None
 
     def receive(self, what: str) -> Response:
@@ -144,7 +144,9 @@ class BlockingTransport:
             self.write(data)
         return self._read(what)
 
-    def _read(self, what: str, pipelined: bool = False) -> Response:
+    def _read(self, what: str | Request, pipelined: bool = False) -> Response:
+        """The next answer on the connection. ``what`` it answers is named only in a failure
+        (for a ``Request``, its method and path: a string built only then, not per read)."""
         sock = self._socket
         assert sock is not None
         reader = self._reader
@@ -157,7 +159,7 @@ class BlockingTransport:
                 window = reader.body_window()
                 if window is not None:  # a big body: straight into its own buffer
                     answered = True
-                    self._fill(sock, window, what)
+                    self._fill(sock, window, _name(what))
                     reader.body_received()
                     continue
                 count = recv_into(view)
@@ -165,14 +167,15 @@ class BlockingTransport:
                     if reader.feed_eof():  # a body that runs to the close (HTTP/1.0)
                         break
                     raise Disconnected(
-                        f"the Runtime API at {self.address} closed the connection during {what}",
+                        f"the Runtime API at {self.address} closed the connection during "
+                        f"{_name(what)}",
                         answered,
                     )
                 answered = True
                 reader.feed(view[:count])
         except OSError as exc:
             self.close()
-            raise Disconnected(self._lost(what, exc), answered) from None
+            raise Disconnected(self._lost(_name(what), exc), answered) from None
         except ApiError:
             self.close()
             raise
@@ -205,3 +208,8 @@ class BlockingTransport:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+
+
+def _name(what: str | Request) -> str:
+    """How a failure names what was being read: the request's method and path."""
+    return what if isinstance(what, str) else f"{what.method} {what.path}"

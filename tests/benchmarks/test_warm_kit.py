@@ -175,5 +175,38 @@ def test_warm_tricks_smoke_judges_each_trick_against_the_plain_code(tmp_path: Pa
     for entry in result["measurements"].values():
         assert entry["ratio_vs_shipped"]["shipped"] == {"wall_us": 1.0, "cpu_us": 1.0}
         assert all(len(m["wall_us"]) == 2 for m in entry["per_round"].values())
-    assert set(result["verdicts"]) == {"response-template", "guard-shortcut"}
+    assert set(result["verdicts"]) == {"response-template", "guard-shortcut", "header-names"}
     assert all(isinstance(v["kept"], bool) for v in result["verdicts"].values())
+
+
+def test_warm_steps_smoke_times_each_step_of_two_trees(tmp_path: Path) -> None:
+    out = tmp_path / "steps.json"
+    smoke = ["--runs", "1", "--number", "50", "--repeat", "1", "--against", str(REPO)]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.warm_steps", *smoke, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["command"].startswith("python -m benchmarks.warm_steps --runs 1")
+    steps = result["best_us"]["this tree"]
+    assert "socketless loop (one invocation)" in steps and "parse_invocation" in steps
+    assert set(result["saved_us"]) == set(steps)
+    assert all(value > 0 for value in steps.values())
+    assert "socketless loop (one invocation)" in done.stdout
+
+
+def test_warm_steps_refuses_a_tree_without_runtime_core(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.warm_steps", "--against", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert done.returncode == 2
+    assert f"--against {tmp_path}: no runtime_core there" in done.stderr
+    assert "Traceback" not in done.stderr

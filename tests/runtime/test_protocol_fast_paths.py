@@ -7,6 +7,9 @@
   reader fed one byte at a time. (A shortcut that recognised the ``202`` from its exact
   bytes was measured by ``benchmarks.warm_tricks`` under 2 % in both modes and removed;
   these tests stay for the reader itself.)
+- The header names looked up in a table before decoding (``protocol._HEADER_NAMES``)
+  against httptools' own parser with every name decoded and lower-cased: Lambda's names in
+  every spelling, near misses, bytes no name may hold, duplicates, split anywhere.
 - The ``POST /response`` template against ``Request``'s general builder.
 - The big-integer guard's shortcut for small bodies against its chunked scan.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import random
 
+import httptools
 import pytest
 
 from runtime_core import serialize
@@ -145,6 +149,97 @@ def test_split_at_every_byte_boundary_matches_the_parser() -> None:
         for _ in range(10):
             first, second = sorted(rng.sample(range(1, len(wire)), 2))
             assert_same([wire[:first], wire[first:second], wire[second:]])
+
+
+class DecodedHeaders:
+    """httptools' public parser with a protocol of its own, every header name decoded and
+    lower-cased as it comes: the reference for the reader's table of known names."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.heads: list[dict[str, str]] = []
+        self.headers: dict[str, str] = {}
+
+    def on_message_begin(self) -> None:
+        self.headers = {}
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_message_complete(self) -> None:
+        self.heads.append(self.headers)
+
+
+def heads(pieces: list[bytes], reference: bool) -> tuple[list[dict[str, str]], int | None]:
+    """Each complete response's headers, and the piece the parser refused (or None)."""
+    reader = DecodedHeaders() if reference else ResponseReader()
+    for index, piece in enumerate(pieces):
+        try:
+            if isinstance(reader, DecodedHeaders):
+                reader.parser.feed_data(piece)
+            else:
+                reader.feed(memoryview(bytearray(piece)))
+        except (Disconnected, httptools.HttpParserError):
+            return heads_of(reader), index
+    return heads_of(reader), None
+
+
+def heads_of(reader: ResponseReader | DecodedHeaders) -> list[dict[str, str]]:
+    if isinstance(reader, DecodedHeaders):
+        return reader.heads
+    return [response.headers for response in reader.done if response.status >= 200]
+
+
+LAMBDA_NAMES = [
+    "Content-Length",
+    "Content-Type",
+    "Date",
+    "Transfer-Encoding",
+    "Connection",
+    "Lambda-Runtime-Aws-Request-Id",
+    "Lambda-Runtime-Deadline-Ms",
+    "Lambda-Runtime-Invoked-Function-Arn",
+    "Lambda-Runtime-Trace-Id",
+    "Lambda-Runtime-Client-Context",
+    "Lambda-Runtime-Cognito-Identity",
+    "Lambda-Runtime-Aws-Tenant-Id",
+    "Lambda-Runtime-Invocation-Id",
+]
+
+
+def spellings(rng: random.Random, name: str) -> list[bytes]:
+    """The name as Go writes it, lower and upper case, mixed case, and near misses: a byte
+    changed, dropped or added, a prefix, and bytes no header name may hold."""
+    mixed = "".join(c.upper() if rng.random() < 0.5 else c.lower() for c in name)
+    at = rng.randrange(len(name))
+    near = [
+        name[:at] + chr(rng.choice(b"xZ-")) + name[at + 1 :],
+        name[:at] + name[at + 1 :],
+        name + "s",
+        name[: len(name) // 2],
+        name + "\xe9",
+        name[:at] + rng.choice("\x00 :\x7f\xff") + name[at:],
+    ]
+    return [s.encode("latin-1") for s in (name, name.lower(), name.upper(), mixed, *near)]
+
+
+def test_the_table_of_header_names_gives_the_decoded_names() -> None:
+    rng = random.Random(10)
+    for name in LAMBDA_NAMES:
+        for spelling in spellings(rng, name):
+            if spelling.lower() in (b"content-length", b"transfer-encoding", b"connection"):
+                value = {b"content-length": b"2", b"connection": b"keep-alive"}.get(
+                    spelling.lower(), b"identity"
+                )
+            else:
+                value = rng.choice([b"v", b"", b"caf\xe9", b"8476a536", b" x "])
+            head = b"HTTP/1.1 200 OK\r\n" + spelling + b": " + value + b"\r\n"
+            wire = head + b"Content-Length: 2\r\nX-Twice: 1\r\nx-twice: 2\r\n\r\n{}" + NEXT
+            expected = heads([wire], reference=True)
+            assert heads([wire], reference=False) == expected, wire
+            for cut in range(1, len(wire), 7):
+                pieces = [wire[:cut], wire[cut:]]
+                assert heads(pieces, reference=False) == heads(pieces, reference=True), pieces
 
 
 def general_response(
