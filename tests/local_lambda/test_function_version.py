@@ -46,13 +46,19 @@ def handler(event, context):
 def versioned_lambda(
     tmp_path: Path, function_dir: Path, open_lambda: Callable[..., LocalLambda]
 ) -> Callable[..., LocalLambda]:
-    """``APP`` under ``bootstrap`` (python3.12: SnapStart's oldest Python), with the
-    recorder extension in a layer writing to tmp_path/record.jsonl."""
+    """``APP`` under ``bootstrap`` (python3.12: SnapStart's oldest Python), with one
+    extension (the recorder unless told) in a layer, writing to tmp_path/record.jsonl."""
 
-    def make(snap_start: bool, **kwargs: Any) -> LocalLambda:
+    def make(
+        snap_start: bool, ext: str = RECORDER, env: dict[str, str] | None = None, **kwargs: Any
+    ) -> LocalLambda:
         write_function(function_dir, {"app.py": APP})
-        layer = make_layer(tmp_path / "ext.zip", {"extensions/recorder": extension(RECORDER)})
-        env = {**bootstrap_env(RUNTIME_PYTHONS["3.12"]), "RECORD": str(tmp_path / "record.jsonl")}
+        layer = make_layer(tmp_path / "ext.zip", {"extensions/ext": extension(ext)})
+        env = {
+            **bootstrap_env(RUNTIME_PYTHONS["3.12"]),
+            "RECORD": str(tmp_path / "record.jsonl"),
+            **(env or {}),
+        }
         return open_lambda(
             command=[os.fspath(BOOTSTRAP)],
             task_root=function_dir,
@@ -97,24 +103,14 @@ def test_every_place_names_the_version(
 
 
 def test_platform_records_name_the_published_version(
-    function_dir: Path, tmp_path: Path, open_lambda: Callable[..., LocalLambda]
+    versioned_lambda: Callable[..., LocalLambda],
 ) -> None:
     """A Telemetry API subscriber's records and the JSON log's (initStart, restoreStart,
     start) name version 1."""
     listener = TelemetryListener()
     try:
-        write_function(function_dir, {"app.py": APP})
-        layer = make_layer(tmp_path / "ext.zip", {"extensions/shipper": extension(SHIPPER)})
-        env = {**bootstrap_env(RUNTIME_PYTHONS["3.12"]), "PORT": str(listener.port)}
-        env["RECORD"] = os.fspath(tmp_path / "record.jsonl")
-        lam = open_lambda(
-            command=[os.fspath(BOOTSTRAP)],
-            task_root=function_dir,
-            layers=[layer],
-            env=env,
-            snap_start=True,
-            log_format="JSON",
-        )
+        port = {"PORT": str(listener.port)}
+        lam = versioned_lambda(True, ext=SHIPPER, env=port, log_format="JSON")
         result = lam.invoke({})
         assert result.function_error is None, lam.output
         start = listener.wait_for("platform.start", requestId=result.request_id)
