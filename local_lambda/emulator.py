@@ -83,6 +83,7 @@ class LocalLambda:
             self.function_arn,
             config.initialization_type,
             config.runtime_version,
+            config.function_version,
         )
         self._output: list[str] = []
         self._output_lock = threading.Lock()

@@ -88,6 +88,7 @@ class Environment:
                 concurrency=config.max_concurrency,
                 initialization_type=config.initialization_type,
                 freezes=config.freeze and not config.managed_instances,
+                function_version=config.function_version,
             ),
             faults,
             finished,

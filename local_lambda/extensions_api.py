@@ -59,12 +59,15 @@ class ExtensionsApi:
         on_change: Callable[[], None] = lambda: None,
         on_failure: Callable[[str, str], None] = lambda error_type, message: None,
         invoke_events_allowed: bool = True,
+        function_version: str = protocol.LATEST_VERSION,
     ) -> None:
         """``on_change``: an extension registered, polled or began waiting again;
         ``on_failure(error_type, message)``: one reported an error. Managed Instances let
-        external extensions take SHUTDOWN only (``invoke_events_allowed=False``, spec §4.1)."""
+        external extensions take SHUTDOWN only (``invoke_events_allowed=False``, spec §4.1).
+        ``function_version`` is what REGISTER answers as ``functionVersion``."""
         self.function_name = function_name
         self.handler = handler
+        self.function_version = function_version
         self.on_change = on_change
         self.on_failure = on_failure
         self.invoke_events_allowed = invoke_events_allowed
@@ -227,7 +230,7 @@ class ExtensionsApi:
         self.extensions[identifier] = RegisteredExtension(name, events, external, identifier)
         body: dict[str, str] = {
             "functionName": self.function_name,
-            "functionVersion": "$LATEST",
+            "functionVersion": self.function_version,
             "handler": self.handler,
         }
         if "accountId" in request.headers.get(protocol.H_EXTENSION_ACCEPT_FEATURE, ""):

@@ -45,6 +45,12 @@ def _aws_error(request: HttpRequest, status: int, error_type: str, message: str)
     request.respond(status, body, {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": "local"})
 
 
+def _answer_headers(config: FunctionConfig, inv: PendingInvoke) -> dict[str, str]:
+    """The headers of every answer to an invocation that ran: its request id and the
+    version that ran it (``X-Amz-Executed-Version``)."""
+    return {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": config.function_version}
+
+
 def _refused(request: HttpRequest, result: InvokeResult) -> bool:
     """Lambda refused the invoke itself (e.g. SnapStartTimeoutException, 408): an error of
     the API, with its type in x-amzn-ErrorType, not a function error."""
@@ -165,10 +171,12 @@ class InvokeApi:
         """Why ``name`` (and ``?Qualifier=``) does not reach this function, as AWS says it;
         None when it does. The Invoke API reference's name formats: ``my-function``,
         ``my-function:QUALIFIER``, ``123456789012:function:my-function[:QUALIFIER]`` and the
-        full ARN. Only ``$LATEST`` exists here (no versions or aliases): any other
-        qualifier is ResourceNotFoundException (404), as for a version that does not
-        exist. An ARN of another account is refused before any lookup, as AWS refuses a
-        caller without permission on that account's function: AccessDeniedException (403).
+        full ARN. One version exists here (no aliases): ``$LATEST``, or for a SnapStart
+        function its published version 1, which also serves ``$LATEST`` (see
+        docs/snapstart.md); any other qualifier is ResourceNotFoundException (404), as for
+        a version that does not exist. An ARN of another account is refused before any
+        lookup, as AWS refuses a caller without permission on that account's function:
+        AccessDeniedException (403).
         https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html"""
         config = self._lam.config
         match = FUNCTION_NAME.fullmatch(name)
@@ -206,7 +214,7 @@ class InvokeApi:
                     "does not match the specified qualifier."
                 ),
             )
-        if qualifiers and qualifiers != {"$LATEST"}:
+        if qualifiers and not qualifiers <= {protocol.LATEST_VERSION, config.function_version}:
             return 404, "ResourceNotFoundException", f"Function not found: {own}:{qualifiers.pop()}"
         return None
 
@@ -246,7 +254,7 @@ class InvokeApi:
         log it carries ends with the invocation's REPORT line."""
 
         def answer(outcome: InvokeOutcome, log_tail: str | None = None) -> None:
-            headers = {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": "$LATEST"}
+            headers = _answer_headers(self._lam.config, inv)
             if outcome.function_error:
                 headers["X-Amz-Function-Error"] = outcome.function_error
             if log_tail is not None:
@@ -281,7 +289,7 @@ class _EventStream:
 
     def __init__(self, lam: Invoker, request: HttpRequest, inv: PendingInvoke, tail: bool):
         self._lam, self._request, self._tail = lam, request, tail
-        self._headers = {"x-amzn-RequestId": inv.request_id, "X-Amz-Executed-Version": "$LATEST"}
+        self._headers = _answer_headers(lam.config, inv)
 
     def start(self, content_type: str | None) -> None:
         if not self._request.answered:

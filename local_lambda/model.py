@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import log_level
+from . import log_level, protocol
 
 
 @dataclass
@@ -116,6 +116,14 @@ class FunctionConfig:
         if self.snap_start:
             return "snap-start"
         return "lambda-managed-instances" if self.managed_instances else "on-demand"
+
+    @property
+    def function_version(self) -> str:
+        """The version this function runs as, wherever Lambda names it (START lines,
+        ``AWS_LAMBDA_FUNCTION_VERSION``, the Extensions API's REGISTER answer, telemetry
+        records, ``X-Amz-Executed-Version``). SnapStart applies only to published versions,
+        so a SnapStart function runs as its version 1; any other runs as ``$LATEST``."""
+        return protocol.PUBLISHED_VERSION if self.snap_start else protocol.LATEST_VERSION
 
     @property
     def json_logs(self) -> bool:

@@ -42,8 +42,10 @@ class PlatformLog:
         function_arn: str,
         initialization_type: str = "on-demand",
         runtime_version: str = protocol.RUNTIME_VERSION,
+        function_version: str = protocol.LATEST_VERSION,
     ) -> None:
         self.runtime_version = runtime_version
+        self.function_version = function_version
         self.json_format = json_format
         self.initialization_type = initialization_type
         self.function_name = function_name
@@ -65,7 +67,7 @@ class PlatformLog:
             "runtimeVersion": self.runtime_version,
             "runtimeVersionArn": protocol.RUNTIME_VERSION_ARN,
             "functionName": self.function_name,
-            "functionVersion": "$LATEST",
+            "functionVersion": self.function_version,
         }
         self._tell("platform.initStart", record)
         if self.json_format:
@@ -94,13 +96,13 @@ class PlatformLog:
         return line
 
     def start(self, request_id: str, tenant_id: str | None) -> str:
-        record = {"requestId": request_id, "version": "$LATEST"}
+        record = {"requestId": request_id, "version": self.function_version}
         if tenant_id:
             record["tenantId"] = tenant_id
         self._tell("platform.start", record)
         if self.json_format:
             return self._json("platform.start", record)
-        return f"START RequestId: {request_id} Version: $LATEST"
+        return f"START RequestId: {request_id} Version: {self.function_version}"
 
     def end(self, request_id: str, status: str, duration_ms: float, produced_bytes: int) -> str:
         record = {
@@ -119,7 +121,7 @@ class PlatformLog:
             "runtimeVersion": self.runtime_version,
             "runtimeVersionArn": protocol.RUNTIME_VERSION_ARN,
             "functionName": self.function_name,
-            "functionVersion": "$LATEST",
+            "functionVersion": self.function_version,
         }
         self._tell("platform.restoreStart", record)
         if self.json_format:

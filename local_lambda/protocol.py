@@ -55,6 +55,11 @@ DISABLE_EXTENSIONS_FILE = "disable-extensions-jwigqn8j"
 ACCOUNT_ID = "123456789012"
 RUNTIME_VERSION = "provided:al2023.local"
 RUNTIME_VERSION_ARN = "arn:aws:lambda:us-east-1::runtime:local_lambda"
+# The function versions the local Lambda serves (FunctionConfig.function_version picks one):
+# the unpublished one, and the one version a SnapStart function is published as (SnapStart
+# applies to published versions only; https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html).
+LATEST_VERSION = "$LATEST"
+PUBLISHED_VERSION = "1"
 
 
 def new_trace_id() -> str:

@@ -63,6 +63,7 @@ class ApiSettings:
     concurrency: int = 1  # invocations in flight at once (Managed Instances)
     initialization_type: str = "on-demand"
     freezes: bool = True  # frozen between invocations (Lambda); Managed Instances keep running
+    function_version: str = protocol.LATEST_VERSION  # FunctionConfig.function_version
 
 
 class RuntimeApi:
@@ -102,6 +103,7 @@ class RuntimeApi:
         self.ext_api = ExtensionsApi(
             settings.function_name,
             settings.handler,
+            function_version=settings.function_version,
             on_change=self._extensions_changed,
             on_failure=self.fail_extension,
             invoke_events_allowed=not managed,  # SHUTDOWN only on LMI (spec §4.1)

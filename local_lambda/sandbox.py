@@ -57,12 +57,13 @@ def lambda_environment(
     if os.environ.get("LD_LIBRARY_PATH"):
         lib_path += ":" + os.environ["LD_LIBRARY_PATH"]
     stream_day = datetime.datetime.now(datetime.UTC).strftime("%Y/%m/%d")
+    version = config.function_version
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": config.function_name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_VERSION": version,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.function_name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": f"{stream_day}/[$LATEST]{uuid.uuid4().hex}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"{stream_day}/[{version}]{uuid.uuid4().hex}",
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
         "AWS_REGION": config.region,

@@ -156,8 +156,8 @@ class _FunctionReader:
 
     def snap_start(self, raw: Mapping[str, Any]) -> bool:
         """``SnapStart: {ApplyOn: PublishedVersions}`` (or ``None``), as both function types
-        take it. Only ``$LATEST`` exists locally: it is served as its published version
-        would run."""
+        take it. Such a function is served as its published version 1 (its only version
+        locally: see FunctionConfig.function_version)."""
         snap = self.value(raw, "SnapStart")
         if snap is None:
             return False

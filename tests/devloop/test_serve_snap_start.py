@@ -148,6 +148,7 @@ def test_concurrent_environments_restore_from_one_snapshot(
     before, after = tmp_path / "before", tmp_path / "after"
     proc = _serve(function_dir, tmp_path, kind, source)
     answers: list[tuple[str, dict[str, int]]] = []
+    versions: list[str] = []  # X-Amz-Executed-Version: a SnapStart function runs as version 1
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -158,6 +159,7 @@ def test_concurrent_environments_restore_from_one_snapshot(
             ask = urllib.request.Request(url, data=b"{}", method="POST")
             with urllib.request.urlopen(ask, timeout=120) as answer:
                 label = answer.headers["X-Lambdaboot-Environment"]
+                versions.append(answer.headers["X-Amz-Executed-Version"])
                 answers.append((label, json.loads(answer.read())))
 
         callers = _held(invoke, gate, proc, console)
@@ -196,6 +198,9 @@ def test_concurrent_environments_restore_from_one_snapshot(
     lines = log.splitlines()
     assert not [line for line in lines if line.count("[Snap#") > 1], log  # one line each
     assert sum(" INIT_START " in line for line in lines) == 1, log
+    assert versions == ["1"] * ENVIRONMENTS
+    starts = [line for line in lines if " START RequestId: " in line]
+    assert len(starts) == ENVIRONMENTS and all(line.endswith(" Version: 1") for line in starts)
     reports = [line for line in lines if " REPORT RequestId: " in line]
     assert len(reports) == ENVIRONMENTS, log
     for report in reports:  # each environment's cold start: a restore, no init

@@ -249,13 +249,16 @@ EVENTS = [
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equal, with NaN equal to NaN and int/float distinguished."""
+    """Equal, with NaN equal to NaN, int/float and -0.0/0.0 distinguished, and dict keys
+    in the same order (what a handler iterating the event sees)."""
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     if type(a) is not type(b):
         return False
+    if isinstance(a, float):
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)

@@ -36,7 +36,15 @@ _GATE = '"lambdaboot-gate"'
 
 def _programs_after_the_gate(*invoke_args: str, tmp_path: Path) -> list[str]:
     """The programs (paths) the runtime process exec'd after the local Lambda's gate."""
-    task = write_function(tmp_path / "fn", {"app.py": "def handler(e, c):\n    return 1\n"})
+    programs, _, answer = _trace(*invoke_args, tmp_path=tmp_path)
+    assert answer == "1", answer
+    return programs
+
+
+def _trace(*invoke_args: str, tmp_path: Path, app: str = "") -> tuple[list[str], str, str]:
+    """The programs the runtime process exec'd after the gate, its pid and the answer."""
+    app = app or "def handler(e, c):\n    return 1\n"
+    task = write_function(tmp_path / "fn", {"app.py": app})
     trace = tmp_path / "execve.txt"
     strace = ["strace", "-f", "-qq", "-e", "trace=execve", "-o", str(trace)]
     done = subprocess.run(
@@ -46,12 +54,13 @@ def _programs_after_the_gate(*invoke_args: str, tmp_path: Path) -> list[str]:
         timeout=300,
         stdin=subprocess.DEVNULL,
     )
-    assert done.returncode == 0 and done.stdout.strip() == "1", (done.stdout, done.stderr)
+    assert done.returncode == 0, (done.stdout, done.stderr)
     calls = [m.groups() for m in map(_EXECVE.match, trace.read_text().splitlines()) if m]
     gates = [i for i, (_, _, argv) in enumerate(calls) if _GATE in argv]
     assert gates, trace.read_text()[-2000:]
     gate_pid = calls[gates[-1]][0]
-    return [path for pid, path, argv in calls[gates[-1] + 1 :] if pid == gate_pid]
+    programs = [path for pid, path, argv in calls[gates[-1] + 1 :] if pid == gate_pid]
+    return programs, gate_pid, done.stdout.strip()
 
 
 def _is_shell_script(path: str) -> bool:
@@ -88,3 +97,16 @@ def test_provided_mode_embedded_interpreter_is_one_shell_away(
         "--runtime", "provided.al2023", "--layer", str(provided_layer), tmp_path=tmp_path
     )
     assert programs == ["/opt/bootstrap", "/opt/python-runtime/bin/python3"], programs
+
+
+def test_snapstart_adds_no_program(tmp_path: Path) -> None:
+    """SnapStart (the local Lambda's fork of the runtime after init): still the bootstrap,
+    then the interpreter; the restored copy is forked, never exec'd through a shell."""
+    app = "import os\ndef handler(e, c):\n    return os.getpid()\n"
+    programs, gate_pid, answer = _trace(
+        "--in-place", "--runtime-cmd", str(BOOTSTRAP), "--snap-start", tmp_path=tmp_path, app=app
+    )
+    assert answer.isdigit() and answer != gate_pid, (answer, gate_pid)  # served by a fork
+    assert len(programs) == 2, programs
+    assert programs[0] == str(BOOTSTRAP) and _is_shell_script(programs[0])
+    assert re.search(r"/python3?(\.\d+)?$", programs[1]), programs
