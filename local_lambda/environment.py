@@ -366,6 +366,7 @@ class Environment:
 
     async def discard(self) -> None:
         """End an environment that never served (a spare, or a failed init)."""
+        self.api.telemetry.reset()  # (a failed delivery is not tried again once it is gone)
         if self.sandbox.alive:
             await self.sandbox.kill()
         else:

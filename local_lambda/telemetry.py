@@ -4,7 +4,10 @@ An extension subscribes during init (``PUT /2022-07-01/telemetry``) with a desti
 the sandbox's address, the record types it wants (platform, function, extension) and
 buffering settings. Each subscriber gets its own buffer, flushed as one JSON array per
 ``POST`` when ``maxItems`` or ``maxBytes`` is reached or ``timeoutMs`` has passed since the
-first record waiting in it (spec §6). ``sandbox.localdomain`` and ``sandbox`` resolve to
+first record waiting in it (spec §6). A batch that cannot be delivered (no listener yet,
+an error, no answer) is tried again with backoff, as Lambda does, later batches waiting
+behind it; only what a subscriber leaves undelivered past a memory bound is dropped, then
+reported to it as ``platform.logsDropped``. ``sandbox.localdomain`` and ``sandbox`` resolve to
 127.0.0.1 here: the local Lambda connects there itself, so the extension needs no
 resolver entry. The Logs API gets the same records (its few older record shapes are not
 emulated); an extension may use one of the two APIs, not both.
@@ -15,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +38,22 @@ _BUFFERING = {
     "maxBytes": (262144, 1048576, 262144),
     "timeoutMs": (25, 30000, 1000),
 }
+#: A failed delivery is tried again after this, doubling up to _RETRY_MAX_S (Lambda
+#: "retries ... with backoff if there is no listener, or if the POST request results in
+#: an error": https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html).
+_RETRY_FIRST_S = 0.05
+_RETRY_MAX_S = 1.0
+#: How long a listener has to answer one POST, and how often that is checked.
+_ANSWER_S = 5.0
+_TICK_S = 0.25
+#: Undelivered batches kept per subscriber, in multiples of its maxBytes: past it the
+#: oldest waiting ones are dropped (Lambda drops records "to keep memory utilization
+#: bounded" when a subscriber falls behind, and sends platform.logsDropped).
+_OUTBOX_MAX_BYTES = 4
+_DROPPED_REASON = (
+    "The subscriber did not take its telemetry as fast as it came: the oldest undelivered"
+    " records were dropped to bound the buffer's memory."
+)
 
 
 @dataclass
@@ -51,9 +72,16 @@ class Subscriber:
     buffer: list[bytes] = field(default_factory=list)
     buffered_bytes: int = 0
     timer: asyncio.TimerHandle | None = None
-    sending: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Batches (body, record count) to deliver, in order; the first is being sent.
+    outbox: deque[tuple[bytes, int]] = field(default_factory=deque)
+    outbox_bytes: int = 0
+    sender: asyncio.Task[None] | None = None
+    #: False once its environment is gone: a failed delivery is not tried again.
+    live: bool = True
+    dropped_records: int = 0
+    dropped_bytes: int = 0
     delivered: int = 0
-    failed: int = 0
+    failed: int = 0  # deliveries that failed (and were tried again while it was live)
 
 
 class Telemetry:
@@ -75,6 +103,7 @@ class Telemetry:
         self.open = True
         self._backlog = []
         for sub in old:
+            sub.live = False
             self._flush(sub)
 
     def close_subscriptions(self) -> None:
@@ -169,19 +198,49 @@ class Telemetry:
         if not sub.buffer:
             return
         body = b"[" + b",".join(sub.buffer) + b"]"
+        sub.outbox.append((body, len(sub.buffer)))
+        sub.outbox_bytes += len(body)
         sub.buffer = []
         sub.buffered_bytes = 0
-        task = asyncio.get_running_loop().create_task(self._send(sub, body))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Bounded: the oldest batches waiting (not the one being sent) make room.
+        while sub.outbox_bytes > _OUTBOX_MAX_BYTES * sub.max_bytes and len(sub.outbox) > 2:
+            dropped, count = sub.outbox[1]
+            del sub.outbox[1]
+            sub.outbox_bytes -= len(dropped)
+            sub.dropped_records += count
+            sub.dropped_bytes += len(dropped)
+        if sub.sender is None or sub.sender.done():
+            sub.sender = asyncio.get_running_loop().create_task(self._deliver(sub))
+            self._tasks.add(sub.sender)
+            sub.sender.add_done_callback(self._tasks.discard)
 
-    async def _send(self, sub: Subscriber, body: bytes) -> None:
-        async with sub.sending:  # batches arrive in order
+    async def _deliver(self, sub: Subscriber) -> None:
+        """Send ``sub``'s batches in order, each until it is taken (while ``sub`` is live)."""
+        delay = _RETRY_FIRST_S
+        while sub.outbox:
+            body, _ = sub.outbox[0]
             try:
-                await asyncio.wait_for(_post(sub.host, sub.port, sub.path, body), 5.0)
-                sub.delivered += 1
+                await _answered(_post(sub.host, sub.port, sub.path, body), _ANSWER_S)
             except (OSError, TimeoutError, ValueError):
-                sub.failed += 1  # Lambda drops what it cannot deliver
+                sub.failed += 1
+                if sub.live:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, _RETRY_MAX_S)
+                    continue
+            else:
+                sub.delivered += 1
+                delay = _RETRY_FIRST_S
+            sub.outbox.popleft()
+            sub.outbox_bytes -= len(body)
+            if sub.dropped_records and sub.live and "platform" in sub.types:
+                record = {
+                    "reason": _DROPPED_REASON,
+                    "droppedRecords": sub.dropped_records,
+                    "droppedBytes": sub.dropped_bytes,
+                }
+                sub.dropped_records = sub.dropped_bytes = 0
+                item = {"time": timestamp(), "type": "platform.logsDropped", "record": record}
+                self._add(sub, json.dumps(item).encode())
 
 
 def _record_of(line: str) -> Any:
@@ -238,8 +297,32 @@ def _parse(extension: str, api: str, body: bytes) -> Subscriber:
     )
 
 
+async def _answered(post: Coroutine[Any, Any, None], limit_s: float) -> None:
+    """Await ``post``; TimeoutError once the listener has had ``limit_s`` to answer.
+
+    Only time in which this event loop ran counts (each check adds at most two ticks): a
+    stall of the local Lambda's own, its thread starved on a loaded machine or a slow step
+    on its loop, is not the listener's slowness, and must not make a batch the listener
+    has taken fail (to be lost, or sent twice)."""
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(post)
+    waited = 0.0
+    try:
+        while True:
+            before = loop.time()
+            done, _ = await asyncio.wait({task}, timeout=_TICK_S)
+            if done:
+                return task.result()
+            waited += min(loop.time() - before, 2 * _TICK_S)
+            if waited >= limit_s:
+                raise TimeoutError(f"no answer in {limit_s} s")
+    finally:
+        task.cancel()
+
+
 async def _post(host: str, port: int, path: str, body: bytes) -> None:
-    """One HTTP/1.1 POST of a JSON array; the answer is read and ignored."""
+    """One HTTP/1.1 POST of a JSON array. A 5xx answer is an error (tried again); any
+    other answer is read and ignored."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
         head = (
@@ -252,6 +335,8 @@ async def _post(host: str, port: int, path: str, body: bytes) -> None:
         status = await reader.readline()
         if not status.startswith(b"HTTP/1."):
             raise ValueError(f"not an HTTP answer: {status[:40]!r}")
+        if status[9:10] == b"5":
+            raise ValueError(f"the listener failed: {status[:40]!r}")
         await reader.read()
     finally:
         writer.close()

@@ -89,9 +89,10 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 
 class TelemetryListener:
-    """A real HTTP listener on 127.0.0.1: every POSTed JSON array is kept, in order."""
+    """A real HTTP listener on 127.0.0.1: every POSTed JSON array is kept, in order.
+    ``listening=False``: its port is taken but refuses connections until :meth:`listen`."""
 
-    def __init__(self) -> None:
+    def __init__(self, listening: bool = True) -> None:
         self.batches: list[list[dict[str, Any]]] = []
         self.sizes: list[int] = []
         self._changed = threading.Condition()
@@ -111,8 +112,16 @@ class TelemetryListener:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+        self._server.server_bind()
         self.port = self._server.server_address[1]
+        self._serving = False
+        if listening:
+            self.listen()
+
+    def listen(self) -> None:
+        self._server.server_activate()
+        self._serving = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     @property
@@ -139,5 +148,6 @@ class TelemetryListener:
         return item
 
     def close(self) -> None:
-        self._server.shutdown()
+        if self._serving:  # (shutdown waits for serve_forever)
+            self._server.shutdown()
         self._server.server_close()

@@ -3,14 +3,17 @@ to a real HTTP listener as JSON arrays, by the buffering rules."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local_lambda import LocalLambda
+from local_lambda import LocalLambda, telemetry
 from tests.conftest import write_function
 from tests.local_lambda.test_extensions_kit import (
     TelemetryListener,
@@ -150,3 +153,45 @@ def test_subscription_rules(
     # The Logs API subscriber gets the records as well.
     listener.wait_for("platform.report", requestId=result.request_id)
     assert "hello 1" in [i["record"] for i in listener.records if i["type"] == "function"]
+
+
+def test_records_wait_for_a_listener_that_is_not_there_yet(
+    tmp_path: Path, function_dir: Path, open_lambda: Callable[..., LocalLambda]
+) -> None:
+    """Lambda retries a delivery (with backoff) while there is no listener, or the POST
+    fails: the records of init, sent before the extension listens, are not lost."""
+    late = TelemetryListener(listening=False)  # its port refuses connections for now
+    try:
+        write_function(function_dir, {"app.py": APP})
+        layer = make_layer(tmp_path / "layer.zip", {"extensions/shipper": extension(SHIPPER)})
+        env = {"RECORD": str(tmp_path / "record.jsonl"), "PORT": str(late.port)}
+        lam = open_lambda(command=AWSLAMBDARIC, task_root=function_dir, layers=[layer], env=env)
+        result = lam.invoke({"n": 3})
+        assert result.function_error is None, lam.output
+        time.sleep(0.5)  # several deliveries have failed by now
+        late.listen()
+        late.wait_for("platform.report", requestId=result.request_id)
+        types = [item["type"] for item in late.records]
+        for once in ("platform.initStart", "platform.initReport", "platform.start"):
+            assert types.count(once) == 1, types
+        assert "hello 3" in [i["record"] for i in late.records if i["type"] == "function"]
+    finally:
+        late.close()
+
+
+def test_a_listener_answering_late_because_the_local_lambda_stalled_is_not_failed() -> None:
+    """A POST's answer limit counts only time in which the local Lambda's loop ran: its own
+    stall (a loaded machine) must not fail a batch the listener took (lost, or sent twice)."""
+    listener = TelemetryListener()
+
+    async def stalled_post() -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_soon(time.sleep, 1.5)  # the loop is stuck while the listener answers
+        body = json.dumps([{"time": "t", "type": "function", "record": "x"}]).encode()
+        await telemetry._answered(telemetry._post("127.0.0.1", listener.port, "/", body), 1.0)
+
+    try:
+        asyncio.run(stalled_post())
+        assert [item["record"] for item in listener.records] == ["x"]
+    finally:
+        listener.close()
