@@ -80,6 +80,7 @@ class Environment:
         self._emit = emit
         self._snapshot = snapshot
         self._on_snapshot = on_snapshot
+        self._snapshot_forked = False  # this environment's runtime was forked at the snapshot
         self.api = RuntimeApi(
             ApiSettings(
                 config.function_name,
@@ -126,7 +127,9 @@ class Environment:
         assert self._snapshot is not None
         self._on_snapshot((self.api.snapshot_ns - self.api.init_started_ns) / 1e6)
         internal = [ext for ext in self.api.extensions.values() if not ext.external]
-        return self._snapshot.take(self.sandbox.pid, port, [e for e in internal if not e.events])
+        registered = [e for e in internal if not e.events]
+        self._snapshot_forked = self._snapshot.take(self.sandbox.pid, port, registered)
+        return self._snapshot_forked
 
     def _credentials(self) -> tuple[bytes | None, str]:
         """SnapStart: what the container-credentials endpoint serves, and its token."""
@@ -169,7 +172,7 @@ class Environment:
             waiting = (api.init_ready, api.init_error, api.snapshot_taken, sandbox.exited)
             await _first(config.init_timeout, *waiting)
         if api.restore_started_ns:  # SnapStart: the restore has its own limit
-            await self._restore(api.restore_started_ns)
+            await self._restore()
         elapsed_ms = (time.perf_counter_ns() - started_ns) / 1e6
         restore_ms = None
         if api.snapshot_ns:  # SnapStart: init ended at the snapshot, then the restore
@@ -199,13 +202,24 @@ class Environment:
         await self.discard()
         return InitResult(outcome, elapsed_ms, memory, restore_ms)
 
-    async def _restore(self, started_ns: int) -> None:
+    async def _restore(self) -> None:
         """SnapStart: wait for the restore (after-restore hooks, up to the first ``/next``)
-        to end within ``config.restore_timeout`` of its start, else fail it as Lambda does."""
-        api, sandbox = self.api, self.sandbox
-        left_s = self.config.restore_timeout - (time.perf_counter_ns() - started_ns) / 1e9
-        await _first(max(left_s, 0.0), api.init_ready, api.init_error, sandbox.exited)
-        if not (api.init_ready.done() or api.init_error.done() or sandbox.exited.done()):
+        to end within ``config.restore_timeout`` of its start, else fail it as Lambda does.
+        In the environment that took the snapshot the restore begins when its copy asks
+        ``restore/next``: before that the snapshot is being taken (the holder's start, then
+        the copy's fork), which has init's limit, so that a holder slow to start on a
+        loaded machine does not eat the restore's."""
+        api, sandbox, config = self.api, self.sandbox, self.config
+        ended = (api.init_ready, api.init_error, sandbox.exited)
+        if self._snapshot_forked:
+            left_s = config.init_timeout - (time.perf_counter_ns() - api.snapshot_ns) / 1e9
+            await _first(max(left_s, 0.0), api.copy_restoring, *ended)
+            if not api.copy_restoring.done() and not any(f.done() for f in ended):
+                api.restore_deadline_passed(snapstart_timeout())
+                return
+        left_s = config.restore_timeout - (time.perf_counter_ns() - api.restore_started_ns) / 1e9
+        await _first(max(left_s, 0.0), *ended)
+        if not any(f.done() for f in ended):
             api.restore_deadline_passed(snapstart_timeout())
 
     async def _start_extensions(self) -> bool:

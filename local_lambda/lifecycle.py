@@ -431,6 +431,12 @@ class Lifecycle:
                 return [TakeSnapshot(request, at_ns)]
             if slot.state is Slot.RESTORING:
                 self._move(slot, Event.RESTORE_POLLED)
+                if self.restore_started_ns == self.snapshot_ns:
+                    # The environment that took the snapshot: its copy asks now, made once
+                    # the snapshot's holder was out of it. Until then the snapshot was being
+                    # taken, no part of restoring it (a later environment's restore, too,
+                    # begins once its copy is made).
+                    self.restore_started_ns = at_ns
                 return [Respond(request, 200, b"")]
         return [Respond(request, 403, protocol.invalid_state("Invoking", "RestoreNext"))]
 

@@ -122,6 +122,9 @@ class RuntimeApi:
         # Resolves when init has ended at the snapshot (the restore begins).
         self.snapshot_taken: asyncio.Future[int] = loop.create_future()
         self._snapshot_request: HttpRequest | None = None  # left waiting, as in the snapshot
+        # Resolves when the environment that took the snapshot has its copy (forked once the
+        # holder is out of it) ask restore/next: its restore begins then.
+        self.copy_restoring: asyncio.Future[int] = loop.create_future()
         self._watched: dict[str, tuple[PendingInvoke, Watch]] = {}
 
     # what the environment calls
@@ -320,6 +323,10 @@ class RuntimeApi:
     # SnapStart (local_lambda.snapstart)
     def _restore_next(self, request: HttpRequest) -> None:
         self._run(self.machine.restore_polled(request, request.received_ns))
+        machine = self.machine
+        moved = machine.snapshot_ns and machine.restore_started_ns != machine.snapshot_ns
+        if moved and not self.copy_restoring.done():
+            self.copy_restoring.set_result(machine.restore_started_ns)
 
     def _take_snapshot(self, request: HttpRequest, at_ns: int) -> None:
         """Init is over: the runtime waits on ``restore/next`` (never answered: it is the

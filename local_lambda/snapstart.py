@@ -125,6 +125,8 @@ class Snapshot:
         name = f"lambdaboot-snapshot-{os.path.basename(self._dir)[-8:]}"
         self._groups = (MemoryMeter(name, "auto"), Freezer(name))
         self._forked: asyncio.Future[int] | None = None
+        self._letting_out: asyncio.Task[None] | None = None
+        self._closed = False
         self._forking = asyncio.Lock()
         self._exits: dict[int, asyncio.Future[int]] = {}
         #: Set once the holder has reported (then :attr:`held`): environments of other
@@ -249,12 +251,7 @@ class Snapshot:
         if word == b"holder":
             self.holder_pid = values[0]
             self._holder_fd = os.pidfd_open(self.holder_pid)  # not our child: to see it end
-            for group in self._groups:
-                group.adopt(self.holder_pid)
-            with contextlib.suppress(OSError):  # (it has ended: seen as the socket closes)
-                holder.send(b"out")  # it may let the first environment's copy go on
-            self._holder = holder
-            self.published.set()
+            self._letting_out = self._loop.create_task(self._let_out(holder))
         elif word == b"pid" and self._forked is not None and not self._forked.done():
             self._exits[values[0]] = self._loop.create_future()  # before its end can come
             self._forked.set_result(values[0])
@@ -262,6 +259,21 @@ class Snapshot:
             ended = self._exits.pop(values[0], None)
             if ended is not None and not ended.done():
                 ended.set_result(values[1])
+
+    async def _let_out(self, holder: socket.socket) -> None:
+        """Move the holder into the snapshot's cgroups, off the event loop (each move
+        waits out an RCU grace period, longer on a loaded machine, and the loop serves
+        every environment meanwhile), then tell it it is out."""
+        loop = self._loop
+        await asyncio.gather(
+            *(loop.run_in_executor(None, group.adopt, self.holder_pid) for group in self._groups)
+        )
+        if holder.fileno() < 0 or self._closed:  # it has ended meanwhile, or the function
+            return
+        with contextlib.suppress(OSError):  # (it has ended: seen as the socket closes)
+            holder.send(b"out")  # it may let the first environment's copy go on
+        self._holder = holder
+        self.published.set()
 
     def kill(self) -> None:
         """SIGKILL the holder (without waiting): at the function's end, or the interpreter's."""
@@ -272,6 +284,7 @@ class Snapshot:
 
     def close(self) -> None:
         """The function is gone: so are the snapshot, its holder and its files."""
+        self._closed = True
         self.kill()
         if self._holder_fd >= 0:  # wait (briefly) until it has ended
             select.select([self._holder_fd], [], [], 5.0)
