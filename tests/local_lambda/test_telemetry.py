@@ -195,3 +195,35 @@ def test_a_listener_answering_late_because_the_local_lambda_stalled_is_not_faile
         assert [item["record"] for item in listener.records] == ["x"]
     finally:
         listener.close()
+
+
+def test_what_a_subscriber_leaves_undelivered_past_the_bound_is_dropped_and_reported(
+    tmp_path: Path, function_dir: Path, open_lambda: Callable[..., LocalLambda]
+) -> None:
+    """Lambda drops records to keep its memory bounded when a subscriber falls behind, and
+    sends platform.logsDropped: 1.5 MB of log lines while nobody listens (the local Lambda
+    keeps four times maxBytes, 1 MiB here) lose the oldest waiting batches, not the newest."""
+    late = TelemetryListener(listening=False)
+    try:
+        app = """
+        def handler(event, context):
+            for i in range(1500):
+                print(f"{i:04d} " + "x" * 1000, flush=True)
+            return "ok"
+        """
+        write_function(function_dir, {"app.py": app})
+        layer = make_layer(tmp_path / "layer.zip", {"extensions/shipper": extension(SHIPPER)})
+        env = {"RECORD": str(tmp_path / "record.jsonl"), "PORT": str(late.port)}
+        lam = open_lambda(command=AWSLAMBDARIC, task_root=function_dir, layers=[layer], env=env)
+        result = lam.invoke({})
+        assert result.function_error is None, lam.output
+        late.listen()
+        late.wait_for("platform.report", requestId=result.request_id)
+        dropped = late.wait_for("platform.logsDropped")["record"]
+        assert dropped["droppedRecords"] > 0 and dropped["droppedBytes"] > 0, dropped
+        lines = [i["record"][:4] for i in late.records if i["type"] == "function"]
+        assert "1499" in lines and len(lines) + dropped["droppedRecords"] >= 1500
+        assert len(lines) < 1500
+        assert late.records[0]["type"] == "platform.initStart"  # (the first batch)
+    finally:
+        late.close()
