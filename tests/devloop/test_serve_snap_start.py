@@ -87,6 +87,14 @@ def _wait_for(condition: Any, what: str, proc: subprocess.Popen[str], console: P
         time.sleep(0.02)
 
 
+def _invoke_url(proc: subprocess.Popen[str], console: Path) -> str:
+    """The function's Invoke API URL, from the first line ``serve`` prints."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert "Invoke API: " in line, console.read_text()
+    return line.split()[2] + "/2015-03-31/functions/Snap/invocations"
+
+
 def _serve(function_dir: Path, tmp_path: Path, kind: str, source: str) -> subprocess.Popen[str]:
     """``lambdaboot serve`` of APP, its gate, hook files and console under ``tmp_path``."""
     write_function(function_dir, {"app.py": APP, "template.yaml": TEMPLATE})
@@ -150,10 +158,7 @@ def test_concurrent_environments_restore_from_one_snapshot(
     answers: list[tuple[str, dict[str, int]]] = []
     versions: list[str] = []  # X-Amz-Executed-Version: a SnapStart function runs as version 1
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert "Invoke API: " in line, console.read_text()
-        url = line.split()[2] + "/2015-03-31/functions/Snap/invocations"
+        url = _invoke_url(proc, console)
 
         def invoke() -> None:
             ask = urllib.request.Request(url, data=b"{}", method="POST")
@@ -221,10 +226,7 @@ def test_ctrl_c_while_the_copies_run_leaves_nothing_behind(
     gate, folder, console = tmp_path / "gate", tmp_path / "tmp", tmp_path / "console.txt"
     proc = _serve(function_dir, tmp_path, "lambdaboot", "--snap-start")
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert "Invoke API: " in line, console.read_text()
-        url = line.split()[2] + "/2015-03-31/functions/Snap/invocations"
+        url = _invoke_url(proc, console)
 
         def invoke() -> None:
             ask = urllib.request.Request(url, data=b"{}", method="POST")
