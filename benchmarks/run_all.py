@@ -118,12 +118,29 @@ THRESHOLD_VARIANTS = (
     "--variant", f"mmap-only-64M:MALLOC_MMAP_THRESHOLD_={_64M}",
     "--variant", f"trim-only-64M:MALLOC_TRIM_THRESHOLD_={_64M}",
 )  # fmt: skip
+# The tree before the warm path's plain-code cuts (311b823), for its before/after figures.
+BEFORE_CUTS = "git:311b823^"
+BEFORE_AFTER = (
+    "--servers", "go",
+    "--variant", f"before:{BEFORE_CUTS}",
+    "--variant", f"before-again:{BEFORE_CUTS}",
+    "--variant", "after-again:.",
+    "--out", "benchmarks/results/warm_path_before_after",
+)  # fmt: skip
 # Every suite whose figures README.md or docs/ quote, with the sizes they were quoted at.
 SUITES = (
     Suite("warm_path", ("--blocks", "12", "--block", "2000"), ("--blocks", "3", "--block", "500")),
     Suite("event_sizes", ("--rounds", "10"), ("--rounds", "2")),
     Suite("event_decode", (), ("--rounds", "3", "--repeat", "5")),
     Suite("warm_tricks", (), ("--rounds", "3", "--block", "200")),
+    # The plain-code cuts to the CPU per invocation, against the tree before them.
+    Suite("warm_steps", ("--against", BEFORE_CUTS), ("--against", BEFORE_CUTS, "--runs", "1")),
+    Suite(
+        "warm_path_before_after",
+        ("--blocks", "12", "--block", "2000", *BEFORE_AFTER),
+        ("--blocks", "3", "--block", "500", *BEFORE_AFTER),
+        module="warm_path",
+    ),
     # The allocator settings tried for big events (docs/architecture.md, Big events).
     Suite(
         "event_sizes_allocator",

@@ -23,8 +23,8 @@ C loop's, its CPU at most 1.3x.
         [--variant NAME:SPEC ...]
 
 ``--variant`` adds lambdaboot once more, changed, as one more contender in the same
-interleaved rounds: SPEC is a comma-separated list of another checkout's directory (its
-``bootstrap`` runs, e.g. the tree before a change: ``git worktree add /tmp/before HEAD~1``)
+interleaved rounds: SPEC is a comma-separated list of another tree (a checkout's folder, or
+``git:REV``, e.g. ``git:HEAD~1`` for the tree before a change; its ``bootstrap`` runs)
 and ``KEY=VALUE`` settings added to its environment (``PYTHONMALLOC=malloc``). That is how
 each warm-path trick was measured against the code without it.
 """
@@ -44,6 +44,7 @@ from benchmarks import charts
 from benchmarks.contenders import Contender, awslambdaric, c_loop, lambdaboot, python_floor
 from benchmarks.environments import REPO, compile_repo_sources
 from benchmarks.stats import summarize
+from benchmarks.trees import PREFIX, TreeError, export_tree
 from benchmarks.warm.harness import Block, Pair
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -98,7 +99,7 @@ def variant(text: str) -> Contender:
     name, sep, spec = text.partition(":")
     if not sep or not name or not spec or " / " in name:
         raise argparse.ArgumentTypeError(
-            f"--variant takes NAME:DIR or NAME:KEY=VALUE[,...], got {text!r}"
+            f"--variant takes NAME:DIR, NAME:git:REV or NAME:KEY=VALUE[,...], got {text!r}"
         )
     command: list[str] = []
     env: dict[str, str] = {}
@@ -106,6 +107,11 @@ def variant(text: str) -> Contender:
         key, equals, value = item.partition("=")
         if equals and key and "/" not in key:
             env[key] = value
+        elif item.startswith(PREFIX):
+            try:
+                command = [str(export_tree(item) / "bootstrap")]
+            except TreeError as error:
+                raise argparse.ArgumentTypeError(f"--variant {name}: {error}") from None
         elif (Path(item) / "bootstrap").is_file():
             command = [str(Path(item).resolve() / "bootstrap")]
         else:

@@ -9,11 +9,11 @@ is timed with ``timeit`` (best of ``--repeat`` runs of ``--number`` calls, on cp
 over the stub's exact bytes from memory (so it is the Python work of one invocation, with
 the cache misses of the whole loop that a step timed alone does not see).
 
-``--against DIR`` times another checkout's ``runtime_core`` too (e.g. the tree before a
-change: ``git worktree add /tmp/before HEAD~1``), each tree in its own process, the
+``--against TREE`` times another tree's ``runtime_core`` too (a checkout's folder, or
+``git:REV``, e.g. ``git:HEAD~1`` for the tree before a change), each tree in its own process, the
 processes alternating ``--runs`` times; a step's figure is its best over the runs.
 
-    python -m benchmarks.warm_steps [--against DIR] [--runs 5]
+    python -m benchmarks.warm_steps [--against TREE] [--runs 5]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.environments import REPO
+from benchmarks.trees import TreeError, export_tree
 from benchmarks.warm.harness import lambda_env
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -166,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--against", type=Path, help="another checkout to time too")
+    parser.add_argument(
+        "--against", help="another tree to time too: a checkout's folder, or git:REV"
+    )
     parser.add_argument("--runs", type=int, default=5, help="processes per tree, alternating")
     parser.add_argument("--number", type=int, default=20000, help="calls per timing")
     parser.add_argument("--repeat", type=int, default=15, help="timings per step and process")
@@ -180,9 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     trees = {"this tree": REPO}
     if args.against is not None:
-        if not (args.against / "runtime_core").is_dir():
+        try:
+            against = export_tree(args.against)
+        except TreeError as error:
+            parser.error(f"--against {error}")
+        if not (against / "runtime_core").is_dir():
             parser.error(f"--against {args.against}: no runtime_core there")
-        trees["--against"] = args.against.resolve()
+        trees["--against"] = against
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     for _ in range(args.runs):
         for name, tree in trees.items():
